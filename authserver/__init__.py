@@ -1,0 +1,39 @@
+"""authserver: an authorization server for private integrations.
+
+``create_app`` wires configuration, extensions, blueprints, error handlers and the CLI. No logic lives here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from .config import load_config
+from .extensions import db
+
+
+def create_app(overrides: dict | None = None, *, clock=None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    overrides = dict(overrides or {})
+    instance = overrides.pop("INSTANCE_PATH", None)
+    if instance:
+        app.instance_path = str(instance)
+    app.config.update(load_config(Path(app.instance_path), overrides))
+
+    from . import database, httpbase
+    from .admin_api import bp as admin_api_bp
+    from .oauth.views import bp as oauth_bp
+    from .services import build_services
+
+    db.init_app(app)
+    database.init_app(app)
+    app.extensions["authserver"] = build_services(app, clock=clock)
+    httpbase.init_app(app)
+    app.register_blueprint(oauth_bp)
+    app.register_blueprint(admin_api_bp, url_prefix="/api")
+
+    from .cli import register
+
+    register(app)
+    return app

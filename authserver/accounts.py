@@ -1,0 +1,162 @@
+"""Tenancy: the agency/sub-account tree, who administers what, and each account's scope ceiling."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from . import audit
+from .errors import ForbiddenError, InvalidInputError, NotFoundError
+from .extensions import db
+from .models import Account, Integration
+from .principals import Principal
+from .scopes import ALL_SCOPES, format_scopes, parse_scopes, split_scopes
+from .security import new_id
+
+MAX_DEPTH = 5
+DEFAULT_INACTIVITY_WINDOW = 90 * 86400  # new accounts: tokens unused for 90 days expire by themselves
+
+
+def clean_name(value: object, *, field: str = "name", limit: int = 200) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError(f"{field} is required", field=field)
+    value = value.strip()
+    if len(value) > limit:
+        raise InvalidInputError(f"{field} must be at most {limit} characters", field=field)
+    if any(ord(ch) < 32 for ch in value):
+        raise InvalidInputError(f"{field} must not contain control characters", field=field)
+    return value
+
+
+def get_account(account_id: str) -> Account:
+    account = db.session.get(Account, account_id) if isinstance(account_id, str) else None
+    if account is None:
+        raise NotFoundError(f"account {account_id!r} not found")
+    return account
+
+
+def get_account_for(principal: Principal, account_id: str, *, write: bool = False) -> Account:
+    """The account, if the principal may see it (or change it); otherwise NotFound, so nothing leaks."""
+    allowed = principal.can_administer if write else principal.can_view
+    if not isinstance(account_id, str) or not allowed(account_id):
+        if write and isinstance(account_id, str) and principal.can_view(account_id):
+            raise ForbiddenError("members may view this account but not change it")
+        raise NotFoundError(f"account {account_id!r} not found")
+    return get_account(account_id)
+
+
+def descendants(account_ids: set[str] | frozenset[str]) -> frozenset[str]:
+    """The given accounts plus all their sub-accounts (an agency admin administers its sub-accounts)."""
+    found = set(account_ids)
+    frontier = set(account_ids)
+    for _ in range(MAX_DEPTH + 1):
+        if not frontier:
+            break
+        children = set(db.session.scalars(select(Account.id).where(Account.parent_id.in_(frontier))))
+        frontier = children - found
+        found |= children
+    return frozenset(found)
+
+
+def ancestry(account: Account) -> list[Account]:
+    chain = [account]
+    while chain[-1].parent_id and len(chain) <= MAX_DEPTH:
+        chain.append(get_account(chain[-1].parent_id))
+    return chain
+
+
+def allowed_scopes(account: Account) -> frozenset[str]:
+    """The account's ceiling: its own restriction intersected with every ancestor's."""
+    allowed = ALL_SCOPES
+    for node in ancestry(account):
+        if node.allowed_scopes is not None:
+            allowed = allowed & split_scopes(node.allowed_scopes)
+    return allowed
+
+
+def create_account(principal: Principal, *, name: str, parent_id: str | None, now: datetime) -> Account:
+    name = clean_name(name)
+    if parent_id is None:
+        if not principal.is_operator:
+            raise ForbiddenError("only the operator may create top-level accounts")
+    else:
+        parent = get_account_for(principal, parent_id, write=True)
+        if len(ancestry(parent)) >= MAX_DEPTH:
+            raise InvalidInputError(f"accounts nest at most {MAX_DEPTH} deep", field="parent_id")
+    account = Account(id=new_id("acc"), name=name, parent_id=parent_id, created_at=now,
+                      default_inactivity_window=DEFAULT_INACTIVITY_WINDOW)
+    db.session.add(account)
+    audit.record(principal, "account.created", now=now, account_id=account.id, target_type="account",
+                 target_id=account.id, after=serialize_account(account))
+    db.session.commit()
+    return account
+
+
+def update_account(
+    principal: Principal,
+    account_id: str,
+    *,
+    now: datetime,
+    name: str | None = None,
+    allowed: list[str] | str | None = None,
+    clear_allowed: bool = False,
+    max_token_lifetime: int | None = None,
+) -> Account:
+    """Change name, scope ceiling or maximum token lifetime.
+
+    Narrowing the ceiling narrows every integration of this account and its sub-accounts at once; since
+    introspection intersects a token's scopes with its integration's, live tokens narrow at the same moment.
+    """
+    account = get_account_for(principal, account_id, write=True)
+    before = serialize_account(account)
+    if name is not None:
+        account.name = clean_name(name)
+    if clear_allowed:
+        account.allowed_scopes = None
+    elif allowed is not None:
+        account.allowed_scopes = format_scopes(parse_scopes(allowed, field="allowed_scopes"))
+    if max_token_lifetime is not None:
+        if max_token_lifetime <= 0:
+            raise InvalidInputError("max_token_lifetime must be positive", field="max_token_lifetime")
+        account.max_token_lifetime = max_token_lifetime
+    db.session.flush()
+    _narrow_integrations(principal, descendants({account.id}), now=now)
+    audit.record(principal, "account.updated", now=now, account_id=account.id, target_type="account",
+                 target_id=account.id, before=before, after=serialize_account(account))
+    db.session.commit()
+    return account
+
+
+def _narrow_integrations(principal: Principal, account_ids: frozenset[str], *, now: datetime) -> None:
+    rows = db.session.scalars(
+        select(Integration).where(Integration.account_id.in_(account_ids), Integration.status != "deleted")
+    )
+    for integration in rows:
+        ceiling = allowed_scopes(get_account(integration.account_id))
+        current = split_scopes(integration.scopes)
+        narrowed = current & ceiling
+        if narrowed != current:
+            integration.scopes = format_scopes(narrowed)
+            integration.updated_at = now
+            audit.record(principal, "integration.scopes_narrowed_by_account", now=now,
+                         account_id=integration.account_id, target_type="integration",
+                         target_id=integration.id, before={"scopes": sorted(current)},
+                         after={"scopes": sorted(narrowed)})
+
+
+def list_accounts(principal: Principal) -> list[Account]:
+    if principal.is_operator:
+        return list(db.session.scalars(select(Account).order_by(Account.created_at, Account.id)))
+    ids = principal.admin_of | principal.member_of
+    return list(db.session.scalars(select(Account).where(Account.id.in_(ids)).order_by(Account.name)))
+
+
+def serialize_account(account: Account) -> dict:
+    return {
+        "id": account.id,
+        "name": account.name,
+        "parent_id": account.parent_id,
+        "allowed_scopes": sorted(split_scopes(account.allowed_scopes)) if account.allowed_scopes is not None else None,
+        "max_token_lifetime": account.max_token_lifetime,
+    }

@@ -1,0 +1,71 @@
+"""Input shape at the edge: JSON bodies, durations, instants and If-Match versions."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import request
+
+from ..durations import parse_duration, parse_instant
+from ..errors import InvalidInputError
+
+
+def json_body() -> dict:
+    if not request.data:
+        return {}
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise InvalidInputError("the request body must be a JSON object")
+    return data
+
+
+def duration(data: dict, key: str) -> int | None:
+    """A duration as seconds (integer) or text (``7d``); absent or null is None."""
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise InvalidInputError(f"{key} must be a duration like 7d or a number of seconds", field=key)
+    if isinstance(value, int):
+        if value <= 0:
+            raise InvalidInputError(f"{key} must be positive", field=key)
+        return value
+    if isinstance(value, str):
+        return parse_duration(value, field=key)
+    raise InvalidInputError(f"{key} must be a duration like 7d or a number of seconds", field=key)
+
+
+def instant(data: dict, key: str) -> datetime | None:
+    value = data.get(key)
+    return None if value is None else parse_instant(value, field=key)
+
+
+def deadline(data: dict, now: datetime, *, duration_key: str, at_key: str, default: int | None) -> datetime | None:
+    """A deadline given either as a duration from now or as an exact instant (not both)."""
+    if data.get(duration_key) is not None and data.get(at_key) is not None:
+        raise InvalidInputError(f"give {duration_key} or {at_key}, not both", field=duration_key)
+    at = instant(data, at_key)
+    if at is not None:
+        return at
+    seconds = duration(data, duration_key)
+    if seconds is None:
+        seconds = default
+    return None if seconds is None else now + timedelta(seconds=seconds)
+
+
+def expected_version() -> int | None:
+    """The integration version the caller last saw, from ``If-Match: "3"`` (optional)."""
+    header = request.headers.get("If-Match")
+    if not header:
+        return None
+    value = header.strip().removeprefix("W/").strip('"')
+    if not value.isdigit() or len(value) > 12:
+        raise InvalidInputError("If-Match must be the integration's ETag, e.g. \"3\"", field="If-Match")
+    return int(value)
+
+
+def string_field(data: dict, key: str) -> str | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, str):
+        raise InvalidInputError(f"{key} must be a string", field=key)
+    return value

@@ -1,0 +1,110 @@
+"""The append-only audit log: every change, who made it, when, from where, before and after."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from .durations import isoformat
+from .extensions import db
+from .models import AuditEvent
+from .principals import Principal
+
+
+def record(
+    principal: Principal,
+    action: str,
+    *,
+    now: datetime,
+    account_id: str | None,
+    target_type: str | None = None,
+    target_id: str | None = None,
+    before: dict | None = None,
+    after: dict | None = None,
+) -> AuditEvent:
+    """Add an audit row to the current transaction, so it commits or rolls back with the change."""
+    row = AuditEvent(
+        account_id=account_id,
+        occurred_at=now,
+        actor_type=principal.kind,
+        actor_id=principal.id,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        source_address=principal.source_address,
+        before=before,
+        after=after,
+    )
+    db.session.add(row)
+    return row
+
+
+def list_events(
+    account_ids: list[str],
+    *,
+    action: str | None = None,
+    target_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 100,
+    before_id: int | None = None,
+) -> list[AuditEvent]:
+    """Newest first, filtered; ``before_id`` pages backwards."""
+    query = select(AuditEvent).where(AuditEvent.account_id.in_(account_ids))
+    if action:
+        query = query.where(AuditEvent.action == action)
+    if target_id:
+        query = query.where(AuditEvent.target_id == target_id)
+    if since:
+        query = query.where(AuditEvent.occurred_at >= since)
+    if until:
+        query = query.where(AuditEvent.occurred_at < until)
+    if before_id:
+        query = query.where(AuditEvent.id < before_id)
+    query = query.order_by(AuditEvent.id.desc()).limit(max(1, min(limit, 1000)))
+    return list(db.session.scalars(query))
+
+
+def serialize(row: AuditEvent) -> dict:
+    return {
+        "id": row.id,
+        "account_id": row.account_id,
+        "occurred_at": isoformat(row.occurred_at),
+        "actor": {"type": row.actor_type, "id": row.actor_id},
+        "action": row.action,
+        "target": {"type": row.target_type, "id": row.target_id},
+        "source_address": row.source_address,
+        "before": row.before,
+        "after": row.after,
+    }
+
+
+CSV_COLUMNS = ["id", "occurred_at", "account_id", "actor_type", "actor_id", "action",
+               "target_type", "target_id", "source_address", "before", "after"]
+
+
+def to_csv(rows: list[AuditEvent]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        writer.writerow([
+            row.id, isoformat(row.occurred_at), row.account_id, row.actor_type, row.actor_id,
+            row.action, row.target_type, row.target_id, row.source_address,
+            json.dumps(row.before, sort_keys=True) if row.before is not None else "",
+            json.dumps(row.after, sort_keys=True) if row.after is not None else "",
+        ])
+    return out.getvalue()
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_audit_changes(session: Session, flush_context, instances) -> None:
+    """Audit rows are history: the ORM refuses to update or delete them."""
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, AuditEvent):
+            raise RuntimeError("audit events are append-only")

@@ -1,0 +1,58 @@
+"""Time as a dependency: the domain asks a clock for ``now`` so tests can move time to the second."""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import UTC, datetime, timedelta
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return utcnow()
+
+
+class FrozenClock:
+    """A clock that only moves when told to (tests, and the server started with a test clock)."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = (start or utcnow()).replace(microsecond=0)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> datetime:
+        with self._lock:
+            self._now += timedelta(seconds=seconds)
+            return self._now
+
+    def set(self, moment: datetime) -> None:
+        with self._lock:
+            self._now = moment
+
+
+class OffsetFileClock:
+    """System time plus an offset (seconds) read from a file: lets end-to-end tests move a *running* server's
+    time. Only used when AUTHSERVER_CLOCK_OFFSET_FILE is set; never in production."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._mtime: float | None = None
+        self._offset = 0.0
+
+    def now(self) -> datetime:
+        try:
+            mtime = os.stat(self.path).st_mtime_ns
+            if mtime != self._mtime:
+                with open(self.path) as handle:
+                    self._offset = float(handle.read().strip() or 0)
+                self._mtime = mtime
+        except (OSError, ValueError):
+            self._offset = 0.0
+        return utcnow() + timedelta(seconds=self._offset)

@@ -1,0 +1,102 @@
+"""Configuration: defaults plus AUTHSERVER_* environment variables.
+
+This is the only module that reads ``os.environ``; it refuses unsafe values at start-up rather than at first use.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+SUPPORTED_SIGNING_ALGS = ("RS256", "ES256", "EdDSA")
+
+
+class ConfigError(Exception):
+    """A configuration value that the server must not start with."""
+
+
+def _instance_secret(instance_path: Path) -> str:
+    """Flask's SECRET_KEY, generated once per instance folder so sessions survive restarts."""
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value
+
+
+def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
+    """Build the app config from defaults, the environment and explicit overrides (tests)."""
+    env = os.environ
+    overrides = dict(overrides or {})
+    instance_path = Path(instance_path)
+    config: dict = {
+        "AUTHSERVER_ISSUER": env.get("AUTHSERVER_ISSUER", "http://127.0.0.1:5000"),
+        "AUTHSERVER_AUDIENCE": env.get("AUTHSERVER_AUDIENCE", "https://api.example.com/v2"),
+        "AUTHSERVER_KEYS_DIR": env.get("AUTHSERVER_KEYS_DIR", "keys"),
+        "AUTHSERVER_SIGNING_ALG": env.get("AUTHSERVER_SIGNING_ALG", "RS256"),
+        "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL")
+        or f"sqlite:///{instance_path / 'authserver.db'}",
+        # Tokens never outlive this unless an account allows less.
+        "AUTHSERVER_MAX_TOKEN_LIFETIME": int(env.get("AUTHSERVER_MAX_TOKEN_LIFETIME", 365 * 86400)),
+        "AUTHSERVER_DEFAULT_TOKEN_LIFETIME": int(
+            env.get("AUTHSERVER_DEFAULT_TOKEN_LIFETIME", 90 * 86400)
+        ),
+        # How often buffered token activity is written to the database (seconds).
+        "AUTHSERVER_ACTIVITY_FLUSH_INTERVAL": float(env.get("AUTHSERVER_ACTIVITY_FLUSH_INTERVAL", 2.0)),
+        "AUTHSERVER_ACTIVITY_TRACKING": env.get("AUTHSERVER_ACTIVITY_TRACKING", "on") != "off",
+        "AUTHSERVER_AUTO_MIGRATE": env.get("AUTHSERVER_AUTO_MIGRATE", "on") != "off",
+        # Testing only: a file holding a clock offset in seconds, so end-to-end tests can move server time.
+        "AUTHSERVER_CLOCK_OFFSET_FILE": env.get("AUTHSERVER_CLOCK_OFFSET_FILE"),
+        "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+        "JSON_SORT_KEYS": False,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+    }
+    config.update(overrides)
+    if "SECRET_KEY" not in config:
+        config["SECRET_KEY"] = env.get("AUTHSERVER_SECRET_KEY") or _instance_secret(instance_path)
+    config["AUTHSERVER_ISSUER"] = config["AUTHSERVER_ISSUER"].rstrip("/") or config["AUTHSERVER_ISSUER"]
+    config["SESSION_COOKIE_SECURE"] = config["AUTHSERVER_ISSUER"].startswith("https://")
+    _engine_options(config)
+    validate_config(config)
+    return config
+
+
+def _engine_options(config: dict) -> None:
+    uri = config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("postgres://"):
+        uri = "postgresql://" + uri[len("postgres://") :]
+    if uri.startswith("postgresql://"):
+        uri = "postgresql+psycopg://" + uri[len("postgresql://") :]
+    config["SQLALCHEMY_DATABASE_URI"] = uri
+    options = config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+    if uri.startswith("sqlite"):
+        # Writers wait for each other instead of failing at once; WAL is set per connection in db.py.
+        options.setdefault("connect_args", {"timeout": 15})
+    else:
+        options.setdefault("pool_pre_ping", True)
+
+
+def validate_config(config: dict) -> None:
+    """Refuse to start on values that would make tokens unverifiable or insecure."""
+    issuer = urlsplit(config["AUTHSERVER_ISSUER"])
+    if issuer.scheme not in ("http", "https") or not issuer.netloc:
+        raise ConfigError("AUTHSERVER_ISSUER must be an absolute http(s) URL")
+    if issuer.query or issuer.fragment:
+        raise ConfigError("AUTHSERVER_ISSUER must not have a query or fragment (RFC 8414 section 2)")
+    if issuer.scheme == "http" and issuer.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise ConfigError("AUTHSERVER_ISSUER must use https unless it is a loopback address")
+    if config["AUTHSERVER_SIGNING_ALG"] not in SUPPORTED_SIGNING_ALGS:
+        raise ConfigError(
+            f"AUTHSERVER_SIGNING_ALG must be one of {', '.join(SUPPORTED_SIGNING_ALGS)}"
+        )
+    if not config["AUTHSERVER_AUDIENCE"]:
+        raise ConfigError("AUTHSERVER_AUDIENCE must not be empty")
+    if config["AUTHSERVER_DEFAULT_TOKEN_LIFETIME"] > config["AUTHSERVER_MAX_TOKEN_LIFETIME"]:
+        raise ConfigError("AUTHSERVER_DEFAULT_TOKEN_LIFETIME exceeds AUTHSERVER_MAX_TOKEN_LIFETIME")

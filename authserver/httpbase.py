@@ -1,0 +1,58 @@
+"""Cross-cutting HTTP behaviour: request ids, security headers, and errors that never show a traceback."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from flask import g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger("authserver")
+
+
+def init_app(app) -> None:
+    @app.before_request
+    def assign_request_id():
+        incoming = request.headers.get("X-Request-Id", "")
+        g.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else secrets.token_hex(8)
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Request-Id", g.get("request_id", ""))
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault(
+            "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"
+        )
+        return response
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if request.path.startswith("/api/"):
+            from .admin_api.problems import problem
+
+            return problem(exc.code or 500, exc.name, exc.description)
+        response = jsonify(error=exc.name.lower().replace(" ", "_"), error_description=exc.description)
+        response.status_code = exc.code or 500
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected_error(exc: Exception):
+        request_id = g.get("request_id", "-")
+        log.error("unhandled %s on %s %s (request %s)", exc.__class__.__name__, request.method, request.path,
+                  request_id, exc_info=True)
+        try:
+            from .extensions import db
+
+            db.session.rollback()
+        except Exception:  # noqa: S110 - nothing more to do; the response below is what matters
+            pass
+        if request.path.startswith("/api/"):
+            from .admin_api.problems import problem
+
+            return problem(500, "Internal Server Error", f"unexpected error; request id {request_id}")
+        response = jsonify(error="server_error", error_description=f"unexpected error; request id {request_id}")
+        response.status_code = 500
+        return response

@@ -1,0 +1,442 @@
+"""Private integrations and their token lifecycle: the verbs the API, the UI and the CLI all call.
+
+Every verb is one transaction that also bumps the integration's version, so two concurrent actions on the same
+integration cannot both commit: the loser gets a ConflictError. Invariants: at most one *current* live token
+(``replaced_by`` is NULL) and at most one *grace* live token (replaced, still inside its grace period).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from . import audit
+from .accounts import allowed_scopes, clean_name, get_account, get_account_for
+from .durations import isoformat
+from .errors import ConflictError, InvalidInputError, NotFoundError
+from .extensions import db
+from .models import AccessToken, Account, Integration
+from .principals import Principal
+from .scopes import format_scopes, parse_scopes, split_scopes
+from .security import new_id
+from .tokens import IntegrationTokenGenerator, TokenState, load_state
+
+DEFAULT_GRACE = 7 * 86400
+MIN_GRACE, MAX_GRACE = 3600, 30 * 86400
+DEFAULT_INACTIVITY_WINDOW = 90 * 86400
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A freshly minted token: the only moment the JWT exists outside the integration's hands."""
+
+    token: str
+    record: AccessToken
+
+
+# -- lookups ------------------------------------------------------------------------------------------
+def get_integration_for(principal: Principal, integration_id: str, *, write: bool = False) -> Integration:
+    """The integration if the principal may see it; another tenant's integration is simply not found."""
+    integration = db.session.get(Integration, integration_id) if isinstance(integration_id, str) else None
+    if integration is None or integration.status == "deleted" or not principal.can_view(integration.account_id):
+        raise NotFoundError(f"integration {integration_id!r} not found")
+    if write:
+        get_account_for(principal, integration.account_id, write=True)
+    return integration
+
+
+def list_integrations(principal: Principal, account_id: str) -> list[Integration]:
+    get_account_for(principal, account_id)
+    return list(db.session.scalars(
+        select(Integration).where(Integration.account_id == account_id, Integration.status != "deleted")
+        .order_by(Integration.created_at.desc(), Integration.id)
+    ))
+
+
+def live_tokens(integration_id: str, now: datetime) -> list[AccessToken]:
+    """Tokens still working now, current first."""
+    rows = db.session.scalars(
+        select(AccessToken).where(AccessToken.integration_id == integration_id, AccessToken.revoked_at.is_(None),
+                                  AccessToken.expires_at > now)
+        .order_by(AccessToken.issued_at.desc())
+    )
+    live = [row for row in rows if token_state(row).is_live(now)]
+    return sorted(live, key=lambda row: row.replaced_by is not None)
+
+
+def list_tokens(principal: Principal, integration_id: str) -> list[AccessToken]:
+    integration = get_integration_for(principal, integration_id)
+    return list(db.session.scalars(
+        select(AccessToken).where(AccessToken.integration_id == integration.id)
+        .order_by(AccessToken.issued_at.desc(), AccessToken.jti)
+    ))
+
+
+def token_state(row: AccessToken) -> TokenState:
+    state = load_state(row.jti)
+    assert state is not None
+    return state
+
+
+# -- integration verbs --------------------------------------------------------------------------------
+def _check_scopes(account: Account, requested: frozenset[str]) -> None:
+    ceiling = allowed_scopes(account)
+    beyond = sorted(requested - ceiling)
+    if beyond:
+        raise InvalidInputError(
+            f"scope not allowed for this account: {', '.join(beyond)}", field="scopes"
+        )
+
+
+def _inactivity_window(account: Account, value: int | None | str) -> int | None:
+    """Resolve the requested window against the account's default and maximum; 'never' only if allowed."""
+    if value == "default":
+        if account.default_inactivity_window is not None or account.allow_no_inactivity_expiry:
+            return account.default_inactivity_window
+        return account.max_inactivity_window or DEFAULT_INACTIVITY_WINDOW
+    if value is None:
+        if not account.allow_no_inactivity_expiry:
+            raise InvalidInputError("this account requires inactive tokens to expire", field="inactivity_window")
+        return None
+    if not isinstance(value, int) or value < 3600:
+        raise InvalidInputError("inactivity_window must be at least 1h", field="inactivity_window")
+    if account.max_inactivity_window is not None and value > account.max_inactivity_window:
+        raise InvalidInputError("inactivity_window exceeds the account's maximum", field="inactivity_window")
+    return value
+
+
+def serialize_integration(integration: Integration) -> dict:
+    return {
+        "id": integration.id,
+        "account_id": integration.account_id,
+        "name": integration.name,
+        "description": integration.description,
+        "scopes": sorted(split_scopes(integration.scopes)),
+        "status": integration.status,
+        "inactivity_window": integration.inactivity_window,
+        "created_by": integration.created_by,
+        "created_at": isoformat(integration.created_at),
+        "updated_at": isoformat(integration.updated_at),
+        "version": integration.version,
+    }
+
+
+def create_integration(
+    principal: Principal, *, account_id: str, name: str, description: str | None, scopes: object,
+    now: datetime, inactivity_window: int | None | str = "default",
+) -> Integration:
+    account = get_account_for(principal, account_id, write=True)
+    name = clean_name(name)
+    description = "" if description is None else description
+    if not isinstance(description, str) or len(description) > 2000:
+        raise InvalidInputError("description must be text of at most 2000 characters", field="description")
+    requested = parse_scopes(scopes)
+    _check_scopes(account, requested)
+    integration = Integration(
+        id=new_id("int"), account_id=account.id, name=name, description=description.strip(),
+        scopes=format_scopes(requested), status="active",
+        inactivity_window=_inactivity_window(account, inactivity_window),
+        created_by=f"{principal.kind}:{principal.id}", created_at=now, updated_at=now,
+    )
+    db.session.add(integration)
+    audit.record(principal, "integration.created", now=now, account_id=account.id, target_type="integration",
+                 target_id=integration.id, after=serialize_integration(integration))
+    _commit()
+    return integration
+
+
+def update_integration(
+    principal: Principal, integration_id: str, *, now: datetime, expected_version: int | None = None,
+    name: str | None = None, description: str | None = None, scopes: object = None,
+    inactivity_window: int | None | str = "unchanged",
+) -> Integration:
+    """Edit an integration. Narrowed scopes apply to live tokens at once; widening needs a new token."""
+    integration = _for_change(principal, integration_id, expected_version, now)
+    before = serialize_integration(integration)
+    account = get_account(integration.account_id)
+    if name is not None:
+        integration.name = clean_name(name)
+    if description is not None:
+        if not isinstance(description, str) or len(description) > 2000:
+            raise InvalidInputError("description must be text of at most 2000 characters", field="description")
+        integration.description = description.strip()
+    if scopes is not None:
+        requested = parse_scopes(scopes)
+        _check_scopes(account, requested)
+        integration.scopes = format_scopes(requested)
+    if inactivity_window != "unchanged":
+        integration.inactivity_window = _inactivity_window(account, inactivity_window)
+    integration.updated_at = now
+    after = serialize_integration(integration)
+    action = "integration.scopes_changed" if before["scopes"] != after["scopes"] else "integration.updated"
+    audit.record(principal, action, now=now, account_id=integration.account_id, target_type="integration",
+                 target_id=integration.id, before=before, after=after)
+    _commit()
+    return integration
+
+
+def set_status(principal: Principal, integration_id: str, status: str, *, now: datetime,
+               expected_version: int | None = None) -> Integration:
+    """Disable (all tokens stop at once, reversible), enable, or delete (tokens revoked, audit kept)."""
+    if status not in ("active", "disabled", "deleted"):
+        raise InvalidInputError("status must be active, disabled or deleted", field="status")
+    integration = _for_change(principal, integration_id, expected_version, now)
+    before = serialize_integration(integration)
+    if status == "deleted":
+        _revoke_all(integration.id, now, reason="integration_deleted")
+    integration.status = status
+    integration.updated_at = now
+    action = {"active": "integration.enabled", "disabled": "integration.disabled",
+              "deleted": "integration.deleted"}[status]
+    audit.record(principal, action, now=now, account_id=integration.account_id, target_type="integration",
+                 target_id=integration.id, before=before, after=serialize_integration(integration))
+    _commit()
+    return integration
+
+
+# -- token verbs --------------------------------------------------------------------------------------
+def generate_token(
+    principal: Principal, integration_id: str, *, generator: IntegrationTokenGenerator, now: datetime,
+    expires_in: int | None, default_lifetime: int, max_lifetime: int, expected_version: int | None = None,
+) -> IssuedToken:
+    """The first token of an integration (or the next one after all were expired). Refused while one is live."""
+    integration = _for_change(principal, integration_id, expected_version, now)
+    _require_enabled(integration)
+    if live_tokens(integration.id, now):
+        raise ConflictError("this integration already has a live token; rotate it instead")
+    issued = _issue(integration, generator, now, expires_in, default_lifetime, max_lifetime)
+    audit.record(principal, "token.generated", now=now, account_id=integration.account_id,
+                 target_type="integration", target_id=integration.id, after=serialize_token(issued.record, now))
+    _commit()
+    return issued
+
+
+def rotate_now(
+    principal: Principal, integration_id: str, *, generator: IntegrationTokenGenerator, now: datetime,
+    expires_in: int | None, default_lifetime: int, max_lifetime: int, expected_version: int | None = None,
+) -> IssuedToken:
+    """A new token; every previous live token stops at once."""
+    integration = _for_change(principal, integration_id, expected_version, now)
+    _require_enabled(integration)
+    previous = live_tokens(integration.id, now)
+    if not previous:
+        raise ConflictError("this integration has no live token to rotate; generate one")
+    issued = _issue(integration, generator, now, expires_in, default_lifetime, max_lifetime)
+    for row in previous:
+        _revoke(row, now, "rotated")
+        if row.replaced_by is None:
+            row.replaced_by = issued.record.jti
+    audit.record(principal, "token.rotated", now=now, account_id=integration.account_id, target_type="integration",
+                 target_id=integration.id, before={"tokens": [r.jti for r in previous]},
+                 after={"token": serialize_token(issued.record, now), "old_tokens_end": isoformat(now)})
+    _commit()
+    return issued
+
+
+def rotate_with_grace(
+    principal: Principal, integration_id: str, *, generator: IntegrationTokenGenerator, now: datetime,
+    grace_until: datetime, expires_in: int | None, default_lifetime: int, max_lifetime: int,
+    expected_version: int | None = None,
+) -> IssuedToken:
+    """A new token; the current one keeps working until ``grace_until``. An older grace token ends at once."""
+    if not now + timedelta(seconds=MIN_GRACE) <= grace_until <= now + timedelta(seconds=MAX_GRACE):
+        raise InvalidInputError("the grace period must be between 1 hour and 30 days", field="grace")
+    integration = _for_change(principal, integration_id, expected_version, now)
+    _require_enabled(integration)
+    previous = live_tokens(integration.id, now)
+    current = [row for row in previous if row.replaced_by is None]
+    if not current:
+        raise ConflictError("this integration has no live token to rotate; generate one")
+    issued = _issue(integration, generator, now, expires_in, default_lifetime, max_lifetime)
+    for row in previous:
+        if row.replaced_by is not None:
+            _revoke(row, now, "superseded")  # at most two live tokens
+    for row in current:
+        row.replaced_by = issued.record.jti
+        row.ends_at = min(grace_until, row.ends_at or grace_until, row.expires_at)
+    audit.record(principal, "token.rotated_with_grace", now=now, account_id=integration.account_id,
+                 target_type="integration", target_id=integration.id,
+                 before={"tokens": [r.jti for r in previous]},
+                 after={"token": serialize_token(issued.record, now),
+                        "grace_token": current[0].jti, "grace_until": isoformat(current[0].ends_at)})
+    _commit()
+    return issued
+
+
+def expire_now(principal: Principal, integration_id: str, *, now: datetime, jti: str | None = None,
+               expected_version: int | None = None) -> list[AccessToken]:
+    """Every live token (or just ``jti``, e.g. a grace token) stops at once; the integration stays."""
+    integration = _for_change(principal, integration_id, expected_version, now)
+    targets = live_tokens(integration.id, now)
+    if jti is not None:
+        targets = [row for row in targets if row.jti == jti]
+        if not targets:
+            raise NotFoundError(f"no live token {jti!r} on this integration")
+    for row in targets:
+        _revoke(row, now, "expired_by_admin")
+    audit.record(principal, "token.expired", now=now, account_id=integration.account_id,
+                 target_type="integration", target_id=integration.id,
+                 before={"tokens": [r.jti for r in targets]}, after={"ended_at": isoformat(now)})
+    _commit()
+    return targets
+
+
+def expire_later(principal: Principal, integration_id: str, *, now: datetime, at: datetime,
+                 expected_version: int | None = None) -> AccessToken:
+    """Schedule the current token's end without rotating."""
+    if at <= now:
+        raise InvalidInputError("the end must be in the future; use expire now instead", field="at")
+    integration = _for_change(principal, integration_id, expected_version, now)
+    current = [row for row in live_tokens(integration.id, now) if row.replaced_by is None]
+    if not current:
+        raise ConflictError("this integration has no live token")
+    row = current[0]
+    before = serialize_token(row, now)
+    row.ends_at = min(at, row.expires_at)
+    audit.record(principal, "token.expiry_scheduled", now=now, account_id=integration.account_id,
+                 target_type="integration", target_id=integration.id, before=before,
+                 after=serialize_token(row, now))
+    _commit()
+    return row
+
+
+def revoke_by_endpoint(principal: Principal, jti: str, *, now: datetime) -> bool:
+    """RFC 7009 revocation of one token, already authorized by the endpoint. True if something changed."""
+    row = db.session.get(AccessToken, jti)
+    if row is None or row.revoked_at is not None:
+        return False
+    integration = db.session.get(Integration, row.integration_id)
+    before = serialize_token(row, now)
+    _revoke(row, now, "revoked")
+    integration.updated_at = now  # bumps the version: a concurrent rotation conflicts instead of racing
+    audit.record(principal, "token.revoked", now=now, account_id=row.account_id, target_type="token",
+                 target_id=row.jti, before=before, after=serialize_token(row, now))
+    _commit()
+    return True
+
+
+def expire_inactive(principal: Principal, *, now: datetime, limit: int = 1000) -> list[str]:
+    """Mark tokens idle past their window as expired, and audit each. Idempotent: safe to run from cron."""
+    rows = db.session.execute(
+        select(AccessToken, Integration.inactivity_window)
+        .join(Integration, Integration.id == AccessToken.integration_id)
+        .where(AccessToken.revoked_at.is_(None), AccessToken.expires_at > now,
+               Integration.inactivity_window.is_not(None))
+    ).all()
+    expired = []
+    for row, window in rows:
+        last = max(moment for moment in (row.last_used_at, row.issued_at) if moment is not None)
+        if now >= last + timedelta(seconds=window):
+            _revoke(row, now, "inactive")
+            audit.record(principal, "token.expired_inactive", now=now, account_id=row.account_id,
+                         target_type="token", target_id=row.jti,
+                         after={"last_used_at": isoformat(row.last_used_at), "window": window})
+            expired.append(row.jti)
+            if len(expired) >= limit:
+                break
+    db.session.commit()
+    return expired
+
+
+# -- helpers ------------------------------------------------------------------------------------------
+def _for_change(principal: Principal, integration_id: str, expected_version: int | None,
+                now: datetime) -> Integration:
+    """Load for a change and touch it, so the commit bumps its version and concurrent changes conflict."""
+    integration = get_integration_for(principal, integration_id, write=True)
+    if expected_version is not None and integration.version != expected_version:
+        raise ConflictError(
+            "the integration changed since you loaded it (another admin acted on it); reload and try again"
+        )
+    integration.updated_at = now
+    return integration
+
+
+def _require_enabled(integration: Integration) -> None:
+    if integration.status != "active":
+        raise ConflictError(f"the integration is {integration.status}; enable it first")
+
+
+def _lifetime(expires_in: int | None, default_lifetime: int, max_lifetime: int, account: Account) -> int:
+    ceiling = min(max_lifetime, account.max_token_lifetime or max_lifetime)
+    lifetime = default_lifetime if expires_in is None else expires_in
+    if not isinstance(lifetime, int) or lifetime < 60:
+        raise InvalidInputError("expires_in must be at least 1 minute", field="expires_in")
+    if lifetime > ceiling:
+        if expires_in is None:
+            return ceiling
+        raise InvalidInputError(f"expires_in exceeds the account's maximum of {ceiling} seconds",
+                                field="expires_in")
+    return lifetime
+
+
+def _issue(integration: Integration, generator: IntegrationTokenGenerator, now: datetime, expires_in: int | None,
+           default_lifetime: int, max_lifetime: int) -> IssuedToken:
+    account = get_account(integration.account_id)
+    lifetime = _lifetime(expires_in, default_lifetime, max_lifetime, account)
+    jti = new_id("tok")
+    expires_at = now + timedelta(seconds=lifetime)
+    token, kid = generator.mint(integration_id=integration.id, account_id=integration.account_id,
+                                scope=integration.scopes, jti=jti, issued_at=now, expires_at=expires_at)
+    record = AccessToken(jti=jti, integration_id=integration.id, account_id=integration.account_id, kid=kid,
+                         scopes=integration.scopes, issued_at=now, expires_at=expires_at)
+    db.session.add(record)
+    return IssuedToken(token=token, record=record)
+
+
+def _revoke(row: AccessToken, now: datetime, reason: str) -> None:
+    row.revoked_at = now
+    row.revocation_reason = reason
+
+
+def _revoke_all(integration_id: str, now: datetime, *, reason: str) -> None:
+    for row in db.session.scalars(select(AccessToken).where(AccessToken.integration_id == integration_id,
+                                                           AccessToken.revoked_at.is_(None))):
+        _revoke(row, now, reason)
+
+
+def _commit() -> None:
+    try:
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        raise ConflictError(
+            "another change to this integration happened at the same time; reload and try again"
+        ) from None
+
+
+def token_status(row: AccessToken, now: datetime) -> str:
+    if row.revoked_at is not None:
+        return {"rotated": "rotated", "superseded": "rotated", "inactive": "expired_inactive"}.get(
+            row.revocation_reason or "", "revoked")
+    state = token_state(row)
+    if state.is_live(now):
+        return "grace" if row.replaced_by else "active"
+    if now >= row.expires_at or (row.ends_at is not None and now >= row.ends_at):
+        return "expired"
+    idle = state.idle_deadline()
+    if idle is not None and now >= idle:
+        return "expired_inactive"
+    return "inactive"
+
+
+def serialize_token(row: AccessToken, now: datetime) -> dict:
+    state = load_state(row.jti) if row.integration_id else None
+    idle = state.idle_deadline() if state is not None else None
+    return {
+        "token_id": row.jti,
+        "integration_id": row.integration_id,
+        "scopes": sorted(split_scopes(row.scopes)),
+        "issued_at": isoformat(row.issued_at),
+        "expires_at": isoformat(row.expires_at),
+        "ends_at": isoformat(row.ends_at),
+        "revoked_at": isoformat(row.revoked_at),
+        "revocation_reason": row.revocation_reason,
+        "replaced_by": row.replaced_by,
+        "last_used_at": isoformat(row.last_used_at),
+        "last_used_by": row.last_used_by,
+        "expires_if_unused_after": isoformat(idle),
+        "kid": row.kid,
+    }

@@ -1,0 +1,86 @@
+"""RFC 7662 token introspection, on authlib's endpoint, with the database as the judge of liveness."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+
+from ..tokens import TokenState, VerifiedClaims, epoch, load_state
+
+
+@dataclass(frozen=True)
+class IntrospectedToken:
+    claims: VerifiedClaims
+    state: TokenState | None
+    live: bool
+
+    def is_expired(self) -> bool:
+        return not self.live
+
+    def is_revoked(self) -> bool:
+        return self.state is None or self.state.revoked_at is not None
+
+
+class TokenIntrospectionEndpoint(IntrospectionEndpoint):
+    """Resource services ask "is this token active, and for what?".
+
+    Anything not verifiably ours and live is exactly ``{"active": false}`` (section 2.2): unknown, malformed,
+    expired, revoked, wrong signature, issuer, audience or algorithm.
+    """
+
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def __init__(self, server, *, verifier, clock, activity, issuer: str):
+        super().__init__(server)
+        self.verifier = verifier
+        self.clock = clock
+        self.activity = activity  # None when activity tracking is switched off
+        self.issuer = issuer
+
+    def query_token(self, token_string, token_type_hint):
+        claims = self.verifier.verify(token_string)
+        if claims is None:
+            return None
+        state = load_state(claims.jti)
+        if state is None or state.integration_id != claims.sub:
+            return None
+        now = self.clock.now()
+        recent = self.activity.recent_use(claims.jti) if self.activity is not None else None
+        live = now.timestamp() < claims.exp and state.is_live(now, recent)
+        return IntrospectedToken(claims=claims, state=state, live=live)
+
+    def authenticate_token(self, request, client):
+        """Look the token up and, when it is live, count the use (buffered: no database write here)."""
+        token = super().authenticate_token(request, client)
+        if token is not None and token.live and self.activity is not None:
+            self.activity.record(token.claims.jti, client.client_id, self.clock.now())
+        return token
+
+    def check_permission(self, token, client, request):
+        """A resource service bound to one account may only introspect that account's tokens."""
+        return client.account_id is None or client.account_id == token.state.account_id
+
+    def introspect_token(self, token: IntrospectedToken) -> dict:
+        claims, state = token.claims, token.state
+        return {
+            "active": True,
+            "scope": " ".join(sorted(state.effective_scopes())),
+            "client_id": claims.client_id,
+            "sub": claims.sub,
+            "aud": claims.aud,
+            "iss": self.issuer,
+            "exp": _effective_exp(claims, state),
+            "iat": claims.iat,
+            "jti": claims.jti,
+            "token_type": "Bearer",
+            "account_id": state.account_id,
+            "integration_id": state.integration_id,
+        }
+
+
+def _effective_exp(claims: VerifiedClaims, state: TokenState) -> int:
+    """The earliest known end: the JWT's exp or a scheduled end (grace deadline), so caches never outlive it."""
+    if state.ends_at is not None:
+        return min(claims.exp, epoch(state.ends_at))
+    return claims.exp

@@ -1,0 +1,56 @@
+"""RFC 7009 token revocation: an admin client of the owning account, or whoever holds the token."""
+
+from __future__ import annotations
+
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from flask import request as http_request
+
+from .. import audit
+from ..extensions import db
+from ..integrations import revoke_by_endpoint
+from ..principals import Principal
+from ..tokens import load_state
+
+
+class TokenRevocationEndpoint(RevocationEndpoint):
+    """Unknown, invalid and already-revoked tokens get 200 (section 2.2). A token of an account the caller does
+    not administer is left alone and also gets 200, so the answer never confirms another tenant's token exists;
+    the refused attempt is audited on the owning account."""
+
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "token_possession"]
+
+    def __init__(self, server, *, verifier, clock, admin_scope):
+        super().__init__(server)
+        self.verifier = verifier
+        self.clock = clock
+        self.admin_scope = admin_scope  # client account id -> accounts it administers
+
+    def query_token(self, token_string, token_type_hint):
+        claims = self.verifier.verify(token_string)
+        if claims is None:
+            return None
+        state = load_state(claims.jti)
+        return state if state is not None and state.integration_id == claims.sub else None
+
+    def authenticate_token(self, request, client):
+        self.check_params(request, client)
+        state = self.query_token(request.form["token"], request.form.get("token_type_hint"))
+        if state is None:
+            return None
+        principal = self._principal(request, client)
+        if client.kind == "token_holder" or principal.can_administer(state.account_id):
+            return state
+        audit.record(principal, "token.revocation_refused", now=self.clock.now(), account_id=state.account_id,
+                     target_type="token", target_id=state.jti, after={"reason": "not an admin of this account"})
+        db.session.commit()
+        return None
+
+    def revoke_token(self, token, request):
+        revoke_by_endpoint(self._principal(request, request.client), token.jti, now=self.clock.now())
+
+    def _principal(self, request, client) -> Principal:
+        address = http_request.remote_addr
+        if client.kind == "token_holder":
+            return Principal(kind="token_holder", id=None, source_address=address)
+        return Principal(kind="admin_client", id=client.client_id,
+                         admin_of=self.admin_scope(client.account_id), source_address=address)

@@ -1,0 +1,53 @@
+"""Security primitives, small and in one place: random secrets, digests, constant-time compare, passwords."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+
+
+def new_id(prefix: str) -> str:
+    """A public identifier: prefix plus 20 random base32 characters (100 bits)."""
+    raw = base64.b32encode(secrets.token_bytes(15)).decode().lower()
+    return f"{prefix}_{raw}"
+
+
+def new_secret() -> str:
+    """A high-entropy client secret (256 bits)."""
+    return secrets.token_urlsafe(32)
+
+
+def secret_digest(secret: str) -> str:
+    """SHA-256 is right for random high-entropy secrets; slow hashes are for passwords."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def digests_match(secret: str, digest: str) -> bool:
+    return hmac.compare_digest(secret_digest(secret), digest)
+
+
+# scrypt is memory-hard and in the standard library: no extra dependency for password hashing.
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    key = hashlib.scrypt(password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32)
+    return "scrypt${}${}${}${}${}".format(
+        _SCRYPT_N, _SCRYPT_R, _SCRYPT_P, salt.hex(), key.hex()
+    )
+
+
+def check_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt_hex, key_hex = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        key = hashlib.scrypt(
+            password.encode(), salt=bytes.fromhex(salt_hex), n=int(n), r=int(r), p=int(p), dklen=32
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(key.hex(), key_hex)

@@ -1,0 +1,242 @@
+"""Mint and verify RFC 9068 JWT access tokens, and decide whether one is active: the single source of truth.
+
+A token is active only if its signature, header and claims verify against our own keys *and* its database record
+says it is live: not revoked, not past ``exp`` or a scheduled end, not idle past its integration's inactivity
+window, and its integration is enabled. The scope reported is the token's scope narrowed by the integration's.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt as pyjwt
+from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
+from sqlalchemy import select
+
+from .extensions import db
+from .keys import KeyStore
+from .models import AccessToken, Integration
+
+MAX_TOKEN_LENGTH = 8192
+_ACCEPTED_TYP = ("at+jwt", "application/at+jwt")
+_REQUIRED_CLAIMS = ["iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope"]
+
+
+# -- minting ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _IntegrationAsClient:
+    """authlib's generator mints for a client; a private integration is the client its tokens are issued to."""
+
+    integration_id: str
+
+    def get_client_id(self) -> str:
+        return self.integration_id
+
+
+class IntegrationTokenGenerator(JWTBearerTokenGenerator):
+    """authlib's RFC 9068 generator, fed our current key, audience and injected clock."""
+
+    def __init__(self, issuer: str, audience: str, keystore: KeyStore) -> None:
+        super().__init__(issuer=issuer)
+        self.audience = audience
+        self.keystore = keystore
+        self._local = threading.local()
+
+    def get_jwks(self):
+        return self._local.keyset
+
+    def get_audiences(self, client, user, scope):
+        return self.audience
+
+    def get_jti(self, client, grant_type, user, scope):
+        return self._local.jti
+
+    def get_extra_claims(self, client, grant_type, user, scope):
+        return self._local.claims
+
+    def mint(self, *, integration_id: str, account_id: str, scope: str, jti: str, issued_at: datetime,
+             expires_at: datetime) -> tuple[str, str]:
+        """Return (jwt, kid). Times come from the domain's clock, not the generator's."""
+        kid, alg, keyset = self.keystore.signing_keyset()
+        self.alg = alg
+        self._local.keyset = keyset
+        self._local.jti = jti
+        self._local.claims = {
+            "iat": int(issued_at.timestamp()),
+            "exp": int(expires_at.timestamp()),
+            "sub": integration_id,
+            "account_id": account_id,
+        }
+        try:
+            token = self.access_token_generator(_IntegrationAsClient(integration_id), "private_integration",
+                                                None, scope)
+        finally:
+            self._local.__dict__.clear()
+        return token, kid
+
+
+# -- verification -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class VerifiedClaims:
+    jti: str
+    sub: str
+    client_id: str
+    account_id: str | None
+    scope: str
+    exp: int
+    iat: int
+    aud: str | list[str]
+    iss: str
+
+
+class SignatureCache:
+    """A bounded LRU of tokens whose signature and static claims already verified in this process.
+
+    Keyed by the token string; an entry is only a memo of cryptography, never of liveness, which is always read
+    from the database. Entries whose ``exp`` has passed are refused on read.
+    """
+
+    def __init__(self, size: int = 20000) -> None:
+        self.size = size
+        self._entries: OrderedDict[str, VerifiedClaims] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> VerifiedClaims | None:
+        with self._lock:
+            claims = self._entries.get(token)
+            if claims is not None:
+                self._entries.move_to_end(token)
+            return claims
+
+    def put(self, token: str, claims: VerifiedClaims) -> None:
+        with self._lock:
+            self._entries[token] = claims
+            self._entries.move_to_end(token)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+class TokenVerifier:
+    """Checks a presented string is a JWT we issued: our key by ``kid``, that key's algorithm only, our
+    ``iss`` and ``aud``, ``typ`` of RFC 9068, every required claim present. Expiry is checked against the
+    domain clock by the caller. Any failure is None, never an exception."""
+
+    def __init__(self, keystore: KeyStore, issuer: str, audience: str, cache: SignatureCache | None = None):
+        self.keystore = keystore
+        self.issuer = issuer
+        self.audience = audience
+        self.cache = cache or SignatureCache()
+
+    def verify(self, token: object) -> VerifiedClaims | None:
+        if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+            return None
+        cached = self.cache.get(token)
+        if cached is not None:
+            return cached
+        claims = self._verify_uncached(token)
+        if claims is not None:
+            self.cache.put(token, claims)
+        return claims
+
+    def _verify_uncached(self, token: str) -> VerifiedClaims | None:
+        if token.count(".") != 2 or not token.isascii():
+            return None
+        try:
+            header = pyjwt.get_unverified_header(token)
+        except pyjwt.PyJWTError:
+            return None
+        kid = header.get("kid")
+        if not isinstance(kid, str) or header.get("typ") not in _ACCEPTED_TYP or len(kid) > 64:
+            return None
+        key = self.keystore.verification_key(kid)
+        if key is None or header.get("alg") != key.alg:
+            return None
+        try:
+            payload = pyjwt.decode(
+                token, key.key, algorithms=[key.alg], audience=self.audience, issuer=self.issuer,
+                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False,
+                         "require": _REQUIRED_CLAIMS},
+            )
+        except (pyjwt.PyJWTError, ValueError, TypeError):
+            return None
+        try:
+            return VerifiedClaims(
+                jti=_text(payload["jti"]), sub=_text(payload["sub"]), client_id=_text(payload["client_id"]),
+                account_id=payload.get("account_id"), scope=_text(payload["scope"]),
+                exp=int(payload["exp"]), iat=int(payload["iat"]), aud=payload["aud"], iss=payload["iss"],
+            )
+        except (TypeError, ValueError):
+            return None
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError("claim must be a string")
+    return value
+
+
+# -- liveness -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TokenState:
+    """What the database says about a token, read in one indexed query."""
+
+    jti: str
+    integration_id: str
+    account_id: str
+    token_scopes: str
+    integration_scopes: str
+    integration_status: str
+    inactivity_window: int | None
+    issued_at: datetime
+    expires_at: datetime
+    ends_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+    def effective_scopes(self) -> frozenset[str]:
+        return frozenset(self.token_scopes.split()) & frozenset(self.integration_scopes.split())
+
+    def idle_deadline(self, recent_use: datetime | None = None) -> datetime | None:
+        """When the token expires if it is not used again ("expires if unused after")."""
+        if self.inactivity_window is None:
+            return None
+        uses = [moment for moment in (self.last_used_at, recent_use, self.issued_at) if moment is not None]
+        return max(uses) + timedelta(seconds=self.inactivity_window)
+
+    def is_live(self, now: datetime, recent_use: datetime | None = None) -> bool:
+        if self.revoked_at is not None or self.integration_status != "active":
+            return False
+        if now >= self.expires_at or (self.ends_at is not None and now >= self.ends_at):
+            return False
+        idle = self.idle_deadline(recent_use)
+        if idle is not None and now >= idle:
+            return False
+        return bool(self.effective_scopes())
+
+
+_STATE_COLUMNS = (
+    AccessToken.jti, AccessToken.integration_id, AccessToken.account_id, AccessToken.scopes,
+    Integration.scopes, Integration.status, Integration.inactivity_window, AccessToken.issued_at,
+    AccessToken.expires_at, AccessToken.ends_at, AccessToken.revoked_at, AccessToken.last_used_at,
+)
+_STATE_QUERY = select(*_STATE_COLUMNS).join(Integration, Integration.id == AccessToken.integration_id)
+
+
+def load_state(jti: str) -> TokenState | None:
+    row = db.session.execute(_STATE_QUERY.where(AccessToken.jti == jti)).first()
+    return TokenState(*row) if row is not None else None
+
+
+def epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def from_epoch(value: int) -> datetime:
+    return datetime.fromtimestamp(value, UTC)

@@ -1,0 +1,72 @@
+"""People: users, their role per account, and password checks."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlalchemy import select
+
+from . import audit
+from .accounts import descendants, get_account_for
+from .errors import ConflictError, InvalidInputError
+from .extensions import db
+from .models import Membership, User
+from .principals import Principal
+from .security import check_password, hash_password, new_id
+
+ROLES = ("admin", "member")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
+MIN_PASSWORD_LENGTH = 10
+
+
+def create_user(
+    principal: Principal, *, account_id: str, email: str, role: str, password: str, now: datetime
+) -> User:
+    """Create a user with a role on an account, or add the role to an existing user of that email."""
+    get_account_for(principal, account_id, write=True)
+    if not isinstance(email, str) or not _EMAIL.match(email.strip()):
+        raise InvalidInputError("email is not a valid address", field="email")
+    if role not in ROLES:
+        raise InvalidInputError("role must be admin or member", field="role")
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInputError(
+            f"password must be at least {MIN_PASSWORD_LENGTH} characters", field="password"
+        )
+    email = email.strip().lower()
+    user = db.session.scalar(select(User).where(User.email == email))
+    if user is None:
+        user = User(id=new_id("usr"), email=email, password_hash=hash_password(password), created_at=now)
+        db.session.add(user)
+        db.session.flush()
+    elif db.session.get(Membership, (user.id, account_id)) is not None:
+        raise ConflictError(f"{email} already belongs to this account")
+    db.session.add(Membership(user_id=user.id, account_id=account_id, role=role))
+    audit.record(principal, "user.added", now=now, account_id=account_id, target_type="user",
+                 target_id=user.id, after={"email": email, "role": role})
+    db.session.commit()
+    return user
+
+
+def authenticate_user(email: str, password: str) -> User | None:
+    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        # Spend the same time as a real check so response time does not reveal which emails exist.
+        check_password(password, _DUMMY_HASH)
+        return None
+    return user if check_password(password, user.password_hash) else None
+
+
+def user_principal(user: User, source_address: str | None) -> Principal:
+    """Admins of an agency administer its sub-accounts; members view theirs."""
+    memberships = db.session.scalars(select(Membership).where(Membership.user_id == user.id))
+    admin_roots, member_roots = set(), set()
+    for membership in memberships:
+        (admin_roots if membership.role == "admin" else member_roots).add(membership.account_id)
+    admin_of = descendants(admin_roots)
+    member_of = descendants(member_roots) - admin_of
+    return Principal(kind="user", id=user.id, admin_of=admin_of, member_of=member_of,
+                     source_address=source_address)
+
+
+_DUMMY_HASH = hash_password("not-a-real-password-used-for-timing")
