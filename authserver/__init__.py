@@ -23,6 +23,7 @@ def create_app(overrides: dict | None = None, *, clock=None) -> Flask:
 
     from . import database, httpbase
     from .admin_api import bp as admin_api_bp
+    from .oauth import feed  # noqa: F401  (adds the feed routes to the oauth blueprint)
     from .oauth.views import bp as oauth_bp
     from .services import build_services
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from . import audit
+from . import audit, events
 from .errors import ForbiddenError, InvalidInputError, NotFoundError
 from .extensions import db
 from .models import Account, Integration
@@ -139,6 +139,7 @@ def _narrow_integrations(principal: Principal, account_ids: frozenset[str], *, n
         if narrowed != current:
             integration.scopes = format_scopes(narrowed)
             integration.updated_at = now
+            events.integration_changed(integration, now)
             audit.record(principal, "integration.scopes_narrowed_by_account", now=now,
                          account_id=integration.account_id, target_type="integration",
                          target_id=integration.id, before={"scopes": sorted(current)},

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import audit
+from . import audit, events
 from .accounts import allowed_scopes, clean_name, get_account, get_account_for
 from .durations import isoformat
 from .errors import ConflictError, InvalidInputError, NotFoundError
@@ -172,6 +172,8 @@ def update_integration(
     integration.updated_at = now
     after = serialize_integration(integration)
     action = "integration.scopes_changed" if before["scopes"] != after["scopes"] else "integration.updated"
+    if action == "integration.scopes_changed":
+        events.integration_changed(integration, now)
     audit.record(principal, action, now=now, account_id=integration.account_id, target_type="integration",
                  target_id=integration.id, before=before, after=after)
     _commit()
@@ -189,6 +191,7 @@ def set_status(principal: Principal, integration_id: str, status: str, *, now: d
         _revoke_all(integration.id, now, reason="integration_deleted")
     integration.status = status
     integration.updated_at = now
+    events.integration_changed(integration, now)
     action = {"active": "integration.enabled", "disabled": "integration.disabled",
               "deleted": "integration.deleted"}[status]
     audit.record(principal, action, now=now, account_id=integration.account_id, target_type="integration",
@@ -257,6 +260,7 @@ def rotate_with_grace(
     for row in current:
         row.replaced_by = issued.record.jti
         row.ends_at = min(grace_until, row.ends_at or grace_until, row.expires_at)
+        events.token_ends(row, now)
     audit.record(principal, "token.rotated_with_grace", now=now, account_id=integration.account_id,
                  target_type="integration", target_id=integration.id,
                  before={"tokens": [r.jti for r in previous]},
@@ -296,6 +300,7 @@ def expire_later(principal: Principal, integration_id: str, *, now: datetime, at
     row = current[0]
     before = serialize_token(row, now)
     row.ends_at = min(at, row.expires_at)
+    events.token_ends(row, now)
     audit.record(principal, "token.expiry_scheduled", now=now, account_id=integration.account_id,
                  target_type="integration", target_id=integration.id, before=before,
                  after=serialize_token(row, now))
@@ -389,6 +394,7 @@ def _issue(integration: Integration, generator: IntegrationTokenGenerator, now: 
 def _revoke(row: AccessToken, now: datetime, reason: str) -> None:
     row.revoked_at = now
     row.revocation_reason = reason
+    events.token_revoked(row, now)
 
 
 def _revoke_all(integration_id: str, now: datetime, *, reason: str) -> None:

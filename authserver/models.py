@@ -173,3 +173,19 @@ class AuditEvent(db.Model):
     after: Mapped[dict | None] = mapped_column(JSON)
 
     __table_args__ = (Index("ix_audit_events_target", "target_type", "target_id"),)
+
+
+class TokenEvent(db.Model):
+    """A change resource services must honour fast (revocation, scheduled end, scope or status change).
+
+    Written in the same transaction as the change; services read the feed by increasing id."""
+
+    __tablename__ = "token_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    type: Mapped[str] = mapped_column(String(40))  # token.revoked | token.ends | integration.changed
+    account_id: Mapped[str] = mapped_column(String(40))
+    integration_id: Mapped[str] = mapped_column(String(40))
+    jti: Mapped[str | None] = mapped_column(String(64))
+    data: Mapped[dict | None] = mapped_column(JSON)

@@ -1,0 +1,84 @@
+"""Domain events that resource services must honour within a second: the domain emits, feeds deliver.
+
+Each event is a row written in the same transaction as the change that caused it, so a change and its event
+commit together or not at all. Services follow the feed (``/oauth/events``) and drop or update cache entries.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from .durations import isoformat
+from .extensions import db
+from .models import AccessToken, Integration, TokenEvent
+
+TOKEN_REVOKED = "token.revoked"
+TOKEN_ENDS = "token.ends"
+INTEGRATION_CHANGED = "integration.changed"
+
+
+def token_revoked(row: AccessToken, now: datetime) -> None:
+    db.session.add(TokenEvent(occurred_at=now, type=TOKEN_REVOKED, account_id=row.account_id,
+                              integration_id=row.integration_id, jti=row.jti,
+                              data={"exp": int(row.expires_at.timestamp()), "reason": row.revocation_reason}))
+
+
+def token_ends(row: AccessToken, now: datetime) -> None:
+    db.session.add(TokenEvent(occurred_at=now, type=TOKEN_ENDS, account_id=row.account_id,
+                              integration_id=row.integration_id, jti=row.jti,
+                              data={"ends_at": int(row.ends_at.timestamp()) if row.ends_at else None,
+                                    "exp": int(row.expires_at.timestamp())}))
+
+
+def integration_changed(integration: Integration, now: datetime) -> None:
+    db.session.add(TokenEvent(occurred_at=now, type=INTEGRATION_CHANGED, account_id=integration.account_id,
+                              integration_id=integration.id, jti=None,
+                              data={"scopes": integration.scopes.split(), "status": integration.status}))
+
+
+def serialize(event: TokenEvent) -> dict:
+    body = {"id": event.id, "type": event.type, "occurred_at": isoformat(event.occurred_at),
+            "account_id": event.account_id, "integration_id": event.integration_id}
+    if event.jti:
+        body["jti"] = event.jti
+    body.update(event.data or {})
+    return body
+
+
+def events_after(cursor: int, *, account_id: str | None = None, limit: int = 500) -> list[TokenEvent]:
+    query = select(TokenEvent).where(TokenEvent.id > cursor)
+    if account_id is not None:
+        query = query.where(TokenEvent.account_id == account_id)
+    return list(db.session.scalars(query.order_by(TokenEvent.id).limit(limit)))
+
+
+def latest_cursor() -> int:
+    return db.session.scalar(select(func.max(TokenEvent.id))) or 0
+
+
+def snapshot(now: datetime, *, account_id: str | None = None) -> dict:
+    """What a service starting cold must know to validate locally: tokens revoked or scheduled to end before
+    their exp, and integrations that are not plainly active with their scopes."""
+    cursor = latest_cursor()
+    tokens = select(AccessToken).where(AccessToken.expires_at > now).where(
+        (AccessToken.revoked_at.is_not(None)) | (AccessToken.ends_at.is_not(None)))
+    integrations = select(Integration)
+    if account_id is not None:
+        tokens = tokens.where(AccessToken.account_id == account_id)
+        integrations = integrations.where(Integration.account_id == account_id)
+    revoked, ending = [], []
+    for row in db.session.scalars(tokens):
+        if row.revoked_at is not None:
+            revoked.append({"jti": row.jti, "exp": int(row.expires_at.timestamp())})
+        else:
+            ending.append({"jti": row.jti, "ends_at": int(row.ends_at.timestamp()),
+                           "exp": int(row.expires_at.timestamp())})
+    return {
+        "cursor": cursor,
+        "revoked": revoked,
+        "ending": ending,
+        "integrations": [{"integration_id": i.id, "account_id": i.account_id, "scopes": i.scopes.split(),
+                          "status": i.status} for i in db.session.scalars(integrations)],
+    }

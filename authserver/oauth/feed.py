@@ -1,0 +1,116 @@
+"""What resource services need beyond RFC 7662: the token event feed (fast revocation) and usage reports.
+
+Both are for registered resource-service clients, authenticated exactly like introspection.
+"""
+
+from __future__ import annotations
+
+import time
+
+from authlib.oauth2 import OAuth2Error
+from flask import current_app, jsonify, request
+
+from .. import events
+from ..durations import parse_instant
+from ..errors import InvalidInputError
+from ..extensions import db
+from ..models import AccessToken
+from .views import bp
+
+MAX_WAIT_SECONDS = 25.0
+POLL_INTERVAL = 0.1
+MAX_USAGE_ITEMS = 5000
+
+
+def _services():
+    return current_app.extensions["authserver"]
+
+
+def _resource_service():
+    """The calling resource service, or an OAuth error response."""
+    server = _services().oauth
+    oauth_request = server.create_oauth2_request(request)
+    try:
+        return server.authenticate_client(oauth_request, ["client_secret_basic", "client_secret_post"],
+                                          "introspection"), None
+    except OAuth2Error as error:
+        return None, server.handle_error_response(oauth_request, error)
+
+
+def _int_arg(name: str, default: float, *, upper: float) -> float:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidInputError(f"{name} must be a number", field=name) from None
+    if not 0 <= value <= upper:
+        raise InvalidInputError(f"{name} must be between 0 and {upper:g}", field=name)
+    return value
+
+
+@bp.get("/oauth/events")
+def token_events():
+    """Long poll: events after ``after`` (a cursor), waiting up to ``wait`` seconds for the first one."""
+    client, error = _resource_service()
+    if error is not None:
+        return error
+    cursor = int(_int_arg("after", 0, upper=2**62))
+    wait = _int_arg("wait", 0, upper=MAX_WAIT_SECONDS)
+    deadline = time.monotonic() + wait
+    while True:
+        found = events.events_after(cursor, account_id=client.account_id)
+        if found or time.monotonic() >= deadline:
+            break
+        db.session.rollback()  # end the read transaction so the next poll sees new commits
+        time.sleep(POLL_INTERVAL)
+    next_cursor = found[-1].id if found else max(cursor, events.latest_cursor())
+    response = jsonify(events=[events.serialize(e) for e in found], cursor=next_cursor)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/oauth/events/snapshot")
+def token_snapshot():
+    client, error = _resource_service()
+    if error is not None:
+        return error
+    response = jsonify(events.snapshot(_services().clock.now(), account_id=client.account_id))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/oauth/usage")
+def report_usage():
+    """Batched usage from services that validate locally: ``{"uses": [{"jti", "count", "last_used_at"}]}``.
+
+    Counts go into the same buffer as introspection's, so activity and inactivity expiry see them."""
+    client, error = _resource_service()
+    if error is not None:
+        return error
+    body = request.get_json(silent=True)
+    uses = body.get("uses") if isinstance(body, dict) else None
+    if not isinstance(uses, list) or len(uses) > MAX_USAGE_ITEMS:
+        raise InvalidInputError(f"body must be {{\"uses\": [...]}} with at most {MAX_USAGE_ITEMS} items")
+    services = _services()
+    now = services.clock.now()
+    parsed = []
+    for item in uses:
+        if not isinstance(item, dict) or not isinstance(item.get("jti"), str) or len(item["jti"]) > 64:
+            raise InvalidInputError("each use needs a jti")
+        count = item.get("count", 1)
+        if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 10**9:
+            raise InvalidInputError("count must be a positive integer")
+        used_at = parse_instant(item["last_used_at"], field="last_used_at") if item.get("last_used_at") else now
+        parsed.append((item["jti"], count, min(used_at, now)))
+    known = {row[0] for row in db.session.execute(
+        db.select(AccessToken.jti, AccessToken.account_id).where(AccessToken.jti.in_([p[0] for p in parsed])))
+        if client.account_id is None or row[1] == client.account_id}
+    accepted = 0
+    if services.activity is not None:
+        for jti, count, used_at in parsed:
+            if jti in known:
+                services.activity.record(jti, client.client_id, used_at, count)
+                accepted += 1
+    return jsonify(accepted=accepted), 202

@@ -1,0 +1,114 @@
+"""Real processes on 127.0.0.1 for end-to-end tests: the authorization server (and, later, resource_demo).
+
+Each server gets its own database, keys directory and a clock-offset file so tests can move its time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            requests.get(url, timeout=0.5)
+            return
+        except requests.RequestException:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not answer within {timeout}s:\n{log.read_text()[-3000:]}")
+
+
+@dataclass
+class AuthServerProcess:
+    """A running ``authserver run`` plus the environment to drive its CLI against the same database."""
+
+    workdir: Path
+    port: int
+    env: dict
+    proc: subprocess.Popen | None = None
+    extra_env: dict = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "authserver.log"
+
+    def cli(self, *args: str, stdin: str | None = None, check: bool = True) -> dict | subprocess.CompletedProcess:
+        """Run ``authserver ARGS --json`` and return the parsed object (or the completed process if check=False)."""
+        done = subprocess.run([sys.executable, "-m", "authserver", *args], env=self.env, input=stdin,
+                              capture_output=True, text=True, timeout=60, cwd=self.workdir)
+        if not check:
+            return done
+        if done.returncode != 0:
+            raise RuntimeError(f"authserver {' '.join(args)} failed: {done.stderr}")
+        return json.loads(done.stdout)
+
+    def set_clock_offset(self, seconds: float) -> None:
+        """Move the server's clock (it re-reads the file when it changes)."""
+        path = Path(self.env["AUTHSERVER_CLOCK_OFFSET_FILE"])
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(str(seconds))
+        os.replace(tmp, path)
+        stamp = time.time_ns() + 1_000_000
+        os.utime(path, ns=(stamp, stamp))
+
+    def start(self) -> AuthServerProcess:
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "authserver", "run", "--port", str(self.port)],
+                                     env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)
+        wait_for_http(f"{self.url}/.well-known/oauth-authorization-server", self.proc, self.log_path)
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+def make_authserver(workdir: Path, **extra_env: str) -> AuthServerProcess:
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    clock_file = workdir / "clock-offset"
+    clock_file.write_text("0")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTHSERVER_", "DATABASE_URL"))}
+    env.update({
+        "AUTHSERVER_ISSUER": f"http://127.0.0.1:{port}",
+        "DATABASE_URL": f"sqlite:///{workdir / 'authserver.db'}",
+        "AUTHSERVER_KEYS_DIR": str(workdir / "keys"),
+        "AUTHSERVER_CLOCK_OFFSET_FILE": str(clock_file),
+        "AUTHSERVER_ACTIVITY_FLUSH_INTERVAL": "0.5",
+        "PYTHONUNBUFFERED": "1",
+    })
+    env.update(extra_env)
+    server = AuthServerProcess(workdir=workdir, port=port, env=env)
+    server.cli("init", "--json")
+    return server
