@@ -13,6 +13,7 @@ from authserver.database import prepare
 from authserver.extensions import db
 
 from . import factories
+from .support.databases import ThrowawayPostgres, postgres_available
 
 START = datetime(2026, 1, 15, 12, 0, 0, tzinfo=UTC)
 
@@ -22,13 +23,40 @@ def clock() -> FrozenClock:
     return FrozenClock(START)
 
 
+BACKENDS = [b for b in os.environ.get("AUTHSERVER_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
+
+
+@pytest.fixture(scope="session")
+def postgres_database():
+    """One throwaway PostgreSQL database per run; each test empties it afterwards."""
+    if not postgres_available():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432, but CI must test both backends")
+        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
+    database = ThrowawayPostgres()
+    yield database
+    database.drop()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path):
+    """Every app-level test runs on each storage backend: SQLite (embedded) and PostgreSQL (scale-out)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    database = request.getfixturevalue("postgres_database")
+    yield database.url
+    from authserver.extensions import db as _db
+
+    database.truncate_all(_db.metadata)
+
+
 @pytest.fixture
-def app_config(tmp_path) -> dict:
-    """Config for an isolated app; DATABASE_URL-style overrides come from AUTHSERVER_TEST_DATABASE_URL."""
+def app_config(tmp_path, database_url) -> dict:
+    """Config for an isolated app on a throwaway database, keys directory and instance folder."""
     return {
         "INSTANCE_PATH": tmp_path / "instance",
-        "SQLALCHEMY_DATABASE_URI": os.environ.get("AUTHSERVER_TEST_DATABASE_URL")
-        or f"sqlite:///{tmp_path / 'test.db'}",
+        "SQLALCHEMY_DATABASE_URI": database_url,
         "AUTHSERVER_KEYS_DIR": str(tmp_path / "keys"),
         "AUTHSERVER_ISSUER": "http://127.0.0.1:5000",
         "AUTHSERVER_ACTIVITY_FLUSH_INTERVAL": 3600.0,  # tests flush by hand
