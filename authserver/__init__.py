@@ -21,7 +21,7 @@ def create_app(overrides: dict | None = None, *, clock=None) -> Flask:
         app.instance_path = str(instance)
     app.config.update(load_config(Path(app.instance_path), overrides))
 
-    from . import database, httpbase
+    from . import database, health, httpbase, logs, metrics
     from .admin_api import bp as admin_api_bp
     from .oauth import feed  # noqa: F401  (adds the feed routes to the oauth blueprint)
     from .oauth.views import bp as oauth_bp
@@ -31,6 +31,9 @@ def create_app(overrides: dict | None = None, *, clock=None) -> Flask:
     database.init_app(app)
     app.extensions["authserver"] = build_services(app, clock=clock)
     httpbase.init_app(app)
+    metrics.init_app(app)
+    logs.init_app(app)
+    app.register_blueprint(health.bp)
     app.register_blueprint(oauth_bp)
     app.register_blueprint(admin_api_bp, url_prefix="/api")
 

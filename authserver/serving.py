@@ -10,6 +10,7 @@ import threading
 from .config import ConfigError
 from .database import prepare
 from .keys import KeyStoreError
+from .logs import configure_logging
 
 log = logging.getLogger("authserver")
 
@@ -17,6 +18,7 @@ log = logging.getLogger("authserver")
 def serve(app, host: str, port: int) -> None:
     from werkzeug.serving import make_server
 
+    configure_logging()
     try:
         prepare(app)
     except (KeyStoreError, ConfigError) as exc:

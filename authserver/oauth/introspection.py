@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from flask import g
 
 from ..tokens import TokenState, VerifiedClaims, epoch, load_state
 
@@ -56,6 +57,11 @@ class TokenIntrospectionEndpoint(IntrospectionEndpoint):
         if token is not None and token.live and self.activity is not None:
             self.activity.record(token.claims.jti, client.client_id, self.clock.now())
         return token
+
+    def create_introspection_payload(self, token):
+        payload = super().create_introspection_payload(token)
+        g.introspection_result = "active" if payload.get("active") else "inactive"  # for metrics
+        return payload
 
     def check_permission(self, token, client, request):
         """A resource service bound to one account may only introspect that account's tokens."""

@@ -1,0 +1,83 @@
+"""Prometheus metrics. Lifecycle counters come from committed audit rows: the audit log is the event catalogue,
+so every surface (API, UI, CLI, revocation endpoint, jobs) is counted without the domain knowing about metrics."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from flask import Blueprint, Response, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from .models import AuditEvent
+
+INTROSPECTIONS = Counter("authserver_introspections_total", "Introspection requests by result", ["result"])
+REQUEST_LATENCY = Histogram(
+    "authserver_request_seconds", "Request latency by endpoint", ["endpoint"],
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+LIFECYCLE = Counter("authserver_lifecycle_actions_total", "Committed lifecycle actions (from the audit log)",
+                    ["action"])
+
+bp = Blueprint("metrics", __name__)
+
+
+@bp.get("/metrics")
+def metrics_endpoint():
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:  # pre-fork servers: aggregate every worker's files
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=directory)
+        payload = generate_latest(registry)
+    else:
+        payload = generate_latest()
+    return Response(payload, mimetype=CONTENT_TYPE_LATEST)
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)
+
+    @app.before_request
+    def start_timer():
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def observe(response):
+        started = g.get("started")
+        if started is not None:
+            REQUEST_LATENCY.labels(request.endpoint or "unmatched").observe(time.perf_counter() - started)
+        if request.endpoint == "oauth.introspect":
+            INTROSPECTIONS.labels(_introspection_result(response)).inc()
+        return response
+
+
+def _introspection_result(response) -> str:
+    if response.status_code != 200:
+        return "error" if response.status_code >= 500 else "refused"
+    return g.get("introspection_result", "inactive")
+
+
+@event.listens_for(Session, "after_flush")
+def _collect_actions(session: Session, flush_context) -> None:
+    actions = session.info.setdefault("audited_actions", [])
+    actions.extend(obj.action for obj in session.new if isinstance(obj, AuditEvent))
+
+
+@event.listens_for(Session, "after_commit")
+def _count_actions(session: Session) -> None:
+    for action in session.info.pop("audited_actions", []):
+        LIFECYCLE.labels(action).inc()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_actions(session: Session) -> None:
+    session.info.pop("audited_actions", None)
