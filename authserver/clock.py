@@ -55,4 +55,5 @@ class OffsetFileClock:
                 self._mtime = mtime
         except (OSError, ValueError):
             self._offset = 0.0
-        return utcnow() + timedelta(seconds=self._offset)
+        # Whole seconds like SystemClock: truncate after adding the offset, which may be fractional.
+        return (datetime.now(UTC) + timedelta(seconds=self._offset)).replace(microsecond=0)

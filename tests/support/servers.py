@@ -39,6 +39,24 @@ def wait_for_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 
     raise RuntimeError(f"{url} did not answer within {timeout}s:\n{log.read_text()[-3000:]}")
 
 
+_CLI_BATCH = """
+import contextlib, io, json, sys
+from authserver.cli import main
+results = []
+for argv in json.load(sys.stdin):
+    sys.argv = ["authserver", *[arg.format(*results) for arg in argv]]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        try:
+            main()
+        except SystemExit as exc:
+            if exc.code not in (0, None):
+                sys.exit(f"authserver {' '.join(sys.argv[1:])} failed with {exc.code}")
+    results.append(json.loads(out.getvalue()))
+print(json.dumps(results))
+"""
+
+
 @dataclass
 class AuthServerProcess:
     """A running ``authserver run`` plus the environment to drive its CLI against the same database."""
@@ -67,6 +85,16 @@ class AuthServerProcess:
             raise RuntimeError(f"authserver {' '.join(args)} failed: {done.stderr}")
         return json.loads(done.stdout)
 
+    def cli_batch(self, *commands: list[str]) -> list[dict]:
+        """Run several ``authserver ... --json`` commands through the real CLI entry point in one process (the
+        imports cost ~1.5 s per process). An argument may refer to earlier results with ``str.format`` fields:
+        ``"{0[id]}"`` is the ``id`` of the first command's output."""
+        done = subprocess.run([sys.executable, "-c", _CLI_BATCH], env=self.env, input=json.dumps(commands),
+                              capture_output=True, text=True, timeout=120, cwd=self.workdir)
+        if done.returncode != 0:
+            raise RuntimeError(f"authserver batch failed: {done.stderr}")
+        return json.loads(done.stdout)
+
     def set_clock_offset(self, seconds: float) -> None:
         """Move the server's clock (it re-reads the file when it changes)."""
         path = Path(self.env["AUTHSERVER_CLOCK_OFFSET_FILE"])
@@ -77,9 +105,9 @@ class AuthServerProcess:
         os.utime(path, ns=(stamp, stamp))
 
     def start(self) -> AuthServerProcess:
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "authserver", "run", "--port", str(self.port)],
-                                     env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)
+        with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen([sys.executable, "-m", "authserver", "run", "--port", str(self.port)],
+                                         env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)
         wait_for_http(f"{self.url}/.well-known/oauth-authorization-server", self.proc, self.log_path)
         return self
 
