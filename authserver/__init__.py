@@ -21,7 +21,7 @@ def create_app(overrides: dict | None = None, *, clock=None) -> Flask:
         app.instance_path = str(instance)
     app.config.update(load_config(Path(app.instance_path), overrides))
 
-    from . import database, health, httpbase, logs, metrics
+    from . import bus, database, health, httpbase, logs, metrics
     from .admin_api import bp as admin_api_bp
     from .oauth import feed  # noqa: F401  (adds the feed routes to the oauth blueprint)
     from .oauth.views import bp as oauth_bp
@@ -30,6 +30,9 @@ def create_app(overrides: dict | None = None, *, clock=None) -> Flask:
     db.init_app(app)
     database.init_app(app)
     app.extensions["authserver"] = build_services(app, clock=clock)
+    app.extensions["authserver_bus"] = bus.EventBus(app.config["REDIS_URL"])
+    if app.config["REDIS_URL"]:
+        app.extensions["authserver_redis"] = app.extensions["authserver_bus"]
     httpbase.init_app(app)
     metrics.init_app(app)
     logs.init_app(app)

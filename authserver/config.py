@@ -53,6 +53,8 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "AUTHSERVER_AUTO_MIGRATE": env.get("AUTHSERVER_AUTO_MIGRATE", "on") != "off",
         # Testing only: a file holding a clock offset in seconds, so end-to-end tests can move server time.
         "AUTHSERVER_CLOCK_OFFSET_FILE": env.get("AUTHSERVER_CLOCK_OFFSET_FILE"),
+        # Optional: fan-out of token events across instances, shared counters.
+        "REDIS_URL": env.get("REDIS_URL") or None,
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
         "JSON_SORT_KEYS": False,
         "SESSION_COOKIE_HTTPONLY": True,

@@ -18,7 +18,6 @@ from ..models import AccessToken
 from .views import bp
 
 MAX_WAIT_SECONDS = 25.0
-POLL_INTERVAL = 0.1
 MAX_USAGE_ITEMS = 5000
 
 
@@ -59,12 +58,14 @@ def token_events():
     cursor = int(_int_arg("after", 0, upper=2**62))
     wait = _int_arg("wait", 0, upper=MAX_WAIT_SECONDS)
     deadline = time.monotonic() + wait
+    bus = current_app.extensions["authserver_bus"]
     while True:
         found = events.events_after(cursor, account_id=client.account_id)
-        if found or time.monotonic() >= deadline:
+        remaining = deadline - time.monotonic()
+        if found or remaining <= 0:
             break
         db.session.rollback()  # end the read transaction so the next poll sees new commits
-        time.sleep(POLL_INTERVAL)
+        bus.wait(min(bus.poll_interval, remaining))
     next_cursor = found[-1].id if found else max(cursor, events.latest_cursor())
     response = jsonify(events=[events.serialize(e) for e in found], cursor=next_cursor)
     response.headers["Cache-Control"] = "no-store"

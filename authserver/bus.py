@@ -1,0 +1,102 @@
+"""Wake-ups for the token event feed: a long-polling resource service hears of a revocation as soon as it commits.
+
+Without Redis, a commit wakes waiters in the same process at once, and waiters also poll the shared table every
+100 ms, which covers other processes and instances. With ``REDIS_URL``, a commit is published on a Redis channel
+that every instance subscribes to, so any instance wakes its waiters within milliseconds; the table is then only
+polled once a second as a safety net.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from flask import current_app, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from .models import TokenEvent
+
+log = logging.getLogger(__name__)
+CHANNEL = "authserver:token-events"
+
+
+class EventBus:
+    def __init__(self, redis_url: str | None = None) -> None:
+        self._condition = threading.Condition()
+        self._generation = 0
+        self._redis = None
+        self._listener: threading.Thread | None = None
+        if redis_url:
+            import redis
+
+            self._redis = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+
+    @property
+    def poll_interval(self) -> float:
+        return 1.0 if self._redis is not None else 0.1
+
+    def publish(self) -> None:
+        self._wake()
+        if self._redis is not None:
+            try:
+                self._redis.publish(CHANNEL, "1")
+            except Exception as exc:  # other instances fall back to polling the table
+                log.warning("redis publish failed: %s", exc.__class__.__name__)
+
+    def wait(self, timeout: float) -> None:
+        """Block until the next publish anywhere (or ``timeout``)."""
+        self._ensure_listener()
+        with self._condition:
+            seen = self._generation
+            self._condition.wait_for(lambda: self._generation != seen, timeout=max(0.0, timeout))
+
+    def ping(self) -> bool:
+        if self._redis is None:
+            return True
+        try:
+            return bool(self._redis.ping())
+        except Exception:
+            return False
+
+    def _wake(self) -> None:
+        with self._condition:
+            self._generation += 1
+            self._condition.notify_all()
+
+    def _ensure_listener(self) -> None:
+        if self._redis is None or (self._listener is not None and self._listener.is_alive()):
+            return
+        self._listener = threading.Thread(target=self._listen, name="event-bus", daemon=True)
+        self._listener.start()
+
+    def _listen(self) -> None:
+        while True:
+            try:
+                pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(CHANNEL)
+                for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        self._wake()
+            except Exception as exc:
+                log.warning("redis subscription lost (%s); retrying", exc.__class__.__name__)
+                threading.Event().wait(1.0)
+
+
+@event.listens_for(Session, "after_flush")
+def _note_token_events(session: Session, flush_context) -> None:
+    if any(isinstance(obj, TokenEvent) for obj in session.new):
+        session.info["token_events_pending"] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _publish_token_events(session: Session) -> None:
+    if session.info.pop("token_events_pending", False) and has_app_context():
+        bus = current_app.extensions.get("authserver_bus")
+        if bus is not None:
+            bus.publish()
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_token_events(session: Session) -> None:
+    session.info.pop("token_events_pending", None)
