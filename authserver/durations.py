@@ -37,11 +37,11 @@ def parse_instant(text: str, *, field: str = "at") -> datetime:
         raise InvalidInputError(f"{field} must be an ISO 8601 date-time", field=field)
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).replace(microsecond=0)
+    except (ValueError, OverflowError):  # OverflowError: a zone that pushes year 1 or 9999 out of range
         raise InvalidInputError(f"{field} must be an ISO 8601 date-time", field=field) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).replace(microsecond=0)
 
 
 def isoformat(moment: datetime | None) -> str | None:
