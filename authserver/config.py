@@ -5,6 +5,7 @@ This is the only module that reads ``os.environ``; it refuses unsafe values at s
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -55,6 +56,15 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "AUTHSERVER_CLOCK_OFFSET_FILE": env.get("AUTHSERVER_CLOCK_OFFSET_FILE"),
         # Optional: fan-out of token events across instances, shared counters.
         "REDIS_URL": env.get("REDIS_URL") or None,
+        "REDIS_KEY_PREFIX": env.get("AUTHSERVER_REDIS_PREFIX", "authserver"),
+        # Webhooks: non-public destinations (IPs or CIDRs, comma-separated) an operator allows, plain http, timing.
+        "AUTHSERVER_WEBHOOK_ALLOW_HOSTS": [
+            h.strip() for h in env.get("AUTHSERVER_WEBHOOK_ALLOW_HOSTS", "").split(",") if h.strip()],
+        "AUTHSERVER_WEBHOOK_ALLOW_HTTP": env.get("AUTHSERVER_WEBHOOK_ALLOW_HTTP", "off") == "on",
+        "AUTHSERVER_WEBHOOK_TIMEOUT": float(env.get("AUTHSERVER_WEBHOOK_TIMEOUT", 15.0)),
+        "AUTHSERVER_WEBHOOK_RETRY_BASE": float(env.get("AUTHSERVER_WEBHOOK_RETRY_BASE", 5.0)),
+        "AUTHSERVER_WEBHOOK_POLL_INTERVAL": float(env.get("AUTHSERVER_WEBHOOK_POLL_INTERVAL", 1.0)),
+        "AUTHSERVER_WEBHOOK_WORKER": env.get("AUTHSERVER_WEBHOOK_WORKER", "off"),  # off | in-process
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
         "JSON_SORT_KEYS": False,
         "SESSION_COOKIE_HTTPONLY": True,
@@ -102,3 +112,10 @@ def validate_config(config: dict) -> None:
         raise ConfigError("AUTHSERVER_AUDIENCE must not be empty")
     if config["AUTHSERVER_DEFAULT_TOKEN_LIFETIME"] > config["AUTHSERVER_MAX_TOKEN_LIFETIME"]:
         raise ConfigError("AUTHSERVER_DEFAULT_TOKEN_LIFETIME exceeds AUTHSERVER_MAX_TOKEN_LIFETIME")
+    for allowed in config["AUTHSERVER_WEBHOOK_ALLOW_HOSTS"]:
+        try:
+            ipaddress.ip_network(allowed, strict=False)
+        except ValueError:
+            raise ConfigError(f"AUTHSERVER_WEBHOOK_ALLOW_HOSTS: {allowed!r} is not an IP or CIDR") from None
+    if config["AUTHSERVER_WEBHOOK_WORKER"] not in ("off", "in-process"):
+        raise ConfigError("AUTHSERVER_WEBHOOK_WORKER must be off or in-process")

@@ -204,3 +204,6 @@ class UserSession(db.Model):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)  # absolute end, however active the session
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+from . import models_v1keys, models_webhooks  # noqa: E402,F401  (registers the webhook and v1 key tables)
