@@ -30,7 +30,7 @@ def create_app(overrides: dict | None = None, *, clock=None) -> Flask:
     db.init_app(app)
     database.init_app(app)
     app.extensions["authserver"] = build_services(app, clock=clock)
-    app.extensions["authserver_bus"] = bus.EventBus(app.config["REDIS_URL"])
+    app.extensions["authserver_bus"] = bus.EventBus(app.config["REDIS_URL"], app.config["REDIS_KEY_PREFIX"])
     if app.config["REDIS_URL"]:
         app.extensions["authserver_redis"] = app.extensions["authserver_bus"]
     httpbase.init_app(app)

@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 from .models import TokenEvent
 
 log = logging.getLogger(__name__)
-CHANNEL = "authserver:token-events"
 
 
 class EventBus:
-    def __init__(self, redis_url: str | None = None) -> None:
+    def __init__(self, redis_url: str | None = None, prefix: str = "authserver") -> None:
+        self.channel = f"{prefix}:token-events"
         self._condition = threading.Condition()
         self._generation = 0
         self._redis = None
@@ -40,7 +40,7 @@ class EventBus:
         self._wake()
         if self._redis is not None:
             try:
-                self._redis.publish(CHANNEL, "1")
+                self._redis.publish(self.channel, "1")
             except Exception as exc:  # other instances fall back to polling the table
                 log.warning("redis publish failed: %s", exc.__class__.__name__)
 
@@ -74,7 +74,7 @@ class EventBus:
         while True:
             try:
                 pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-                pubsub.subscribe(CHANNEL)
+                pubsub.subscribe(self.channel)
                 for message in pubsub.listen():
                     if message.get("type") == "message":
                         self._wake()

@@ -43,7 +43,14 @@ def build_services(app, clock=None) -> Services:
     verifier = TokenVerifier(keystore, issuer, audience)
     generator = IntegrationTokenGenerator(issuer, audience, keystore)
     activity = ActivityBuffer() if config["AUTHSERVER_ACTIVITY_TRACKING"] else None
-    flusher = Flusher(app, activity, config["AUTHSERVER_ACTIVITY_FLUSH_INTERVAL"]) if activity is not None else None
+    flusher = None
+    if activity is not None:
+        stage = None
+        if config.get("REDIS_URL"):
+            from .activity_redis import RedisActivityStage
+
+            stage = RedisActivityStage(config["REDIS_URL"], config["REDIS_KEY_PREFIX"])
+        flusher = Flusher(app, activity, config["AUTHSERVER_ACTIVITY_FLUSH_INTERVAL"], stage)
 
     from .accounts import descendants
 
