@@ -328,12 +328,21 @@ def audit_list(account_id, action, target_id, limit, fmt, as_json):
 
 @click.command("run")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, type=int, show_default=True)
+@click.option("--port", default=None, type=click.IntRange(0, 65535),
+              help="Default: the port of AUTHSERVER_ISSUER (5000).")
 @with_appcontext
 def run(host, port):
     """Start the server (migrates the schema and creates keys on first start)."""
+    from urllib.parse import urlsplit
+
     from .serving import serve
 
+    issuer_port = urlsplit(current_app.config["AUTHSERVER_ISSUER"]).port
+    if port is None:
+        port = issuer_port or 5000
+    elif issuer_port and port != issuer_port:
+        click.echo(f"note: AUTHSERVER_ISSUER is {current_app.config['AUTHSERVER_ISSUER']} but the server listens "
+                   f"on port {port}; tokens and metadata name the issuer URL", err=True)
     serve(current_app._get_current_object(), host, port)
 
 
