@@ -1,0 +1,35 @@
+"""resource_demo: a v2 API service (a small CRM slice) protected by tokens from the authorization server.
+
+``create_app`` wires configuration, the database, the protection runtime, blueprints and error handlers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from .config import load_config
+from .extensions import db
+
+
+def create_app(overrides: dict | None = None, *, clock=None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    overrides = dict(overrides or {})
+    instance = overrides.pop("INSTANCE_PATH", None)
+    if instance:
+        app.instance_path = str(instance)
+    app.config.update(load_config(Path(app.instance_path), overrides))
+
+    from . import database, errors
+    from .api import bp as v2_bp
+    from .runtime import build_runtime
+    from .status import bp as status_bp
+
+    db.init_app(app)
+    database.init_app(app)
+    app.extensions["resource_demo"] = build_runtime(app.config, clock=clock)
+    errors.init_app(app)
+    app.register_blueprint(v2_bp, url_prefix="/v2")
+    app.register_blueprint(status_bp)
+    return app

@@ -1,0 +1,31 @@
+"""What a validated token grants, however it was validated: who (account, integration), what (scopes), until when.
+
+Views only ever see a ``Grant``; the raw token string never leaves the validators.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Grant:
+    jti: str
+    account_id: str
+    integration_id: str
+    client_id: str
+    scopes: frozenset[str]
+    exp: float  # the earliest known end (JWT exp, or a scheduled end such as a grace deadline), epoch seconds
+
+    # authlib's token contract (TokenMixin) as used by BearerTokenValidator
+    def get_scope(self) -> str:
+        return " ".join(sorted(self.scopes))
+
+    def is_expired(self) -> bool:  # judged by the validators against their clock before a Grant is handed out
+        return False
+
+    def is_revoked(self) -> bool:
+        return False
+
+    def is_live_at(self, now: float) -> bool:
+        return now < self.exp

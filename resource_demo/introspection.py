@@ -1,0 +1,68 @@
+"""Introspection mode (the default): ask the authorization server (RFC 7662), cache the answer briefly.
+
+A cached answer is trusted only while the event feed is live, because the feed is what removes it within a second
+of a revocation. When the feed is down the service asks again on every call, and falls back to a still-valid cached
+answer only if the authorization server cannot be reached; with neither, the call fails closed (503).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from .authserver_client import AuthServerClient, UnavailableError
+from .grants import Grant
+from .introspection_cache import IntrospectionCache
+from .protection import ScopedBearerValidator, TemporarilyUnavailableError
+
+log = logging.getLogger("resource_demo")
+
+
+class IntrospectionValidator(ScopedBearerValidator):
+    def __init__(self, link: AuthServerClient, cache: IntrospectionCache, feed, clock, *, audience: str) -> None:
+        super().__init__(realm="v2")
+        self.link = link
+        self.cache = cache
+        self.feed = feed
+        self.clock = clock
+        self.audience = audience
+
+    def authenticate_token(self, token_string: str) -> Grant | None:
+        key = hashlib.sha256(token_string.encode()).hexdigest()
+        now = self.clock.time()
+        cached = self.cache.get(key)
+        if cached is not None and cached.grant is not None and not cached.grant.is_live_at(now):
+            self.cache.forget(key)
+            return None  # past exp (or its grace deadline): known dead, whatever the authorization server says
+        if cached is not None and cached.is_fresh() and (cached.grant is None or self.feed.is_live()):
+            return cached.grant
+        generation = self.cache.generation
+        try:
+            answer = self.link.introspect(token_string)
+        except UnavailableError as exc:
+            if cached is not None and cached.is_fresh():
+                return cached.grant
+            log.warning("introspection unavailable, failing closed: %s", exc)
+            raise TemporarilyUnavailableError() from None
+        grant = self.grant_from(answer, now)
+        self.cache.put(key, grant, now=now, generation=generation)
+        return grant
+
+    def grant_from(self, answer: dict, now: float) -> Grant | None:
+        """An active answer for our issuer and audience, with everything tenancy needs; anything else is None."""
+        if answer.get("active") is not True:
+            return None
+        aud = answer.get("aud")
+        audiences = aud if isinstance(aud, list) else [aud]
+        if self.audience not in audiences or answer.get("iss", self.link.issuer) != self.link.issuer:
+            return None
+        fields = [answer.get(name) for name in ("jti", "account_id", "integration_id", "scope")]
+        exp = answer.get("exp")
+        if not all(isinstance(value, str) and value for value in fields) or not isinstance(exp, int | float):
+            return None
+        if now >= exp:
+            return None
+        jti, account_id, integration_id, scope = fields
+        return Grant(jti=jti, account_id=account_id, integration_id=integration_id,
+                     client_id=str(answer.get("client_id", integration_id)), scopes=frozenset(scope.split()),
+                     exp=float(exp))

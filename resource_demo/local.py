@@ -1,0 +1,47 @@
+"""Local mode: verify the JWT against the JWKS, then consult the revocation state kept current by the event feed.
+
+Order matters. Signature, claims and ``exp`` are judged first: a token that fails them is refused (401) even when
+the authorization server is down. Only then is the revocation state needed, and it must be fresh (the feed live,
+or live less than the cache TTL ago); otherwise the call fails closed (503).
+"""
+
+from __future__ import annotations
+
+from .authserver_client import UnavailableError
+from .feed import FeedFollower
+from .grants import Grant
+from .jwt_verifier import JWTVerifier
+from .protection import ScopedBearerValidator, TemporarilyUnavailableError
+from .revocation_state import RevocationState
+from .usage import UsageReporter
+
+
+class LocalJWTValidator(ScopedBearerValidator):
+    def __init__(self, verifier: JWTVerifier, state: RevocationState, feed: FeedFollower, usage: UsageReporter,
+                 clock, *, max_staleness: float) -> None:
+        super().__init__(realm="v2")
+        self.verifier = verifier
+        self.state = state
+        self.feed = feed
+        self.usage = usage
+        self.clock = clock
+        self.max_staleness = max_staleness
+
+    def authenticate_token(self, token_string: str) -> Grant | None:
+        try:
+            claims = self.verifier.verify(token_string)
+        except UnavailableError:
+            raise TemporarilyUnavailableError() from None
+        now = self.clock.time()
+        if claims is None or now >= claims.exp:
+            return None
+        if not self.feed.is_fresh(self.max_staleness):
+            raise TemporarilyUnavailableError()
+        verdict = self.state.live_scopes(jti=claims.jti, integration_id=claims.integration_id,
+                                         token_scopes=claims.scopes, now=now)
+        if verdict is None:
+            return None
+        scopes, deadline = verdict
+        self.usage.record(claims.jti, now)
+        return Grant(jti=claims.jti, account_id=claims.account_id, integration_id=claims.integration_id,
+                     client_id=claims.client_id, scopes=scopes, exp=min(float(claims.exp), deadline))
