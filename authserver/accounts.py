@@ -13,6 +13,7 @@ from .models import Account, Integration
 from .principals import Principal
 from .scopes import ALL_SCOPES, format_scopes, parse_scopes, split_scopes
 from .security import new_id
+from .tokens import narrow_token_scopes
 
 MAX_DEPTH = 5
 DEFAULT_INACTIVITY_WINDOW = 90 * 86400  # new accounts: tokens unused for 90 days expire by themselves
@@ -138,6 +139,7 @@ def _narrow_integrations(principal: Principal, account_ids: frozenset[str], *, n
         narrowed = current & ceiling
         if narrowed != current:
             integration.scopes = format_scopes(narrowed)
+            narrow_token_scopes(integration.id, narrowed)
             integration.updated_at = now
             events.integration_changed(integration, now)
             audit.record(principal, "integration.scopes_narrowed_by_account", now=now,

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import audit, events
-from .accounts import allowed_scopes, clean_name, get_account, get_account_for
+from .accounts import allowed_scopes, ancestry, clean_name, get_account, get_account_for
 from .durations import isoformat
 from .errors import ConflictError, InvalidInputError, NotFoundError
 from .extensions import db
@@ -22,7 +22,7 @@ from .models import AccessToken, Account, Integration
 from .principals import Principal
 from .scopes import format_scopes, parse_scopes, split_scopes
 from .security import new_id
-from .tokens import IntegrationTokenGenerator, TokenState
+from .tokens import IntegrationTokenGenerator, TokenState, narrow_token_scopes
 
 DEFAULT_GRACE = 7 * 86400
 MIN_GRACE, MAX_GRACE = 3600, 30 * 86400
@@ -172,6 +172,7 @@ def update_integration(
         requested = parse_scopes(scopes)
         _check_scopes(account, requested)
         integration.scopes = format_scopes(requested)
+        narrow_token_scopes(integration.id, requested)
     if inactivity_window != "unchanged":
         integration.inactivity_window = _inactivity_window(account, inactivity_window)
     integration.updated_at = now
@@ -370,7 +371,8 @@ def _require_enabled(integration: Integration) -> None:
 
 
 def _lifetime(expires_in: int | None, default_lifetime: int, max_lifetime: int, account: Account) -> int:
-    ceiling = min(max_lifetime, account.max_token_lifetime or max_lifetime)
+    # Like the scope ceiling, an agency's maximum binds its sub-accounts too.
+    ceiling = min([max_lifetime] + [node.max_token_lifetime for node in ancestry(account) if node.max_token_lifetime])
     lifetime = default_lifetime if expires_in is None else expires_in
     if not isinstance(lifetime, int) or lifetime < 60:
         raise InvalidInputError("expires_in must be at least 1 minute", field="expires_in")

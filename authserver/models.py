@@ -103,7 +103,7 @@ class AccessToken(db.Model):
     integration_id: Mapped[str] = mapped_column(ForeignKey("integrations.id"))
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
     kid: Mapped[str] = mapped_column(String(64))
-    scopes: Mapped[str] = mapped_column(Text)  # at issue
+    scopes: Mapped[str] = mapped_column(Text)  # at issue, then only ever narrowed (with its integration's)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the JWT's exp
     # A scheduled end before exp: a grace deadline after rotation, or "expire later".

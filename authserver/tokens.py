@@ -229,6 +229,17 @@ _STATE_COLUMNS = (
 _STATE_QUERY = select(*_STATE_COLUMNS).join(Integration, Integration.id == AccessToken.integration_id)
 
 
+def narrow_token_scopes(integration_id: str, scopes: frozenset[str]) -> None:
+    """Narrow the integration's unrevoked tokens to ``scopes``, for good: a later widening of the integration must
+    not hand a live token back what was taken away (widening needs a new token)."""
+    rows = db.session.scalars(select(AccessToken).where(AccessToken.integration_id == integration_id,
+                                                        AccessToken.revoked_at.is_(None)))
+    for row in rows:
+        kept = frozenset(row.scopes.split()) & scopes
+        if kept != frozenset(row.scopes.split()):
+            row.scopes = " ".join(sorted(kept))
+
+
 def load_state(jti: str) -> TokenState | None:
     row = db.session.execute(_STATE_QUERY.where(AccessToken.jti == jti)).first()
     return TokenState(*row) if row is not None else None
