@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import audit, events
@@ -322,7 +323,7 @@ def revoke_by_endpoint(principal: Principal, jti: str, *, now: datetime) -> bool
     integration = db.session.get(Integration, row.integration_id)
     before = serialize_token(row, now)
     _revoke(row, now, "revoked")
-    integration.updated_at = now  # bumps the version: a concurrent rotation conflicts instead of racing
+    _touch(integration, now)  # bumps the version: a concurrent rotation conflicts instead of racing
     audit.record(principal, "token.revoked", now=now, account_id=row.account_id, target_type="token",
                  target_id=row.jti, before=before, after=serialize_token(row, now))
     _commit()
@@ -356,13 +357,38 @@ def expire_inactive(principal: Principal, *, now: datetime, limit: int = 1000) -
 def _for_change(principal: Principal, integration_id: str, expected_version: int | None,
                 now: datetime) -> Integration:
     """Load for a change and touch it, so the commit bumps its version and concurrent changes conflict."""
-    integration = get_integration_for(principal, integration_id, write=True)
+    try:
+        integration = get_integration_for(principal, integration_id, write=True)
+    except NotFoundError:
+        _audit_refused_change(principal, integration_id, now)
+        raise
     if expected_version is not None and integration.version != expected_version:
         raise ConflictError(
             "the integration changed since you loaded it (another admin acted on it); reload and try again"
         )
-    integration.updated_at = now
+    _touch(integration, now)
+    # Claim the row now: the version-checked UPDATE runs before anything is read for the change, so of two
+    # concurrent actions the second waits for the first and then conflicts, instead of acting on stale reads.
+    _flush()
     return integration
+
+
+def _audit_refused_change(principal: Principal, integration_id: object, now: datetime) -> None:
+    """Another tenant's integration is simply "not found" for the caller; its owners still see the attempt."""
+    integration = db.session.get(Integration, integration_id) if isinstance(integration_id, str) else None
+    if integration is None or integration.status == "deleted" or principal.can_view(integration.account_id):
+        return
+    audit.record(principal, "integration.change_refused", now=now, account_id=integration.account_id,
+                 target_type="integration", target_id=integration.id,
+                 after={"reason": "not an admin of this account"})
+    db.session.commit()
+
+
+def _touch(integration: Integration, now: datetime) -> None:
+    """Mark the integration changed so the commit bumps its version even when ``updated_at`` keeps its value
+    (two actions within one second): SQLAlchemy skips the UPDATE, and the version check, for equal values."""
+    integration.updated_at = now
+    flag_modified(integration, "updated_at")
 
 
 def _require_enabled(integration: Integration) -> None:
@@ -408,6 +434,16 @@ def _revoke_all(integration_id: str, now: datetime, *, reason: str) -> None:
     for row in db.session.scalars(select(AccessToken).where(AccessToken.integration_id == integration_id,
                                                            AccessToken.revoked_at.is_(None))):
         _revoke(row, now, reason)
+
+
+def _flush() -> None:
+    try:
+        db.session.flush()
+    except StaleDataError:
+        db.session.rollback()
+        raise ConflictError(
+            "another change to this integration happened at the same time; reload and try again"
+        ) from None
 
 
 def _commit() -> None:
