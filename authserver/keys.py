@@ -186,6 +186,11 @@ class KeyStore:
                 f"the signing key file for {row.kid} cannot be read ({exc.__class__.__name__}); "
                 "restore it or rotate keys"
             ) from None
+        if row.kid not in self._verification:
+            # A token this process signs must verify here at once, even within the unknown-kid refresh throttle.
+            with self._lock:
+                self._verification = {**self._verification, row.kid: VerificationKey(
+                    kid=row.kid, alg=row.alg, key=pyjwt.PyJWK(row.public_jwk, algorithm=row.alg).key)}
         return row.kid, row.alg, cached[0]
 
     # -- verification -----------------------------------------------------------------------------

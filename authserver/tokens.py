@@ -61,6 +61,8 @@ class IntegrationTokenGenerator(JWTBearerTokenGenerator):
              expires_at: datetime) -> tuple[str, str]:
         """Return (jwt, kid). Times come from the domain's clock, not the generator's."""
         kid, alg, keyset = self.keystore.signing_keyset()
+        if alg == "EdDSA":
+            _allow_eddsa_signing()
         self.alg = alg
         self._local.keyset = keyset
         self._local.jti = jti
@@ -76,6 +78,16 @@ class IntegrationTokenGenerator(JWTBearerTokenGenerator):
         finally:
             self._local.__dict__.clear()
         return token, kid
+
+
+def _allow_eddsa_signing() -> None:
+    """joserfc signs with "EdDSA" only when told to, and warns on each use (RFC 9864 prefers "Ed25519"); but
+    verifiers such as PyJWT only know "EdDSA". Register it once as a recommended algorithm, without the warning."""
+    from joserfc.jws import JWSRegistry
+
+    if "EdDSA" not in JWSRegistry.recommended:
+        base = type(JWSRegistry.algorithms["EdDSA"])
+        JWSRegistry.register(type("EdDSASigning", (base,), {"recommended": True, "security_warning": None})())
 
 
 # -- verification -------------------------------------------------------------------------------------
