@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -52,11 +53,24 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "AUTHSERVER_ACTIVITY_FLUSH_INTERVAL": float(env.get("AUTHSERVER_ACTIVITY_FLUSH_INTERVAL", 2.0)),
         "AUTHSERVER_ACTIVITY_TRACKING": env.get("AUTHSERVER_ACTIVITY_TRACKING", "on") != "off",
         "AUTHSERVER_AUTO_MIGRATE": env.get("AUTHSERVER_AUTO_MIGRATE", "on") != "off",
+        # `authserver serve`: worker processes (default: one per CPU) and request threads in each; threads past
+        # the first serve long polls (/oauth/events), throughput comes from processes (docs/performance.md).
+        "AUTHSERVER_WORKERS": env.get("AUTHSERVER_WORKERS") or str(os.cpu_count() or 1),
+        "AUTHSERVER_THREADS": env.get("AUTHSERVER_THREADS", "8"),
         # Testing only: a file holding a clock offset in seconds, so end-to-end tests can move server time.
         "AUTHSERVER_CLOCK_OFFSET_FILE": env.get("AUTHSERVER_CLOCK_OFFSET_FILE"),
         # Optional: fan-out of token events across instances, shared counters.
         "REDIS_URL": env.get("REDIS_URL") or None,
         "REDIS_KEY_PREFIX": env.get("AUTHSERVER_REDIS_PREFIX", "authserver"),
+        # Rate limits, "N/period" (e.g. 6000/1m) or "off": per client on introspection and revocation, per account
+        # on token generation; failed sign-ins per account (email) and per address. Shared through Redis if set.
+        "AUTHSERVER_RATE_LIMIT_INTROSPECTION": env.get("AUTHSERVER_RATE_LIMIT_INTROSPECTION", "6000/1m"),
+        "AUTHSERVER_RATE_LIMIT_REVOCATION": env.get("AUTHSERVER_RATE_LIMIT_REVOCATION", "600/1m"),
+        "AUTHSERVER_RATE_LIMIT_TOKEN_GENERATION": env.get("AUTHSERVER_RATE_LIMIT_TOKEN_GENERATION", "300/1h"),
+        "AUTHSERVER_SIGNIN_ACCOUNT_LIMIT": env.get("AUTHSERVER_SIGNIN_ACCOUNT_LIMIT", "5/15m"),
+        "AUTHSERVER_SIGNIN_ADDRESS_LIMIT": env.get("AUTHSERVER_SIGNIN_ADDRESS_LIMIT", "20/15m"),
+        # How long an SQLite request waits for another writer before failing (503) instead of hanging.
+        "AUTHSERVER_SQLITE_BUSY_TIMEOUT": float(env.get("AUTHSERVER_SQLITE_BUSY_TIMEOUT", 15.0)),
         # Webhooks: non-public destinations (IPs or CIDRs, comma-separated) an operator allows, plain http, timing.
         "AUTHSERVER_WEBHOOK_ALLOW_HOSTS": [
             h.strip() for h in env.get("AUTHSERVER_WEBHOOK_ALLOW_HOSTS", "").split(",") if h.strip()],
@@ -71,6 +85,8 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
     }
     config.update(overrides)
+    for key in RATE_LIMIT_KEYS:
+        config[key] = parse_rate(config[key], key)
     if "SECRET_KEY" not in config:
         config["SECRET_KEY"] = env.get("AUTHSERVER_SECRET_KEY") or _instance_secret(instance_path)
     config["AUTHSERVER_ISSUER"] = config["AUTHSERVER_ISSUER"].rstrip("/") or config["AUTHSERVER_ISSUER"]
@@ -78,6 +94,27 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
     _engine_options(config)
     validate_config(config)
     return config
+
+
+RATE_LIMIT_KEYS = ("AUTHSERVER_RATE_LIMIT_INTROSPECTION", "AUTHSERVER_RATE_LIMIT_REVOCATION",
+                   "AUTHSERVER_RATE_LIMIT_TOKEN_GENERATION", "AUTHSERVER_SIGNIN_ACCOUNT_LIMIT",
+                   "AUTHSERVER_SIGNIN_ADDRESS_LIMIT")
+_RATE = re.compile(r"^([1-9][0-9]{0,8})/([1-9][0-9]{0,6})([smhd])$")
+_RATE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_rate(value: object, key: str) -> tuple[int, int] | None:
+    """"N/period" as (N, seconds); "off" (not for sign-in) as None."""
+    if value is None or isinstance(value, tuple):
+        return value
+    text = str(value).strip().lower()
+    if text == "off" and not key.startswith("AUTHSERVER_SIGNIN_"):
+        return None
+    match = _RATE.match(text)
+    if not match:
+        raise ConfigError(f'{key} must look like "100/1s", "20/15m" or "300/1h"'
+                          + ("" if key.startswith("AUTHSERVER_SIGNIN_") else ' (or "off")'))
+    return int(match.group(1)), int(match.group(2)) * _RATE_UNITS[match.group(3)]
 
 
 def _engine_options(config: dict) -> None:
@@ -90,13 +127,18 @@ def _engine_options(config: dict) -> None:
     options = config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
     if uri.startswith("sqlite"):
         # Writers wait for each other instead of failing at once; WAL is set per connection in db.py.
-        options.setdefault("connect_args", {"timeout": 15})
+        options.setdefault("connect_args", {"timeout": config["AUTHSERVER_SQLITE_BUSY_TIMEOUT"]})
     else:
         options.setdefault("pool_pre_ping", True)
+        options.setdefault("connect_args", {"connect_timeout": 5})  # an unreachable database fails, not hangs
 
 
 def validate_config(config: dict) -> None:
     """Refuse to start on values that would make tokens unverifiable or insecure."""
+    for key in ("AUTHSERVER_WORKERS", "AUTHSERVER_THREADS"):
+        if not str(config[key]).isdigit() or not 1 <= int(config[key]) <= 64:
+            raise ConfigError(f"{key} must be a whole number from 1 to 64")
+        config[key] = int(config[key])
     issuer = urlsplit(config["AUTHSERVER_ISSUER"])
     if issuer.scheme not in ("http", "https") or not issuer.netloc:
         raise ConfigError("AUTHSERVER_ISSUER must be an absolute http(s) URL")

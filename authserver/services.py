@@ -11,6 +11,7 @@ from .oauth.introspection import TokenIntrospectionEndpoint
 from .oauth.metadata import PrivateIntegrationMetadata, build_metadata
 from .oauth.revocation import TokenRevocationEndpoint
 from .oauth.server import IntegrationAuthorizationServer
+from .request_limits import RateLimitedTokenGenerator, RequestLimits, build_limits, build_signin_limiter
 from .tokens import IntegrationTokenGenerator, TokenVerifier
 
 
@@ -25,6 +26,7 @@ class Services:
     oauth: IntegrationAuthorizationServer
     metadata: PrivateIntegrationMetadata
     config: dict
+    limits: RequestLimits | None = None
 
     def lifetimes(self) -> dict:
         return {
@@ -41,7 +43,9 @@ def build_services(app, clock=None) -> Services:
     issuer, audience = config["AUTHSERVER_ISSUER"], config["AUTHSERVER_AUDIENCE"]
     keystore = KeyStore(config["AUTHSERVER_KEYS_DIR"], config["AUTHSERVER_SIGNING_ALG"])
     verifier = TokenVerifier(keystore, issuer, audience)
-    generator = IntegrationTokenGenerator(issuer, audience, keystore)
+    limits = build_limits(config, clock)
+    generator: IntegrationTokenGenerator = RateLimitedTokenGenerator(issuer, audience, keystore, limits)
+    app.extensions["authserver_signin_limiter"] = build_signin_limiter(config)
     activity = ActivityBuffer() if config["AUTHSERVER_ACTIVITY_TRACKING"] else None
     flusher = None
     if activity is not None:
@@ -54,7 +58,7 @@ def build_services(app, clock=None) -> Services:
 
     from .accounts import descendants
 
-    oauth = IntegrationAuthorizationServer()
+    oauth = IntegrationAuthorizationServer(limits)
     oauth.init_app(app)
     oauth.register_endpoint(TokenIntrospectionEndpoint(oauth, verifier=verifier, clock=clock, activity=activity,
                                                        issuer=issuer))
@@ -64,4 +68,4 @@ def build_services(app, clock=None) -> Services:
     ))
     metadata = build_metadata(issuer, ["RS256", "ES256", "EdDSA"])
     return Services(clock=clock, keystore=keystore, verifier=verifier, generator=generator, activity=activity,
-                    flusher=flusher, oauth=oauth, metadata=metadata, config=config)
+                    flusher=flusher, oauth=oauth, metadata=metadata, config=config, limits=limits)

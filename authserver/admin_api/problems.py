@@ -30,4 +30,6 @@ def problem(status: int, title: str, detail: str | None = None, *, code: str | N
 
 def domain_problem(exc: DomainError):
     headers = {"WWW-Authenticate": 'Basic realm="authserver"'} if exc.status == 401 else None
+    if getattr(exc, "retry_after", None):  # 429: when to try again (RFC 6585)
+        headers = {"Retry-After": str(exc.retry_after)}
     return problem(exc.status, exc.title, exc.detail, code=exc.code, field=exc.field, headers=headers)

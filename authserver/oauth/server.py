@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2 import OAuth2Error
+from flask import request as http_request
 
 from .clients import ClientLookup, authenticate_token_holder
 
@@ -11,15 +13,41 @@ class IntegrationAuthorizationServer(AuthorizationServer):
     """No grants are registered: tokens are minted by the lifecycle domain. This server only authenticates
     clients and runs the introspection and revocation endpoints."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits=None) -> None:
         lookup = ClientLookup()
         super().__init__(query_client=lookup, save_token=_no_token_endpoint)
         self.client_lookup = lookup
+        self.limits = limits
         self.register_client_auth_method("token_possession", authenticate_token_holder)
+
+    def authenticate_client(self, request, methods, endpoint="token"):
+        """Authenticate, then spend one request of the client's budget for this endpoint (a token holder's budget
+        is its address's). Counting after authentication means nobody can spend another client's budget."""
+        client = super().authenticate_client(request, methods, endpoint)
+        if self.limits is not None:
+            subject = client.client_id if client.kind != "token_holder" else f"holder:{http_request.remote_addr}"
+            wait = self.limits.retry_after(endpoint, subject)
+            if wait is not None:
+                raise RateLimitedError(wait)
+        return client
 
     def load_config(self, config):
         self.scopes_supported = None
         self._error_uris = None
+
+
+class RateLimitedError(OAuth2Error):
+    """429 with Retry-After; ``temporarily_unavailable`` is the RFC 6749 code clients already retry on."""
+
+    error = "temporarily_unavailable"
+    status_code = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(description=f"rate limit reached for this client; retry in {retry_after} seconds")
+        self.retry_after = retry_after
+
+    def get_headers(self):
+        return [*super().get_headers(), ("Retry-After", str(self.retry_after))]
 
 
 def _no_token_endpoint(token, request):  # pragma: no cover - no grant ever calls it

@@ -1,0 +1,132 @@
+"""Request rate limits: per client on introspection and revocation, per account on token generation.
+
+Each limit is "N per period" and runs GCRA (the generic cell rate algorithm): one number per key, the theoretical
+arrival time of the next request. A burst of N goes through, then one request every period/N; a refusal says
+exactly how long to wait. The store is this process's memory by default, or Redis when ``REDIS_URL`` is set, so
+every instance draws on one budget. Checking a limit is a dictionary lookup (memory) or one round trip (Redis).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Protocol
+
+from .errors import DomainError
+from .tokens import IntegrationTokenGenerator
+
+INTROSPECTION, REVOCATION, TOKEN_GENERATION = "introspection", "revocation", "token_generation"
+
+
+@dataclass(frozen=True)
+class Rate:
+    """At most ``count`` requests per ``period`` seconds for one key, in a burst or spread out."""
+
+    count: int
+    period: float
+
+    @property
+    def interval(self) -> float:
+        return self.period / self.count
+
+
+class RateLimitedError(DomainError):
+    status = 429
+    code = "rate_limited"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class RateStore(Protocol):
+    def acquire(self, key: str, rate: Rate, now: float) -> float:
+        """Count one request and return 0, or return the seconds until one may be made (counting nothing)."""
+
+
+class MemoryRateStore:
+    """One process's budgets; bounded (least recently used keys go first) so a flood of keys cannot fill memory."""
+
+    def __init__(self, max_keys: int = 100_000) -> None:
+        self.max_keys = max_keys
+        self._arrival: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def acquire(self, key: str, rate: Rate, now: float) -> float:
+        with self._lock:
+            arrival = max(self._arrival.get(key, now), now) + rate.interval
+            wait = arrival - rate.period - now
+            if wait > 0:
+                return wait
+            self._arrival[key] = arrival
+            self._arrival.move_to_end(key)
+            if len(self._arrival) > self.max_keys:
+                self._arrival.popitem(last=False)
+            return 0.0
+
+
+class RequestLimits:
+    """The configured limits, checked by the surfaces: ``retry_after(kind, subject)`` is None or whole seconds."""
+
+    def __init__(self, rates: dict[str, Rate | None], store: RateStore, clock) -> None:
+        self.rates, self.store, self.clock = rates, store, clock
+
+    def retry_after(self, kind: str, subject: str) -> int | None:
+        rate = self.rates.get(kind)
+        if rate is None:
+            return None
+        wait = self.store.acquire(f"rate:{kind}:{subject}", rate, self.clock.now().timestamp())
+        return max(1, math.ceil(wait)) if wait > 0 else None
+
+    def check_token_generation(self, account_id: str) -> None:
+        wait = self.retry_after(TOKEN_GENERATION, account_id)
+        if wait is not None:
+            raise RateLimitedError(
+                f"too many tokens generated for this account; try again in {wait} seconds", retry_after=wait)
+
+
+class RateLimitedTokenGenerator(IntegrationTokenGenerator):
+    """Every surface (API, UI, CLI) mints through the app's generator, so the per-account limit lives here: only a
+    token about to be signed counts, never a request the domain refused for another reason."""
+
+    def __init__(self, issuer: str, audience: str, keystore, limits: RequestLimits) -> None:
+        super().__init__(issuer, audience, keystore)
+        self.limits = limits
+
+    def mint(self, *, account_id: str, **kwargs) -> tuple[str, str]:
+        self.limits.check_token_generation(account_id)
+        return super().mint(account_id=account_id, **kwargs)
+
+
+def build_limits(config: dict, clock) -> RequestLimits:
+    """Rates from config (``(count, seconds)`` or None for off); Redis-backed when ``REDIS_URL`` is set."""
+    rates = {kind: None if config[key] is None else Rate(*config[key]) for kind, key in (
+        (INTROSPECTION, "AUTHSERVER_RATE_LIMIT_INTROSPECTION"),
+        (REVOCATION, "AUTHSERVER_RATE_LIMIT_REVOCATION"),
+        (TOKEN_GENERATION, "AUTHSERVER_RATE_LIMIT_TOKEN_GENERATION"),
+    )}
+    store: RateStore = MemoryRateStore()
+    if config.get("REDIS_URL"):
+        from .ratelimit_redis import RedisRateStore
+
+        store = RedisRateStore(config["REDIS_URL"], config["REDIS_KEY_PREFIX"], fallback=store)
+    return RequestLimits(rates, store, clock)
+
+
+def build_signin_limiter(config: dict):
+    """The admin UI's failed-sign-in limiter with the configured limits, shared through Redis when configured."""
+    from .ratelimit import Limit, SignInLimiter
+
+    account, address = config["AUTHSERVER_SIGNIN_ACCOUNT_LIMIT"], config["AUTHSERVER_SIGNIN_ADDRESS_LIMIT"]
+    limits = (Limit("account", failures=account[0], window=int(account[1])),
+              Limit("address", failures=address[0], window=int(address[1])))
+    store = None
+    if config.get("REDIS_URL"):
+        from .ratelimit import MemoryAttemptStore
+        from .ratelimit_redis import RedisAttemptStore
+
+        store = RedisAttemptStore(config["REDIS_URL"], config["REDIS_KEY_PREFIX"], fallback=MemoryAttemptStore())
+    return SignInLimiter(store, limits)
