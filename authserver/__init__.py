@@ -23,6 +23,7 @@ def create_app(overrides: dict | None = None, *, clock=None) -> Flask:
 
     from . import bus, database, health, httpbase, logs, metrics
     from .admin_api import bp as admin_api_bp
+    from .admin_ui import bp as admin_ui_bp
     from .oauth import feed  # noqa: F401  (adds the feed routes to the oauth blueprint)
     from .oauth.views import bp as oauth_bp
     from .services import build_services
@@ -39,6 +40,7 @@ def create_app(overrides: dict | None = None, *, clock=None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(oauth_bp)
     app.register_blueprint(admin_api_bp, url_prefix="/api")
+    app.register_blueprint(admin_ui_bp)
 
     from .cli import register
 

@@ -14,6 +14,7 @@ from .extensions import db
 from .models import Membership, User
 from .principals import Principal
 from .security import check_password, hash_password, new_id
+from .sessions import end_all_sessions
 
 ROLES = ("admin", "member")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
@@ -67,6 +68,31 @@ def user_principal(user: User, source_address: str | None) -> Principal:
     member_of = descendants(member_roots) - admin_of
     return Principal(kind="user", id=user.id, admin_of=admin_of, member_of=member_of,
                      source_address=source_address)
+
+
+def change_password(user: User, *, current_password: str, new_password: str, now: datetime) -> None:
+    """A new password ends every session of the user (a stolen cookie dies with the old password)."""
+    if not isinstance(current_password, str) or not check_password(current_password, user.password_hash):
+        raise InvalidInputError("the current password is not correct", field="current_password")
+    if not isinstance(new_password, str) or len(new_password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInputError(
+            f"the new password must be at least {MIN_PASSWORD_LENGTH} characters", field="new_password"
+        )
+    user.password_hash = hash_password(new_password)
+    user.session_generation += 1
+    end_all_sessions(user.id, now=now)
+    principal = Principal(kind="user", id=user.id)
+    audit.record(principal, "user.password_changed", now=now, account_id=None, target_type="user",
+                 target_id=user.id)
+    db.session.commit()
+
+
+def emails_by_id(user_ids: set[str]) -> dict[str, str]:
+    """For showing who did what (audit trails name people, not ids)."""
+    if not user_ids:
+        return {}
+    rows = db.session.execute(select(User.id, User.email).where(User.id.in_(user_ids)))
+    return {user_id: email for user_id, email in rows}
 
 
 _DUMMY_HASH = hash_password("not-a-real-password-used-for-timing")

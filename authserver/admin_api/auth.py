@@ -5,12 +5,11 @@ from __future__ import annotations
 import base64
 import binascii
 
-from flask import current_app, request, session
+from flask import current_app, request
 
+from .. import websession
 from ..clients import check_client_secret, client_principal, find_client
-from ..errors import UnauthenticatedError
-from ..extensions import db
-from ..models import User
+from ..errors import ForbiddenError, UnauthenticatedError
 from ..principals import Principal
 from ..users import user_principal
 
@@ -19,11 +18,15 @@ def current_principal() -> Principal:
     header = request.headers.get("Authorization", "")
     if header:
         return _basic_client(header)
-    user_id = session.get("user_id")
-    if user_id:
-        user = db.session.get(User, user_id)
-        if user is not None and session.get("generation") == user.session_generation:
-            return user_principal(user, request.remote_addr)
+    signed_in = websession.current_session()
+    if signed_in is not None:
+        # The browser attaches the cookie by itself; the CSRF header proves the request came from our own page.
+        presented = request.headers.get("X-CSRF-Token")
+        if request.method not in websession.SAFE_METHODS and (
+            websession.is_cross_site() or not websession.has_valid_csrf(signed_in, presented)
+        ):
+            raise ForbiddenError("a change made with a session cookie needs the page's X-CSRF-Token header")
+        return user_principal(signed_in.user, request.remote_addr)
     raise UnauthenticatedError("sign in, or authenticate as an admin client with HTTP Basic")
 
 

@@ -1,0 +1,102 @@
+"""What every admin page goes through: a signed-in user, same-origin plus the CSRF token on every change, the
+page's security headers, and errors shown as pages (never a traceback)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import g, redirect, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
+
+from .. import websession
+from ..accounts import list_accounts
+from ..errors import DomainError, UnauthenticatedError
+from ..extensions import db
+from ..principals import Principal
+from ..users import user_principal
+from . import bp, presenters
+
+log = logging.getLogger("authserver")
+
+PUBLIC_ENDPOINTS = frozenset({"admin_ui.signin"})
+
+# Scripts and styles only from our own static files: no inline script can run, even if some text slipped through
+# escaping. Forms may only post back to us; nothing may frame the pages.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+@bp.before_request
+def require_signed_in_user():
+    g.user = g.principal = g.csrf_token = None
+    unsafe = request.method not in websession.SAFE_METHODS
+    if unsafe and websession.is_cross_site():
+        return refused("This form was sent from another site, so nothing was changed.")
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    signed_in = websession.current_session()
+    if signed_in is None:
+        target = request.full_path.rstrip("?") if request.method == "GET" else None
+        return redirect(url_for("admin_ui.signin", next=target))
+    if unsafe and not websession.has_valid_csrf(signed_in, request.form.get("csrf_token")):
+        return refused("This form has expired or did not come from this page. Reload the page and try again.")
+    g.user = signed_in.user
+    g.csrf_token = signed_in.csrf_token
+    g.principal = user_principal(signed_in.user, request.remote_addr)
+    return None
+
+
+def current_principal() -> Principal:
+    return g.principal
+
+
+def refused(message: str):
+    return render_template("error.html", status=403, title="Request refused", detail=message), 403
+
+
+@bp.after_request
+def page_headers(response):
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["Cache-Control"] = "no-store"  # pages show tenant data and, once, a token
+    response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    # Not no-referrer: with it, browsers send "Origin: null" on our own form posts, and the origin check needs it.
+    # Nothing secret is ever in a URL; other sites still get no referrer at all.
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
+@bp.context_processor
+def page_context() -> dict:
+    context = {"fmt": presenters, "csrf_token": g.get("csrf_token"), "user": g.get("user")}
+    principal = g.get("principal")
+    if principal is not None:
+        context["account_tree"] = presenters.account_tree(list_accounts(principal))
+        context["principal"] = principal
+    return context
+
+
+@bp.errorhandler(DomainError)
+def domain_error_page(exc: DomainError):
+    db.session.rollback()
+    if isinstance(exc, UnauthenticatedError):
+        return redirect(url_for("admin_ui.signin"))
+    return render_template("error.html", status=exc.status, title=exc.title, detail=exc.detail), exc.status
+
+
+@bp.errorhandler(HTTPException)
+def http_error_page(exc: HTTPException):
+    status = exc.code or 500
+    return render_template("error.html", status=status, title=exc.name, detail=exc.description), status
+
+
+@bp.errorhandler(Exception)
+def unexpected_error_page(exc: Exception):
+    request_id = g.get("request_id", "-")
+    log.error("unhandled %s on %s %s (request %s)", exc.__class__.__name__, request.method, request.path,
+              request_id, exc_info=True)
+    db.session.rollback()
+    return render_template("error.html", status=500, title="Something went wrong",
+                           detail=f"An unexpected error happened. Request id: {request_id}"), 500

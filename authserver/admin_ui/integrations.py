@@ -1,0 +1,131 @@
+"""Settings → Private Integrations: the list, the create and edit forms, and one integration's page."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import flash, redirect, render_template, request, url_for
+
+from .. import accounts, audit, integrations
+from ..activity import usage_by_day
+from ..errors import InvalidInputError, NotFoundError
+from ..extensions import db
+from ..scopes import split_scopes
+from ..websession import now
+from . import bp, charts, forms, presenters
+from .guard import current_principal
+
+CHART_DAYS = 30
+AUDIT_LINES = 50
+CONFIRMATIONS = frozenset({"rotate-now", "rotate-later", "expire-now", "expire-later", "expire-token", "disable",
+                           "enable", "delete"})
+
+
+def load(principal, account_id: str, integration_id: str, *, write: bool = False):
+    """The account from the URL and one of its integrations; an integration of another account is not found."""
+    account = accounts.get_account_for(principal, account_id, write=write)
+    integration = integrations.get_integration_for(principal, integration_id, write=write)
+    if integration.account_id != account.id:
+        raise NotFoundError(f"integration {integration_id!r} not found")
+    return account, integration
+
+
+@bp.get("/accounts/<account_id>/settings/integrations")
+def integration_list(account_id: str):
+    principal, moment = current_principal(), now()
+    account = accounts.get_account_for(principal, account_id)
+    found = integrations.list_integrations(principal, account.id)
+    live = {item.id: integrations.live_tokens(item.id, moment) for item in found}
+    names = presenters.client_names({row.last_used_by for rows in live.values() for row in rows})
+    rows = [presenters.integration_row(item, live[item.id], moment, names) for item in found]
+    return render_template("integrations/list.html", account=account, rows=rows, now=moment,
+                           can_manage=principal.can_administer(account.id))
+
+
+@bp.route("/accounts/<account_id>/settings/integrations/new", methods=["GET", "POST"])
+def integration_new(account_id: str):
+    principal = current_principal()
+    account = accounts.get_account_for(principal, account_id, write=True)
+    errors: dict[str, str] = {}
+    values = {"name": "", "description": "", "scopes": frozenset(), "inactivity_window": "default"}
+    if request.method == "POST":
+        values = {"name": request.form.get("name", ""), "description": request.form.get("description", ""),
+                  "scopes": frozenset(forms.scopes()),
+                  "inactivity_window": request.form.get("inactivity_window", "default")}
+        try:
+            integration = integrations.create_integration(
+                principal, account_id=account.id, name=forms.text("name"), description=forms.text("description"),
+                scopes=forms.scopes(), now=now(), inactivity_window=forms.inactivity_window(),
+            )
+        except InvalidInputError as exc:
+            db.session.rollback()
+            errors[exc.field or "form"] = sentence(exc.detail)
+        else:
+            flash(f"Created {integration.name}. Generate its access token when you are ready to hand it over.",
+                  "success")
+            return redirect(url_for("admin_ui.integration_detail", account_id=account.id,
+                                    integration_id=integration.id))
+    return render_template(
+        "integrations/new.html", account=account, values=values, errors=errors,
+        picker=presenters.scope_picker(account, values["scopes"]), inactivity_choices=forms.INACTIVITY_CHOICES,
+    ), 400 if errors else 200
+
+
+@bp.get("/accounts/<account_id>/settings/integrations/<integration_id>")
+def integration_detail(account_id: str, integration_id: str):
+    principal, moment = current_principal(), now()
+    account, integration = load(principal, account_id, integration_id)
+    tokens = integrations.list_tokens(principal, integration.id)
+    live_ids = {row.jti for row in integrations.live_tokens(integration.id, moment)}
+    names = presenters.client_names({row.last_used_by for row in tokens})
+    rows = [presenters.token_row(row, moment, names) for row in tokens]
+    live = [row for row in rows if row.jti in live_ids]
+    live.sort(key=lambda row: row.status != "active")
+    history = [row for row in rows if row.jti not in live_ids][:10]
+    today = moment.date()
+    usage = usage_by_day([row.jti for row in tokens], since=today - timedelta(days=CHART_DAYS - 1), until=today)
+    last_used = max((row for row in rows if row.last_used_at), key=lambda row: row.last_used_at, default=None)
+    can_manage = principal.can_administer(account.id)
+    confirm = request.args.get("confirm") if can_manage else None
+    return render_template(
+        "integrations/detail.html", account=account, integration=integration, live=live, history=history,
+        current=next((row for row in live if row.status == "active"), None),
+        grace=next((row for row in live if row.status == "grace"), None),
+        chart=charts.usage_chart(usage), last_used=last_used, now=moment, can_manage=can_manage,
+        confirm=confirm if confirm in CONFIRMATIONS else None, periods=forms.period_options(moment),
+        default_period=forms.DEFAULT_PERIOD, scopes=presenters.scope_summary(integration.scopes),
+        trail=presenters.audit_lines(audit.list_events([account.id], target_id=integration.id,
+                                                       limit=AUDIT_LINES)),
+    )
+
+
+@bp.route("/accounts/<account_id>/settings/integrations/<integration_id>/edit", methods=["GET", "POST"])
+def integration_edit(account_id: str, integration_id: str):
+    principal = current_principal()
+    account, integration = load(principal, account_id, integration_id, write=True)
+    errors: dict[str, str] = {}
+    values = {"name": integration.name, "description": integration.description,
+              "scopes": split_scopes(integration.scopes), "version": integration.version}
+    if request.method == "POST":
+        values = {"name": request.form.get("name", ""), "description": request.form.get("description", ""),
+                  "scopes": frozenset(forms.scopes()), "version": forms.expected_version()}
+        try:
+            integrations.update_integration(
+                principal, integration.id, now=now(), expected_version=forms.expected_version(),
+                name=forms.text("name"), description=forms.text("description"), scopes=forms.scopes(),
+            )
+        except InvalidInputError as exc:
+            db.session.rollback()
+            errors[exc.field or "form"] = sentence(exc.detail)
+        else:
+            flash("Saved. Removed scopes apply to the live token at once; added scopes need a new token.",
+                  "success")
+            return redirect(url_for("admin_ui.integration_detail", account_id=account.id,
+                                    integration_id=integration.id))
+    return render_template("integrations/edit.html", account=account, integration=integration, values=values,
+                           errors=errors, picker=presenters.scope_picker(account, values["scopes"])), \
+        400 if errors else 200
+
+
+def sentence(detail: str) -> str:
+    return detail[:1].upper() + detail[1:] + ("" if detail.endswith(".") else ".")

@@ -1,0 +1,119 @@
+"""Signing in and out, and changing one's password: the only pages that create or end sessions."""
+
+from __future__ import annotations
+
+import math
+import secrets
+
+from flask import current_app, flash, g, redirect, render_template, request, url_for
+
+from .. import sessions, websession
+from ..accounts import list_accounts
+from ..errors import InvalidInputError
+from ..users import authenticate_user, change_password
+from . import bp, presenters
+from .guard import current_principal
+
+MAX_EMAIL, MAX_PASSWORD = 320, 1024
+
+
+@bp.route("/signin", methods=["GET", "POST"])
+def signin():
+    if request.method == "GET":
+        if websession.current_session() is not None:
+            return redirect(_next_page())
+        notice = "You are signed out." if request.args.get("signed_out") else None
+        return _signin_form(notice=notice)
+    email = request.form.get("email", "")[:MAX_EMAIL].strip()
+    password = request.form.get("password", "")[:MAX_PASSWORD]
+    if not websession.is_valid_signin_token(request.form.get("csrf_token")):
+        return _signin_form(email=email, error="This sign-in form expired. Please try again.", status=400)
+    limiter = current_app.extensions["authserver_signin_limiter"]
+    now, address = websession.now(), request.remote_addr
+    wait = limiter.retry_after(email=email, address=address, now=now)
+    if wait is not None:
+        minutes = math.ceil(wait / 60)
+        response = _signin_form(email=email, status=429, error=(
+            f"Too many failed sign-ins. Try again in {minutes} minute{'' if minutes == 1 else 's'}."))
+        response.headers["Retry-After"] = str(wait)
+        return response
+    user = authenticate_user(email, password) if email and password else None
+    if user is None:
+        limiter.record_failure(email=email, address=address, now=now)
+        return _signin_form(email=email, error="The email or password is not correct.", status=400)
+    limiter.record_success(email=email)
+    started = sessions.start_session(user, now=now, replacing=request.cookies.get(websession.cookie_name()),
+                                     lifetime=int(current_app.config.get("AUTHSERVER_SESSION_LIFETIME",
+                                                                         sessions.LIFETIME)))
+    response = redirect(_next_page())
+    websession.set_session_cookie(response, started)
+    websession.clear_signin_nonce(response)
+    return response
+
+
+@bp.post("/signout")
+def signout():
+    sessions.end_session(request.cookies.get(websession.cookie_name()), now=websession.now())
+    response = redirect(url_for("admin_ui.signin", signed_out=1))
+    websession.clear_session_cookie(response)
+    return response
+
+
+@bp.route("/settings/password", methods=["GET", "POST"])
+def password():
+    user = g.user
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        new = request.form.get("new_password", "")[:MAX_PASSWORD]
+        if new != request.form.get("confirm_password", "")[:MAX_PASSWORD]:
+            errors["confirm_password"] = "The two new passwords do not match."
+        else:
+            now = websession.now()
+            try:
+                change_password(user, current_password=request.form.get("current_password", "")[:MAX_PASSWORD],
+                                new_password=new, now=now)
+            except InvalidInputError as exc:
+                errors[exc.field or "form"] = exc.detail[:1].upper() + exc.detail[1:] + "."
+            else:
+                # Every session just ended, this one included; this browser carries on with a brand-new one.
+                started = sessions.start_session(user, now=now)
+                flash("Your password was changed. Every other browser was signed out.", "success")
+                response = redirect(url_for("admin_ui.index"))
+                websession.set_session_cookie(response, started)
+                return response
+    other_sessions = max(sessions.live_session_count(user.id, websession.now()) - 1, 0)
+    return render_template("password.html", errors=errors, other_sessions=other_sessions), 400 if errors else 200
+
+
+@bp.get("/")
+def index():
+    entries = presenters.account_tree(list_accounts(current_principal()))
+    if not entries:
+        return render_template("no_accounts.html")
+    return redirect(url_for("admin_ui.integration_list", account_id=entries[0].account.id))
+
+
+@bp.get("/accounts/<account_id>")
+def account_home(account_id: str):
+    return redirect(url_for("admin_ui.integration_list", account_id=account_id))
+
+
+def _signin_form(*, email: str = "", error: str | None = None, notice: str | None = None, status: int = 200):
+    nonce = websession.signin_nonce() or secrets.token_urlsafe(32)
+    body = render_template("signin.html", email=email, error=error, notice=notice,
+                           signin_token=websession.signin_token(nonce), next=_safe_next())
+    response = current_app.make_response((body, status))
+    websession.set_signin_nonce(response, nonce)
+    return response
+
+
+def _safe_next() -> str | None:
+    """Only a path on this server: never an open redirect to another site."""
+    target = request.values.get("next") or ""
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target and len(target) < 500:
+        return target
+    return None
+
+
+def _next_page() -> str:
+    return _safe_next() or url_for("admin_ui.index")
