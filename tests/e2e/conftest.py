@@ -1,7 +1,8 @@
-"""End-to-end fixtures: one real ``authserver run`` per test module on 127.0.0.1, seeded through the real CLI.
+"""End-to-end fixtures: one real ``authserver run`` on 127.0.0.1 for the session, seeded through the real CLI.
 
-Every test makes its own integrations through the admin API, so tests in a module share the server but not state.
-Tests that move the server's clock use ``server_clock``, which puts it back afterwards.
+Every test makes its own integrations through the admin API, so tests share the server but not state (starting a
+server and its CLI costs seconds on a busy machine). Tests that move the server's clock use ``server_clock``, which
+puts it back afterwards; tests that kill the server start it again on the same port and database.
 """
 
 from __future__ import annotations
@@ -17,6 +18,14 @@ from tests.factories import basic
 from tests.support.servers import AuthServerProcess, make_authserver
 
 AUDIENCE = "https://api.e2e.example/v2"
+E2E_ENV = {
+    "AUTHSERVER_AUDIENCE": AUDIENCE,
+    # These tests move the server's clock back and forth and make many requests as a handful of clients;
+    # request budgets are not what they prove.
+    "AUTHSERVER_RATE_LIMIT_INTROSPECTION": "off",
+    "AUTHSERVER_RATE_LIMIT_REVOCATION": "off",
+    "AUTHSERVER_RATE_LIMIT_TOKEN_GENERATION": "off",
+}
 
 
 class AdminApi:
@@ -110,9 +119,9 @@ def seed_world(server: AuthServerProcess) -> World:
                  sub=admin(sub_admin, sub), other=admin(other_admin, other))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def world(tmp_path_factory):
-    server = make_authserver(tmp_path_factory.mktemp("authserver"), AUTHSERVER_AUDIENCE=AUDIENCE)
+    server = make_authserver(tmp_path_factory.mktemp("authserver"), **E2E_ENV)
     seeded = seed_world(server)
     server.start()
     try:
