@@ -25,6 +25,7 @@ def create_app(overrides: dict | None = None, *, clock=None) -> Flask:
     from .admin_api import bp as admin_api_bp
     from .admin_ui import bp as admin_ui_bp
     from .oauth import feed  # noqa: F401  (adds the feed routes to the oauth blueprint)
+    from .oauth import v1_keys  # noqa: F401  (adds the v1 key check for resource services)
     from .oauth.views import bp as oauth_bp
     from .services import build_services
 

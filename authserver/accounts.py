@@ -14,6 +14,7 @@ from .principals import Principal
 from .scopes import ALL_SCOPES, format_scopes, parse_scopes, split_scopes
 from .security import new_id
 from .tokens import narrow_token_scopes
+from .webhooks import outbox
 
 MAX_DEPTH = 5
 DEFAULT_INACTIVITY_WINDOW = 90 * 86400  # new accounts: tokens unused for 90 days expire by themselves
@@ -142,6 +143,7 @@ def _narrow_integrations(principal: Principal, account_ids: frozenset[str], *, n
             narrow_token_scopes(integration.id, narrowed)
             integration.updated_at = now
             events.integration_changed(integration, now)
+            outbox.scopes_changed(integration, sorted(current), sorted(narrowed), now)
             audit.record(principal, "integration.scopes_narrowed_by_account", now=now,
                          account_id=integration.account_id, target_type="integration",
                          target_id=integration.id, before={"scopes": sorted(current)},

@@ -24,6 +24,7 @@ from .principals import Principal
 from .scopes import format_scopes, parse_scopes, split_scopes
 from .security import new_id
 from .tokens import IntegrationTokenGenerator, TokenState, narrow_token_scopes
+from .webhooks import outbox
 
 DEFAULT_GRACE = 7 * 86400
 MIN_GRACE, MAX_GRACE = 3600, 30 * 86400
@@ -148,6 +149,7 @@ def create_integration(
         created_by=f"{principal.kind}:{principal.id}", created_at=now, updated_at=now,
     )
     db.session.add(integration)
+    outbox.integration_created(integration, now)
     audit.record(principal, "integration.created", now=now, account_id=account.id, target_type="integration",
                  target_id=integration.id, after=serialize_integration(integration))
     _commit()
@@ -181,6 +183,7 @@ def update_integration(
     action = "integration.scopes_changed" if before["scopes"] != after["scopes"] else "integration.updated"
     if action == "integration.scopes_changed":
         events.integration_changed(integration, now)
+        outbox.scopes_changed(integration, before["scopes"], after["scopes"], now)
     audit.record(principal, action, now=now, account_id=integration.account_id, target_type="integration",
                  target_id=integration.id, before=before, after=after)
     _commit()
@@ -199,6 +202,7 @@ def set_status(principal: Principal, integration_id: str, status: str, *, now: d
     integration.status = status
     integration.updated_at = now
     events.integration_changed(integration, now)
+    outbox.integration_status_changed(integration, now)
     action = {"active": "integration.enabled", "disabled": "integration.disabled",
               "deleted": "integration.deleted"}[status]
     audit.record(principal, action, now=now, account_id=integration.account_id, target_type="integration",
@@ -218,6 +222,7 @@ def generate_token(
     if live_tokens(integration.id, now):
         raise ConflictError("this integration already has a live token; rotate it instead")
     issued = _issue(integration, generator, now, expires_in, default_lifetime, max_lifetime)
+    outbox.token_generated(issued.record, now)
     audit.record(principal, "token.generated", now=now, account_id=integration.account_id,
                  target_type="integration", target_id=integration.id, after=serialize_token(issued.record, now))
     _commit()
@@ -239,6 +244,7 @@ def rotate_now(
         _revoke(row, now, "rotated")
         if row.replaced_by is None:
             row.replaced_by = issued.record.jti
+    outbox.token_rotated(issued.record, previous, now, old_tokens_end=now)
     audit.record(principal, "token.rotated", now=now, account_id=integration.account_id, target_type="integration",
                  target_id=integration.id, before={"tokens": [r.jti for r in previous]},
                  after={"token": serialize_token(issued.record, now), "old_tokens_end": isoformat(now)})
@@ -268,6 +274,7 @@ def rotate_with_grace(
         row.replaced_by = issued.record.jti
         row.ends_at = min(grace_until, row.ends_at or grace_until, row.expires_at)
         events.token_ends(row, now)
+    outbox.token_rotated(issued.record, previous, now, old_tokens_end=current[0].ends_at)
     audit.record(principal, "token.rotated_with_grace", now=now, account_id=integration.account_id,
                  target_type="integration", target_id=integration.id,
                  before={"tokens": [r.jti for r in previous]},
@@ -288,6 +295,7 @@ def expire_now(principal: Principal, integration_id: str, *, now: datetime, jti:
             raise NotFoundError(f"no live token {jti!r} on this integration")
     for row in targets:
         _revoke(row, now, "expired_by_admin")
+    outbox.tokens_expired(targets, now, reason="expired_by_admin")
     audit.record(principal, "token.expired", now=now, account_id=integration.account_id,
                  target_type="integration", target_id=integration.id,
                  before={"tokens": [r.jti for r in targets]}, after={"ended_at": isoformat(now)})
@@ -324,6 +332,7 @@ def revoke_by_endpoint(principal: Principal, jti: str, *, now: datetime) -> bool
     before = serialize_token(row, now)
     _revoke(row, now, "revoked")
     _touch(integration, now)  # bumps the version: a concurrent rotation conflicts instead of racing
+    outbox.token_revoked(row, now)
     audit.record(principal, "token.revoked", now=now, account_id=row.account_id, target_type="token",
                  target_id=row.jti, before=before, after=serialize_token(row, now))
     _commit()
@@ -343,6 +352,7 @@ def expire_inactive(principal: Principal, *, now: datetime, limit: int = 1000) -
         last = max(moment for moment in (row.last_used_at, row.issued_at) if moment is not None)
         if now >= last + timedelta(seconds=window):
             _revoke(row, now, "inactive")
+            outbox.tokens_expired([row], now, reason="inactive")
             audit.record(principal, "token.expired_inactive", now=now, account_id=row.account_id,
                          target_type="token", target_id=row.jti,
                          after={"last_used_at": isoformat(row.last_used_at), "window": window})

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
 from .models import UTCDateTime
@@ -71,5 +71,8 @@ class WebhookDelivery(db.Model):
     last_error: Mapped[str | None] = mapped_column(String(500))
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    # Lets the unit of work insert the event before its deliveries in the same flush.
+    event: Mapped[WebhookEvent] = relationship(lazy="raise")
 
     __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),)

@@ -1,0 +1,123 @@
+"""``authserver webhooks ...``: subscribe, inspect the delivery log, redeliver, and run the delivery worker."""
+
+from __future__ import annotations
+
+import signal
+
+import click
+from flask import current_app
+
+from .cli import command, emit, json_option
+from .principals import OPERATOR
+from .webhooks import deliveries, expiring, subscriptions
+from .webhooks.destinations import DestinationPolicy
+from .webhooks.signing import webhook_keys
+from .webhooks.worker import WebhookWorker
+
+
+def _now():
+    return current_app.extensions["authserver"].clock.now()
+
+
+@click.group("webhooks", help="Signed webhooks: subscriptions, deliveries and the delivery worker.")
+def webhooks_group():
+    pass
+
+
+@command(webhooks_group, "worker")
+@click.option("--once", is_flag=True, help="Attempt what is due now, then exit (cron-style).")
+@click.option("--concurrency", default=4, type=click.IntRange(1, 64), show_default=True)
+@json_option
+def webhooks_worker(once, concurrency, as_json):
+    """Deliver webhooks until stopped (SIGTERM/SIGINT finish the requests in flight)."""
+    worker = WebhookWorker(current_app._get_current_object(), concurrency=concurrency)
+    if once:
+        attempted = worker.run_once()
+        emit(as_json, {"attempted": attempted}, f"{attempted} delivery attempt(s)")
+        return
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: worker.stop(timeout=0))
+    click.echo("webhook worker running", err=True)
+    worker.run_forever()
+
+
+@command(webhooks_group, "subscribe")
+@click.option("--url", required=True)
+@click.option("--account", "account_id", default=None)
+@click.option("--integration", "integration_id", default=None)
+@click.option("--resource-service", "client_id", default=None, help="A resource service's client id "
+              "(revocation events only).")
+@click.option("--event", "events", multiple=True, help="Event type; repeat. Default: every event allowed.")
+@click.option("--signing", type=click.Choice(["ed25519", "hmac"]), default="ed25519", show_default=True)
+@click.option("--description", default=None)
+@json_option
+def webhooks_subscribe(url, account_id, integration_id, client_id, events, signing, description, as_json):
+    row, secret = subscriptions.create_subscription(
+        OPERATOR, url=url, now=_now(), policy=DestinationPolicy.from_config(current_app.config),
+        keys=webhook_keys(current_app), account_id=account_id, integration_id=integration_id, client_id=client_id,
+        events=list(events) or None, signing=signing, description=description)
+    payload = subscriptions.serialize_subscription(row)
+    if secret:
+        payload["secret"] = secret
+    else:
+        payload["public_key"] = webhook_keys(current_app).public_key()
+    text = row.id + (f"\nsecret: {secret}\n(the secret is shown only once)" if secret else
+                     f"\nverify v1a signatures with {payload['public_key']}")
+    emit(as_json, payload, text)
+
+
+@command(webhooks_group, "list")
+@click.option("--account", "account_id", default=None, help="Only this account's (default: all).")
+@json_option
+def webhooks_list(account_id, as_json):
+    rows = [subscriptions.serialize_subscription(r) for r in subscriptions.list_subscriptions(OPERATOR, account_id)]
+    text = "\n".join(f"{r['id']}  {r['status']:8}  {r['owner']:16} {r['url']}  [{' '.join(r['events'])}]"
+                     for r in rows)
+    emit(as_json, {"webhooks": rows}, text or "(no webhooks)")
+
+
+@command(webhooks_group, "delete")
+@click.argument("subscription_id")
+@json_option
+def webhooks_delete(subscription_id, as_json):
+    subscriptions.delete_subscription(OPERATOR, subscription_id, now=_now())
+    emit(as_json, {"id": subscription_id, "status": "deleted"}, f"{subscription_id} deleted")
+
+
+@command(webhooks_group, "deliveries")
+@click.argument("subscription_id")
+@click.option("--status", type=click.Choice(["pending", "succeeded", "failed", "cancelled"]), default=None)
+@click.option("--limit", default=100, type=click.IntRange(1, 500))
+@json_option
+def webhooks_deliveries(subscription_id, status, limit, as_json):
+    """The delivery log: status, attempts and last error of each delivery."""
+    now = _now()
+    rows = [deliveries.serialize_delivery(d, e, now)
+            for d, e in deliveries.list_deliveries(OPERATOR, subscription_id, limit=limit, status=status)]
+    text = "\n".join(f"{r['id']}  {r['event']['type']:28} {r['status']:9} attempts={r['attempts']}  "
+                     f"{r['last_error'] or ''}" for r in rows)
+    emit(as_json, {"deliveries": rows}, text or "(no deliveries)")
+
+
+@command(webhooks_group, "redeliver")
+@click.argument("delivery_id")
+@json_option
+def webhooks_redeliver(delivery_id, as_json):
+    now = _now()
+    row = deliveries.redeliver(OPERATOR, delivery_id, now=now)
+    emit(as_json, deliveries.serialize_delivery(row, None, now), f"{row.id} queued for delivery")
+
+
+@command(webhooks_group, "scan")
+@json_option
+def webhooks_scan(as_json):
+    """Emit token.expiring / token.expired notices that are due (the worker also does this every minute)."""
+    emitted = expiring.scan(_now())
+    emit(as_json, {"emitted": emitted}, f"{emitted} notice(s) emitted")
+
+
+@command(webhooks_group, "public-key")
+@json_option
+def webhooks_public_key(as_json):
+    key = webhook_keys(current_app).public_key()
+    emit(as_json, {"public_key": key, "algorithm": "ed25519", "signature_version": "v1a"}, key)

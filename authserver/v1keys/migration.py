@@ -1,0 +1,89 @@
+"""Migrate one v1 key: a private integration with exactly the scopes the key was seen to need, its v2 token
+(shown once), and the v1 key scheduled to stop after an overlap. Until the overlap ends the admin can roll back:
+the integration is deleted (its token revoked) and the v1 key keeps working with no end date.
+
+The integration and token come from the lifecycle verbs, which commit on their own; if a later step fails the
+integration is deleted again, so a failed migration leaves no live token behind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .. import audit, integrations
+from ..durations import isoformat
+from ..errors import ConflictError, InvalidInputError
+from ..extensions import db
+from ..models import Integration
+from ..models_v1keys import V1ApiKey
+from ..principals import Principal
+from ..tokens import IntegrationTokenGenerator
+from .keys import get_key_for, key_status, serialize_key
+from .report import needs_of
+
+DEFAULT_OVERLAP = 14 * 86400
+MIN_OVERLAP, MAX_OVERLAP = 3600, 180 * 86400
+
+
+@dataclass(frozen=True)
+class Migration:
+    key: V1ApiKey
+    integration: Integration
+    issued: integrations.IssuedToken
+
+
+def migrate_key(principal: Principal, key_id: str, *, overlap: int | None, now: datetime,
+                generator: IntegrationTokenGenerator, default_lifetime: int, max_lifetime: int) -> Migration:
+    overlap = DEFAULT_OVERLAP if overlap is None else overlap
+    if not isinstance(overlap, int) or not MIN_OVERLAP <= overlap <= MAX_OVERLAP:
+        raise InvalidInputError("the overlap must be between 1 hour and 180 days", field="overlap")
+    key = get_key_for(principal, key_id, write=True)
+    if key_status(key, now) != "active":
+        raise ConflictError(f"this v1 key is {key_status(key, now)}; only an active key can be migrated")
+    needs = needs_of(key.id)
+    if needs.unmapped_routes:
+        raise ConflictError("this key called v1 routes with no v2 equivalent: "
+                            + ", ".join(needs.unmapped_routes[:5]))
+    if not needs.scopes:
+        raise ConflictError("this key was never seen calling a v1 route, so there are no scopes to migrate to")
+    integration = integrations.create_integration(
+        principal, account_id=key.account_id, name=f"{key.name} (from v1 key)"[:200],
+        description=f"Migrated from v1 key {key.id} ({key.key_prefix}...)", scopes=sorted(needs.scopes), now=now)
+    try:
+        issued = integrations.generate_token(principal, integration.id, generator=generator, now=now,
+                                             expires_in=None, default_lifetime=default_lifetime,
+                                             max_lifetime=max_lifetime)
+        key = db.session.get(V1ApiKey, key_id)
+        if key is None or key_status(key, now) != "active":  # migrated by someone else meanwhile
+            raise ConflictError("this v1 key changed while it was being migrated")
+        key.stops_at = now + timedelta(seconds=overlap)
+        key.migrated_integration_id, key.migrated_at = integration.id, now
+        audit.record(principal, "v1_key.migrated", now=now, account_id=key.account_id, target_type="v1_key",
+                     target_id=key.id, after=serialize_key(key, now) | {"scopes": sorted(needs.scopes)})
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        integrations.set_status(principal, integration.id, "deleted", now=now)
+        raise
+    return Migration(key=key, integration=integration, issued=issued)
+
+
+def rollback_migration(principal: Principal, key_id: str, *, now: datetime) -> V1ApiKey:
+    """Undo a migration while the overlap lasts: the v1 key works on with no end, the integration is deleted."""
+    key = get_key_for(principal, key_id, write=True)
+    if key.migrated_integration_id is None or key.stops_at is None:
+        raise ConflictError("this v1 key has no migration to roll back")
+    if now >= key.stops_at:
+        raise ConflictError(f"the overlap ended at {isoformat(key.stops_at)}; the migration can no longer be "
+                            "rolled back")
+    integration_id = key.migrated_integration_id
+    before = serialize_key(key, now)
+    key.stops_at = key.migrated_integration_id = key.migrated_at = None
+    audit.record(principal, "v1_key.migration_rolled_back", now=now, account_id=key.account_id,
+                 target_type="v1_key", target_id=key.id, before=before, after=serialize_key(key, now))
+    db.session.commit()
+    integration = db.session.get(Integration, integration_id)
+    if integration is not None and integration.status != "deleted":
+        integrations.set_status(principal, integration_id, "deleted", now=now)
+    return db.session.get(V1ApiKey, key_id)

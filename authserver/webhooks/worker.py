@@ -1,0 +1,158 @@
+"""The delivery worker: scan for expiring tokens, lease due deliveries, sign and send them, record the outcome.
+
+Run it as ``authserver webhooks worker`` (any number of them: leases keep them apart) or inside ``authserver run``
+with ``AUTHSERVER_WEBHOOK_WORKER=in-process``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from ..extensions import db
+from ..models_webhooks import WebhookDelivery, WebhookEvent, WebhookSubscription
+from . import deliveries, expiring, transport
+from .destinations import DestinationPolicy, DestinationRefusedError, resolve
+from .signing import webhook_keys
+
+log = logging.getLogger("authserver.webhooks")
+SCAN_INTERVAL = 60.0
+
+
+class WebhookWorker:
+    def __init__(self, app, *, concurrency: int = 4) -> None:
+        self.app = app
+        config = app.config
+        self.clock = app.extensions["authserver"].clock
+        self.timeout = config["AUTHSERVER_WEBHOOK_TIMEOUT"]
+        self.retry_base = config["AUTHSERVER_WEBHOOK_RETRY_BASE"]
+        self.poll_interval = config["AUTHSERVER_WEBHOOK_POLL_INTERVAL"]
+        self.policy = DestinationPolicy.from_config(config)
+        self.keys = webhook_keys(app)
+        self.concurrency = concurrency
+        self._last_scan = float("-inf")
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- one pass -------------------------------------------------------------------------------------
+    def run_once(self) -> int:
+        """Scan if due, then attempt every due delivery one after another; returns how many were attempted."""
+        self.scan_if_due()
+        with self.app.app_context():
+            ids = deliveries.due_ids(self.clock.now(), limit=500)
+        return sum(self.deliver(delivery_id) for delivery_id in ids)
+
+    def scan_if_due(self) -> None:
+        if time.monotonic() - self._last_scan < SCAN_INTERVAL:
+            return
+        self._last_scan = time.monotonic()
+        with self.app.app_context():
+            try:
+                expiring.scan(self.clock.now())
+            except Exception:
+                db.session.rollback()
+                log.exception("expiring-token scan failed; will retry")
+
+    def deliver(self, delivery_id: str) -> bool:
+        """One attempt at one delivery, in its own app context (threads each get their own session)."""
+        with self.app.app_context():
+            try:
+                return self._attempt(delivery_id)
+            except Exception:
+                db.session.rollback()
+                log.exception("webhook delivery %s failed unexpectedly; its lease will run out", delivery_id)
+                return False
+
+    def _attempt(self, delivery_id: str) -> bool:
+        now = self.clock.now()
+        lease = deliveries.claim(delivery_id, now, lease_seconds=self.timeout + deliveries.LEASE_MARGIN)
+        if lease is None:
+            return False
+        delivery = db.session.get(WebhookDelivery, delivery_id)
+        subscription = db.session.get(WebhookSubscription, delivery.subscription_id)
+        event = db.session.get(WebhookEvent, delivery.event_id)
+        if subscription.status != "active":
+            deliveries.give_up(delivery_id, now, status="cancelled", error=f"subscription {subscription.status}")
+            return True
+        try:
+            destination = resolve(subscription.url, self.policy)  # again, now: DNS may have changed
+        except DestinationRefusedError as exc:
+            deliveries.record_failure(delivery_id, lease, now, error=exc.detail, status_code=None,
+                                      base=self.retry_base)
+            return True
+        timestamp = int(self.clock.now().timestamp())
+        headers = {"webhook-id": event.id, "webhook-timestamp": str(timestamp),
+                   "webhook-signature": self.keys.signature(subscription.signing, subscription.sealed_secret,
+                                                            event.id, timestamp, event.body)}
+        body, subscription_id = event.body.encode(), subscription.id
+        db.session.rollback()  # hold no transaction (or SQLite lock) while waiting on the network
+        outcome = transport.post(destination, body, headers, timeout=self.timeout)
+        finished = self.clock.now()
+        if outcome.ok:
+            deliveries.record_success(delivery_id, finished, outcome.status)
+        elif outcome.gone:
+            self._disable(subscription_id, finished)
+            deliveries.give_up(delivery_id, finished, status="failed", error="receiver answered 410 Gone; "
+                               "the subscription was disabled", status_code=410)
+        else:
+            deliveries.record_failure(delivery_id, lease, finished, error=outcome.error or "failed",
+                                      status_code=outcome.status, base=self.retry_base,
+                                      retry_after=outcome.retry_after)
+        return True
+
+    def _disable(self, subscription_id: str, now) -> None:
+        subscription = db.session.get(WebhookSubscription, subscription_id)
+        if subscription is not None and subscription.status == "active":
+            subscription.status, subscription.disabled_reason = "disabled", "receiver answered 410 Gone"
+            subscription.updated_at = now
+            db.session.commit()
+
+    # -- the loop -------------------------------------------------------------------------------------
+    def run_forever(self) -> None:
+        """Until ``stop()``: up to ``concurrency`` deliveries in flight; a slow receiver holds one slot only."""
+        in_flight: set[str] = set()
+        lock = threading.Lock()
+
+        def done(delivery_id: str) -> None:
+            with lock:
+                in_flight.discard(delivery_id)
+
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="webhook") as pool:
+            while not self._stop.is_set():
+                self.scan_if_due()
+                try:
+                    with self.app.app_context():
+                        ids = deliveries.due_ids(self.clock.now(), limit=self.concurrency * 4)
+                except Exception as exc:  # the database may be away; try again shortly
+                    log.warning("webhook worker cannot read due deliveries: %s", exc.__class__.__name__)
+                    ids = []
+                started = 0
+                for delivery_id in ids:
+                    with lock:
+                        if delivery_id in in_flight or len(in_flight) >= self.concurrency:
+                            continue
+                        in_flight.add(delivery_id)
+                    future = pool.submit(self.deliver, delivery_id)
+                    future.add_done_callback(lambda _f, d=delivery_id: done(d))
+                    started += 1
+                self._stop.wait(0.05 if started else self.poll_interval)
+
+    def start(self) -> WebhookWorker:
+        self._thread = threading.Thread(target=self.run_forever, name="webhook-worker", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop taking new deliveries; those in flight finish (or their leases run out)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.timeout + 5 if timeout is None else timeout)
+
+
+def start_in_process(app) -> WebhookWorker | None:
+    """The worker as a thread of ``authserver run``, when configured; otherwise run ``authserver webhooks worker``."""
+    if app.config.get("AUTHSERVER_WEBHOOK_WORKER") != "in-process":
+        return None
+    return WebhookWorker(app).start()
