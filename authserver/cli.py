@@ -346,12 +346,28 @@ def run(host, port):
     serve(current_app._get_current_object(), host, port)
 
 
-def register(app) -> None:
-    from .cli_migration import migrate_group, v1_key_group
-    from .cli_webhooks import webhooks_group
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=None, type=click.IntRange(1, 65535),
+              help="Default: the port of AUTHSERVER_ISSUER (5000).")
+@click.option("--workers", default=None, type=click.IntRange(1, 64), help="Default: AUTHSERVER_WORKERS (CPUs).")
+@click.option("--threads", default=None, type=click.IntRange(1, 64), help="Per worker; default AUTHSERVER_THREADS.")
+@with_appcontext
+def serve(host, port, workers, threads):
+    """Production serving: granian with pre-forked worker processes (migrates and creates keys first)."""
+    from urllib.parse import urlsplit
 
+    from .serving import serve_workers
+
+    config = current_app.config
+    port = port or urlsplit(config["AUTHSERVER_ISSUER"]).port or 5000
+    serve_workers(current_app._get_current_object(), host, port, workers=workers or config["AUTHSERVER_WORKERS"],
+                  threads=threads or config["AUTHSERVER_THREADS"])
+
+
+def register(app) -> None:
     for cmd in (init, db_group, account_group, user_group, client_group, integration_group, token_group,
-                keys_group, audit_group, run, webhooks_group, migrate_group, v1_key_group):
+                keys_group, audit_group, run, serve):
         app.cli.add_command(cmd)
 
 

@@ -1,37 +1,79 @@
-"""Serving: prepare the instance, start background work, listen, and shut down cleanly."""
+"""Serving: prepare the instance, start each process's background work, listen, and shut down cleanly.
+
+``authserver serve`` is production: granian (WSGI) with pre-forked worker processes, chosen by measurement
+(docs/performance.md). ``authserver run`` is one threaded werkzeug process for development and tests. Either way
+each serving process runs its own activity flusher, started in that process and flushed
+when it stops: SIGTERM lets in-flight requests finish, then every process writes what it buffered.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
 
+from granian.constants import Interfaces
+from granian.log import LogLevels
+from granian.server import Server
+
 from .config import ConfigError
 from .database import prepare
+from .extensions import db
 from .keys import KeyStoreError
 from .logs import configure_logging
 
 log = logging.getLogger("authserver")
 
+# The pre-fork parent's app, inherited by workers that fork; a worker started another way builds its own.
+_APP = None
 
-def serve(app, host: str, port: int) -> None:
-    from werkzeug.serving import make_server
 
+def _prepare_or_exit(app) -> None:
     configure_logging()
     try:
         prepare(app)
     except (KeyStoreError, ConfigError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
-    services = app.extensions["authserver"]
-    server = make_server(host, port, app, threaded=True)
+
+
+def _announce(app, host: str, port: int, how: str) -> None:
     issuer = app.config["AUTHSERVER_ISSUER"]
-    print(f"authserver listening on http://{host}:{server.port} (issuer {issuer})", flush=True)
+    print(f"authserver listening on http://{host}:{port} (issuer {issuer}; {how})", flush=True)
     print(f"  metadata:  {issuer}/.well-known/oauth-authorization-server\n"
           "  next:      authserver account create --name 'My company'   (see README: Getting started)", flush=True)
-    if services.flusher is not None:
-        services.flusher.start()
+
+
+class ProcessWork:
+    """The background work one serving process owns: the activity flusher."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    def start(self) -> ProcessWork:
+        services = self.app.extensions["authserver"]
+        if services.flusher is not None:
+            services.flusher.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop background threads and write what this process buffered (the flusher flushes once more)."""
+        services = self.app.extensions["authserver"]
+        if services.flusher is not None:
+            services.flusher.stop()
+
+
+# -- development: one threaded werkzeug process ---------------------------------------------------------------
+def serve(app, host: str, port: int) -> None:
+    """``authserver run``: one process, a thread per request."""
+    from werkzeug.serving import make_server
+
+    _prepare_or_exit(app)
+    server = make_server(host, port, app, threaded=True)
+    _announce(app, host, server.port, "one process, threaded; use `authserver serve` in production")
+    work = ProcessWork(app).start()
     # SIGTERM: stop accepting, let in-flight requests finish, flush activity (shutdown must run off-thread).
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     try:
@@ -40,5 +82,55 @@ def serve(app, host: str, port: int) -> None:
         pass
     finally:
         server.server_close()
-        if services.flusher is not None:
-            services.flusher.stop()
+        work.stop()
+
+
+# -- production: granian, pre-forked workers ------------------------------------------------------------------
+def serve_workers(app, host: str, port: int, *, workers: int, threads: int) -> None:
+    """``authserver serve``: the schema and keys are prepared once in the parent, then ``workers`` processes
+    each serve with ``threads`` request threads (threads beyond one are for long polls, not for throughput)."""
+    global _APP
+    _prepare_or_exit(app)
+    with app.app_context():
+        db.engine.dispose()  # no connection crosses the fork
+    _APP = app
+
+    server = _WorkerServer("authserver:app", address=host, port=port, interface=Interfaces.WSGI, workers=workers,
+                           blocking_threads=threads, websockets=False, log_level=LogLevels.warning,
+                           respawn_failed_workers=True, workers_kill_timeout=30)
+    _announce(app, host, port, f"granian, {workers} worker process(es) x {threads} thread(s)")
+    server.serve(target_loader=_load_worker_app, wrap_loader=False)
+
+
+class _WorkerServer(Server):
+    """granian's pre-fork server, plus a step in each worker after it has drained: stop its background work."""
+
+    @staticmethod
+    def _spawn_wsgi_worker(*args, **kwargs):
+        try:
+            Server._spawn_wsgi_worker(*args, **kwargs)  # returns once this worker has stopped serving
+        finally:
+            _stop_worker()
+
+
+_WORK: ProcessWork | None = None
+
+
+def _load_worker_app():
+    """Runs in each worker before it serves: its own database connections and its own background work."""
+    global _WORK
+    app = _APP
+    if app is None:  # a spawned (not forked) worker: build the app from the same environment
+        from . import create_app
+
+        app = create_app()
+    with app.app_context():
+        db.engine.dispose(close=False)  # never reuse a connection the parent opened
+    _WORK = ProcessWork(app).start()
+    log.info("worker %s serving", os.getpid())
+    return app
+
+
+def _stop_worker() -> None:
+    if _WORK is not None:
+        _WORK.stop()
