@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -288,7 +288,7 @@ def expire_now(principal: Principal, integration_id: str, *, now: datetime, jti:
                expected_version: int | None = None) -> list[AccessToken]:
     """Every live token (or just ``jti``, e.g. a grace token) stops at once; the integration stays."""
     integration = _for_change(principal, integration_id, expected_version, now)
-    targets = live_tokens(integration.id, now)
+    targets = _unended_tokens(integration.id, now)
     if jti is not None:
         targets = [row for row in targets if row.jti == jti]
         if not targets:
@@ -438,6 +438,17 @@ def _revoke(row: AccessToken, now: datetime, reason: str) -> None:
     row.revoked_at = now
     row.revocation_reason = reason
     events.token_revoked(row, now)
+
+
+def _unended_tokens(integration_id: str, now: datetime) -> list[AccessToken]:
+    """Tokens not revoked and not past their end, whatever the integration's status: what "expire now" must stop
+    for good (``live_tokens`` skips a disabled integration's tokens, which enabling it would bring back)."""
+    return list(db.session.scalars(
+        select(AccessToken).where(AccessToken.integration_id == integration_id, AccessToken.revoked_at.is_(None),
+                                  AccessToken.expires_at > now,
+                                  or_(AccessToken.ends_at.is_(None), AccessToken.ends_at > now))
+        .order_by(AccessToken.issued_at.desc())
+    ))
 
 
 def _revoke_all(integration_id: str, now: datetime, *, reason: str) -> None:
