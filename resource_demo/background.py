@@ -18,10 +18,12 @@ class BackgroundLoop:
             self._thread = threading.Thread(target=self.run, name=self.name, daemon=True)
             self._thread.start()
 
-    def stop(self, timeout: float = 5.0) -> None:
+    join_timeout = 5.0  # how long stop() waits for the thread to finish its current step
+
+    def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout)
+            self._thread.join(self.join_timeout)
             self._thread = None
         self.stopped()
 

@@ -70,6 +70,7 @@ class StateUpdates:
 
 class FeedFollower(BackgroundLoop):
     name = "resource_demo-feed"
+    join_timeout = 0.2  # never wait out a long poll on shutdown: the thread is a daemon, nothing is lost
 
     def __init__(self, link: AuthServerClient, sink, clock, *, wait: float) -> None:
         super().__init__()

@@ -6,6 +6,7 @@ Each instance gets its own database and clock-offset file; ``set_clock_offset`` 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -16,7 +17,31 @@ from pathlib import Path
 
 import requests
 
-from .servers import ROOT, free_port
+from .servers import ROOT, AuthServerProcess, free_port
+
+_BATCH_SCRIPT = """
+import json, sys
+from authserver import create_app
+runner = create_app().test_cli_runner()
+results = []
+for args in json.load(sys.stdin):
+    args = [arg.format(*results) for arg in args]
+    done = runner.invoke(args=args)
+    if done.exit_code != 0:
+        sys.exit(f"authserver {' '.join(args)} failed: {done.output}")
+    results.append(json.loads(done.output))
+print(json.dumps(results))
+"""
+
+
+def cli_batch(server: AuthServerProcess, *commands: tuple[str, ...]) -> list[dict]:
+    """Run several ``authserver`` CLI commands (each with --json) in one process: the CLI's start-up is the slow
+    part. An argument may refer to an earlier result, e.g. ``"{0[id]}"`` for the first command's id."""
+    done = subprocess.run([sys.executable, "-c", _BATCH_SCRIPT], input=json.dumps(commands), env=server.env,
+                          capture_output=True, text=True, timeout=120, cwd=server.workdir)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-3000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 @dataclass
@@ -43,9 +68,9 @@ class ResourceDemoProcess:
         os.utime(path, ns=(stamp, stamp))
 
     def start(self, *, wait_for_feed: bool = True, timeout: float = 20.0) -> ResourceDemoProcess:
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "resource_demo"], env=self.env, stdout=log,
-                                     stderr=subprocess.STDOUT, cwd=ROOT)
+        with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen([sys.executable, "-m", "resource_demo"], env=self.env, stdout=log,
+                                         stderr=subprocess.STDOUT, cwd=ROOT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -97,3 +122,38 @@ def make_resource_demo(workdir: Path, *, authserver_url: str, client_id: str, cl
     })
     env.update(extra_env)
     return ResourceDemoProcess(workdir=workdir, port=port, env=env)
+
+
+class AdminApi:
+    """An account's admin client speaking the authorization server's JSON admin API (HTTP Basic)."""
+
+    def __init__(self, base_url: str, account_id: str, client_id: str, client_secret: str) -> None:
+        self.base_url = base_url
+        self.account_id = account_id
+        self.session = requests.Session()
+        self.session.auth = (client_id, client_secret)
+
+    def call(self, method: str, path: str, expect: int = 200, **kwargs) -> dict:
+        response = self.session.request(method, self.base_url + path, timeout=15, **kwargs)
+        if response.status_code != expect:
+            raise AssertionError(f"{method} {path}: {response.status_code} {response.text[:500]}")
+        return response.json() if response.content else {}
+
+    def create_integration(self, name: str, scopes: list[str]) -> str:
+        return self.call("POST", f"/api/accounts/{self.account_id}/integrations", 201,
+                         json={"name": name, "scopes": scopes})["id"]
+
+    def generate_token(self, integration_id: str, **body) -> str:
+        return self.call("POST", f"/api/integrations/{integration_id}/tokens", 201, json=body)["token"]
+
+    def set_scopes(self, integration_id: str, scopes: list[str]) -> dict:
+        return self.call("PATCH", f"/api/integrations/{integration_id}", json={"scopes": scopes})
+
+    def rotate(self, integration_id: str, **body) -> str:
+        return self.call("POST", f"/api/integrations/{integration_id}/rotate", 201, json=body)["token"]
+
+    def expire_now(self, integration_id: str) -> dict:
+        return self.call("POST", f"/api/integrations/{integration_id}/expire", json={})
+
+    def integration(self, integration_id: str) -> dict:
+        return self.call("GET", f"/api/integrations/{integration_id}")
