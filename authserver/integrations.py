@@ -345,6 +345,8 @@ def expire_inactive(principal: Principal, *, now: datetime, limit: int = 1000) -
         select(AccessToken, Integration.inactivity_window)
         .join(Integration, Integration.id == AccessToken.integration_id)
         .where(AccessToken.revoked_at.is_(None), AccessToken.expires_at > now,
+               # a token whose grace or scheduled end has passed ended; it is not relabelled "inactive"
+               or_(AccessToken.ends_at.is_(None), AccessToken.ends_at > now),
                Integration.inactivity_window.is_not(None))
     ).all()
     expired = []
