@@ -95,11 +95,17 @@ def serve_workers(app, host: str, port: int, *, workers: int, threads: int) -> N
         db.engine.dispose()  # no connection crosses the fork
     _APP = app
 
-    server = _WorkerServer("authserver:app", address=host, port=port, interface=Interfaces.WSGI, workers=workers,
-                           blocking_threads=threads, websockets=False, log_level=LogLevels.warning,
-                           respawn_failed_workers=True, workers_kill_timeout=30)
     _announce(app, host, port, f"granian, {workers} worker process(es) x {threads} thread(s)")
-    server.serve(target_loader=_load_worker_app, wrap_loader=False)
+    granian_server(host, port, workers=workers, threads=threads).serve(target_loader=_load_worker_app,
+                                                                       wrap_loader=False)
+
+
+def granian_server(host: str, port: int, *, workers: int, threads: int) -> Server:
+    """The production server's settings in one place (the benchmark serves its bare ceiling app with them too).
+    ``serve(target_loader=...)`` runs the loader in each worker to get its WSGI app."""
+    return _WorkerServer("authserver:app", address=host, port=port, interface=Interfaces.WSGI, workers=workers,
+                         blocking_threads=threads, websockets=False, log_level=LogLevels.warning,
+                         respawn_failed_workers=True, workers_kill_timeout=30)
 
 
 class _WorkerServer(Server):
