@@ -263,12 +263,14 @@ def rotate_with_grace(
     integration = _for_change(principal, integration_id, expected_version, now)
     _require_enabled(integration)
     previous = live_tokens(integration.id, now)
-    current = [row for row in previous if row.replaced_by is None]
+    # The current token rotates; if an admin expired it during a grace period, the grace token left behind rotates
+    # on (generating is refused while it lives), keeping the earlier of its two deadlines.
+    current = [row for row in previous if row.replaced_by is None] or previous[:1]
     if not current:
         raise ConflictError("this integration has no live token to rotate; generate one")
     issued = _issue(integration, generator, now, expires_in, default_lifetime, max_lifetime)
     for row in previous:
-        if row.replaced_by is not None:
+        if row not in current:
             _revoke(row, now, "superseded")  # at most two live tokens
     for row in current:
         row.replaced_by = issued.record.jti
@@ -309,9 +311,11 @@ def expire_later(principal: Principal, integration_id: str, *, now: datetime, at
     if at <= now:
         raise InvalidInputError("the end must be in the future; use expire now instead", field="at")
     integration = _for_change(principal, integration_id, expected_version, now)
-    current = [row for row in live_tokens(integration.id, now) if row.replaced_by is None]
+    live = live_tokens(integration.id, now)
+    current = [row for row in live if row.replaced_by is None]
     if not current:
-        raise ConflictError("this integration has no live token")
+        hint = "rotate to issue one" if live else "generate one"
+        raise ConflictError(f"this integration has no current token; {hint}")
     row = current[0]
     before = serialize_token(row, now)
     row.ends_at = min(at, row.expires_at)

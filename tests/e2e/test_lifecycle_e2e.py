@@ -8,6 +8,7 @@ import signal
 import threading
 import time
 from datetime import timedelta
+from functools import partial
 
 import jwt
 import pytest
@@ -164,6 +165,23 @@ def test_grace_token_can_be_expired_early(world):
     assert world.introspect(old["token"]) == {"active": False}
     assert world.is_active(new["token"])
     assert live_tokens(world.agency, integration_id) == {new["token_id"]: "active"}
+
+
+def test_after_the_new_token_is_expired_during_grace_the_grace_token_rotates_on(world):
+    integration_id, old = setup_integration(world.agency)
+    leaked = rotated(world.agency, integration_id, mode="later", grace="7d")
+    expire(world.agency, integration_id, token_id=leaked["token_id"])
+    assert_problem(world.agency.post(f"/integrations/{integration_id}/tokens"), 409, "rotate")
+    assert_problem(world.agency.post(f"/integrations/{integration_id}/expire", json={"in": "2h"}), 409, "rotate")
+
+    replacement = rotated(world.agency, integration_id, mode="later", grace="1d")
+
+    assert world.is_active(old["token"]) and world.is_active(replacement["token"])
+    assert not world.is_active(leaked["token"])
+    assert live_tokens(world.agency, integration_id) == {replacement["token_id"]: "active",
+                                                         old["token_id"]: "grace"}
+    ends_at = instant(all_tokens(world.agency, integration_id)[old["token_id"]]["ends_at"])
+    assert ends_at == instant(replacement["issued_at"]) + timedelta(days=1)  # the earlier of the two deadlines
 
 
 # -- expire now / expire later ----------------------------------------------------------------------------
@@ -378,6 +396,31 @@ def test_agency_admin_manages_a_sub_account_integration(world):
 
 
 # -- concurrency -----------------------------------------------------------------------------------------
+def at_the_same_moment(*calls):
+    """Run the calls in threads released together by a barrier; their results, in order."""
+    barrier = threading.Barrier(len(calls))
+    results: list = [None] * len(calls)
+
+    def run(index, call):
+        barrier.wait()
+        results[index] = call()
+
+    threads = [threading.Thread(target=run, args=(index, call)) for index, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def assert_live_tokens_agree_with_introspection(world, integration_id: str, issued: dict[str, str]) -> dict:
+    live = live_tokens(world.agency, integration_id)
+    assert list(live.values()).count("active") == 1 and len(live) <= 2
+    for token_id, token in issued.items():
+        assert world.is_active(token) == (token_id in live), token_id
+    return live
+
+
 def test_two_admins_rotating_at_the_same_moment_rotate_exactly_once(world):
     admins = [world.agency, world.agency_second_admin]
     integration_id, first = setup_integration(world.agency)
@@ -387,34 +430,40 @@ def test_two_admins_rotating_at_the_same_moment_rotate_exactly_once(world):
     for round_number in range(6):
         mode = {"mode": "now"} if round_number % 2 else {"mode": "later", "grace": "1d"}
         etags = [admin.integration(integration_id).headers["ETag"] for admin in admins]
-        barrier = threading.Barrier(len(admins))
-        responses: list[requests.Response | None] = [None, None]
+        assert len(set(etags)) == 1
 
-        def act(index, admin, etag):
-            barrier.wait()
-            responses[index] = rotate(admin, integration_id, headers={"If-Match": etag}, **mode)
-
-        threads = [threading.Thread(target=act, args=(i, a, e)) for i, (a, e) in enumerate(zip(admins, etags))]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        responses = at_the_same_moment(*(
+            partial(rotate, admin, integration_id, headers={"If-Match": etag}, **mode)
+            for admin, etag in zip(admins, etags, strict=True)))
 
         assert sorted(r.status_code for r in responses) == [201, 409], [r.text for r in responses]
         winner = next(r for r in responses if r.status_code == 201).json()
-        loser = next(r for r in responses if r.status_code == 409)
-        assert_problem(loser, 409, "reload and try again")
+        assert_problem(next(r for r in responses if r.status_code == 409), 409, "reload and try again")
         issued[winner["token_id"]] = winner["token"]
-
-        live = live_tokens(world.agency, integration_id)
-        assert [token_id for token_id, status in live.items() if status == "active"] == [winner["token_id"]]
-        assert len(live) <= 2
+        live = assert_live_tokens_agree_with_introspection(world, integration_id, issued)
+        assert live[winner["token_id"]] == "active"
         assert (current in live) == (mode["mode"] == "later")
-        for token_id, token in issued.items():
-            assert world.is_active(token) == (token_id in live), token_id
         current = winner["token_id"]
 
-    assert len(all_tokens(world.agency, integration_id)) == 7  # one first token plus one per round
+    assert len(all_tokens(world.agency, integration_id)) == 7  # the first token plus one per round
+
+
+def test_concurrent_rotations_without_if_match_never_leave_two_current_tokens(world):
+    """Without If-Match a second rotation may legitimately follow the first; it must never interleave with it."""
+    integration_id, first = setup_integration(world.agency)
+    issued = {first["token_id"]: first["token"]}
+
+    for _ in range(4):
+        responses = at_the_same_moment(*(partial(rotate, admin, integration_id, mode="later", grace="1d")
+                                         for admin in (world.agency, world.agency_second_admin)))
+
+        assert {r.status_code for r in responses} <= {201, 409}, [r.text for r in responses]
+        winners = [r.json() for r in responses if r.status_code == 201]
+        assert winners
+        issued.update((w["token_id"], w["token"]) for w in winners)
+        assert_live_tokens_agree_with_introspection(world, integration_id, issued)
+
+    assert len(all_tokens(world.agency, integration_id)) == len(issued)
 
 
 # -- crash ------------------------------------------------------------------------------------------------
@@ -463,7 +512,7 @@ def test_sigkill_during_rotations_leaves_the_old_state_or_the_new_one(world):
         sender.join()
     world.server.start()
 
-    for (integration_id, old), outcome in zip(before, outcomes):
+    for (integration_id, old), outcome in zip(before, outcomes, strict=True):
         tokens = all_tokens(world.agency, integration_id)
         live = live_tokens(world.agency, integration_id)
         assert list(live.values()) == ["active"]  # never none, never two current
