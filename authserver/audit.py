@@ -108,3 +108,12 @@ def _refuse_audit_changes(session: Session, flush_context, instances) -> None:
     for obj in list(session.dirty) + list(session.deleted):
         if isinstance(obj, AuditEvent):
             raise RuntimeError("audit events are append-only")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_audit_rewrites(state) -> None:
+    """...and bulk ``update(AuditEvent)`` / ``delete(AuditEvent)`` statements, which never pass through a flush."""
+    if (state.is_update or state.is_delete) and any(
+        mapper.class_ is AuditEvent for mapper in state.all_mappers
+    ):
+        raise RuntimeError("audit events are append-only")
