@@ -21,6 +21,7 @@ from .keys import KeyStore
 from .models import AccessToken, Integration
 
 MAX_TOKEN_LENGTH = 8192
+CLOCK_SKEW = 60  # seconds an instance's clock may run behind the one that minted a token
 _ACCEPTED_TYP = ("at+jwt", "application/at+jwt")
 _REQUIRED_CLAIMS = ["iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope"]
 
@@ -102,6 +103,12 @@ class VerifiedClaims:
     iat: int
     aud: str | list[str]
     iss: str
+    nbf: int | None = None
+
+    def is_current(self, now: float) -> bool:
+        """Inside [iat or nbf, exp): a token "issued" in the future is not valid yet (RFC 7519 section 4.1.5)."""
+        starts = max(self.iat, self.nbf if self.nbf is not None else self.iat)
+        return starts - CLOCK_SKEW <= now < self.exp
 
 
 class SignatureCache:
@@ -183,6 +190,7 @@ class TokenVerifier:
                 jti=_text(payload["jti"]), sub=_text(payload["sub"]), client_id=_text(payload["client_id"]),
                 account_id=payload.get("account_id"), scope=_text(payload["scope"]),
                 exp=int(payload["exp"]), iat=int(payload["iat"]), aud=payload["aud"], iss=payload["iss"],
+                nbf=int(payload["nbf"]) if "nbf" in payload else None,
             )
         except (TypeError, ValueError):
             return None

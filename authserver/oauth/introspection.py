@@ -48,7 +48,7 @@ class TokenIntrospectionEndpoint(IntrospectionEndpoint):
             return None
         now = self.clock.now()
         recent = self.activity.recent_use(claims.jti) if self.activity is not None else None
-        live = now.timestamp() < claims.exp and state.is_live(now, recent)
+        live = claims.is_current(now.timestamp()) and state.is_live(now, recent)
         return IntrospectedToken(claims=claims, state=state, live=live)
 
     def authenticate_token(self, request, client):

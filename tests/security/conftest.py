@@ -1,0 +1,209 @@
+"""The attack catalogue's target: one real ``authserver run`` on 127.0.0.1 for the whole security run, seeded
+through the real CLI with two tenants (an agency with a sub-account, and an unrelated account), an admin client
+each, a resource service bound to no account and one bound to the agency, and people who sign in to the UI: an
+agency admin and an agency member.
+
+Tests that need a server of their own (rate limits, faults) start one with ``make_authserver``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+
+import pytest
+import requests
+
+from tests.factories import basic
+from tests.support.servers import AuthServerProcess, make_authserver
+
+AUDIENCE = "https://api.security.example/v2"
+PASSWORD = "correct horse battery staple"
+TIMEOUT = 30
+
+# Each command: [argv, stdin or None]. Arguments may name earlier results with str.format fields.
+_SEED = """
+import contextlib, io, json, sys
+from authserver.cli import main
+results = []
+for argv, stdin in json.load(sys.stdin):
+    sys.argv = ["authserver", *[arg.format(*results) for arg in argv]]
+    sys.stdin = io.StringIO(stdin or "")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        try:
+            main()
+        except SystemExit as exc:
+            if exc.code not in (0, None):
+                sys.exit(f"authserver {' '.join(sys.argv[1:])} failed with {exc.code}")
+    results.append(json.loads(out.getvalue()))
+sys.stdout.write(json.dumps(results))
+"""
+
+
+def run_cli(server: AuthServerProcess, *commands: tuple[list[str], str | None]) -> list[dict]:
+    """Several ``authserver ... --json`` commands in one process, each with its own standard input."""
+    done = subprocess.run([sys.executable, "-c", _SEED], env=server.env, input=json.dumps(commands),
+                          capture_output=True, text=True, timeout=120, cwd=server.workdir)
+    if done.returncode != 0:
+        raise RuntimeError(f"authserver seed failed: {done.stderr}")
+    return json.loads(done.stdout)
+
+
+class Admin:
+    """An admin client of one account, speaking to the JSON admin API with HTTP Basic."""
+
+    def __init__(self, server: AuthServerProcess, client_id: str, secret: str, account_id: str) -> None:
+        self.server, self.client_id, self.secret, self.account_id = server, client_id, secret, account_id
+
+    @property
+    def credentials(self) -> tuple[str, str]:
+        return self.client_id, self.secret
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        headers = basic(self.client_id, self.secret) | kwargs.pop("headers", {})
+        return requests.request(method, f"{self.server.url}/api{path}", headers=headers, timeout=TIMEOUT, **kwargs)
+
+    def create_integration(self, scopes=("contacts.readonly",), account_id: str | None = None) -> dict:
+        response = self.request("POST", f"/accounts/{account_id or self.account_id}/integrations",
+                                json={"name": "security integration", "scopes": list(scopes)})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def generate(self, integration_id: str, **body) -> dict:
+        response = self.request("POST", f"/integrations/{integration_id}/tokens", json=body)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def integration_with_token(self, scopes=("contacts.readonly",), account_id: str | None = None) -> dict:
+        integration = self.create_integration(scopes, account_id)
+        return self.generate(integration["id"]) | {"integration": integration}
+
+
+class Browser:
+    """A person in a browser: a cookie jar, the sign-in form's CSRF token, and same-origin headers."""
+
+    def __init__(self, server: AuthServerProcess) -> None:
+        self.server = server
+        self.session = requests.Session()
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return self.session.get(self.server.url + path, timeout=TIMEOUT, allow_redirects=False, **kwargs)
+
+    def post(self, path: str, **kwargs) -> requests.Response:
+        return self.session.post(self.server.url + path, timeout=TIMEOUT, allow_redirects=False, **kwargs)
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        return self.session.request(method, self.server.url + path, timeout=TIMEOUT, allow_redirects=False,
+                                    **kwargs)
+
+    def signin_form_token(self) -> str:
+        page = self.get("/signin")
+        assert page.status_code == 200, page.text
+        return form_field(page.text, "csrf_token")
+
+    def sign_in(self, email: str, password: str = PASSWORD) -> requests.Response:
+        token = self.signin_form_token()
+        return self.post("/signin", data={"email": email, "password": password, "csrf_token": token},
+                         headers={"Origin": self.server.url})
+
+    def page_csrf_token(self, path: str = "/") -> str:
+        """The session's CSRF token, as a page of ours carries it."""
+        response = self.session.get(self.server.url + path, timeout=TIMEOUT)
+        assert response.status_code == 200, response.text
+        return form_field(response.text, "csrf_token")
+
+
+def form_field(html: str, name: str) -> str:
+    match = re.search(rf'name="{name}"\s+value="([^"]+)"', html) or re.search(
+        rf'value="([^"]+)"\s+name="{name}"', html)
+    assert match, f"no {name} field in the page"
+    return match.group(1)
+
+
+@dataclass
+class Target:
+    server: AuthServerProcess
+    resource_service: tuple[str, str]
+    agency_service: tuple[str, str]  # a resource service bound to the agency account
+    agency: Admin
+    sub: Admin
+    other: Admin
+    users: dict[str, str]  # role -> email (agency admin, agency member, other admin)
+    secrets: list[str] = field(default_factory=list)  # every secret, token and password handed out
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def introspect(self, token: str, auth=None, **form) -> requests.Response:
+        return requests.post(f"{self.url}/oauth/introspect", data={"token": token} | form,
+                             auth=auth or self.resource_service, timeout=TIMEOUT)
+
+    def is_active(self, token: str) -> bool:
+        response = self.introspect(token)
+        assert response.status_code == 200, response.text
+        return response.json()["active"]
+
+    def revoke(self, token: str, auth=None, **form) -> requests.Response:
+        return requests.post(f"{self.url}/oauth/revoke", data={"token": token} | form, auth=auth, timeout=TIMEOUT)
+
+    def browser(self, role: str | None = None) -> Browser:
+        browser = Browser(self.server)
+        if role is not None:
+            response = browser.sign_in(self.users[role])
+            assert response.status_code in (302, 303), response.text
+        return browser
+
+
+def seed(server: AuthServerProcess) -> Target:
+    results = run_cli(
+        server,
+        (["account", "create", "--name", "Agency", "--json"], None),
+        (["account", "create", "--name", "Sub", "--parent", "{0[id]}", "--json"], None),
+        (["account", "create", "--name", "Other", "--json"], None),
+        (["client", "create", "--name", "agency admin", "--kind", "admin", "--account", "{0[id]}", "--json"], None),
+        (["client", "create", "--name", "sub admin", "--kind", "admin", "--account", "{1[id]}", "--json"], None),
+        (["client", "create", "--name", "other admin", "--kind", "admin", "--account", "{2[id]}", "--json"], None),
+        (["client", "create", "--name", "contacts service", "--kind", "resource-service", "--json"], None),
+        (["client", "create", "--name", "agency service", "--kind", "resource-service", "--account", "{0[id]}",
+          "--json"], None),
+        (["user", "create", "--account", "{0[id]}", "--email", "admin@agency.example", "--role", "admin",
+          "--password-stdin", "--json"], PASSWORD + "\n"),
+        (["user", "create", "--account", "{0[id]}", "--email", "member@agency.example", "--role", "member",
+          "--password-stdin", "--json"], PASSWORD + "\n"),
+        (["user", "create", "--account", "{2[id]}", "--email", "admin@other.example", "--role", "admin",
+          "--password-stdin", "--json"], PASSWORD + "\n"),
+    )
+    agency, sub, other, agency_admin, sub_admin, other_admin, service, agency_service = results[:8]
+
+    def admin(client: dict, account: dict) -> Admin:
+        return Admin(server, client["client_id"], client["client_secret"], account["id"])
+
+    clients = (agency_admin, sub_admin, other_admin, service, agency_service)
+    return Target(
+        server=server, resource_service=(service["client_id"], service["client_secret"]),
+        agency_service=(agency_service["client_id"], agency_service["client_secret"]),
+        agency=admin(agency_admin, agency), sub=admin(sub_admin, sub), other=admin(other_admin, other),
+        users={"agency_admin": "admin@agency.example", "agency_member": "member@agency.example",
+               "other_admin": "admin@other.example"},
+        secrets=[PASSWORD, *(c["client_secret"] for c in clients)],
+    )
+
+
+@pytest.fixture(scope="session")
+def target(tmp_path_factory):
+    # Sign-in failures from 127.0.0.1 add up across the catalogue; the per-address limit has its own server.
+    server = make_authserver(tmp_path_factory.mktemp("security"), AUTHSERVER_AUDIENCE=AUDIENCE,
+                             AUTHSERVER_SIGNIN_ADDRESS_LIMIT="1000/15m")
+    seeded = seed(server)
+    server.start()
+    try:
+        yield seeded
+    finally:
+        with contextlib.suppress(Exception):
+            server.stop()
