@@ -77,18 +77,20 @@ class AdminApi:
 
 @dataclass
 class World:
-    """An agency with a sub-account and a second admin, an unrelated account, and one resource service."""
+    """An agency with a sub-account and a second admin, an unrelated account, a resource service for every
+    account and one bound to the agency."""
 
     server: AuthServerProcess
     resource_service: tuple[str, str]
+    agency_resource_service: tuple[str, str]
     agency: AdminApi
     agency_second_admin: AdminApi
     sub: AdminApi
     other: AdminApi
 
-    def introspect(self, token: str, **form) -> dict:
+    def introspect(self, token: str, auth: tuple[str, str] | None = None, **form) -> dict:
         response = requests.post(f"{self.server.url}/oauth/introspect", data={"token": token} | form,
-                                 auth=self.resource_service, timeout=30)
+                                 auth=auth or self.resource_service, timeout=30)
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -100,7 +102,8 @@ class World:
 
 
 def seed_world(server: AuthServerProcess) -> World:
-    (agency, sub, other, agency_admin, agency_admin_2, sub_admin, other_admin, service) = server.cli_batch(
+    (agency, sub, other, agency_admin, agency_admin_2, sub_admin, other_admin, service,
+     agency_service) = server.cli_batch(
         ["account", "create", "--name", "Agency", "--json"],
         ["account", "create", "--name", "Sub", "--parent", "{0[id]}", "--json"],
         ["account", "create", "--name", "Other", "--json"],
@@ -109,12 +112,15 @@ def seed_world(server: AuthServerProcess) -> World:
         ["client", "create", "--name", "sub admin", "--kind", "admin", "--account", "{1[id]}", "--json"],
         ["client", "create", "--name", "other admin", "--kind", "admin", "--account", "{2[id]}", "--json"],
         ["client", "create", "--name", "contacts service", "--kind", "resource-service", "--json"],
+        ["client", "create", "--name", "agency's own service", "--kind", "resource-service", "--account", "{0[id]}",
+         "--json"],
     )
 
     def admin(client: dict, account: dict) -> AdminApi:
         return AdminApi(server, client["client_id"], client["client_secret"], account["id"])
 
     return World(server=server, resource_service=(service["client_id"], service["client_secret"]),
+                 agency_resource_service=(agency_service["client_id"], agency_service["client_secret"]),
                  agency=admin(agency_admin, agency), agency_second_admin=admin(agency_admin_2, agency),
                  sub=admin(sub_admin, sub), other=admin(other_admin, other))
 

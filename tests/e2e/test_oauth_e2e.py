@@ -169,6 +169,13 @@ def test_introspection_refuses_admin_clients_which_are_not_resource_services(wor
     assert response.json()["error"] == "invalid_client"
 
 
+def test_a_resource_service_bound_to_an_account_sees_only_that_account_tokens(world, issued):
+    theirs = fresh_token(world, admin=world.other)
+    assert world.introspect(issued["token"], auth=world.agency_resource_service)["active"] is True
+    assert world.introspect(theirs["token"], auth=world.agency_resource_service) == {"active": False}
+    assert world.is_active(theirs["token"])
+
+
 # -- introspection: everything not ours and live is exactly {"active": false} ---------------------------------
 def _tampered(world, token):
     header, payload, signature = token.split(".")
@@ -336,3 +343,21 @@ def test_revoking_twice_is_harmless_and_audited_once(world):
     assert world.revoke(token["token"]).status_code == 200
     assert world.revoke(token["token"], auth=world.agency.credentials).status_code == 200
     assert len(world.agency.audit(action="token.revoked", target_id=token["token_id"])) == 1
+
+
+# -- signing key rotation --------------------------------------------------------------------------------
+def test_after_key_rotation_old_and_new_tokens_both_verify_through_the_jwks(world, issued):
+    old_kid = jwt.get_unverified_header(issued["token"])["kid"]
+
+    new_kid = world.server.cli("keys", "rotate", "--json")["kid"]
+    token = fresh_token(world)
+
+    assert new_kid != old_kid
+    assert jwt.get_unverified_header(token["token"])["kid"] == new_kid
+    assert {old_kid, new_kid} <= {key["kid"] for key in published_jwks(world)}
+    jwks = jwt.PyJWKClient(metadata(world)["jwks_uri"], cache_keys=False)
+    for verified in (issued, token):
+        key = jwks.get_signing_key_from_jwt(verified["token"])
+        assert jwt.decode(verified["token"], key.key, algorithms=["RS256"], audience=AUDIENCE)["jti"] == \
+            verified["token_id"]
+        assert world.introspect(verified["token"])["jti"] == verified["token_id"]
