@@ -105,7 +105,11 @@ def test_rotate_now_stops_the_old_token_at_once_and_the_new_one_works(world):
     assert world.introspect(new["token"])["jti"] == new["token_id"]
     assert live_tokens(world.agency, integration_id) == {new["token_id"]: "active"}
     assert all_tokens(world.agency, integration_id)[old["token_id"]]["replaced_by"] == new["token_id"]
-    assert "token.rotated" in actions(world.agency, integration_id)
+    [event] = world.agency.audit(action="token.rotated", target_id=integration_id)
+    assert event["actor"] == {"type": "admin_client", "id": world.agency.client_id}
+    assert event["source_address"] == "127.0.0.1"
+    assert event["before"]["tokens"] == [old["token_id"]]
+    assert event["after"]["token"]["token_id"] == new["token_id"]
 
 
 def test_rotate_with_grace_keeps_the_old_token_until_the_deadline_to_the_second(world, server_clock):
@@ -334,8 +338,9 @@ def test_expire_inactive_command_marks_idle_tokens_expired_and_is_idempotent(wor
     assert not world.is_active(idle["token"])
     assert world.is_active(busy["token"])
 
-    first, second = world.server.cli_batch(["token", "expire-inactive", "--json"],
-                                           ["token", "expire-inactive", "--json"])
+    first, second, listed = world.server.cli_batch(["token", "expire-inactive", "--json"],
+                                                   ["token", "expire-inactive", "--json"],
+                                                   ["token", "list", busy_id, "--json"])
 
     assert idle["token_id"] in first["expired"]
     assert busy["token_id"] not in first["expired"]
@@ -344,6 +349,9 @@ def test_expire_inactive_command_marks_idle_tokens_expired_and_is_idempotent(wor
     [event] = world.agency.audit(action="token.expired_inactive", target_id=idle["token_id"])
     assert event["actor"]["type"] == "system"
     assert world.is_active(busy["token"])
+    [busy_row] = listed["tokens"]
+    assert busy_row["status"] == "active"
+    assert instant(busy_row["expires_if_unused_after"]) > instant(busy["issued_at"]) + timedelta(hours=1)
 
 
 # -- tenancy --------------------------------------------------------------------------------------------
@@ -383,6 +391,16 @@ def test_cross_account_attempts_are_404_and_change_nothing(world, intruder):
     assert {(event["actor"]["id"], event["source_address"]) for event in refused} == {(admin.client_id,
                                                                                         "127.0.0.1")}
     assert admin.audit(target_id=integration_id) == []  # the intruder's own log learns nothing
+
+
+def test_another_tenant_cannot_create_integrations_or_read_the_audit_of_an_account(world):
+    created = world.other.post(f"/accounts/{world.agency.account_id}/integrations",
+                               json={"name": "intruder", "scopes": [CONTACTS]})
+    assert_problem(created, 404, "not found")
+    assert_problem(world.other.get(f"/accounts/{world.agency.account_id}/audit"), 404, "not found")
+    assert_problem(world.sub.get(f"/accounts/{world.agency.account_id}/integrations"), 404, "not found")
+    listed = world.agency.get(f"/accounts/{world.agency.account_id}/integrations").json()["integrations"]
+    assert "intruder" not in {integration["name"] for integration in listed}
 
 
 def test_agency_admin_manages_a_sub_account_integration(world):
@@ -495,10 +513,12 @@ def test_sigkill_during_rotations_leaves_the_old_state_or_the_new_one(world):
     before = [setup_integration(world.agency) for _ in range(4)]
     outcomes: list[dict] = [{} for _ in before]
 
+    modes = [{"mode": "now"}, {"mode": "later", "grace": "1d"}] * 2
+
     def send(index: int, integration_id: str) -> None:
         time.sleep(0.006 * index)
         try:
-            outcomes[index]["response"] = rotate(world.agency, integration_id, mode="now")
+            outcomes[index]["response"] = rotate(world.agency, integration_id, **modes[index])
         except requests.RequestException as exc:
             outcomes[index]["error"] = exc
 
@@ -512,15 +532,17 @@ def test_sigkill_during_rotations_leaves_the_old_state_or_the_new_one(world):
         sender.join()
     world.server.start()
 
-    for (integration_id, old), outcome in zip(before, outcomes, strict=True):
+    for (integration_id, old), outcome, mode in zip(before, outcomes, modes, strict=True):
         tokens = all_tokens(world.agency, integration_id)
         live = live_tokens(world.agency, integration_id)
-        assert list(live.values()) == ["active"]  # never none, never two current
+        assert list(live.values()).count("active") == 1  # never none, never two current
         if len(tokens) == 1:  # the rotation never committed: the old token is untouched
             assert live == {old["token_id"]: "active"} and world.is_active(old["token"])
             assert "response" not in outcome or outcome["response"].status_code != 201
-        else:  # it committed: the old token is dead and the new one is the only live one
+        else:  # it committed whole: a new current token, the old one dead or in grace per the mode
             [new_id] = set(tokens) - {old["token_id"]}
-            assert live == {new_id: "active"} and not world.is_active(old["token"])
+            in_grace = mode["mode"] == "later"
+            assert live == {new_id: "active"} | ({old["token_id"]: "grace"} if in_grace else {})
+            assert world.is_active(old["token"]) == in_grace
             if "response" in outcome:
                 assert world.is_active(outcome["response"].json()["token"])
