@@ -61,3 +61,23 @@ def signed_in(app, email: str, password: str = PASSWORD) -> SignedIn:
     response = sign_in(client, email, password)
     assert response.status_code == 302, response.text
     return SignedIn(client, form_token(client.get("/settings/password").text))
+
+
+ADMIN, MEMBER = "admin@agency.test", "member@agency.test"
+
+
+def add_people(world, clock, *, member: bool = True) -> None:
+    """An admin and a member of the world's agency (so the admin also administers its sub-account)."""
+    make_user(clock, world.agency.account_id, ADMIN, role="admin")
+    if member:
+        make_user(clock, world.agency.account_id, MEMBER, role="member")
+
+
+def introspect(client, world, token: str) -> dict:
+    response = client.post("/oauth/introspect", data={"token": token}, headers=world.rs_headers)
+    assert response.status_code == 200, response.text
+    return response.get_json()
+
+
+def detail_path(tenant) -> str:
+    return f"/accounts/{tenant.account_id}/settings/integrations/{tenant.integration_id}"
