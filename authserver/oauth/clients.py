@@ -6,7 +6,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from authlib.oauth2.rfc6749 import ClientMixin
+from authlib.oauth2.rfc6749 import ClientMixin, InvalidClientError
 
 from ..clients import check_client_secret, find_client
 
@@ -54,6 +54,20 @@ class TokenHolder(ClientMixin):
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         return method == "token_possession" and endpoint == "revocation"
+
+
+def uniform_failures(method):
+    """Wrap one of authlib's secret methods so that every failure looks the same: a malformed Basic header (not
+    base64, not UTF-8, no secret) is no credentials instead of a 500, and an unknown client id fails exactly like a
+    wrong secret, so the answer does not tell which client ids exist."""
+
+    def authenticate(query_client, request):
+        try:
+            return method(query_client, request)
+        except (ValueError, InvalidClientError):  # UnicodeDecodeError and binascii.Error are ValueErrors
+            return None
+
+    return authenticate
 
 
 def authenticate_token_holder(query_client, request):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from flask import g
 
@@ -38,6 +39,12 @@ class TokenIntrospectionEndpoint(IntrospectionEndpoint):
         self.clock = clock
         self.activity = activity  # None when activity tracking is switched off
         self.issuer = issuer
+
+    def check_params(self, request, client):
+        """Only ``token`` is required. ``token_type_hint`` is ignored whatever it says: an invalid hint must not
+        change the answer (RFC 7009 section 2.1), and every token here is an access token anyway."""
+        if "token" not in request.form:
+            raise InvalidRequestError()
 
     def query_token(self, token_string, token_type_hint):
         claims = self.verifier.verify(token_string)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from flask import request as http_request
 
@@ -24,6 +25,12 @@ class TokenRevocationEndpoint(RevocationEndpoint):
         self.verifier = verifier
         self.clock = clock
         self.admin_scope = admin_scope  # client account id -> accounts it administers
+
+    def check_params(self, request, client):
+        """Only ``token`` is required. ``token_type_hint`` is ignored whatever it says: an invalid hint must not
+        change the answer (RFC 7009 section 2.1), and every token here is an access token anyway."""
+        if "token" not in request.form:
+            raise InvalidRequestError()
 
     def query_token(self, token_string, token_type_hint):
         claims = self.verifier.verify(token_string)

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oauth2.rfc6749.authenticate_client import (
+    authenticate_client_secret_basic,
+    authenticate_client_secret_post,
+)
 from flask import request as http_request
 
-from .clients import ClientLookup, authenticate_token_holder
+from .clients import ClientLookup, authenticate_token_holder, uniform_failures
 
 
 class IntegrationAuthorizationServer(AuthorizationServer):
@@ -19,10 +24,15 @@ class IntegrationAuthorizationServer(AuthorizationServer):
         self.client_lookup = lookup
         self.limits = limits
         self.register_client_auth_method("token_possession", authenticate_token_holder)
+        self.register_client_auth_method("client_secret_basic", uniform_failures(authenticate_client_secret_basic))
+        self.register_client_auth_method("client_secret_post", uniform_failures(authenticate_client_secret_post))
 
     def authenticate_client(self, request, methods, endpoint="token"):
         """Authenticate, then spend one request of the client's budget for this endpoint (a token holder's budget
         is its address's). Counting after authentication means nobody can spend another client's budget."""
+        if http_request.headers.get("Authorization") and http_request.form.get("client_secret"):
+            # RFC 6749 section 2.3: one method per request, so a request never carries two identities.
+            raise InvalidRequestError(description="use one client authentication method, not two")
         client = super().authenticate_client(request, methods, endpoint)
         if self.limits is not None:
             subject = client.client_id if client.kind != "token_holder" else f"holder:{http_request.remote_addr}"
