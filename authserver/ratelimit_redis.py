@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 _GCRA = """
 local now, interval, period, want = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local arrival = tonumber(redis.call('GET', KEYS[1]) or ARGV[1])
-if arrival < now then arrival = now end
+if arrival < now or arrival > now + period then arrival = now end  -- beyond now + period: a clock stepped back
 local grant = math.min(want, math.floor((now + period - arrival) / interval + 1e-9))
 if grant < 1 then return {0, tostring(arrival + interval - period - now)} end
 arrival = arrival + grant * interval

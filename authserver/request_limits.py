@@ -57,7 +57,10 @@ class MemoryRateStore:
 
     def acquire(self, key: str, rate: Rate, now: float) -> float:
         with self._lock:
-            arrival = max(self._arrival.get(key, now), now) + rate.interval
+            stored = self._arrival.get(key, now)
+            if stored > now + rate.period:  # only a clock stepped back gets here: don't lock the key out for the step
+                stored = now
+            arrival = max(stored, now) + rate.interval
             wait = arrival - rate.period - now
             if wait > 0:
                 return wait
