@@ -221,6 +221,7 @@ def generate_token(
     _require_enabled(integration)
     if live_tokens(integration.id, now):
         raise ConflictError("this integration already has a live token; rotate it instead")
+    _end_older_tokens(integration.id, now)
     issued = _issue(integration, generator, now, expires_in, default_lifetime, max_lifetime)
     outbox.token_generated(issued.record, now)
     audit.record(principal, "token.generated", now=now, account_id=integration.account_id,
@@ -244,6 +245,7 @@ def rotate_now(
         _revoke(row, now, "rotated")
         if row.replaced_by is None:
             row.replaced_by = issued.record.jti
+    _end_older_tokens(integration.id, now, keep=[issued.record])
     outbox.token_rotated(issued.record, previous, now, old_tokens_end=now)
     audit.record(principal, "token.rotated", now=now, account_id=integration.account_id, target_type="integration",
                  target_id=integration.id, before={"tokens": [r.jti for r in previous]},
@@ -269,9 +271,7 @@ def rotate_with_grace(
     if not current:
         raise ConflictError("this integration has no live token to rotate; generate one")
     issued = _issue(integration, generator, now, expires_in, default_lifetime, max_lifetime)
-    for row in previous:
-        if row not in current:
-            _revoke(row, now, "superseded")  # at most two live tokens
+    _end_older_tokens(integration.id, now, keep=[*current, issued.record])  # at most two live tokens
     for row in current:
         row.replaced_by = issued.record.jti
         row.ends_at = min(grace_until, row.ends_at or grace_until, row.expires_at)
@@ -455,6 +455,15 @@ def _unended_tokens(integration_id: str, now: datetime) -> list[AccessToken]:
                                   or_(AccessToken.ends_at.is_(None), AccessToken.ends_at > now))
         .order_by(AccessToken.issued_at.desc())
     ))
+
+
+def _end_older_tokens(integration_id: str, now: datetime, *, keep: list[AccessToken] = ()) -> None:
+    """Issuing a token ends, for good, every older one not kept as the grace token. One that is not live right now
+    (idle as far as the database knows, or left without scopes) must not come back next to the new token when a
+    buffered use is flushed or the scopes are widened: at most two live tokens, at most one current."""
+    for row in _unended_tokens(integration_id, now):
+        if row not in keep:
+            _revoke(row, now, "superseded")
 
 
 def _revoke_all(integration_id: str, now: datetime, *, reason: str) -> None:
