@@ -25,11 +25,13 @@ def create_app(overrides: dict | None = None, *, clock=None) -> Flask:
     from .api import bp as v2_bp
     from .runtime import build_runtime
     from .status import bp as status_bp
+    from .v1 import bp as v1_bp
 
     db.init_app(app)
     database.init_app(app)
     app.extensions["resource_demo"] = build_runtime(app.config, clock=clock)
     errors.init_app(app)
     app.register_blueprint(v2_bp, url_prefix="/v2")
+    app.register_blueprint(v1_bp, url_prefix="/v1")  # legacy v1 keys, deprecated (resource_demo/v1/)
     app.register_blueprint(status_bp)
     return app
