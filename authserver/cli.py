@@ -366,8 +366,11 @@ def serve(host, port, workers, threads):
 
 
 def register(app) -> None:
+    from .cli_migration import migrate_group, v1_key_group
+    from .cli_webhooks import webhooks_group
+
     for cmd in (init, db_group, account_group, user_group, client_group, integration_group, token_group,
-                keys_group, audit_group, run, serve):
+                keys_group, audit_group, run, serve, webhooks_group, migrate_group, v1_key_group):
         app.cli.add_command(cmd)
 
 
