@@ -2,7 +2,7 @@
 
 ``authserver serve`` is production: granian (WSGI) with pre-forked worker processes, chosen by measurement
 (docs/performance.md). ``authserver run`` is one threaded werkzeug process for development and tests. Either way
-each serving process runs its own activity flusher, started in that process and flushed
+each serving process runs its own activity flusher (and webhook worker), started in that process and flushed
 when it stops: SIGTERM lets in-flight requests finish, then every process writes what it buffered.
 """
 
@@ -47,19 +47,25 @@ def _announce(app, host: str, port: int, how: str) -> None:
 
 
 class ProcessWork:
-    """The background work one serving process owns: the activity flusher."""
+    """The background work one serving process owns: the activity flusher and the in-process webhook worker."""
 
     def __init__(self, app) -> None:
         self.app = app
+        self.webhook_worker = None
 
     def start(self) -> ProcessWork:
         services = self.app.extensions["authserver"]
         if services.flusher is not None:
             services.flusher.start()
+        from .webhooks.worker import start_in_process
+
+        self.webhook_worker = start_in_process(self.app)  # None unless AUTHSERVER_WEBHOOK_WORKER=in-process
         return self
 
     def stop(self) -> None:
         """Stop background threads and write what this process buffered (the flusher flushes once more)."""
+        if self.webhook_worker is not None:
+            self.webhook_worker.stop()
         services = self.app.extensions["authserver"]
         if services.flusher is not None:
             services.flusher.stop()
