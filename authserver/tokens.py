@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import jwt as pyjwt
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from .extensions import db
 from .keys import KeyStore
@@ -260,8 +260,17 @@ def narrow_token_scopes(integration_id: str, scopes: frozenset[str]) -> None:
             row.scopes = " ".join(sorted(kept))
 
 
+_STATE_BY_JTI = _STATE_QUERY.where(AccessToken.jti == bindparam("jti"))
+
+
 def load_state(jti: str) -> TokenState | None:
-    row = db.session.execute(_STATE_QUERY.where(AccessToken.jti == jti)).first()
+    """One indexed read, in the session's transaction (pending changes flushed first, as a query would). The
+    statement is built once and run as Core: ORM statement building was a third of an introspection's time."""
+    session = db.session()
+    if session.autoflush:
+        session.flush()
+    connection = session.connection(bind_arguments={"mapper": AccessToken})
+    row = connection.execute(_STATE_BY_JTI, {"jti": jti}).first()
     return TokenState(*row) if row is not None else None
 
 
