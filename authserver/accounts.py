@@ -114,13 +114,17 @@ def update_account(
     before = serialize_account(account)
     if name is not None:
         account.name = clean_name(name)
-    if clear_allowed:
-        account.allowed_scopes = None
-    elif allowed is not None:
-        account.allowed_scopes = format_scopes(parse_scopes(allowed, field="allowed_scopes"))
+    if clear_allowed or allowed is not None:
+        new = None if clear_allowed else parse_scopes(allowed, field="allowed_scopes")
+        current = split_scopes(account.allowed_scopes) if account.allowed_scopes is not None else None
+        if current is not None and (new is None or not new <= current):
+            _require_ceiling_authority(principal, account, "allowed_scopes")
+        account.allowed_scopes = None if new is None else format_scopes(new)
     if max_token_lifetime is not None:
         if max_token_lifetime <= 0:
             raise InvalidInputError("max_token_lifetime must be positive", field="max_token_lifetime")
+        if account.max_token_lifetime is not None and max_token_lifetime > account.max_token_lifetime:
+            _require_ceiling_authority(principal, account, "max_token_lifetime")
         account.max_token_lifetime = max_token_lifetime
     db.session.flush()
     _narrow_integrations(principal, descendants({account.id}), now=now)
@@ -128,6 +132,13 @@ def update_account(
                  target_id=account.id, before=before, after=serialize_account(account))
     db.session.commit()
     return account
+
+
+def _require_ceiling_authority(principal: Principal, account: Account, field: str) -> None:
+    """A sub-account's ceilings are its agency's to widen: its own admins may only narrow them, or an agency's
+    limit would last until the sub-account's admin lifted it. A top-level account's admins set its own."""
+    if not principal.can_administer(account.parent_id or account.id):
+        raise ForbiddenError(f"only an admin of the parent account may widen {field}")
 
 
 def _narrow_integrations(principal: Principal, account_ids: frozenset[str], *, now: datetime) -> None:

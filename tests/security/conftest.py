@@ -199,7 +199,9 @@ def seed(server: AuthServerProcess) -> Target:
 def target(tmp_path_factory):
     # Sign-in failures from 127.0.0.1 add up across the catalogue; the per-address limit has its own server.
     server = make_authserver(tmp_path_factory.mktemp("security"), AUTHSERVER_AUDIENCE=AUDIENCE,
-                             AUTHSERVER_SIGNIN_ADDRESS_LIMIT="1000/15m")
+                             AUTHSERVER_SIGNIN_ADDRESS_LIMIT="1000/15m",
+                             # Webhook subscriptions to a closed local port (no worker runs: nothing is sent).
+                             AUTHSERVER_WEBHOOK_ALLOW_HOSTS="127.0.0.1", AUTHSERVER_WEBHOOK_ALLOW_HTTP="on")
     seeded = seed(server)
     server.start()
     try:
