@@ -5,11 +5,11 @@ from __future__ import annotations
 from ..errors import InvalidInputError
 
 INTEGRATION_CREATED = "integration.created"
-TOKEN_GENERATED = "token.generated"
-TOKEN_ROTATED = "token.rotated"
-TOKEN_EXPIRING = "token.expiring"
-TOKEN_EXPIRED = "token.expired"
-TOKEN_REVOKED = "token.revoked"
+TOKEN_GENERATED = "token.generated"  # noqa: S105 (an event name)
+TOKEN_ROTATED = "token.rotated"  # noqa: S105 (an event name)
+TOKEN_EXPIRING = "token.expiring"  # noqa: S105 (an event name)
+TOKEN_EXPIRED = "token.expired"  # noqa: S105 (an event name)
+TOKEN_REVOKED = "token.revoked"  # noqa: S105 (an event name)
 INTEGRATION_SCOPES_CHANGED = "integration.scopes_changed"
 INTEGRATION_DELETED = "integration.deleted"
 

@@ -98,7 +98,8 @@ def test_migrate_grants_exactly_the_scopes_seen_and_the_key_stops_after_the_over
     assert response.headers["Cache-Control"] == "no-store"
     body = response.get_json()
     assert body["integration"]["scopes"] == ["contacts.readonly", "contacts.write"]
-    assert body["key"]["status"] == "migrating" and body["key"]["migrated_to_integration_id"] == body["integration"]["id"]
+    assert body["key"]["status"] == "migrating"
+    assert body["key"]["migrated_to_integration_id"] == body["integration"]["id"]
     answer = introspect(client, world, body["token"]["token"])
     assert answer["active"] is True and answer["scope"] == "contacts.readonly contacts.write"
 
