@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import case, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from .. import audit
 from ..accounts import clean_name, get_account_for
@@ -70,15 +71,16 @@ def check_key(presented: object, route: str, *, now: datetime, checked_by: str,
 
 
 def _record_use(row: V1ApiKey, route: str, now: datetime, checked_by: str) -> None:
-    """v1 traffic is legacy and small: one row per (key, route), updated in place."""
-    usage = db.session.get(V1KeyUsage, (row.id, route))
-    if usage is None:
-        db.session.add(V1KeyUsage(key_id=row.id, route=route, count=1, first_used_at=now, last_used_at=now,
-                                  last_used_by=checked_by))
-    else:
-        usage.count += 1
-        usage.last_used_at, usage.last_used_by = max(usage.last_used_at, now), checked_by
-    row.last_used_at = max(row.last_used_at or now, now)
+    """v1 traffic is legacy and small: one row per (key, route), upserted so concurrent first uses never clash."""
+    insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(V1KeyUsage).values(key_id=row.id, route=route, count=1, first_used_at=now, last_used_at=now,
+                                          last_used_by=checked_by)
+    db.session.execute(statement.on_conflict_do_update(
+        index_elements=["key_id", "route"],
+        set_={"count": V1KeyUsage.count + 1, "last_used_by": checked_by,
+              "last_used_at": case((V1KeyUsage.last_used_at > now, V1KeyUsage.last_used_at), else_=now)}))
+    db.session.execute(update(V1ApiKey).where(V1ApiKey.id == row.id).values(
+        last_used_at=case((V1ApiKey.last_used_at > now, V1ApiKey.last_used_at), else_=now)))
     db.session.commit()
 
 

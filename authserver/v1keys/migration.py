@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
+
 from .. import audit, integrations
 from ..durations import isoformat
 from ..errors import ConflictError, InvalidInputError
@@ -54,11 +56,12 @@ def migrate_key(principal: Principal, key_id: str, *, overlap: int | None, now: 
         issued = integrations.generate_token(principal, integration.id, generator=generator, now=now,
                                              expires_in=None, default_lifetime=default_lifetime,
                                              max_lifetime=max_lifetime)
+        claimed = db.session.execute(update(V1ApiKey).where(  # only if nobody migrated it meanwhile
+            V1ApiKey.id == key_id, V1ApiKey.stops_at.is_(None), V1ApiKey.revoked_at.is_(None),
+        ).values(stops_at=now + timedelta(seconds=overlap), migrated_integration_id=integration.id, migrated_at=now))
+        if claimed.rowcount != 1:
+            raise ConflictError("this v1 key was migrated by someone else at the same time")
         key = db.session.get(V1ApiKey, key_id)
-        if key is None or key_status(key, now) != "active":  # migrated by someone else meanwhile
-            raise ConflictError("this v1 key changed while it was being migrated")
-        key.stops_at = now + timedelta(seconds=overlap)
-        key.migrated_integration_id, key.migrated_at = integration.id, now
         audit.record(principal, "v1_key.migrated", now=now, account_id=key.account_id, target_type="v1_key",
                      target_id=key.id, after=serialize_key(key, now) | {"scopes": sorted(needs.scopes)})
         db.session.commit()
