@@ -121,7 +121,7 @@ class BearerProtector(ResourceProtector):
     def raise_error_response(self, error: OAuth2Error):
         if not isinstance(error, BearerError):  # anything else authlib might raise is a malformed request
             error = InvalidRequestError("the Authorization header must be: Bearer <token>")
-        response = make_response(json.dumps(error.response_body()), error.status_code)
+        response = make_response(json.dumps(error.response_body()) + "\n", error.status_code)
         response.content_type = "application/json"
         response.headers.update(error.response_headers())
         abort(response)
