@@ -6,12 +6,45 @@ import logging
 import secrets
 
 from flask import g, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("authserver")
 
 
+class BoundedJSONProvider(DefaultJSONProvider):
+    """Invalid input (400) rather than a crash (500) for JSON nested deeper than the parser's recursion limit, and
+    for strings holding a lone UTF-16 surrogate (``"\\ud800"``), which no database or log line can encode."""
+
+    def loads(self, s, **kwargs):
+        try:
+            value = super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+        text = s if isinstance(s, str) else bytes(s).decode("utf-8", "replace")
+        if "\\ud" in text.lower():
+            _refuse_surrogates(value)
+        return value
+
+
+def _refuse_surrogates(value) -> None:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("JSON string holds a lone surrogate") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_surrogates(key)
+            _refuse_surrogates(item)
+    elif isinstance(value, list):
+        for item in value:
+            _refuse_surrogates(item)
+
+
 def init_app(app) -> None:
+    app.json = BoundedJSONProvider(app)
+
     @app.before_request
     def assign_request_id():
         incoming = request.headers.get("X-Request-Id", "")

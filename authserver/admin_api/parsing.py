@@ -59,7 +59,7 @@ def expected_version() -> int | None:
     if not header:
         return None
     value = header.strip().removeprefix("W/").strip('"')
-    if not value.isdigit() or len(value) > 12:
+    if not (value.isascii() and value.isdigit()) or len(value) > 12:  # "²".isdigit(), but int("²") fails
         raise InvalidInputError("If-Match must be the integration's ETag, e.g. \"3\"", field="If-Match")
     return int(value)
 

@@ -96,10 +96,11 @@ def list_audit(account_id):
     account = accounts.get_account_for(principal, account_id)
     args = request.args
     limit = args.get("limit", "100")
-    if not limit.isdigit():
+    if not (limit.isascii() and limit.isdigit() and len(limit) <= 6):
         raise InvalidInputError("limit must be a number", field="limit")
     before_id = args.get("before_id")
-    if before_id is not None and not before_id.isdigit():
+    # At most 18 ASCII digits: a bigger number overflows the database's integer (a 500, not an answer).
+    if before_id is not None and not (before_id.isascii() and before_id.isdigit() and len(before_id) <= 18):
         raise InvalidInputError("before_id must be a number", field="before_id")
     rows = audit.list_events(
         [account.id], action=args.get("action") or None, target_id=args.get("target_id") or None,
@@ -257,7 +258,7 @@ def expire(integration_id):
 def activity(integration_id):
     principal = current_principal()
     days = request.args.get("days", "30")
-    if not days.isdigit() or not 1 <= int(days) <= 400:
+    if not (days.isascii() and days.isdigit()) or not 1 <= int(days) <= 400:
         raise InvalidInputError("days must be between 1 and 400", field="days")
     integration = integrations.get_integration_for(principal, integration_id)
     rows = integrations.list_tokens(principal, integration.id)

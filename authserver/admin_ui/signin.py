@@ -110,6 +110,9 @@ def _signin_form(*, email: str = "", error: str | None = None, notice: str | Non
 def _safe_next() -> str | None:
     """Only a path on this server: never an open redirect to another site."""
     target = request.values.get("next") or ""
+    # Browsers drop tabs and newlines from URLs ("/\t/evil.example" is "//evil.example"): no controls, no spaces.
+    if any(ord(ch) <= 32 or ord(ch) == 127 for ch in target):
+        return None
     if target.startswith("/") and not target.startswith("//") and "\\" not in target and len(target) < 500:
         return target
     return None
