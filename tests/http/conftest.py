@@ -1,3 +1,62 @@
-"""The HTTP suite shares the unit suite's cheap app (ES256 by default, SQLite from a migrated copy)."""
+"""The HTTP suite shares the unit suite's cheap app (ES256 by default, SQLite from a migrated copy), and adds one
+world per module and backend for the long matrices of refused requests.
 
+A refused request changes nothing, so building a fresh app and world for each of dozens of bad inputs buys no
+isolation; it only costs time. Tests that change state keep using the per-test ``app``/``world`` fixtures.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+
+import pytest
+
+from authserver import create_app
+from authserver.clock import FrozenClock
+from authserver.database import prepare
+from authserver.extensions import db
+from tests import factories
+from tests.conftest import BACKENDS, START
+from tests.support.databases import ThrowawayPostgres, postgres_available
 from tests.unit.conftest import app_config, migrated_sqlite_template  # noqa: F401  (fixtures)
+
+
+@dataclass
+class Shared:
+    app: object
+    client: object
+    services: object
+    clock: FrozenClock
+    world: factories.World
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def shared(request, tmp_path_factory, migrated_sqlite_template):  # noqa: F811
+    """An app with a world, built once per module and backend, for requests that must be refused."""
+    tmp = tmp_path_factory.mktemp("shared")
+    postgres = None
+    if request.param == "sqlite":
+        shutil.copyfile(migrated_sqlite_template, tmp / "shared.db")
+        url = f"sqlite:///{tmp / 'shared.db'}"
+    else:
+        if not postgres_available():
+            pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
+        postgres = ThrowawayPostgres()
+        url = postgres.url
+    clock = FrozenClock(START)
+    app = create_app({
+        "INSTANCE_PATH": tmp / "instance", "SQLALCHEMY_DATABASE_URI": url, "AUTHSERVER_KEYS_DIR": str(tmp / "keys"),
+        "AUTHSERVER_ISSUER": "http://127.0.0.1:5000", "AUTHSERVER_ACTIVITY_FLUSH_INTERVAL": 3600.0,
+        "SECRET_KEY": "test-secret-key", "TESTING": True, "AUTHSERVER_SIGNING_ALG": "ES256",
+    }, clock=clock)
+    prepare(app)
+    services = app.extensions["authserver"]
+    with app.app_context():
+        world = factories.make_world(services, clock)
+    yield Shared(app=app, client=app.test_client(), services=services, clock=clock, world=world)
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    if postgres is not None:
+        postgres.drop()
