@@ -38,7 +38,7 @@ class LocalJWTValidator(ScopedBearerValidator):
         if not self.feed.is_fresh(self.max_staleness):
             raise TemporarilyUnavailableError()
         verdict = self.state.live_scopes(jti=claims.jti, integration_id=claims.integration_id,
-                                         token_scopes=claims.scopes, now=now)
+                                         account_id=claims.account_id, token_scopes=claims.scopes, now=now)
         if verdict is None:
             return None
         scopes, deadline = verdict

@@ -4,7 +4,8 @@ Built from the feed's snapshot, then kept current by its events. A token is live
 past a scheduled end (grace deadline) on this service's clock, and its integration is active; its scopes are the
 token's narrowed by the integration's current ones. An integration this service has never heard of was created
 after the snapshot and never changed since (creation emits no event, every change does): its tokens carry its
-scopes as they are.
+scopes as they are. A service whose client is bound to one account hears only of that account's revocations, so
+it refuses every other account's token.
 """
 
 from __future__ import annotations
@@ -25,12 +26,15 @@ class RevocationState:
         self._revoked: dict[str, float] = {}  # jti -> exp (kept until then, after which exp refuses it anyway)
         self._ends_at: dict[str, tuple[float, float]] = {}  # jti -> (ends_at, exp)
         self._integrations: dict[str, IntegrationState] = {}
+        self._bound_account: str | None = None  # the snapshot's account_id: the only account we hear of
         self._lock = threading.Lock()
 
     # -- the verdict ------------------------------------------------------------------------------------
-    def live_scopes(self, *, jti: str, integration_id: str, token_scopes: frozenset[str],
+    def live_scopes(self, *, jti: str, integration_id: str, account_id: str, token_scopes: frozenset[str],
                     now: float) -> tuple[frozenset[str], float] | None:
         """(effective scopes, effective end) for a live token, or None if it must be refused."""
+        if self._bound_account is not None and account_id != self._bound_account:
+            return None
         if jti in self._revoked:
             return None
         end = self._ends_at.get(jti)
@@ -50,8 +54,10 @@ class RevocationState:
         revoked = {item["jti"]: float(item["exp"]) for item in snapshot.get("revoked", [])}
         ending = {item["jti"]: (float(item["ends_at"]), float(item["exp"])) for item in snapshot.get("ending", [])}
         integrations = {item["integration_id"]: _integration(item) for item in snapshot.get("integrations", [])}
+        bound = snapshot.get("account_id")
         with self._lock:
             self._revoked, self._ends_at, self._integrations = revoked, ending, integrations
+            self._bound_account = bound if isinstance(bound, str) and bound else None
 
     def token_revoked(self, jti: str, exp: float) -> None:
         with self._lock:

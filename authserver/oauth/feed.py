@@ -77,7 +77,10 @@ def token_snapshot():
     client, error = _resource_service()
     if error is not None:
         return error
-    response = jsonify(events.snapshot(_services().clock.now(), account_id=client.account_id))
+    # "account_id": the one account this client sees (null: all). A service validating locally must refuse other
+    # accounts' tokens, since it never hears of their revocations.
+    body = events.snapshot(_services().clock.now(), account_id=client.account_id)
+    response = jsonify(body | {"account_id": client.account_id})
     response.headers["Cache-Control"] = "no-store"
     return response
 

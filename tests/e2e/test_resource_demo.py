@@ -23,6 +23,7 @@ READ, WRITE = "contacts.readonly", "contacts.write"
 class World:
     server: AuthServerProcess
     service_client: dict
+    bound_service_client: dict  # a resource-service client bound to account A
     admin_a: AdminApi
     admin_b: AdminApi
     offset: float = 0.0
@@ -44,15 +45,17 @@ def world(tmp_path_factory):
     server = make_authserver(tmp_path_factory.mktemp("authserver"))
     server.start()
     try:
-        account_a, account_b, service, admin_a, admin_b = cli_batch(
+        account_a, account_b, service, admin_a, admin_b, bound = cli_batch(
             server,
             ("account", "create", "--name", "Acme", "--json"),
             ("account", "create", "--name", "Globex", "--json"),
             ("client", "create", "--name", "contacts-api", "--kind", "resource-service", "--json"),
             ("client", "create", "--name", "acme-admin", "--kind", "admin", "--account", "{0[id]}", "--json"),
             ("client", "create", "--name", "globex-admin", "--kind", "admin", "--account", "{1[id]}", "--json"),
+            ("client", "create", "--name", "acme-api", "--kind", "resource-service", "--account", "{0[id]}",
+             "--json"),
         )
-        yield World(server=server, service_client=service,
+        yield World(server=server, service_client=service, bound_service_client=bound,
                     admin_a=AdminApi(server.url, account_a["id"], admin_a["client_id"], admin_a["client_secret"]),
                     admin_b=AdminApi(server.url, account_b["id"], admin_b["client_id"], admin_b["client_secret"]))
     finally:
@@ -64,11 +67,11 @@ def start_demo(world, tmp_path):
     """Start resource_demo in a mode against the module's authorization server (restarted if a test stopped it)."""
     started: list[ResourceDemoProcess] = []
 
-    def start(mode: str, **env: str) -> ResourceDemoProcess:
+    def start(mode: str, client: dict | None = None, **env: str) -> ResourceDemoProcess:
         world.ensure_running()
+        client = client or world.service_client
         demo = make_resource_demo(tmp_path / f"demo-{mode}-{len(started)}", authserver_url=world.server.url,
-                                  client_id=world.service_client["client_id"],
-                                  client_secret=world.service_client["client_secret"], mode=mode,
+                                  client_id=client["client_id"], client_secret=client["client_secret"], mode=mode,
                                   clock_offset=world.offset, **env)
         started.append(demo)
         world.demos.append(demo)
@@ -201,6 +204,16 @@ def test_bearer_errors_follow_rfc_6750(world, start_demo, mode):
 
     assert call(demo, "GET", "/v2/contacts", token).status_code == 200
     assert token not in demo.log_text()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_service_bound_to_one_account_refuses_other_accounts_tokens(world, start_demo, mode):
+    """Its client only sees account A's tokens and events, so in local mode it could not hear of B's revocations."""
+    demo = start_demo(mode, client=world.bound_service_client)
+    token_a = world.admin_a.generate_token(world.admin_a.create_integration(f"Bound A ({mode})", [READ]))
+    token_b = world.admin_b.generate_token(world.admin_b.create_integration(f"Bound B ({mode})", [READ]))
+    assert call(demo, "GET", "/v2/contacts", token_a).status_code == 200
+    assert_bearer_error(call(demo, "GET", "/v2/contacts", token_b), 401, "invalid_token")
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -8,8 +8,8 @@ READ = frozenset({"contacts.readonly"})
 NOW = 1_800_000_000.0
 
 
-def judge(state, jti="tok_1", integration="int_1", scopes=READ, now=NOW):
-    return state.live_scopes(jti=jti, integration_id=integration, token_scopes=scopes, now=now)
+def judge(state, jti="tok_1", integration="int_1", scopes=READ, now=NOW, account="acc_1"):
+    return state.live_scopes(jti=jti, integration_id=integration, account_id=account, token_scopes=scopes, now=now)
 
 
 def test_a_token_nobody_spoke_of_keeps_its_own_scopes():
@@ -49,3 +49,11 @@ def test_a_snapshot_replaces_everything_known_before():
                          "integrations": []})
     assert judge(state) == (READ, float("inf"))
     assert judge(state, jti="tok_2") is None
+
+
+def test_a_service_bound_to_one_account_refuses_every_other_accounts_tokens():
+    """It never hears of other accounts' revocations, so it cannot vouch for their tokens."""
+    state = RevocationState()
+    state.load_snapshot({"cursor": 1, "account_id": "acc_1", "revoked": [], "ending": [], "integrations": []})
+    assert judge(state, account="acc_1") == (READ, float("inf"))
+    assert judge(state, account="acc_2") is None
