@@ -57,6 +57,7 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "RESOURCE_DEMO_HTTP_TIMEOUT": _number(env, "RESOURCE_DEMO_HTTP_TIMEOUT", 3, low=0.1, high=60),
         # Testing only: a file holding a clock offset in seconds, so end-to-end tests can move this service's time.
         "RESOURCE_DEMO_CLOCK_OFFSET_FILE": env.get("RESOURCE_DEMO_CLOCK_OFFSET_FILE") or None,
+        "MAX_CONTENT_LENGTH": 1024 * 1024,  # larger bodies are a 413, never read
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
         "JSON_SORT_KEYS": False,
     }

@@ -75,5 +75,8 @@ def init_app(app: Flask) -> None:
                   request_id, exc_info=True)
         from .extensions import db
 
-        db.session.rollback()
+        try:
+            db.session.rollback()
+        except Exception:  # noqa: S110 - the database may be what failed; the answer below is what matters
+            pass
         return problem(500, "Internal Server Error", f"unexpected error; request id {request_id}")

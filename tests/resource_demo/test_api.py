@@ -122,3 +122,9 @@ def test_unknown_routes_and_methods_answer_json_problems(client, issuer):
     assert client.get("/v2/nothing-here").status_code == 404
     response = client.put("/v2/contacts", headers=bearer(issuer.mint()))
     assert response.status_code == 405 and response.get_json()["status"] == 405
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(client, issuer):
+    response = client.post("/v2/contacts", data="x" * (1024 * 1024 + 1), content_type="application/json",
+                           headers=bearer(issuer.mint(scope=READ_WRITE)))
+    assert response.status_code == 413
