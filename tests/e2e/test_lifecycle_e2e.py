@@ -26,8 +26,9 @@ def setup_integration(admin, **body) -> tuple[str, dict]:
     return integration["id"], admin.generate(integration["id"])
 
 
-def rotate(admin, integration_id: str, **body) -> requests.Response:
-    return admin.post(f"/integrations/{integration_id}/rotate", json=body)
+def rotate(admin, integration_id: str, if_match: str | None = None, **body) -> requests.Response:
+    headers = {"If-Match": if_match} if if_match is not None else {}
+    return admin.post(f"/integrations/{integration_id}/rotate", json=body, headers=headers)
 
 
 def rotated(admin, integration_id: str, **body) -> dict:
@@ -453,7 +454,7 @@ def test_two_admins_rotating_at_the_same_moment_rotate_exactly_once(world):
         assert len(set(etags)) == 1
 
         responses = at_the_same_moment(*(
-            partial(rotate, admin, integration_id, headers={"If-Match": etag}, **mode)
+            partial(rotate, admin, integration_id, if_match=etag, **mode)
             for admin, etag in zip(admins, etags, strict=True)))
 
         assert sorted(r.status_code for r in responses) == [201, 409], [r.text for r in responses]
