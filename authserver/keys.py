@@ -77,7 +77,7 @@ class KeyStore:
         self.alg = alg
         self._verification: dict[str, VerificationKey] = {}
         self._signers: dict[str, tuple[object, float]] = {}
-        self._last_refresh = 0.0
+        self._unknown: dict[str, float] = {}
         self._lock = threading.Lock()
 
     # -- start-up ---------------------------------------------------------------------------------
@@ -195,25 +195,27 @@ class KeyStore:
 
     # -- verification -----------------------------------------------------------------------------
     def verification_key(self, kid: str) -> VerificationKey | None:
+        """The public key for ``kid``. A kid not seen yet is looked up by primary key at once (a key rotated in
+        by another process verifies immediately); a kid that does not exist is remembered for a second, so a
+        flood of made-up kids costs at most one indexed read per kid per second."""
         key = self._verification.get(kid)
         if key is not None:
             return key
         now = time.monotonic()
+        missed = self._unknown.get(kid)
+        if missed is not None and now - missed < self.REFRESH_INTERVAL:
+            return None
+        row = db.session.get(SigningKey, kid)
+        if row is None:
+            with self._lock:
+                if len(self._unknown) > 10000:
+                    self._unknown.clear()
+                self._unknown[kid] = now
+            return None
+        key = VerificationKey(kid=row.kid, alg=row.alg, key=pyjwt.PyJWK(row.public_jwk, algorithm=row.alg).key)
         with self._lock:
-            if kid in self._verification:
-                return self._verification[kid]
-            if now - self._last_refresh < self.REFRESH_INTERVAL:
-                return None
-            self._last_refresh = now
-            self._load_verification_keys()
-        return self._verification.get(kid)
-
-    def _load_verification_keys(self) -> None:
-        keys = {}
-        for row in db.session.scalars(select(SigningKey)):
-            keys[row.kid] = VerificationKey(kid=row.kid, alg=row.alg,
-                                            key=pyjwt.PyJWK(row.public_jwk, algorithm=row.alg).key)
-        self._verification = keys
+            self._verification = {**self._verification, kid: key}
+        return key
 
     # -- publication ------------------------------------------------------------------------------
     def published_jwks(self, now: datetime) -> dict:
