@@ -13,13 +13,13 @@ import json
 import re
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 import requests
 
 from tests.factories import basic
-from tests.support.servers import AuthServerProcess, make_authserver
+from tests.support.servers import AuthServerProcess, make_authserver, wait_for_http
 
 AUDIENCE = "https://api.security.example/v2"
 PASSWORD = "correct horse battery staple"
@@ -45,13 +45,63 @@ sys.stdout.write(json.dumps(results))
 """
 
 
+# Every secret, token, password, session id and CSRF token the security run hands out or receives; the log
+# hygiene test looks for each of them in every server log of the run.
+SECRETS: set[str] = set()
+SECRET_FIELDS = frozenset({"token", "client_secret", "secret", "key", "password", "csrf_token"})
+
+
+def remember(value: object) -> None:
+    """Record secrets: strings as they are, and the values of secret-named fields anywhere in a JSON document."""
+    if isinstance(value, str):
+        if len(value) >= 8:
+            SECRETS.add(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key in SECRET_FIELDS and isinstance(item, str):
+                remember(item)
+            elif isinstance(item, dict | list):
+                remember(item)
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict | list):
+                remember(item)
+
+
+def remember_response(response: requests.Response) -> requests.Response:
+    if response.headers.get("Content-Type", "").endswith("json"):
+        with contextlib.suppress(ValueError):
+            remember(response.json())
+    for cookie in response.cookies:
+        remember(cookie.value)
+    return response
+
+
 def run_cli(server: AuthServerProcess, *commands: tuple[list[str], str | None]) -> list[dict]:
     """Several ``authserver ... --json`` commands in one process, each with its own standard input."""
     done = subprocess.run([sys.executable, "-c", _SEED], env=server.env, input=json.dumps(commands),
                           capture_output=True, text=True, timeout=120, cwd=server.workdir)
     if done.returncode != 0:
         raise RuntimeError(f"authserver seed failed: {done.stderr}")
-    return json.loads(done.stdout)
+    results = json.loads(done.stdout)
+    remember(results)
+    for _, stdin in commands:
+        if stdin:
+            remember(stdin.strip())
+    return results
+
+
+def start_together(*servers: AuthServerProcess, timeout: float = 90.0) -> list[AuthServerProcess]:
+    """Start several ``authserver run`` processes at once (each spends seconds on imports), then wait for each;
+    the wait is generous because the suite may share two cores with other work."""
+    for server in servers:
+        with open(server.log_path, "ab") as log:
+            server.proc = subprocess.Popen([sys.executable, "-m", "authserver", "run", "--port", str(server.port)],
+                                           env=server.env, stdout=log, stderr=subprocess.STDOUT, cwd=server.workdir)
+    for server in servers:
+        wait_for_http(f"{server.url}/.well-known/oauth-authorization-server", server.proc, server.log_path,
+                      timeout=timeout)
+    return list(servers)
 
 
 class Admin:
@@ -66,7 +116,8 @@ class Admin:
 
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
         headers = basic(self.client_id, self.secret) | kwargs.pop("headers", {})
-        return requests.request(method, f"{self.server.url}/api{path}", headers=headers, timeout=TIMEOUT, **kwargs)
+        return remember_response(requests.request(method, f"{self.server.url}/api{path}", headers=headers,
+                                                  timeout=TIMEOUT, **kwargs))
 
     def create_integration(self, scopes=("contacts.readonly",), account_id: str | None = None) -> dict:
         response = self.request("POST", f"/accounts/{account_id or self.account_id}/integrations",
@@ -92,14 +143,14 @@ class Browser:
         self.session = requests.Session()
 
     def get(self, path: str, **kwargs) -> requests.Response:
-        return self.session.get(self.server.url + path, timeout=TIMEOUT, allow_redirects=False, **kwargs)
+        return self.request("GET", path, **kwargs)
 
     def post(self, path: str, **kwargs) -> requests.Response:
-        return self.session.post(self.server.url + path, timeout=TIMEOUT, allow_redirects=False, **kwargs)
+        return self.request("POST", path, **kwargs)
 
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
-        return self.session.request(method, self.server.url + path, timeout=TIMEOUT, allow_redirects=False,
-                                    **kwargs)
+        return remember_response(self.session.request(method, self.server.url + path, timeout=TIMEOUT,
+                                                      allow_redirects=False, **kwargs))
 
     def signin_form_token(self) -> str:
         page = self.get("/signin")
@@ -108,6 +159,7 @@ class Browser:
 
     def sign_in(self, email: str, password: str = PASSWORD) -> requests.Response:
         token = self.signin_form_token()
+        remember(password)
         return self.post("/signin", data={"email": email, "password": password, "csrf_token": token},
                          headers={"Origin": self.server.url})
 
@@ -122,6 +174,7 @@ def form_field(html: str, name: str) -> str:
     match = re.search(rf'name="{name}"\s+value="([^"]+)"', html) or re.search(
         rf'value="([^"]+)"\s+name="{name}"', html)
     assert match, f"no {name} field in the page"
+    remember(match.group(1))
     return match.group(1)
 
 
@@ -134,15 +187,14 @@ class Target:
     sub: Admin
     other: Admin
     users: dict[str, str]  # role -> email (agency admin, agency member, other admin)
-    secrets: list[str] = field(default_factory=list)  # every secret, token and password handed out
 
     @property
     def url(self) -> str:
         return self.server.url
 
     def introspect(self, token: str, auth=None, **form) -> requests.Response:
-        return requests.post(f"{self.url}/oauth/introspect", data={"token": token} | form,
-                             auth=auth or self.resource_service, timeout=TIMEOUT)
+        return remember_response(requests.post(f"{self.url}/oauth/introspect", data={"token": token} | form,
+                                               auth=auth or self.resource_service, timeout=TIMEOUT))
 
     def is_active(self, token: str) -> bool:
         response = self.introspect(token)
@@ -184,14 +236,12 @@ def seed(server: AuthServerProcess) -> Target:
     def admin(client: dict, account: dict) -> Admin:
         return Admin(server, client["client_id"], client["client_secret"], account["id"])
 
-    clients = (agency_admin, sub_admin, other_admin, service, agency_service)
     return Target(
         server=server, resource_service=(service["client_id"], service["client_secret"]),
         agency_service=(agency_service["client_id"], agency_service["client_secret"]),
         agency=admin(agency_admin, agency), sub=admin(sub_admin, sub), other=admin(other_admin, other),
         users={"agency_admin": "admin@agency.example", "agency_member": "member@agency.example",
                "other_admin": "admin@other.example"},
-        secrets=[PASSWORD, *(c["client_secret"] for c in clients)],
     )
 
 
@@ -203,7 +253,7 @@ def target(tmp_path_factory):
                              # Webhook subscriptions to a closed local port (no worker runs: nothing is sent).
                              AUTHSERVER_WEBHOOK_ALLOW_HOSTS="127.0.0.1", AUTHSERVER_WEBHOOK_ALLOW_HTTP="on")
     seeded = seed(server)
-    server.start()
+    start_together(server)
     try:
         yield seeded
     finally:

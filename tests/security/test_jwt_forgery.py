@@ -8,7 +8,6 @@ them live: only the claim checks stand between them and ``active: true``.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import time
 
