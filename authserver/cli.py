@@ -28,6 +28,46 @@ from .users import create_user
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 
 
+def _one_line(exc: click.UsageError) -> click.ClickException:
+    """Click shows a usage error as four lines (usage, hint, blank line, error); scripts get one, like every other
+    error here. The exit code stays click's 2 for usage errors. A bare group (no subcommand) still shows its help."""
+    if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):
+        return exc
+    error = click.ClickException(f"{exc.format_message()} (see --help)")
+    error.exit_code = exc.exit_code
+    return error
+
+
+class _OneLineUsageErrors:
+    """Bad options and arguments (``make_context``) and unknown subcommands (``resolve_command``, groups only)."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
+
+    def resolve_command(self, ctx, args):
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
+
+
+class OneLineCommand(_OneLineUsageErrors, click.Command):
+    """A command whose bad arguments are reported on one line."""
+
+
+class OneLineGroup(_OneLineUsageErrors, click.Group):
+    """A group whose bad arguments, unknown subcommands included, are reported on one line."""
+
+    command_class = OneLineCommand
+
+
+class OneLineFlaskGroup(_OneLineUsageErrors, FlaskGroup):
+    """The ``authserver`` command itself: an unknown top-level command is one line too."""
+
+
 def _services():
     return current_app.extensions["authserver"]
 
@@ -52,6 +92,8 @@ def command(group, name, **kwargs):
                 db.session.rollback()
                 detail = getattr(exc, "detail", str(exc))
                 raise click.ClickException(detail) from None
+            except click.UsageError as exc:
+                raise _one_line(exc) from None
 
         return group.command(name, **kwargs)(with_appcontext(wrapper))
 
@@ -62,7 +104,7 @@ def _duration(value, field):
     return None if value is None else parse_duration(value, field=field)
 
 
-@click.group("db", help="Database schema.")
+@click.group("db", cls=OneLineGroup, help="Database schema.")
 def db_group():
     pass
 
@@ -75,7 +117,7 @@ def db_upgrade(as_json):
     emit(as_json, {"status": "ok"}, "database schema is up to date")
 
 
-@click.command("init")
+@click.command("init", cls=OneLineCommand)
 @json_option
 @with_appcontext
 def init(as_json):
@@ -90,7 +132,7 @@ def init(as_json):
     emit(as_json, payload, f"ready: schema migrated, signing key {payload['current_kid']}")
 
 
-@click.group("account", help="Accounts (agencies and sub-accounts).")
+@click.group("account", cls=OneLineGroup, help="Accounts (agencies and sub-accounts).")
 def account_group():
     pass
 
@@ -104,7 +146,7 @@ def account_create(name, parent_id, as_json):
     emit(as_json, {"id": account.id, "name": account.name, "parent_id": account.parent_id}, account.id)
 
 
-@click.group("user", help="People who sign in to the admin UI.")
+@click.group("user", cls=OneLineGroup, help="People who sign in to the admin UI.")
 def user_group():
     pass
 
@@ -121,7 +163,7 @@ def user_create(account_id, email, role, password_stdin, as_json):
     emit(as_json, {"id": user.id, "email": user.email, "account_id": account_id, "role": role}, user.id)
 
 
-@click.group("client", help="API clients: resource services and admin clients.")
+@click.group("client", cls=OneLineGroup, help="API clients: resource services and admin clients.")
 def client_group():
     pass
 
@@ -137,7 +179,7 @@ def client_create(name, kind, account_id, as_json):
          f"client_id:     {client.client_id}\nclient_secret: {secret}\n(the secret is shown only once)")
 
 
-@click.group("integration", help="Private integrations.")
+@click.group("integration", cls=OneLineGroup, help="Private integrations.")
 def integration_group():
     pass
 
@@ -200,7 +242,7 @@ def integration_set_scopes(integration_id, scopes, as_json):
     emit(as_json, serialize_integration(integration), f"{integration.id}: {integration.scopes}")
 
 
-@click.group("token", help="Access tokens of private integrations.")
+@click.group("token", cls=OneLineGroup, help="Access tokens of private integrations.")
 def token_group():
     pass
 
@@ -281,7 +323,7 @@ def token_expire_inactive(as_json):
     emit(as_json, {"expired": expired}, f"{len(expired)} inactive token(s) expired")
 
 
-@click.group("keys", help="Signing keys.")
+@click.group("keys", cls=OneLineGroup, help="Signing keys.")
 def keys_group():
     pass
 
@@ -303,7 +345,7 @@ def keys_list(as_json):
     emit(as_json, {"keys": rows}, text or "(no keys)")
 
 
-@click.group("audit", help="The audit log.")
+@click.group("audit", cls=OneLineGroup, help="The audit log.")
 def audit_group():
     pass
 
@@ -326,7 +368,7 @@ def audit_list(account_id, action, target_id, limit, fmt, as_json):
     emit(as_json or fmt == "json", payload, text or "(no events)")
 
 
-@click.command("run")
+@click.command("run", cls=OneLineCommand)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=None, type=click.IntRange(0, 65535),
               help="Default: the port of AUTHSERVER_ISSUER (5000).")
@@ -346,7 +388,7 @@ def run(host, port):
     serve(current_app._get_current_object(), host, port)
 
 
-@click.command("serve")
+@click.command("serve", cls=OneLineCommand)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=None, type=click.IntRange(1, 65535),
               help="Default: the port of AUTHSERVER_ISSUER (5000).")
@@ -384,6 +426,6 @@ def main() -> None:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(1)
 
-    FlaskGroup(create_app=factory, add_default_commands=False, load_dotenv=False,
+    OneLineFlaskGroup(create_app=factory, add_default_commands=False, load_dotenv=False,
                set_debug_flag=False, help="authserver: private integrations and their access tokens.")(
         prog_name="authserver")

@@ -38,4 +38,7 @@ def build_metadata(issuer: str, signing_algs: list[str]) -> PrivateIntegrationMe
         "service_documentation": f"{base}/docs",
         "admin_api_openapi": f"{base}/api/openapi.json",
         "token_usage_endpoint": f"{base}/oauth/usage",
+        # Resource services follow this feed (long poll) to stop honouring revoked tokens within a second.
+        "token_events_endpoint": f"{base}/oauth/events",
+        "token_events_snapshot_endpoint": f"{base}/oauth/events/snapshot",
     })
