@@ -69,8 +69,9 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "AUTHSERVER_RATE_LIMIT_TOKEN_GENERATION": env.get("AUTHSERVER_RATE_LIMIT_TOKEN_GENERATION", "300/1h"),
         "AUTHSERVER_SIGNIN_ACCOUNT_LIMIT": env.get("AUTHSERVER_SIGNIN_ACCOUNT_LIMIT", "5/15m"),
         "AUTHSERVER_SIGNIN_ADDRESS_LIMIT": env.get("AUTHSERVER_SIGNIN_ADDRESS_LIMIT", "20/15m"),
-        # How long an SQLite request waits for another writer before failing (503) instead of hanging.
-        "AUTHSERVER_SQLITE_BUSY_TIMEOUT": float(env.get("AUTHSERVER_SQLITE_BUSY_TIMEOUT", 15.0)),
+        # How long a request waits for a database lock held by someone else before failing (503) instead of
+        # hanging: SQLite's busy timeout, PostgreSQL's lock_timeout (seconds).
+        "AUTHSERVER_DB_LOCK_TIMEOUT": float(env.get("AUTHSERVER_DB_LOCK_TIMEOUT", 15.0)),
         # Webhooks: non-public destinations (IPs or CIDRs, comma-separated) an operator allows, plain http, timing.
         "AUTHSERVER_WEBHOOK_ALLOW_HOSTS": [
             h.strip() for h in env.get("AUTHSERVER_WEBHOOK_ALLOW_HOSTS", "").split(",") if h.strip()],
@@ -129,10 +130,12 @@ def _engine_options(config: dict) -> None:
     options = config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
     if uri.startswith("sqlite"):
         # Writers wait for each other instead of failing at once; WAL is set per connection in db.py.
-        options.setdefault("connect_args", {"timeout": config["AUTHSERVER_SQLITE_BUSY_TIMEOUT"]})
+        options.setdefault("connect_args", {"timeout": config["AUTHSERVER_DB_LOCK_TIMEOUT"]})
     else:
         options.setdefault("pool_pre_ping", True)
-        options.setdefault("connect_args", {"connect_timeout": 5})  # an unreachable database fails, not hangs
+        # An unreachable database fails in seconds and a lock held elsewhere fails after the timeout: not hangs.
+        lock_ms = int(config["AUTHSERVER_DB_LOCK_TIMEOUT"] * 1000)
+        options.setdefault("connect_args", {"connect_timeout": 5, "options": f"-c lock_timeout={lock_ms}"})
 
 
 def validate_config(config: dict) -> None:

@@ -7,6 +7,7 @@ import secrets
 
 from flask import g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("authserver")
@@ -42,6 +43,17 @@ def _refuse_surrogates(value) -> None:
             _refuse_surrogates(item)
 
 
+def describe_database_error(exc: SQLAlchemyError) -> str:
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    if "read-only" in text or "readonly" in text:
+        return "the database is read-only"
+    if "disk is full" in text or "no space left" in text or "disk full" in text:
+        return "the database's disk is full"
+    if "locked" in text or "lock timeout" in text or "canceling statement due to lock" in text:
+        return "the database is locked by another writer"
+    return "the database is unavailable"
+
+
 def init_app(app) -> None:
     app.json = BoundedJSONProvider(app)
 
@@ -69,6 +81,29 @@ def init_app(app) -> None:
             return problem(exc.code or 500, exc.name, exc.description)
         response = jsonify(error=exc.name.lower().replace(" ", "_"), error_description=exc.description)
         response.status_code = exc.code or 500
+        return response
+
+    @app.errorhandler(SQLAlchemyError)
+    def database_error(exc: SQLAlchemyError):
+        """The database is away, locked, read-only or full: 503 with what happened, never a 500 or a traceback.
+        The log names the kind only: the exception text carries SQL and its parameters."""
+        from .extensions import db
+
+        try:
+            db.session.rollback()
+        except SQLAlchemyError:
+            pass
+        detail = describe_database_error(exc)
+        log.warning("database error on %s %s: %s (%s)", request.method, request.path, detail,
+                    exc.__class__.__name__)
+        if request.path.startswith("/api/"):
+            from .admin_api.problems import problem
+
+            return problem(503, "Service Unavailable", f"{detail}; nothing was changed, try again later",
+                           code="database_unavailable", headers={"Retry-After": "5"})
+        response = jsonify(error="temporarily_unavailable", error_description=detail)
+        response.status_code = 503
+        response.headers["Retry-After"] = "5"
         return response
 
     @app.errorhandler(Exception)

@@ -17,6 +17,7 @@ import threading
 from granian.constants import Interfaces
 from granian.log import LogLevels
 from granian.server import Server
+from sqlalchemy.exc import SQLAlchemyError
 
 from .config import ConfigError
 from .database import prepare
@@ -36,6 +37,13 @@ def _prepare_or_exit(app) -> None:
         prepare(app)
     except (KeyStoreError, ConfigError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except SQLAlchemyError as exc:  # unreachable, read-only or full: one clear line, not a traceback
+        from .httpbase import describe_database_error
+
+        reason = getattr(exc, "orig", None) or exc.__class__.__name__
+        print(f"Error: {describe_database_error(exc)} ({reason}); check DATABASE_URL and that the database "
+              "(and, for SQLite, its file and folder) can be written", file=sys.stderr)
         raise SystemExit(1) from None
 
 
