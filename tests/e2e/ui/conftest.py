@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,8 +113,14 @@ def _seed(server: AuthServerProcess) -> UiWorld:
 @pytest.fixture(scope="module")
 def ui(tmp_path_factory) -> UiWorld:
     server = make_authserver(tmp_path_factory.mktemp("authserver-ui"))
-    world = _seed(server)
-    server.start()
+    with ThreadPoolExecutor(max_workers=1) as pool:  # seed while the server starts: both are mostly imports
+        seeding = pool.submit(_seed, server)
+        try:
+            server.start()
+            world = seeding.result()
+        except BaseException:
+            server.stop()
+            raise
     try:
         yield world
     finally:
