@@ -178,9 +178,9 @@ BAD_ARGUMENTS = [
     (["integration", "disable", "int_nope"], "not found"),
     (["integration", "set-scopes", "{integration}", "--scope", "nope.nope"], "scope"),
     (["token", "generate", "{integration}", "--expires-in", "forever"], "expires-in"),
-    (["token", "generate", "{integration}", "--expires-in", "10s"], "expires_in"),
+    (["token", "rotate", "{integration}", "--now", "--expires-in", "10s"], "expires_in"),
     (["token", "generate", "int_nope"], "not found"),
-    (["token", "rotate", "{integration}", "--now"], "generate"),
+    (["token", "generate", "{integration}"], "rotate"),
     (["token", "rotate", "{integration}", "--grace", "10m"], "grace"),
     (["token", "rotate", "{integration}", "--now", "--grace", "1h"], "--now"),
     (["token", "rotate", "{integration}", "--grace-until", "someday"], "grace-until"),
@@ -196,10 +196,10 @@ BAD_ARGUMENTS = [
 
 
 @pytest.mark.parametrize(("argv", "fragment"), BAD_ARGUMENTS, ids=lambda v: " ".join(v) if isinstance(v, list) else v)
-def test_bad_arguments_give_one_line_and_a_non_zero_exit(runner, setup, argv, fragment):
-    agency, sub, integration = setup
-    ids = {"agency": agency["id"], "sub": sub["id"], "integration": integration["id"]}
+def test_bad_arguments_give_one_line_and_a_non_zero_exit(shared, argv, fragment):
+    world = shared.world
+    ids = {"agency": world.agency.account_id, "sub": world.sub.account_id, "integration": world.sub.integration_id}
     args = [arg.format(**ids) for arg in argv]
-    result = runner.invoke(args=[*args, "--json"], input="short\n")
+    result = shared.app.test_cli_runner().invoke(args=[*args, "--json"], input="short\n")
     assert_one_line_error(result, fragment)
     assert result.stdout == ""  # nothing half-done was printed as if it had worked
