@@ -155,7 +155,8 @@ def test_expiring_only_the_grace_token_leaves_the_new_one_working(client, admin,
 def test_expire_later_schedules_the_end_and_says_when(client, admin, world, services, clock):
     response = _act(admin, world.agency, "expire", {"mode": "later", "at": "24h"})
     end = services.clock.now() + timedelta(hours=24)
-    assert f"keeps working until {end:%-d %b %Y, %H:%M} UTC, then stops." in admin.get(response.headers["Location"]).text
+    page = admin.get(response.headers["Location"]).text
+    assert f"keeps working until {end:%-d %b %Y, %H:%M} UTC, then stops." in page
     clock.advance(86400)
     assert introspect(client, world, world.agency.token)["active"] is False
 
