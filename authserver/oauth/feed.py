@@ -14,7 +14,7 @@ from .. import events
 from ..durations import parse_instant
 from ..errors import InvalidInputError
 from ..extensions import db
-from ..models import AccessToken
+from ..tokens import load_states
 from .views import bp
 
 MAX_WAIT_SECONDS = 25.0
@@ -108,9 +108,11 @@ def report_usage():
             raise InvalidInputError("count must be a positive integer")
         used_at = parse_instant(item["last_used_at"], field="last_used_at") if item.get("last_used_at") else now
         parsed.append((item["jti"], count, min(used_at, now)))
-    known = {row[0] for row in db.session.execute(
-        db.select(AccessToken.jti, AccessToken.account_id).where(AccessToken.jti.in_([p[0] for p in parsed])))
-        if client.account_id is None or row[1] == client.account_id}
+    # Only uses of tokens live right now count: a late report must not bring an idle-expired token back to life.
+    recent = services.activity.recent_use if services.activity is not None else (lambda jti: None)
+    known = {jti for jti, state in load_states([p[0] for p in parsed]).items()
+             if (client.account_id is None or state.account_id == client.account_id)
+             and state.is_live(now, recent(jti))}
     accepted = 0
     if services.activity is not None:
         for jti, count, used_at in parsed:
