@@ -20,6 +20,7 @@ class Result:
     p50_ms: float
     p99_ms: float
     p999_ms: float
+    server_cpu_us: float = 0.0  # server CPU time per request, when the caller measured it
 
     @property
     def rps(self) -> float:

@@ -33,6 +33,17 @@ def _rss_kib(pid: int) -> int:
     return 0
 
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_ticks(pid: int) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
@@ -82,6 +93,13 @@ class ServerProcess:
         per_worker = [_rss_kib(pid) / 1024 for pid in workers]
         total = _rss_kib(self.proc.pid) / 1024 + sum(per_worker)
         return total, per_worker or [total]
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server's processes have used so far: a per-request cost that, unlike
+        throughput, hardly moves when other work competes for the machine's cores."""
+        if self.proc is None:
+            return 0.0
+        return sum(_cpu_ticks(pid) for pid in [self.proc.pid, *_children(self.proc.pid)]) / _TICKS
 
     def stop(self, timeout: float = 20.0) -> int | None:
         if self.proc is None:

@@ -36,7 +36,8 @@ def granian_wsgi(target: str, port: int, workers: int, threads: int = 1) -> list
 
 
 def granian_wsgi_threads(target: str, port: int, workers: int) -> list[str]:
-    return granian_wsgi(target, port, workers, threads=4)
+    """What ``authserver serve`` runs by default: 8 threads per worker, so long polls cannot starve it."""
+    return granian_wsgi(target, port, workers, threads=8)
 
 
 STACKS: dict[str, Callable[[str, int, int], list[str]]] = {
@@ -44,5 +45,5 @@ STACKS: dict[str, Callable[[str, int, int], list[str]]] = {
     "gunicorn-sync": gunicorn_sync,
     "gunicorn-gthread": gunicorn_gthread,
     "granian": granian_wsgi,
-    "granian-4threads": granian_wsgi_threads,
+    "granian-8threads": granian_wsgi_threads,
 }
