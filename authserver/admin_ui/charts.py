@@ -53,7 +53,8 @@ def usage_chart(usage: dict[date, int]) -> UsageChart:
     bars = []
     for index, day in enumerate(days):
         count = usage[day]
-        height = plot_height * count / top
+        # A quiet day is a thin line on the axis; a day with any use is never thinner than 3 px.
+        height = 2.0 if count == 0 else max(plot_height * count / top, 3.0)
         bars.append(Bar(x=round(LEFT + index * slot + slot * 0.15, 2), y=round(baseline - height, 2),
                         width=round(slot * 0.7, 2), height=round(height, 2), day=day, count=count))
     ticks = [Tick(y=round(baseline - plot_height * value / top, 2), label=f"{value:,}")
