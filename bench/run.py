@@ -27,12 +27,13 @@ import sys
 import tempfile
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from load import Result, ensure_wrk, run_wrk  # noqa: E402
+from peer.compare import compare_with_peer  # noqa: E402
 from processes import ROOT, ServerProcess, free_port  # noqa: E402
 from stacks import STACKS  # noqa: E402
 
@@ -238,6 +239,12 @@ def run_introspection(args) -> dict:
                                       "p99_ms": row.median("p99_ms"), "p999_ms": row.median("p999_ms"),
                                       "errors": row.errors, "rss_mib": max(row.rss)[0] if row.rss else None}
                            for row in rows.values()}
+        if args.peer:  # last, so that `ratio_vs_peer: X.XX` is among the final lines
+            summary["peer"] = compare_with_peer(
+                workdir=workdir, ours=lambda: authserver(world, tracking=True, **stack),
+                hello=lambda: hello(replace(world, port=free_port()), **stack), our_bodies=world.bodies["active"],
+                our_authorization=world.authorization, rounds=max(3, args.rounds), duration=args.duration,
+                connections=args.connections, load_average=load_average)
         return summary
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -298,6 +305,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--requests", type=int, default=3000, help="profile: introspections to sample")
+    parser.add_argument("--peer", action=argparse.BooleanOptionalAction, default=True,
+                        help="introspection: also measure node-oidc-provider side by side (npm, bench/peer)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
     args = parser.parse_args(argv)
     runner = {"introspection": run_introspection, "stacks": run_stacks, "profile": run_profile}[args.scenario]

@@ -1,0 +1,117 @@
+"""The side-by-side step of ``run.py introspection``: our server, the peer and the bare hello ceiling, all three up at
+once on their own loopback ports, measured in turn (A B C A B C ...) so drift on a shared machine hits each alike.
+
+Our server runs as in production (``authserver serve``, activity tracking on) and introspects one active token; the
+peer introspects its own opaque token. Both are loaded by the same wrk command: 16 connections, the same Lua script,
+one token repeated, Basic client authentication.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from load import Result, run_wrk
+from processes import ServerProcess
+
+from . import PeerUnavailableError, ensure_installed, start_peer
+
+WARMUP_SECONDS = 2.0
+
+
+@dataclass
+class Series:
+    name: str
+    results: list[Result] = field(default_factory=list)
+
+    def median(self, attribute: str) -> float:
+        return statistics.median(getattr(r, attribute) for r in self.results) if self.results else 0.0
+
+    @property
+    def errors(self) -> int:
+        return sum(r.errors for r in self.results)
+
+
+@dataclass
+class Target:
+    """Something to load: a URL, the bodies to POST and the Authorization header to send."""
+
+    series: Series
+    url: str
+    bodies: Path
+    authorization: str
+
+
+def _load(target: Target, *, duration: float, connections: int) -> Result:
+    return run_wrk(target.url, duration=duration, connections=connections, bodies=target.bodies,
+                   authorization=target.authorization)
+
+
+def compare_with_peer(*, workdir: Path, ours: Callable[[], ServerProcess], hello: Callable[[], ServerProcess],
+                      our_bodies: Path, our_authorization: str, rounds: int, duration: float, connections: int,
+                      load_average: Callable[[], str]) -> dict:
+    """Measure, print a small table and the ratios, and return the figures. Stops everything it started."""
+    try:
+        version = ensure_installed()
+    except PeerUnavailableError as exc:
+        print(f"\npeer skipped: {exc}")
+        return {}
+    print(f"\nside by side with node-oidc-provider {version}: {rounds} rounds of A B C, {duration:g}s each "
+          f"(load average {load_average()})", flush=True)
+    started: list = []
+    try:
+        our_server = ours().start()
+        started.append(our_server)
+        hello_server = hello().start()
+        started.append(hello_server)
+        peer = start_peer(workdir)
+        started.append(peer)
+        targets = [
+            Target(Series("authserver introspect active"), our_server.url + "/oauth/introspect", our_bodies,
+                   our_authorization),
+            Target(Series(f"node-oidc-provider {version} introspect"), peer.server.url + peer.introspection_path,
+                   peer.write_bodies(workdir / "peer.bodies"), peer.authorization),
+            Target(Series("hello (ceiling)"), hello_server.url + "/hello", our_bodies, our_authorization),
+        ]
+        for target in targets:  # JIT and caches warm before the first measured round, for everyone alike
+            _load(target, duration=WARMUP_SECONDS, connections=connections)
+        for round_number in range(1, rounds + 1):
+            print(f"  peer round {round_number}/{rounds} (load average {load_average()})", flush=True)
+            # Alternate who goes first, so neither always follows the same neighbour.
+            order = targets if round_number % 2 else [targets[1], targets[0], targets[2]]
+            for target in order:
+                target.series.results.append(_load(target, duration=duration, connections=connections))
+    finally:
+        for running in reversed(started):
+            running.stop()
+    ours_series, peer_series, hello_series = (t.series for t in targets)
+    print(f"\nside by side, wrk {connections} connections, {duration:g}s x {rounds} rounds interleaved, medians; "
+          f"load average at end {load_average()}")
+    print(f"{'server':42} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9} {'errors':>7}")
+    for series in (ours_series, peer_series, hello_series):
+        print(f"{series.name:42} {series.median('rps'):8.0f} {series.median('p50_ms'):8.2f} "
+              f"{series.median('p99_ms'):8.2f} {series.median('p999_ms'):9.2f} {series.errors:7d}")
+    ours_rps, peer_rps, hello_rps = (s.median("rps") for s in (ours_series, peer_series, hello_series))
+    per_round = [a.rps / b.rps for a, b in zip(ours_series.results, peer_series.results, strict=True) if b.rps]
+    figures = {
+        "peer_version": version,
+        "ours": _figures(ours_series), "peer": _figures(peer_series), "hello": _figures(hello_series),
+        "ratio_vs_peer": ours_rps / peer_rps if peer_rps else 0.0,
+        "ratio_vs_peer_per_round": per_round,
+        "p99_vs_peer": ours_series.median("p99_ms") / peer_series.median("p99_ms") if peer_rps else 0.0,
+        "ratio_vs_hello_side_by_side": ours_rps / hello_rps if hello_rps else 0.0,
+    }
+    print(f"per-round ratios vs peer: {' '.join(f'{r:.2f}' for r in per_round)}")
+    print(f"p99 vs peer: {figures['p99_vs_peer']:.2f}x ({ours_series.median('p99_ms'):.2f} ms vs "
+          f"{peer_series.median('p99_ms'):.2f} ms)")
+    print(f"ceiling (hello) in the same rounds: ours is {figures['ratio_vs_hello_side_by_side']:.2f} of it; "
+          f"the peer is {peer_rps / hello_rps if hello_rps else 0:.2f} of it")
+    print(f"ratio_vs_peer: {figures['ratio_vs_peer']:.2f}")
+    return figures
+
+
+def _figures(series: Series) -> dict:
+    return {"rps": series.median("rps"), "p50_ms": series.median("p50_ms"), "p99_ms": series.median("p99_ms"),
+            "p999_ms": series.median("p999_ms"), "errors": series.errors}
