@@ -12,7 +12,7 @@ from .extensions import db
 from .models import Account, Integration
 from .principals import Principal
 from .scopes import ALL_SCOPES, format_scopes, parse_scopes, split_scopes
-from .security import new_id
+from .security import is_identifier, new_id
 from .tokens import narrow_token_scopes
 from .webhooks import outbox
 
@@ -32,7 +32,7 @@ def clean_name(value: object, *, field: str = "name", limit: int = 200) -> str:
 
 
 def get_account(account_id: str) -> Account:
-    account = db.session.get(Account, account_id) if isinstance(account_id, str) else None
+    account = db.session.get(Account, account_id) if is_identifier(account_id) else None
     if account is None:
         raise NotFoundError(f"account {account_id!r} not found")
     return account

@@ -12,7 +12,7 @@ from .errors import ForbiddenError, InvalidInputError
 from .extensions import db
 from .models import ApiClient
 from .principals import Principal
-from .security import digests_match, new_id, new_secret, secret_digest
+from .security import digests_match, is_identifier, new_id, new_secret, secret_digest
 
 KINDS = ("resource-service", "admin")
 
@@ -43,7 +43,7 @@ def create_client(
 
 
 def find_client(client_id: str) -> ApiClient | None:
-    if not isinstance(client_id, str) or len(client_id) > 64:
+    if not is_identifier(client_id):
         return None
     client = db.session.get(ApiClient, client_id)
     return client if client is not None and client.disabled_at is None else None

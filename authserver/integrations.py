@@ -22,7 +22,7 @@ from .extensions import db
 from .models import AccessToken, Account, Integration
 from .principals import Principal
 from .scopes import format_scopes, parse_scopes, split_scopes
-from .security import new_id
+from .security import is_identifier, new_id
 from .tokens import IntegrationTokenGenerator, TokenState, narrow_token_scopes
 from .webhooks import outbox
 
@@ -42,7 +42,7 @@ class IssuedToken:
 # -- lookups ------------------------------------------------------------------------------------------
 def get_integration_for(principal: Principal, integration_id: str, *, write: bool = False) -> Integration:
     """The integration if the principal may see it; another tenant's integration is simply not found."""
-    integration = db.session.get(Integration, integration_id) if isinstance(integration_id, str) else None
+    integration = db.session.get(Integration, integration_id) if is_identifier(integration_id) else None
     if integration is None or integration.status == "deleted" or not principal.can_view(integration.account_id):
         raise NotFoundError(f"integration {integration_id!r} not found")
     if write:
@@ -138,7 +138,7 @@ def create_integration(
     account = get_account_for(principal, account_id, write=True)
     name = clean_name(name)
     description = "" if description is None else description
-    if not isinstance(description, str) or len(description) > 2000:
+    if not isinstance(description, str) or len(description) > 2000 or "\x00" in description:
         raise InvalidInputError("description must be text of at most 2000 characters", field="description")
     requested = parse_scopes(scopes)
     _check_scopes(account, requested)
@@ -168,7 +168,7 @@ def update_integration(
     if name is not None:
         integration.name = clean_name(name)
     if description is not None:
-        if not isinstance(description, str) or len(description) > 2000:
+        if not isinstance(description, str) or len(description) > 2000 or "\x00" in description:
             raise InvalidInputError("description must be text of at most 2000 characters", field="description")
         integration.description = description.strip()
     if scopes is not None:
@@ -391,7 +391,7 @@ def _for_change(principal: Principal, integration_id: str, expected_version: int
 
 def _audit_refused_change(principal: Principal, integration_id: object, now: datetime) -> None:
     """Another tenant's integration is simply "not found" for the caller; its owners still see the attempt."""
-    integration = db.session.get(Integration, integration_id) if isinstance(integration_id, str) else None
+    integration = db.session.get(Integration, integration_id) if is_identifier(integration_id) else None
     if integration is None or integration.status == "deleted" or principal.can_view(integration.account_id):
         return
     audit.record(principal, "integration.change_refused", now=now, account_id=integration.account_id,

@@ -14,6 +14,12 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{raw}"
 
 
+def is_identifier(value: object) -> bool:
+    """Could ``value`` be one of our ids (``new_id``, a jti, a kid)? Anything else is simply not found, before it
+    reaches the database: PostgreSQL refuses NUL characters in a parameter with an error instead of no rows."""
+    return isinstance(value, str) and 0 < len(value) <= 64 and value.isascii() and value.isprintable()
+
+
 def new_secret() -> str:
     """A high-entropy client secret (256 bits)."""
     return secrets.token_urlsafe(32)

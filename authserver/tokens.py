@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, select
 from .extensions import db
 from .keys import KeyStore
 from .models import AccessToken, Integration
+from .security import is_identifier
 
 MAX_TOKEN_LENGTH = 8192
 CLOCK_SKEW = 60  # seconds an instance's clock may run behind the one that minted a token
@@ -266,6 +267,8 @@ _STATE_BY_JTI = _STATE_QUERY.where(AccessToken.jti == bindparam("jti"))
 def load_state(jti: str) -> TokenState | None:
     """One indexed read, in the session's transaction (pending changes flushed first, as a query would). The
     statement is built once and run as Core: ORM statement building was a third of an introspection's time."""
+    if not is_identifier(jti):
+        return None
     session = db.session()
     if session.autoflush:
         session.flush()
@@ -276,6 +279,7 @@ def load_state(jti: str) -> TokenState | None:
 
 def load_states(jtis: list[str]) -> dict[str, TokenState]:
     """Several tokens' states in one query (batched usage reports)."""
+    jtis = [jti for jti in jtis if is_identifier(jti)]
     if not jtis:
         return {}
     return {row[0]: TokenState(*row) for row in db.session.execute(_STATE_QUERY.where(AccessToken.jti.in_(jtis)))}

@@ -14,6 +14,7 @@ from ..durations import isoformat, parse_instant
 from ..errors import DomainError, InvalidInputError
 from ..integrations import DEFAULT_GRACE, serialize_integration, serialize_token
 from ..scopes import describe_catalogue
+from ..security import is_identifier
 from . import bp
 from .auth import current_principal
 from .parsing import deadline, duration, expected_version, json_body, string_field
@@ -102,6 +103,9 @@ def list_audit(account_id):
     # At most 18 ASCII digits: a bigger number overflows the database's integer (a 500, not an answer).
     if before_id is not None and not (before_id.isascii() and before_id.isdigit() and len(before_id) <= 18):
         raise InvalidInputError("before_id must be a number", field="before_id")
+    for key in ("action", "target_id"):  # audited names and ids are short printable ASCII; PostgreSQL refuses NUL
+        if args.get(key) and not is_identifier(args[key]):
+            raise InvalidInputError(f"{key} must be printable text of at most 64 characters", field=key)
     rows = audit.list_events(
         [account.id], action=args.get("action") or None, target_id=args.get("target_id") or None,
         since=parse_instant(args["since"], field="since") if args.get("since") else None,
