@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import and_, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .extensions import db
@@ -99,26 +99,28 @@ def write_usage(pending: dict[str, _Pending]) -> None:
             index_elements=["jti", "day"], set_={"count": TokenUsageDaily.count + statement.excluded.count}
         )
         db.session.execute(statement)
-    for jti, entry in pending.items():
-        if jti not in known:
-            continue
-        db.session.execute(
-            update(AccessToken)
-            .where(AccessToken.jti == jti)
-            .values(
-                last_used_by=case(
-                    (and_(AccessToken.last_used_at.is_not(None), AccessToken.last_used_at > entry.last_used_at),
-                     AccessToken.last_used_by),
-                    else_=entry.last_used_by,
-                ),
-                last_used_at=func.coalesce(
-                    case((AccessToken.last_used_at > entry.last_used_at, AccessToken.last_used_at),
-                         else_=entry.last_used_at),
-                    entry.last_used_at,
-                ),
-            )
-        )
+    touched = [{"b_jti": jti, "b_at": entry.last_used_at, "b_by": entry.last_used_by}
+               for jti, entry in pending.items() if jti in known]
+    if touched:  # one statement, executed for every token at once (a statement per token was most of a flush)
+        db.session.connection().execute(_TOUCH_TOKEN, touched)
     db.session.commit()
+
+
+_USED_AT = bindparam("b_at", type_=AccessToken.last_used_at.type)
+# Last use moves forward only: a batch flushed late (another process, a retry) never rewinds it.
+_TOUCH_TOKEN = (
+    update(AccessToken)
+    .where(AccessToken.jti == bindparam("b_jti"))
+    .values(
+        last_used_by=case(
+            (and_(AccessToken.last_used_at.is_not(None), AccessToken.last_used_at > _USED_AT),
+             AccessToken.last_used_by),
+            else_=bindparam("b_by", type_=AccessToken.last_used_by.type),
+        ),
+        last_used_at=func.coalesce(case((AccessToken.last_used_at > _USED_AT, AccessToken.last_used_at),
+                                        else_=_USED_AT), _USED_AT),
+    )
+)
 
 
 def usage_by_day(jtis: list[str], *, since: date, until: date) -> dict[date, int]:
