@@ -5,10 +5,36 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 
 from flask import g, has_request_context, request
+
+
+# What a token or secret looks like when it turns up where it should not (a URL path, a garbled request line):
+# a JWT (or its first two parts), or a path segment longer than any id of ours (ids are ~28 characters).
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*){1,2}")
+_LONG_SEGMENT = 40
+_REQUEST_TEXT = re.compile(r"\('.*'\)|\(\".*\"\)")
+
+
+def scrub(text: str) -> str:
+    return _JWT.sub("[token withheld]", text)
+
+
+def loggable_path(path: str) -> str:
+    """The request path with any segment that could be a token or secret withheld."""
+    return "/".join("[withheld]" if len(part) > _LONG_SEGMENT else part for part in scrub(path).split("/"))
+
+
+class WithholdRequestText(logging.Filter):
+    """werkzeug logs a malformed request's raw first line ("Bad request syntax ('GET /?token=...')"): keep the
+    status and reason, drop the client's text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = _REQUEST_TEXT.sub("(request text withheld)", record.getMessage()), ()
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -17,13 +43,15 @@ class JsonFormatter(logging.Formatter):
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": scrub(record.getMessage()),
         }
         if has_request_context():
             entry["request_id"] = g.get("request_id")
         for key in ("method", "path", "status", "duration_ms", "remote_addr"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
+        if isinstance(entry.get("path"), str):
+            entry["path"] = loggable_path(entry["path"])
         if record.exc_info and record.exc_info[0] is not None:
             entry["error"] = record.exc_info[0].__name__
         return json.dumps(entry)
@@ -37,6 +65,8 @@ def configure_logging(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    if not any(isinstance(f, WithholdRequestText) for f in logging.getLogger("werkzeug").filters):
+        logging.getLogger("werkzeug").addFilter(WithholdRequestText())
 
 
 access_log = logging.getLogger("authserver.access")
