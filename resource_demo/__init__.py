@@ -24,6 +24,7 @@ def create_app(overrides: dict | None = None, *, clock=None) -> Flask:
     from . import database, errors
     from .api import bp as v2_bp
     from .runtime import build_runtime
+    from .metrics import bp as metrics_bp
     from .status import bp as status_bp
     from .v1 import bp as v1_bp
 
@@ -34,4 +35,5 @@ def create_app(overrides: dict | None = None, *, clock=None) -> Flask:
     app.register_blueprint(v2_bp, url_prefix="/v2")
     app.register_blueprint(v1_bp, url_prefix="/v1")  # legacy v1 keys, deprecated (resource_demo/v1/)
     app.register_blueprint(status_bp)
+    app.register_blueprint(metrics_bp)
     return app

@@ -13,6 +13,7 @@ import logging
 from .authserver_client import AuthServerClient, UnavailableError
 from .grants import Grant
 from .introspection_cache import IntrospectionCache
+from .metrics import VERDICTS
 from .protection import ScopedBearerValidator, TemporarilyUnavailableError
 
 log = logging.getLogger("resource_demo")
@@ -35,7 +36,9 @@ class IntrospectionValidator(ScopedBearerValidator):
             self.cache.forget(key)
             return None  # past exp (or its grace deadline): known dead, whatever the authorization server says
         if cached is not None and cached.is_fresh() and (cached.grant is None or self.feed.is_live()):
+            VERDICTS.labels("cache_hit").inc()
             return cached.grant
+        VERDICTS.labels("cache_miss").inc()
         generation = self.cache.generation
         try:
             answer = self.link.introspect(token_string)

@@ -11,6 +11,7 @@ from .authserver_client import UnavailableError
 from .feed import FeedFollower
 from .grants import Grant
 from .jwt_verifier import JWTVerifier
+from .metrics import VERDICTS
 from .protection import ScopedBearerValidator, TemporarilyUnavailableError
 from .revocation_state import RevocationState
 from .usage import UsageReporter
@@ -37,6 +38,7 @@ class LocalJWTValidator(ScopedBearerValidator):
             return None
         if not self.feed.is_fresh(self.max_staleness):
             raise TemporarilyUnavailableError()
+        VERDICTS.labels("local").inc()
         verdict = self.state.live_scopes(jti=claims.jti, integration_id=claims.integration_id,
                                          account_id=claims.account_id, token_scopes=claims.scopes, now=now)
         if verdict is None:
