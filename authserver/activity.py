@@ -7,6 +7,7 @@ once more at shutdown. A crash (SIGKILL) loses at most the uses recorded since t
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -87,23 +88,28 @@ def flush(buffer: ActivityBuffer) -> int:
 def write_usage(pending: dict[str, _Pending]) -> None:
     known = set(db.session.scalars(select(AccessToken.jti).where(AccessToken.jti.in_(list(pending)))))
     rows = [
-        {"jti": jti, "day": day, "count": count}
+        {"b_jti": jti, "b_day": day, "b_count": count}
         for jti, entry in pending.items() if jti in known
         for day, count in entry.per_day.items() if count
     ]
-    if rows:
-        dialect = db.engine.dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = insert(TokenUsageDaily).values(rows)
-        statement = statement.on_conflict_do_update(
-            index_elements=["jti", "day"], set_={"count": TokenUsageDaily.count + statement.excluded.count}
-        )
-        db.session.execute(statement)
+    if rows:  # one upsert statement, built once per dialect, executed for every (token, day) at once
+        db.session.connection().execute(_count_uses(db.engine.dialect.name), rows)
     touched = [{"b_jti": jti, "b_at": entry.last_used_at, "b_by": entry.last_used_by}
                for jti, entry in pending.items() if jti in known]
     if touched:  # one statement, executed for every token at once (a statement per token was most of a flush)
         db.session.connection().execute(_TOUCH_TOKEN, touched)
     db.session.commit()
+
+
+@functools.cache
+def _count_uses(dialect: str):
+    """Add each (token, day)'s count to its row, creating the row if needed."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(TokenUsageDaily).values(
+        jti=bindparam("b_jti", type_=TokenUsageDaily.jti.type), day=bindparam("b_day", type_=TokenUsageDaily.day.type),
+        count=bindparam("b_count", type_=TokenUsageDaily.count.type))
+    return statement.on_conflict_do_update(
+        index_elements=["jti", "day"], set_={"count": TokenUsageDaily.count + statement.excluded.count})
 
 
 _USED_AT = bindparam("b_at", type_=AccessToken.last_used_at.type)
