@@ -85,8 +85,6 @@ def snapshot(target, victim) -> dict:
             "GET", f"/accounts/{ids['account']}/integrations").json()["integrations"]),
         "webhooks": agency.request("GET", f"/accounts/{ids['account']}/webhooks").json(),
         "token_active": target.is_active(victim["token"]),
-        "v1_report": {k: v for k, v in agency.request(
-            "GET", f"/accounts/{ids['account']}/v1-keys/migration-report").json().items() if k != "generated_at"},
     }
 
 

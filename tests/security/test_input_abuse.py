@@ -100,7 +100,8 @@ def test_bad_event_feed_wait_is_400(target, wait):
     assert response.status_code == 400, response.text
 
 
-@pytest.mark.parametrize("path", ["/integrations/..%2F..%2Fetc%2Fpasswd", "/integrations/%00", "/integrations/%E2%80%AE",
+@pytest.mark.parametrize("path", ["/integrations/..%2F..%2Fetc%2Fpasswd", "/integrations/%00",
+                                  "/integrations/%E2%80%AE",
                                   "/accounts/' OR '1'='1", "/integrations/" + "i" * 5000])
 def test_hostile_ids_in_the_path_are_404(target, path):
     assert_problem(target.agency.request("GET", path), 404)

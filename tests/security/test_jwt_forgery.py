@@ -17,7 +17,16 @@ import requests
 from cryptography.hazmat.primitives import serialization
 
 from .forge import (
-    Listener, b64json, b64url, foreign_ec, foreign_rsa, parts, public_jwk, resign, self_signed_certificate, sign,
+    Listener,
+    b64json,
+    b64url,
+    foreign_ec,
+    foreign_rsa,
+    parts,
+    public_jwk,
+    resign,
+    self_signed_certificate,
+    sign,
 )
 
 

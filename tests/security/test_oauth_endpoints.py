@@ -118,7 +118,8 @@ def test_account_bound_resource_service_sees_another_accounts_token_as_inactive(
 
 
 # -- token_type_hint: it never changes an answer -----------------------------------------------------------------
-HINTS = ["refresh_token", "access_token", "bogus", "' OR '1'='1", "", "h" * 5000, "urn:ietf:params:oauth:token-type:jwt"]
+HINTS = ["refresh_token", "access_token", "bogus", "' OR '1'='1", "", "h" * 5000,
+         "urn:ietf:params:oauth:token-type:jwt"]
 
 
 @pytest.mark.parametrize("hint", HINTS)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import string
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
@@ -25,7 +25,7 @@ JSON_VALUES = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
     max_leaves=12,
 )
-FIXTURE_SETTINGS = settings(max_examples=25, deadline=None,
+FIXTURE_SETTINGS = settings(max_examples=15, deadline=None,
                             suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -43,7 +43,8 @@ def test_any_identifier_credential_or_header_is_answered_never_500(client, world
                      f"/api/integrations/{quote(identifier, safe='')}/tokens"):
             response = client.get(path, headers=world.agency.admin_headers)
             if response.status_code == 308:  # "%2F" made "//": werkzeug redirects to the merged path, on this host
-                assert response.headers["Location"].startswith("/api/")
+                location = urlsplit(response.headers["Location"])
+                assert location.netloc in ("", "localhost") and location.path.startswith("/api/")
                 continue
             assert response.status_code == 404, (path, response.status_code)
             assert response.content_type == "application/problem+json"

@@ -25,7 +25,7 @@ from tests.support.servers import make_authserver
 
 from .conftest import Admin, run_cli, start_together
 
-EXAMPLES = 12
+EXAMPLES = 10
 CHECKS = [checks.not_a_server_error, checks.status_code_conformance, checks.content_type_conformance,
           checks.response_schema_conformance, checks.response_headers_conformance]
 
