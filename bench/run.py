@@ -3,6 +3,10 @@
     python bench/run.py introspection [--duration 10] [--connections 16] [--rounds 2] [--pool 1000]
     python bench/run.py stacks        [--duration 10] [--connections 16] [--rounds 2]
     python bench/run.py profile       [--requests 3000]
+    python bench/run.py lifecycle     [--revocations-pool 5000]          (revocation, token generation)
+    python bench/run.py records       [--records 1000000] [--no-postgres]  (1,000 vs 1,000,000 token records)
+    python bench/run.py memory        [--memory-pool 10000] [--soak 60]    (10,000-token pool, RSS, soak)
+    python bench/run.py all           (every scenario above but stacks and profile, then bench/resource_demo.py)
 
 ``introspection``: RFC 7662 introspection on the production stack (``authserver serve``) of one active token
 repeated, a pool of distinct active tokens, revoked tokens, garbage and forged (bad-signature) tokens; the same
@@ -32,9 +36,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from lifecycle import run_lifecycle  # noqa: E402
 from load import Result, ensure_wrk, run_wrk  # noqa: E402
+from memory import run_memory  # noqa: E402
 from peer.compare import compare_with_peer  # noqa: E402
 from processes import ROOT, ServerProcess, free_port  # noqa: E402
+from records import run_records  # noqa: E402
 from stacks import STACKS  # noqa: E402
 
 WARMUP_SECONDS = 2.0
@@ -294,9 +301,21 @@ def run_profile(args) -> dict:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def run_all(args) -> dict:
+    """Every figure of issue 9: the write paths, record counts, memory, resource_demo, and introspection with the
+    peer last (so that ``ratio_vs_peer`` is among the final lines)."""
+    figures = {"lifecycle": run_lifecycle(args), "records": run_records(args), "memory": run_memory(args)}
+    print("\nresource_demo (bench/resource_demo.py) ...", flush=True)
+    subprocess.run([sys.executable, str(ROOT / "bench" / "resource_demo.py"), "--duration", f"{args.duration:g}"],  # noqa: S603
+                   check=False)
+    figures["introspection"] = run_introspection(args)
+    return figures
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("scenario", choices=["introspection", "stacks", "profile"])
+    parser.add_argument("scenario", choices=["introspection", "stacks", "profile", "lifecycle", "records", "memory",
+                                             "all"])
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement (after a 2 s warm-up)")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=2)
@@ -307,9 +326,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=3000, help="profile: introspections to sample")
     parser.add_argument("--peer", action=argparse.BooleanOptionalAction, default=True,
                         help="introspection: also measure node-oidc-provider side by side (npm, bench/peer)")
+    parser.add_argument("--revocations-pool", type=int, default=5000, help="lifecycle: tokens made to be revoked")
+    parser.add_argument("--records", type=int, default=1_000_000, help="records: the large table's row count")
+    parser.add_argument("--postgres", action=argparse.BooleanOptionalAction, default=True,
+                        help="records: also on a throwaway database of the local PostgreSQL, when one answers")
+    parser.add_argument("--memory-pool", type=int, default=10_000, help="memory: distinct active tokens")
+    parser.add_argument("--soak", type=float, default=60.0, help="memory: soak seconds (the issue's figure: 300)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
     args = parser.parse_args(argv)
-    runner = {"introspection": run_introspection, "stacks": run_stacks, "profile": run_profile}[args.scenario]
+    runner = {"introspection": run_introspection, "stacks": run_stacks, "profile": run_profile,
+              "lifecycle": run_lifecycle, "records": run_records, "memory": run_memory, "all": run_all}[args.scenario]
     figures = runner(args)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")

@@ -8,30 +8,17 @@ one token repeated, Basic client authentication.
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from load import Result, run_wrk
 from processes import ServerProcess
+from report import Series
 
 from . import PeerUnavailableError, ensure_installed, start_peer
 
 WARMUP_SECONDS = 2.0
-
-
-@dataclass
-class Series:
-    name: str
-    results: list[Result] = field(default_factory=list)
-
-    def median(self, attribute: str) -> float:
-        return statistics.median(getattr(r, attribute) for r in self.results) if self.results else 0.0
-
-    @property
-    def errors(self) -> int:
-        return sum(r.errors for r in self.results)
 
 
 @dataclass
@@ -97,7 +84,7 @@ def compare_with_peer(*, workdir: Path, ours: Callable[[], ServerProcess], hello
     per_round = [a.rps / b.rps for a, b in zip(ours_series.results, peer_series.results, strict=True) if b.rps]
     figures = {
         "peer_version": version,
-        "ours": _figures(ours_series), "peer": _figures(peer_series), "hello": _figures(hello_series),
+        "ours": ours_series.figures(), "peer": peer_series.figures(), "hello": hello_series.figures(),
         "ratio_vs_peer": ours_rps / peer_rps if peer_rps else 0.0,
         "ratio_vs_peer_per_round": per_round,
         "p99_vs_peer": ours_series.median("p99_ms") / peer_series.median("p99_ms") if peer_rps else 0.0,
@@ -111,7 +98,3 @@ def compare_with_peer(*, workdir: Path, ours: Callable[[], ServerProcess], hello
     print(f"ratio_vs_peer: {figures['ratio_vs_peer']:.2f}")
     return figures
 
-
-def _figures(series: Series) -> dict:
-    return {"rps": series.median("rps"), "p50_ms": series.median("p50_ms"), "p99_ms": series.median("p99_ms"),
-            "p999_ms": series.median("p999_ms"), "errors": series.errors}

@@ -1,0 +1,67 @@
+"""Introspection of a pool of 10,000 distinct active tokens, the server's resident memory per worker under it, and a
+soak: the same load for ``--soak`` seconds (300 for the issue's 5 minutes), memory sampled as it goes, so that a
+leak shows as growth between the first sample (caches already full) and the last.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from load import run_wrk
+from processes import free_port
+from report import Series, print_table
+from worlds import bulk_world
+
+WARMUP_SECONDS = 2.0
+
+
+def _per_worker(rss: tuple[float, list[float]]) -> str:
+    return "/".join(f"{w:.1f}" for w in rss[1])
+
+
+def run_memory(args) -> dict:
+    workdir = Path(tempfile.mkdtemp(prefix="authserver-bench-memory-"))
+    try:
+        print(f"\nmemory: building {args.memory_pool:,} tokens ...", flush=True)
+        world = bulk_world(workdir, free_port(), tokens=args.memory_pool, integrations=100)
+        world.token_bodies("pool", world.made["tokens"])
+        server = world.server(workers=args.workers, threads=args.threads).start()
+        url = server.url + "/oauth/introspect"
+        pool = Series(f"introspect pool of {args.memory_pool:,} tokens")
+        soak = Series(f"soak, pool of {args.memory_pool:,}, {args.soak:g}s")
+        samples: list[tuple[float, tuple[float, list[float]]]] = []
+        try:
+            idle = server.rss_mib()
+            # One pass over every token first, so each worker's caches hold the whole pool before anything is read.
+            run_wrk(url, duration=WARMUP_SECONDS + args.memory_pool / 2000, connections=args.connections,
+                    bodies=world.bodies["pool"], authorization=world.authorization)
+            for _ in range(args.rounds):
+                pool.results.append(run_wrk(url, duration=args.duration, connections=args.connections,
+                                            bodies=world.bodies["pool"], authorization=world.authorization))
+            under_load = server.rss_mib()
+            chunk = max(5.0, min(30.0, args.soak / 10))
+            started = time.monotonic()
+            while time.monotonic() - started < args.soak:
+                soak.results.append(run_wrk(url, duration=chunk, connections=args.connections,
+                                            bodies=world.bodies["pool"], authorization=world.authorization))
+                samples.append((time.monotonic() - started, server.rss_mib()))
+        finally:
+            server.stop()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    first, last = samples[0][1], samples[-1][1]
+    growth = [b - a for a, b in zip(first[1], last[1], strict=False)]
+    pool.note = f"RSS per worker {_per_worker(under_load)} MiB (idle {_per_worker(idle)})"
+    soak.note = (f"RSS per worker {_per_worker(first)} -> {_per_worker(last)} MiB over {samples[-1][0]:.0f}s "
+                 f"({len(samples)} samples)")
+    print_table(f"memory: `authserver serve --workers {args.workers} --threads {args.threads}`, SQLite, wrk "
+                f"{args.connections} connections; pool {args.duration:g}s x {args.rounds}, soak in "
+                f"{len(samples)} chunks, medians", [pool, soak])
+    print("soak RSS per worker (MiB): " + ", ".join(f"{t:.0f}s {_per_worker(rss)}" for t, rss in samples))
+    print(f"soak_rss_growth_mib_per_worker: {' '.join(f'{g:+.1f}' for g in growth)}")
+    return {"pool": pool.figures(), "soak": soak.figures(), "rss_idle_mib": idle[1],
+            "rss_under_load_mib": under_load[1], "soak_samples": [(t, rss[1]) for t, rss in samples],
+            "soak_growth_mib": growth}
