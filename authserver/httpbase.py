@@ -7,6 +7,8 @@ import secrets
 
 from flask import g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
@@ -54,6 +56,28 @@ def describe_database_error(exc: SQLAlchemyError) -> str:
     return "the database is unavailable"
 
 
+_SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Frame-Options", "DENY"),
+    ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
+)
+
+
+class SessionCookies(SecureCookieSessionInterface):
+    """Flask's signed session cookie (flash messages), with its serializer built once per set of keys instead of on
+    every request, which Flask's default does even for requests that carry no cookie."""
+
+    _cached: tuple[tuple, URLSafeTimedSerializer | None] | None = None
+
+    def get_signing_serializer(self, app) -> URLSafeTimedSerializer | None:
+        keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        cached = self._cached
+        if cached is None or cached[0] != keys:
+            cached = self._cached = (keys, super().get_signing_serializer(app))
+        return cached[1]
+
+
 def init_app(app) -> None:
     app.json = BoundedJSONProvider(app)
 
@@ -62,15 +86,19 @@ def init_app(app) -> None:
         incoming = request.headers.get("X-Request-Id", "")
         g.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else secrets.token_hex(8)
 
+    app.session_interface = SessionCookies()
+
     @app.after_request
     def security_headers(response):
-        response.headers.setdefault("X-Request-Id", g.get("request_id", ""))
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault(
-            "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"
-        )
+        """Each header unless the view set its own; one pass over the headers (``setdefault`` per name was
+        a measurable share of an introspection)."""
+        headers = response.headers
+        present = {name.lower() for name in headers.keys()}
+        if "x-request-id" not in present:
+            headers.add("X-Request-Id", g.get("request_id", ""))
+        for name, value in _SECURITY_HEADERS:
+            if name.lower() not in present:
+                headers.add(name, value)
         return response
 
     @app.errorhandler(HTTPException)
