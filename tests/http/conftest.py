@@ -7,6 +7,7 @@ isolation; it only costs time. Tests that change state keep using the per-test `
 
 from __future__ import annotations
 
+import copy
 import shutil
 from dataclasses import dataclass
 
@@ -19,7 +20,13 @@ from authserver.extensions import db
 from tests import factories
 from tests.conftest import BACKENDS, START
 from tests.support.databases import ThrowawayPostgres, postgres_available
-from tests.unit.conftest import app_config, migrated_sqlite_template  # noqa: F401  (fixtures)
+from tests.unit.conftest import (  # noqa: F401  (fixtures)
+    app_config,
+    migrated_sqlite_template,
+    restore_rows,
+    world,
+    world_template,
+)
 
 
 @dataclass
@@ -32,7 +39,7 @@ class Shared:
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def shared(request, tmp_path_factory, migrated_sqlite_template):  # noqa: F811
+def shared(request, tmp_path_factory, migrated_sqlite_template, world_template):  # noqa: F811
     """An app with a world, built once per module and backend, for requests that must be refused."""
     tmp = tmp_path_factory.mktemp("shared")
     postgres = None
@@ -45,6 +52,9 @@ def shared(request, tmp_path_factory, migrated_sqlite_template):  # noqa: F811
         postgres = ThrowawayPostgres()
         url = postgres.url
     clock = FrozenClock(START)
+    (tmp / "keys").mkdir(mode=0o700)
+    for pem in world_template.keys_dir.glob("*.pem"):
+        shutil.copy2(pem, tmp / "keys" / pem.name)
     app = create_app({
         "INSTANCE_PATH": tmp / "instance", "SQLALCHEMY_DATABASE_URI": url, "AUTHSERVER_KEYS_DIR": str(tmp / "keys"),
         "AUTHSERVER_ISSUER": "http://127.0.0.1:5000", "AUTHSERVER_ACTIVITY_FLUSH_INTERVAL": 3600.0,
@@ -53,8 +63,9 @@ def shared(request, tmp_path_factory, migrated_sqlite_template):  # noqa: F811
     prepare(app)
     services = app.extensions["authserver"]
     with app.app_context():
-        world = factories.make_world(services, clock)
-    yield Shared(app=app, client=app.test_client(), services=services, clock=clock, world=world)
+        restore_rows(world_template.rows)
+    yield Shared(app=app, client=app.test_client(), services=services, clock=clock,
+                 world=copy.deepcopy(world_template.world))
     with app.app_context():
         db.session.remove()
         db.engine.dispose()

@@ -27,7 +27,7 @@ def test_generate_shows_the_token_once_and_never_caches_it(client, world, clock)
     assert response.status_code == 201
     assert response.headers["Cache-Control"] == "no-store"
     body = response.get_json()
-    assert body["token_type"] == "Bearer" and body["token"].count(".") == 2
+    assert body["token_type"] == "Bearer" and body["token"].count(".") == 2  # noqa: S105
     assert body["expires_at"] == isoformat(clock.now() + timedelta(days=30))
     assert active(client, world, body["token"])
     listed = client.get(f"/api/integrations/{world.agency.integration_id}/tokens",

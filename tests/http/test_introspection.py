@@ -50,7 +50,7 @@ def test_client_secret_post_works_like_basic(client, world):
 
 
 def test_the_token_type_hint_access_token_is_accepted(client, world):
-    response = introspect(client, world.agency.token, world.rs_headers, token_type_hint="access_token")
+    response = introspect(client, world.agency.token, world.rs_headers, token_type_hint="access_token")  # noqa: S106
     assert response.get_json()["active"] is True
 
 
@@ -219,10 +219,11 @@ class TestWithRS256:
     """The classic algorithm confusion needs an RSA key: these tests run on an RS256 server."""
 
     @pytest.fixture
-    def app_config(self, app_config):
-        return {**app_config, "AUTHSERVER_SIGNING_ALG": "RS256"}
+    def app_config(self, app_config, tmp_path):
+        return {**app_config, "AUTHSERVER_SIGNING_ALG": "RS256", "AUTHSERVER_KEYS_DIR": str(tmp_path / "rsa-keys")}
 
     def test_hs256_keyed_with_the_rsa_public_key_is_exactly_inactive(self, client, world, services):
+        assert services.keystore.signing_keyset()[1] == "RS256"
         assert introspect(client, world.agency.token, world.rs_headers).get_json()["active"] is True
         forged = forge.hs256_with_public_key(services, world.agency.token)
         assert introspect(client, forged, world.rs_headers).get_json() == INACTIVE

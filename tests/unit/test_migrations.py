@@ -103,7 +103,7 @@ def test_a_database_at_0001_upgrades_to_head_keeping_its_rows(empty_engine):
         for statements in ROWS_AT_0001.values():
             for statement in statements:
                 connection.execute(text(statement), params)
-        before = {table: connection.execute(text(f"SELECT * FROM {table} ORDER BY 1")).all()
+        before = {table: connection.execute(text(f"SELECT * FROM {table} ORDER BY 1")).all()  # noqa: S608
                   for table in ROWS_AT_0001}
 
     upgrade(empty_engine)
@@ -111,7 +111,7 @@ def test_a_database_at_0001_upgrades_to_head_keeping_its_rows(empty_engine):
     assert schema_is_current(empty_engine)
     assert schema_differences(empty_engine) == []
     with empty_engine.connect() as connection:
-        after = {table: connection.execute(text(f"SELECT * FROM {table} ORDER BY 1")).all()
+        after = {table: connection.execute(text(f"SELECT * FROM {table} ORDER BY 1")).all()  # noqa: S608
                  for table in ROWS_AT_0001}
         assert after == before
         assert connection.execute(text("SELECT count FROM token_usage_daily")).scalar() == 42
