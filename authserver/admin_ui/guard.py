@@ -3,15 +3,18 @@ page's security headers, and errors shown as pages (never a traceback)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from flask import g, redirect, render_template, request, url_for
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from .. import websession
 from ..accounts import list_accounts
 from ..errors import DomainError, UnauthenticatedError
 from ..extensions import db
+from ..httpbase import describe_database_error
 from ..principals import Principal
 from ..users import user_principal
 from . import bp, presenters
@@ -83,7 +86,22 @@ def domain_error_page(exc: DomainError):
     db.session.rollback()
     if isinstance(exc, UnauthenticatedError):
         return redirect(url_for("admin_ui.signin"))
-    return render_template("error.html", status=exc.status, title=exc.title, detail=exc.detail), exc.status
+    headers = {"Retry-After": str(exc.retry_after)} if getattr(exc, "retry_after", None) else {}
+    return render_template("error.html", status=exc.status, title=exc.title, detail=exc.detail), exc.status, headers
+
+
+@bp.errorhandler(SQLAlchemyError)
+def database_error_page(exc: SQLAlchemyError):
+    """The database is away, locked, read-only or full: say so (503). The page is drawn without the account
+    switcher, which would need the database again."""
+    with contextlib.suppress(SQLAlchemyError):
+        db.session.rollback()
+    g.pop("principal", None)
+    detail = describe_database_error(exc)
+    log.warning("database error on %s %s: %s (%s)", request.method, request.path, detail, exc.__class__.__name__)
+    return render_template("error.html", status=503, title="Temporarily unavailable",
+                           detail=f"Nothing was changed: {detail}. Please try again in a moment."), 503, {
+        "Retry-After": "5"}
 
 
 @bp.errorhandler(HTTPException)

@@ -25,7 +25,7 @@ import requests
 
 from tests.support.servers import make_authserver
 
-from .conftest import Admin, remember_response, run_cli, start_together
+from .conftest import PASSWORD, Admin, Browser, remember_response, run_cli, start_together
 from .faults import SmallDisk, can_mount, integrity_check, sqlite_write_lock
 from .forge import parts
 
@@ -44,11 +44,13 @@ def lite(tmp_path_factory):
     database = disk.path / "authserver.db"
     server = make_authserver(base / "work", DATABASE_URL=f"sqlite:///{database}",
                              AUTHSERVER_DB_LOCK_TIMEOUT=str(LOCK_TIMEOUT))
-    account, admin, service = run_cli(
+    account, admin, service, _ = run_cli(
         server,
         (["account", "create", "--name", "Faulty", "--json"], None),
         (["client", "create", "--name", "admin", "--kind", "admin", "--account", "{0[id]}", "--json"], None),
         (["client", "create", "--name", "svc", "--kind", "resource-service", "--json"], None),
+        (["user", "create", "--account", "{0[id]}", "--email", "admin@faulty.example", "--role", "admin",
+          "--password-stdin", "--json"], PASSWORD + "\n"),
     )
     start_together(server)
     try:
@@ -121,9 +123,16 @@ def test_full_disk_refuses_changes_with_a_clear_503_and_recovers(lite):
     admin = lite["admin"]
     live = admin.integration_with_token()
     waiting = admin.create_integration()
+    browser = Browser(lite["server"])
+    assert browser.sign_in("admin@faulty.example").status_code in (302, 303)
+    new_page = f"/accounts/{admin.account_id}/settings/integrations/new"
+    csrf = browser.page_csrf_token(new_page)
     lite["disk"].fill()
     try:
         assert is_active(lite, live["token"])
+        page = browser.post(new_page, data={"csrf_token": csrf, "name": "x", "scopes": "contacts.readonly"},
+                            headers={"Origin": lite["server"].url})
+        assert page.status_code == 503 and "disk is full" in page.text and "Traceback" not in page.text
         for _ in range(3):  # enough writes to need new pages
             assert_database_problem(admin.request("POST", f"/accounts/{admin.account_id}/integrations",
                                                   json={"name": "n" * 200, "description": "d" * 2000,
