@@ -52,11 +52,12 @@ class ModelToken:
     def ended(self, now: datetime) -> bool:
         return self.revoked or now >= self.exp or (self.ends is not None and now >= self.ends)
 
-    def live(self, now: datetime, *, with_buffer: bool = True) -> bool:
+    def live(self, now: datetime, *, with_buffer: bool = True, enabled: bool = True) -> bool:
         last = self.flushed_use
         if with_buffer and self.buffered_use is not None:
             last = max(last, self.buffered_use)
-        return not self.ended(now) and now < last + timedelta(seconds=WINDOW) and bool(self.scopes)
+        return (enabled and not self.ended(now) and now < last + timedelta(seconds=WINDOW)
+                and bool(self.scopes))
 
 
 def make_machine(app, services, clock, rs_headers):
@@ -71,6 +72,7 @@ def make_machine(app, services, clock, rs_headers):
             self.integration = make_integration(clock, make_account(clock).id, scopes=SCOPES[:2],
                                                 inactivity_window=WINDOW)
             self.scopes = set(SCOPES[:2])
+            self.enabled = True
             self.tokens: dict[str, ModelToken] = {}
 
         # -- helpers -----------------------------------------------------------------------------------
@@ -79,7 +81,8 @@ def make_machine(app, services, clock, rs_headers):
             return clock.now()
 
         def live(self, *, with_buffer: bool) -> list[ModelToken]:
-            return [t for t in self.tokens.values() if t.live(self.now, with_buffer=with_buffer)]
+            return [t for t in self.tokens.values()
+                    if t.live(self.now, with_buffer=with_buffer, enabled=self.enabled)]
 
         def _record(self, issued) -> ModelToken:
             model = ModelToken(token=issued.token, jti=issued.record.jti, scopes=set(self.scopes),
@@ -96,7 +99,7 @@ def make_machine(app, services, clock, rs_headers):
         # -- actions -----------------------------------------------------------------------------------
         @rule(target=issued)
         def generate(self):
-            if self.live(with_buffer=False):
+            if self.live(with_buffer=False) or not self.enabled:
                 with pytest.raises(ConflictError):
                     lifecycle.generate(self.integration.id, expires_in=LIFETIME)
                 db.session.rollback()
@@ -107,7 +110,7 @@ def make_machine(app, services, clock, rs_headers):
 
         @rule(target=issued)
         def rotate_now(self):
-            if not self.live(with_buffer=False):
+            if not self.live(with_buffer=False) or not self.enabled:
                 with pytest.raises(ConflictError):
                     lifecycle.rotate_now(self.integration.id, expires_in=LIFETIME)
                 db.session.rollback()
@@ -121,7 +124,7 @@ def make_machine(app, services, clock, rs_headers):
         @rule(target=issued, grace=st.sampled_from([HOUR, DAY, 7 * DAY]))
         def rotate_with_grace(self, grace):
             live = self.live(with_buffer=False)
-            if not live:
+            if not live or not self.enabled:
                 with pytest.raises(ConflictError):
                     lifecycle.rotate_with_grace(self.integration.id, grace, expires_in=LIFETIME)
                 db.session.rollback()
@@ -161,6 +164,12 @@ def make_machine(app, services, clock, rs_headers):
                 if not token.revoked:
                     token.scopes &= scopes
 
+        @rule(enabled=st.booleans())
+        def disable_or_enable(self, enabled):
+            """Disabling stops every token at once; enabling brings back those that did not end meanwhile."""
+            lifecycle.set_status(self.integration.id, "active" if enabled else "disabled")
+            self.enabled = enabled
+
         @rule(seconds=st.sampled_from([1, 59, HOUR - 1, HOUR, DAY - 1, DAY, WINDOW]))
         def advance_clock(self, seconds):
             clock.advance(seconds)
@@ -172,7 +181,7 @@ def make_machine(app, services, clock, rs_headers):
             response = client.post("/oauth/introspect", data={"token": presented}, headers=rs_headers)
             assert response.status_code == 200
             body = response.get_json()
-            expected = token is not None and token.live(self.now)
+            expected = token is not None and token.live(self.now, enabled=self.enabled)
             assert body["active"] is expected, (jti, body)
             if expected:
                 assert set(body["scope"].split()) == token.scopes
@@ -209,7 +218,7 @@ def make_machine(app, services, clock, rs_headers):
                 row = rows[jti]
                 state = integrations.token_state(row)
                 is_live = state.is_live(self.now, services.activity.recent_use(jti))
-                assert is_live is token.live(self.now), jti
+                assert is_live is token.live(self.now, enabled=self.enabled), jti
                 assert (row.revoked_at is not None) is token.revoked, jti  # a revoked token never comes back
                 if is_live:
                     assert state.effective_scopes() == token.scopes
