@@ -13,7 +13,7 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from . import audit as audit_log
 from . import integrations
-from .accounts import create_account
+from .accounts import create_account, get_account
 from .clients import create_client
 from .config import ConfigError
 from .database import prepare, upgrade
@@ -358,7 +358,8 @@ def audit_group():
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text")
 @json_option
 def audit_list(account_id, action, target_id, limit, fmt, as_json):
-    rows = audit_log.list_events([account_id], action=action, target_id=target_id, limit=limit)
+    account = get_account(account_id)  # a mistyped id is an error, not an empty log
+    rows = audit_log.list_events([account.id], action=action, target_id=target_id, limit=limit)
     if fmt == "csv":
         click.echo(audit_log.to_csv(rows), nl=False)
         return

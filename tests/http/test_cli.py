@@ -189,6 +189,7 @@ BAD_ARGUMENTS = [
     (["token", "list", "int_nope"], "not found"),
     (["token", "frobnicate"], "frobnicate"),
     (["audit", "list"], "--account"),
+    (["audit", "list", "--account", "acc_nope"], "not found"),
     (["audit", "list", "--account", "{agency}", "--limit", "0"], "limit"),
     (["audit", "list", "--account", "{agency}", "--format", "xml"], "xml"),
     (["keys", "rotate", "--force"], "--force"),
