@@ -92,4 +92,4 @@ def test_redis_wakes_a_long_poll_on_another_instance(app_config, app, world, clo
             with instance.app_context():
                 db.engine.dispose()
     assert [e["jti"] for e in body["events"]] == [world.sub.jti]
-    assert waited < 0.5
+    assert waited < 0.9  # the Redis wake-up, not the one-second safety poll
