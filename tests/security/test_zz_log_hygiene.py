@@ -3,8 +3,9 @@
 Runs last in the security run (hence the name): first it sends what careless or hostile clients send (tokens in
 URLs, secrets in paths, garbled request lines carrying a token), then it reads every server log this pytest
 session wrote (the whole security catalogue, the rate-limit, fault and fuzzing servers, and the end-to-end
-suite's servers when they ran in the same session) and looks for every secret, token, password, session id and
-CSRF token the run handed out, and for anything shaped like a JWT.
+suite's servers when they ran in the same session, on any pytest-xdist worker, as far as they got) and looks
+for every secret, token, password, session id and CSRF token the run handed out, and for anything shaped like a
+JWT.
 """
 
 from __future__ import annotations
@@ -55,7 +56,10 @@ def test_careless_and_hostile_requests_leave_no_secret_in_the_log(target):
 
 
 def test_no_log_line_of_the_whole_run_holds_a_secret_token_or_password(target, tmp_path_factory):
-    logs = sorted(Path(tmp_path_factory.getbasetemp()).rglob("*.log"))
+    base = Path(tmp_path_factory.getbasetemp())
+    # Under pytest-xdist each worker has its own folder (popen-gwN) below the run's: read every worker's logs.
+    root = base.parent if base.name.startswith("popen-gw") else base
+    logs = sorted(root.rglob("*.log"))
     assert target.server.log_path in logs
     secrets = {value for value in SECRETS if len(value) >= 12}
     assert len(secrets) >= 5  # passwords, client secrets and tokens at the very least
