@@ -251,7 +251,7 @@ def run_introspection(args) -> dict:
                 workdir=workdir, ours=lambda: authserver(world, tracking=True, **stack),
                 hello=lambda: hello(replace(world, port=free_port()), **stack), our_bodies=world.bodies["active"],
                 our_authorization=world.authorization, rounds=max(3, args.rounds), duration=args.duration,
-                connections=args.connections, load_average=load_average)
+                connections=args.connections, load_average=load_average, workers=args.workers)
         return summary
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
