@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from schemathesis import checks
 
 import authserver
@@ -81,15 +81,25 @@ def credentials(fuzz_target, path: str) -> dict:
     return fuzz_target["admin"]
 
 
-@schema.parametrize()
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-          suppress_health_check=list(HealthCheck))
-def test_every_endpoint_answers_generated_requests_without_5xx_and_as_documented(case, fuzz_target):
-    for name, value in list((case.path_parameters or {}).items()):
-        real = fuzz_target["ids"].get(name)
-        if real and isinstance(value, str) and len(value) % 2 == 0:  # about half the examples name a real one
-            case.path_parameters[name] = real[len(value) % len(real)]
-    if isinstance(case.body, dict) and "token" in case.body and len(str(case.body["token"])) % 2 == 0:
-        case.body["token"] = fuzz_target["token"]
-    case.call_and_validate(base_url=fuzz_target["server"].url, checks=CHECKS,
-                           headers={**dict(case.headers or {}), **credentials(fuzz_target, case.path)}, timeout=30)
+# One pytest item per operation, each with its own id: schemathesis' own ``parametrize`` gives every operation the
+# same node id, and pytest-xdist then runs only one of them.
+OPERATIONS = [result.ok() for result in schema.get_all_operations()]
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids=[operation.label for operation in OPERATIONS])
+def test_every_endpoint_answers_generated_requests_without_5xx_and_as_documented(operation, fuzz_target):
+    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(case=operation.as_strategy())
+    def fuzz(case):
+        for name, value in list((case.path_parameters or {}).items()):
+            real = fuzz_target["ids"].get(name)
+            if real and isinstance(value, str) and len(value) % 2 == 0:  # about half the examples name a real one
+                case.path_parameters[name] = real[len(value) % len(real)]
+        if isinstance(case.body, dict) and "token" in case.body and len(str(case.body["token"])) % 2 == 0:
+            case.body["token"] = fuzz_target["token"]
+        case.call_and_validate(base_url=fuzz_target["server"].url, checks=CHECKS,
+                               headers={**dict(case.headers or {}), **credentials(fuzz_target, case.path)},
+                               timeout=30)
+
+    fuzz()
