@@ -95,12 +95,3 @@ def world(app, services, clock):
     """Two tenants (agency with a sub-account, and an unrelated account), clients and one integration each."""
     return factories.make_world(services, clock)
 
-
-def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (``--dist loadgroup``) each test file runs whole on one worker, so module-scoped
-    servers start once; the security catalogue runs on a single worker, in order, because its last test reads
-    every server log the catalogue wrote."""
-    for item in items:
-        path = item.nodeid.split("::", 1)[0]
-        group = "security" if path.startswith("tests/security/") else path
-        item.add_marker(pytest.mark.xdist_group(group))
