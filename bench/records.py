@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from load import run_wrk
@@ -26,8 +27,11 @@ def _measure(world: BulkWorld, env: dict, series: Series, args) -> None:
         url = server.url + "/oauth/introspect"
         run_wrk(url, duration=WARMUP_SECONDS, connections=args.connections, bodies=world.bodies["pool"],
                 authorization=world.authorization)
-        series.results.append(run_wrk(url, duration=args.duration, connections=args.connections,
-                                      bodies=world.bodies["pool"], authorization=world.authorization))
+        cpu = server.cpu_seconds()
+        result = run_wrk(url, duration=args.duration, connections=args.connections, bodies=world.bodies["pool"],
+                         authorization=world.authorization)
+        used = server.cpu_seconds() - cpu
+        series.results.append(replace(result, server_cpu_us=1e6 * used / result.requests if result.requests else 0))
     finally:
         server.stop()
 
@@ -42,12 +46,16 @@ def _compare(backend: str, world: BulkWorld, large_env: dict, records: int, args
             _measure(world, env, series, args)
     ratio = large.median("p99_ms") / small.median("p99_ms") if small.median("p99_ms") else 0.0
     throughput = large.median("rps") / max(1.0, small.median("rps"))
-    large.note = f"p99 {ratio:.2f}x the {SMALL:,}-record figure; throughput {throughput:.2f}x"
+    cpu = large.median("server_cpu_us") / max(1.0, small.median("server_cpu_us"))
+    small.note = f"server CPU {small.median('server_cpu_us'):.0f} us/req"
+    large.note = (f"server CPU {large.median('server_cpu_us'):.0f} us/req ({cpu:.2f}x); p99 {ratio:.2f}x the "
+                  f"{SMALL:,}-record figure; throughput {throughput:.2f}x")
     print_table(f"introspection of {SMALL:,} distinct tokens by record count ({backend}), "
                 f"`authserver serve --workers {args.workers} --threads {args.threads}`, wrk {args.connections} "
                 f"connections, {args.duration:g}s x {args.rounds} rounds interleaved, medians", [small, large])
     print(f"records_p99_ratio_{backend}: {ratio:.2f}")
-    return {"small": small.figures(), "large": large.figures(), "records": records, "p99_ratio": ratio}
+    return {"small": small.figures(), "large": large.figures(), "records": records, "p99_ratio": ratio,
+            "cpu_ratio": cpu}
 
 
 def _sqlite(args, workdir: Path) -> dict:
