@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -328,7 +329,18 @@ def expire_later(principal: Principal, integration_id: str, *, now: datetime, at
 
 
 def revoke_by_endpoint(principal: Principal, jti: str, *, now: datetime) -> bool:
-    """RFC 7009 revocation of one token, already authorized by the endpoint. True if something changed."""
+    """RFC 7009 revocation of one token, already authorized by the endpoint. True if something changed.
+
+    Revocation must not fail because another change to the same integration committed first (two of its tokens
+    revoked at once): on a version conflict it is tried again on fresh state."""
+    try:
+        return _revoke_once(principal, jti, now)
+    except (ConflictError, OperationalError):  # a version conflict, or SQLite's stale-snapshot "locked"
+        db.session.rollback()
+        return _revoke_once(principal, jti, now)
+
+
+def _revoke_once(principal: Principal, jti: str, now: datetime) -> bool:
     row = db.session.get(AccessToken, jti)
     if row is None or row.revoked_at is not None:
         return False
@@ -336,6 +348,7 @@ def revoke_by_endpoint(principal: Principal, jti: str, *, now: datetime) -> bool
     before = serialize_token(row, now)
     _revoke(row, now, "revoked")
     _touch(integration, now)  # bumps the version: a concurrent rotation conflicts instead of racing
+    _flush()  # claim the integration row now, so the loser of a race waits here and sees a conflict
     outbox.token_revoked(row, now)
     audit.record(principal, "token.revoked", now=now, account_id=row.account_id, target_type="token",
                  target_id=row.jti, before=before, after=serialize_token(row, now))

@@ -469,6 +469,18 @@ def test_two_admins_rotating_at_the_same_moment_rotate_exactly_once(world):
     assert len(all_tokens(world.agency, integration_id)) == 7  # the first token plus one per round
 
 
+def test_revoking_both_live_tokens_of_an_integration_at_once_revokes_both(world):
+    """Each revocation bumps the integration's version; the one that loses the race is retried, never a 503."""
+    for _ in range(4):
+        integration_id, first = setup_integration(world.agency)
+        second = rotated(world.agency, integration_id, mode="later", grace="1d")
+        responses = at_the_same_moment(*(
+            partial(requests.post, f"{world.server.url}/oauth/revoke", data={"token": issued["token"]}, timeout=30)
+            for issued in (first, second)))
+        assert [r.status_code for r in responses] == [200, 200], [r.text for r in responses]
+        assert not world.is_active(first["token"]) and not world.is_active(second["token"])
+
+
 def test_concurrent_rotations_without_if_match_never_leave_two_current_tokens(world):
     """Without If-Match a second rotation may legitimately follow the first; it must never interleave with it."""
     integration_id, first = setup_integration(world.agency)
