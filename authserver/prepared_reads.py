@@ -1,21 +1,96 @@
-"""Hot-path reads: a SELECT compiled once per engine and run on a pooled DBAPI connection, for the one query that
+"""Hot-path reads: a SELECT compiled once per engine and run on a kept autocommit connection, for the one query that
 every introspection makes. Measured in ``bench/``: SQLAlchemy's per-execution bookkeeping (connection wrapper,
-execution context, result object) cost several times the indexed read itself.
+execution context, result object) and the pool's checkout and reset-on-return cost several times the indexed read.
 
-What stays the same as a Core execution: the pool (pre-ping, reset on return, invalidation on disconnect), the
-column types' result processing, and errors, which are raised as SQLAlchemy's exceptions so that every surface
-still fails closed with a 503. What is skipped: engine events and SQL echo, which nothing here uses.
+The connections come from the engine (same URL, connect arguments and ``connect`` events, e.g. SQLite's pragmas),
+are detached from its pool and switched to autocommit: a single SELECT needs no transaction around it, so no BEGIN
+and no rollback on return (on PostgreSQL one round trip instead of three). Each sees every commit made before it
+runs. They are kept in a small LIFO list, so thread-per-request servers reuse them too.
+
+What stays the same as a Core execution: the column types' result processing, and errors, which are raised as
+SQLAlchemy's exceptions so that every surface still fails closed with a 503. A connection that failed is closed,
+never reused; a read that failed because the server dropped the connection is retried once on a new one.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import Select, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
+
+KEPT_CONNECTIONS = 16  # per engine and process: the serving threads of one worker
+
+
+class ReadConnections:
+    """Autocommit DBAPI connections for one engine in one process."""
+
+    def __init__(self, engine: Engine, keep: int = KEPT_CONNECTIONS) -> None:
+        self.engine = engine
+        self.keep = keep
+        self._idle: list = []
+        self._pid = os.getpid()
+
+    def acquire(self):
+        if self._pid != os.getpid():  # forked: the parent's connections are the parent's, never used or closed here
+            self._idle, self._pid = [], os.getpid()
+        try:
+            return self._idle.pop()  # atomic under the GIL; an empty list means "open one"
+        except IndexError:
+            return self._open()
+
+    def release(self, connection) -> None:
+        if len(self._idle) < self.keep and self._pid == os.getpid():
+            self._idle.append(connection)
+        else:
+            _close_quietly(connection)
+
+    def discard(self, connection) -> None:
+        _close_quietly(connection)
+
+    def close_all(self) -> None:
+        """The engine was disposed (tests, a fork, shutdown): stop handing out its connections."""
+        idle, self._idle = self._idle, []
+        if self._pid == os.getpid():
+            for connection in idle:
+                _close_quietly(connection)
+
+    def _open(self):
+        proxied = self.engine.raw_connection()  # runs the engine's connect events once, for a new connection
+        proxied.detach()  # ours from now on: the pool neither counts nor resets it
+        connection = proxied.dbapi_connection
+        if self.engine.dialect.name == "sqlite":
+            connection.isolation_level = None  # sqlite3's autocommit: no implicit BEGIN
+        else:
+            connection.autocommit = True  # psycopg
+        return connection
+
+
+def _close_quietly(connection) -> None:
+    try:
+        connection.close()
+    except Exception:  # noqa: S110 - a broken connection is being thrown away; nothing to report
+        pass
+
+
+_READ_CONNECTIONS: weakref.WeakKeyDictionary[Engine, ReadConnections] = weakref.WeakKeyDictionary()
+_READ_CONNECTIONS_LOCK = threading.Lock()
+
+
+def read_connections(engine: Engine) -> ReadConnections:
+    found = _READ_CONNECTIONS.get(engine)
+    if found is None:
+        with _READ_CONNECTIONS_LOCK:
+            found = _READ_CONNECTIONS.get(engine)
+            if found is None:
+                found = _READ_CONNECTIONS[engine] = ReadConnections(engine)
+                event.listen(engine, "engine_disposed", lambda _engine: found.close_all())
+    return found
 
 
 class PreparedRead:
@@ -40,27 +115,41 @@ class PreparedRead:
     def first(self, engine: Engine, params: dict[str, Any]) -> tuple | None:
         sql, positions, processors = self._for(engine)
         arguments = tuple(params[name] for name in positions) if positions is not None else params
-        dialect = engine.dialect
-        dbapi_error = dialect.loaded_dbapi.Error
-        connection = None
+        connections = read_connections(engine)
         try:
-            connection = engine.raw_connection()
-            cursor = connection.cursor()
-            try:
-                cursor.execute(sql, arguments)
-                row = cursor.fetchone()
-            finally:
-                cursor.close()
-        except dbapi_error as exc:
-            disconnected = dialect.is_disconnect(exc, connection.dbapi_connection if connection else None, None)
-            if disconnected and connection is not None:
-                connection.invalidate(exc)
-            raise DBAPIError.instance(sql, arguments, exc, dbapi_error, hide_parameters=engine.hide_parameters,
-                                      connection_invalidated=disconnected, dialect=dialect) from exc
-        finally:
-            if connection is not None:
-                connection.close()  # back to the pool, which resets it (rollback) as it does for Core
+            row = _fetch_first(connections, sql, arguments)
+        except _Disconnected:
+            row = _fetch_first(connections, sql, arguments, retried=True)
         if row is None:
             return None
         return tuple(value if process is None else process(value) for process, value in zip(processors, row,
                                                                                            strict=True))
+
+
+class _Disconnected(Exception):
+    pass
+
+
+def _fetch_first(connections: ReadConnections, sql: str, arguments, *, retried: bool = False):
+    engine = connections.engine
+    dialect = engine.dialect
+    dbapi_error = dialect.loaded_dbapi.Error
+    connection = None
+    try:
+        connection = connections.acquire()
+        cursor = connection.cursor()
+        try:
+            cursor.execute(sql, arguments)
+            rows = cursor.fetchall()  # an indexed read of at most a few rows; ends the statement (no open snapshot)
+        finally:
+            cursor.close()
+    except dbapi_error as exc:
+        disconnected = dialect.is_disconnect(exc, connection, None)
+        if connection is not None:
+            connections.discard(connection)
+        if disconnected and not retried:
+            raise _Disconnected() from exc
+        raise DBAPIError.instance(sql, arguments, exc, dbapi_error, hide_parameters=engine.hide_parameters,
+                                  connection_invalidated=disconnected, dialect=dialect) from exc
+    connections.release(connection)
+    return rows[0] if rows else None
