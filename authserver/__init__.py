@@ -24,8 +24,10 @@ def create_app(overrides: dict | None = None, *, clock=None) -> Flask:
     from . import bus, database, health, httpbase, logs, metrics
     from .admin_api import bp as admin_api_bp
     from .admin_ui import bp as admin_ui_bp
-    from .oauth import feed  # noqa: F401  (adds the feed routes to the oauth blueprint)
-    from .oauth import v1_keys  # noqa: F401  (adds the v1 key check for resource services)
+    from .oauth import (
+        feed,  # noqa: F401  (adds the feed routes to the oauth blueprint)
+        v1_keys,  # noqa: F401  (adds the v1 key check for resource services)
+    )
     from .oauth.views import bp as oauth_bp
     from .services import build_services
 
@@ -42,6 +44,15 @@ def create_app(overrides: dict | None = None, *, clock=None) -> Flask:
     app.register_blueprint(oauth_bp)
     app.register_blueprint(admin_api_bp, url_prefix="/api")
     app.register_blueprint(admin_ui_bp)
+
+    from .oauth.direct import DirectIntrospection
+
+    app.wsgi_app = DirectIntrospection(app.wsgi_app, app)  # the hot path, before Flask's request handling
+    proxies = app.config["AUTHSERVER_TRUSTED_PROXIES"]
+    if proxies:  # outermost: every path, the direct one included, sees the caller's scheme, host and address
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies)
 
     from .cli import register
 

@@ -80,6 +80,10 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "AUTHSERVER_WEBHOOK_RETRY_BASE": float(env.get("AUTHSERVER_WEBHOOK_RETRY_BASE", 5.0)),
         "AUTHSERVER_WEBHOOK_POLL_INTERVAL": float(env.get("AUTHSERVER_WEBHOOK_POLL_INTERVAL", 1.0)),
         "AUTHSERVER_WEBHOOK_WORKER": env.get("AUTHSERVER_WEBHOOK_WORKER", "off"),  # off | in-process
+        # Reverse proxies in front of the server (load balancer, ingress) whose X-Forwarded-For/-Proto/-Host/-Port
+        # headers are believed: 0 (default) believes none. Set it to the number of proxies that add those headers,
+        # so that a TLS-terminating proxy's https is seen as https and rate limits see the caller, not the proxy.
+        "AUTHSERVER_TRUSTED_PROXIES": env.get("AUTHSERVER_TRUSTED_PROXIES", "0"),
         # Bodies past this are refused with 413 before they are read (a usage report of 5000 items fits).
         "MAX_CONTENT_LENGTH": int(env.get("AUTHSERVER_MAX_REQUEST_BYTES", 1024 * 1024)),
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
@@ -144,6 +148,9 @@ def validate_config(config: dict) -> None:
         if not str(config[key]).isdigit() or not 1 <= int(config[key]) <= 64:
             raise ConfigError(f"{key} must be a whole number from 1 to 64")
         config[key] = int(config[key])
+    if not str(config["AUTHSERVER_TRUSTED_PROXIES"]).isdigit() or int(config["AUTHSERVER_TRUSTED_PROXIES"]) > 5:
+        raise ConfigError("AUTHSERVER_TRUSTED_PROXIES must be a whole number from 0 to 5")
+    config["AUTHSERVER_TRUSTED_PROXIES"] = int(config["AUTHSERVER_TRUSTED_PROXIES"])
     issuer = urlsplit(config["AUTHSERVER_ISSUER"])
     if issuer.scheme not in ("http", "https") or not issuer.netloc:
         raise ConfigError("AUTHSERVER_ISSUER must be an absolute http(s) URL")

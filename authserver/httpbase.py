@@ -56,7 +56,7 @@ def describe_database_error(exc: SQLAlchemyError) -> str:
     return "the database is unavailable"
 
 
-_SECURITY_HEADERS = (
+SECURITY_HEADERS = (
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "no-referrer"),
     ("X-Frame-Options", "DENY"),
@@ -85,13 +85,19 @@ class SessionCookies(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
+def request_id_for(incoming: str | None) -> str:
+    """The caller's X-Request-Id when it is a sane one (so its traces join ours), else a fresh id."""
+    if incoming and len(incoming) <= 64 and incoming.isprintable():
+        return incoming
+    return secrets.token_hex(8)
+
+
 def init_app(app) -> None:
     app.json = BoundedJSONProvider(app)
 
     @app.before_request
     def assign_request_id():
-        incoming = request.headers.get("X-Request-Id", "")
-        g.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else secrets.token_hex(8)
+        g.request_id = request_id_for(request.headers.get("X-Request-Id"))
 
     app.session_interface = SessionCookies()
 
@@ -103,7 +109,7 @@ def init_app(app) -> None:
         present = {name.lower() for name in headers.keys()}
         if "x-request-id" not in present:
             headers.add("X-Request-Id", g.get("request_id", ""))
-        for name, value in _SECURITY_HEADERS:
+        for name, value in SECURITY_HEADERS:
             if name.lower() not in present:
                 headers.add(name, value)
         return response

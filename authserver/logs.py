@@ -11,7 +11,6 @@ import time
 
 from flask import g, has_request_context, request
 
-
 # What a token or secret looks like when it turns up where it should not (a URL path, a garbled request line):
 # a JWT (or its first two parts), or a path segment longer than any id of ours (ids are ~28 characters).
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*){1,2}")
@@ -45,8 +44,11 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": scrub(record.getMessage()),
         }
-        if has_request_context():
-            entry["request_id"] = g.get("request_id")
+        request_id = getattr(record, "request_id", None)
+        if request_id is None and has_request_context():
+            request_id = g.get("request_id")
+        if request_id is not None:
+            entry["request_id"] = request_id
         for key in ("method", "path", "status", "duration_ms", "remote_addr"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
@@ -76,13 +78,21 @@ def configure_logging(level: str = "INFO") -> None:
 access_log = logging.getLogger("authserver.access")
 
 
+def log_access(method: str, path: str, status: int, started: float | None, remote_addr: str | None,
+               request_id: str | None = None) -> None:
+    """One access-log line per request; ``started`` is the request's ``time.perf_counter()`` at arrival."""
+    if not access_log.isEnabledFor(logging.INFO):
+        return
+    duration = round((time.perf_counter() - started) * 1000, 2) if started else None
+    extra = {"method": method, "path": path, "status": status, "duration_ms": duration, "remote_addr": remote_addr}
+    if request_id is not None:
+        extra["request_id"] = request_id
+    access_log.info("request", extra=extra)
+
+
 def init_app(app) -> None:
     @app.after_request
     def log_request(response):
-        started = g.get("started")
-        duration = round((time.perf_counter() - started) * 1000, 2) if started else None
         current = request._get_current_object()  # one context lookup instead of one per attribute
-        access_log.info("request", extra={"method": current.method, "path": current.path,
-                                          "status": response.status_code, "duration_ms": duration,
-                                          "remote_addr": current.remote_addr})
+        log_access(current.method, current.path, response.status_code, g.get("started"), current.remote_addr)
         return response

@@ -53,17 +53,26 @@ def init_app(app) -> None:
     @app.after_request
     def observe(response):
         started = g.get("started")
-        if started is not None:
-            REQUEST_LATENCY.labels(request.endpoint or "unmatched").observe(time.perf_counter() - started)
         if request.endpoint == "oauth.introspect":
-            INTROSPECTIONS.labels(_introspection_result(response)).inc()
+            observe_introspection(response.status_code, g.get("introspection_result"), started)
+        elif started is not None:
+            REQUEST_LATENCY.labels(request.endpoint or "unmatched").observe(time.perf_counter() - started)
         return response
 
 
-def _introspection_result(response) -> str:
-    if response.status_code != 200:
-        return "error" if response.status_code >= 500 else "refused"
-    return g.get("introspection_result", "inactive")
+_INTROSPECTION_LATENCY = REQUEST_LATENCY.labels("oauth.introspect")
+_INTROSPECTION_RESULTS = {result: INTROSPECTIONS.labels(result) for result in ("active", "inactive", "refused",
+                                                                                 "error")}
+
+
+def observe_introspection(status: int, result: str | None, started: float | None) -> None:
+    """Count one introspection by result ("active"/"inactive", or "refused"/"error" when not answered 200) and
+    observe its latency; the labelled children are looked up once, not per request."""
+    if started is not None:
+        _INTROSPECTION_LATENCY.observe(time.perf_counter() - started)
+    if status != 200:
+        result = "error" if status >= 500 else "refused"
+    _INTROSPECTION_RESULTS[result or "inactive"].inc()
 
 
 @event.listens_for(Session, "after_flush")

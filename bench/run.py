@@ -6,6 +6,7 @@
     python bench/run.py lifecycle     [--revocations-pool 5000]          (revocation, token generation)
     python bench/run.py records       [--records 1000000] [--no-postgres]  (1,000 vs 1,000,000 token records)
     python bench/run.py memory        [--memory-pool 10000] [--soak 60]    (10,000-token pool, RSS, soak)
+    python bench/run.py peer          [--rounds 3]   (only the side by side with node-oidc-provider)
     python bench/run.py all           (every scenario above but stacks and profile, then bench/resource_demo.py)
 
 ``introspection``: RFC 7662 introspection on the production stack (``authserver serve``) of one active token
@@ -301,6 +302,23 @@ def run_profile(args) -> dict:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def run_peer(args) -> dict:
+    """Only the side-by-side with node-oidc-provider (A B C rounds): the quick check of ``ratio_vs_peer``."""
+    ensure_wrk()
+    workdir = Path(tempfile.mkdtemp(prefix="authserver-bench-"))
+    try:
+        print(f"machine: {machine()}; load average at start {load_average()}", flush=True)
+        world = make_world(workdir, pool=0, revoked=1)
+        stack = dict(workers=args.workers, threads=args.threads)
+        return compare_with_peer(
+            workdir=workdir, ours=lambda: authserver(world, tracking=True, **stack),
+            hello=lambda: hello(replace(world, port=free_port()), **stack), our_bodies=world.bodies["active"],
+            our_authorization=world.authorization, rounds=max(3, args.rounds), duration=args.duration,
+            connections=args.connections, load_average=load_average, workers=args.workers)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def run_all(args) -> dict:
     """Every figure of issue 9: the write paths, record counts, memory, resource_demo, and introspection with the
     peer last (so that ``ratio_vs_peer`` is among the final lines)."""
@@ -315,7 +333,7 @@ def run_all(args) -> dict:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("scenario", choices=["introspection", "stacks", "profile", "lifecycle", "records", "memory",
-                                             "all"])
+                                             "peer", "all"])
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement (after a 2 s warm-up)")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=2)
@@ -335,7 +353,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
     args = parser.parse_args(argv)
     runner = {"introspection": run_introspection, "stacks": run_stacks, "profile": run_profile,
-              "lifecycle": run_lifecycle, "records": run_records, "memory": run_memory, "all": run_all}[args.scenario]
+              "lifecycle": run_lifecycle, "records": run_records, "memory": run_memory, "peer": run_peer,
+              "all": run_all}[args.scenario]
     figures = runner(args)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")

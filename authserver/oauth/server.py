@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oauth2 import OAuth2Error, OAuth2Request
+from authlib.oauth2.rfc6749 import InsecureTransportError, InvalidRequestError
 from authlib.oauth2.rfc6749.authenticate_client import (
     authenticate_client_secret_basic,
     authenticate_client_secret_post,
@@ -30,16 +30,41 @@ class IntegrationAuthorizationServer(AuthorizationServer):
     def authenticate_client(self, request, methods, endpoint="token"):
         """Authenticate, then spend one request of the client's budget for this endpoint (a token holder's budget
         is its address's). Counting after authentication means nobody can spend another client's budget."""
-        if http_request.headers.get("Authorization") and http_request.form.get("client_secret"):
+        if request.headers.get("Authorization") and request.form.get("client_secret"):
             # RFC 6749 section 2.3: one method per request, so a request never carries two identities.
             raise InvalidRequestError(description="use one client authentication method, not two")
         client = super().authenticate_client(request, methods, endpoint)
         if self.limits is not None:
+            # Token holders only ever reach the revocation endpoint, which is served through Flask.
             subject = client.client_id if client.kind != "token_holder" else f"holder:{http_request.remote_addr}"
             wait = self.limits.retry_after(endpoint, subject)
             if wait is not None:
                 raise RateLimitedError(wait)
         return client
+
+    def create_oauth2_request(self, request):
+        """A request already in authlib's form (the direct introspection path builds one) is used as it is."""
+        if isinstance(request, OAuth2Request):
+            return request
+        return super().create_oauth2_request(request)
+
+    def create_endpoint_response(self, name, request=None):
+        """authlib's, plus: a refused transport (plain HTTP to a host that is not loopback, e.g. behind a proxy
+        that was not declared trusted) is authlib's 400 ``insecure_transport``, not an unhandled error. authlib
+        raises it while building the request, before its own error handling."""
+        try:
+            return super().create_endpoint_response(name, request)
+        except InsecureTransportError as error:
+            return self.handle_error_response(request, error)
+
+    def answer(self, name: str, request: OAuth2Request) -> tuple[int, dict, list[tuple[str, str]]]:
+        """The endpoint's own ``(status, body, headers)``, for a caller that writes the HTTP response itself: what
+        ``create_endpoint_response`` does, without wrapping the result in a Flask response."""
+        endpoint = self._endpoints[name][0]
+        try:
+            return endpoint(request)
+        except OAuth2Error as error:
+            return error(self.get_error_uri(request, error))
 
     def load_config(self, config):
         self.scopes_supported = None

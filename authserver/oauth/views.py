@@ -45,14 +45,24 @@ def revoke():
     return response
 
 
+def token_store_unavailable(exc: SQLAlchemyError, path: str) -> tuple[int, dict, list[tuple[str, str]]]:
+    """Fail closed: without the database nothing can be judged active. (status, body, headers), shared with the
+    direct introspection path."""
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        pass
+    current_app.logger.warning("database error on %s: %s", path, exc.__class__.__name__)
+    body = {"error": "temporarily_unavailable", "error_description": "the token store is unavailable"}
+    return 503, body, [("Retry-After", "1")]
+
+
 @bp.errorhandler(SQLAlchemyError)
 def database_unavailable(exc):
-    """Fail closed: without the database nothing can be judged active."""
-    db.session.rollback()
-    current_app.logger.warning("database error on %s: %s", request.path, exc.__class__.__name__)
-    response = jsonify(error="temporarily_unavailable", error_description="the token store is unavailable")
-    response.status_code = 503
-    response.headers["Retry-After"] = "1"
+    status, body, headers = token_store_unavailable(exc, request.path)
+    response = jsonify(body)
+    response.status_code = status
+    response.headers.extend(headers)
     return response
 
 

@@ -1,0 +1,127 @@
+"""The direct WSGI introspection path answers exactly as the Flask route does, and leaves it every request it was
+not built for. The Flask route is reached here by calling the app's inner WSGI callable, under the direct path."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from werkzeug.test import Client
+
+from authserver.oauth.direct import DirectIntrospection
+from tests.factories import basic, make_client
+
+from . import forge
+
+# Headers that legitimately differ between two answers: a fresh request id each, and the order-free rest.
+_VARYING = {"x-request-id", "content-length", "date", "server"}
+
+
+def _answers(shared):
+    app = shared.app
+    assert isinstance(app.wsgi_app, DirectIntrospection)
+    return Client(app.wsgi_app), Client(app.wsgi_app.wsgi_app)
+
+
+def _compare(shared, **request):
+    direct, flask_route = _answers(shared)
+    ours = direct.post("/oauth/introspect", **request)
+    reference = flask_route.post("/oauth/introspect", **request)
+    assert ours.status_code == reference.status_code, (ours.get_data(), reference.get_data())
+    assert ours.get_json() == reference.get_json()
+    mine = {(k.lower(), v) for k, v in ours.headers.items() if k.lower() not in _VARYING}
+    theirs = {(k.lower(), v) for k, v in reference.headers.items() if k.lower() not in _VARYING}
+    assert mine == theirs
+    return ours
+
+
+def _cases(world, services):
+    client_id, secret = world.resource_service
+    rs = world.rs_headers
+    raw = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    return {
+        "active": dict(data={"token": world.agency.token}, headers=rs),
+        "active, client_secret_post": dict(data={"token": world.agency.token, "client_id": client_id,
+                                                 "client_secret": secret}),
+        "two methods at once": dict(data={"token": world.agency.token, "client_id": client_id,
+                                          "client_secret": secret}, headers=rs),
+        "no credentials": dict(data={"token": world.agency.token}),
+        "wrong secret": dict(data={"token": world.agency.token}, headers=basic(client_id, secret + "x")),
+        "unknown client": dict(data={"token": world.agency.token}, headers=basic("cli_nobody", secret)),
+        "malformed basic": dict(data={"token": world.agency.token}, headers={"Authorization": "Basic !!"}),
+        "lower-case scheme": dict(data={"token": world.agency.token}, headers={"Authorization": f"basic {raw}"}),
+        "admin client": dict(data={"token": world.agency.token}, headers=world.agency.admin_headers),
+        "missing token": dict(data={"token_type_hint": "access_token"}, headers=rs),
+        "empty token": dict(data={"token": ""}, headers=rs),
+        "garbage token": dict(data={"token": "garbage"}, headers=rs),
+        "tampered token": dict(data={"token": forge.tampered(world.agency.token, sub=world.other.integration_id)},
+                               headers=rs),
+        "odd hint": dict(data={"token": world.agency.token, "token_type_hint": "refresh_token"}, headers=rs),
+        "repeated token field, first wins": dict(
+            data=f"token={world.agency.token}&token=garbage", headers=rs,
+            content_type="application/x-www-form-urlencoded"),
+        "percent-encoded and plus signs": dict(data="token=a+b%20c%ff", headers=rs,
+                                               content_type="application/x-www-form-urlencoded"),
+        "charset parameter": dict(data=f"token={world.agency.token}", headers=rs,
+                                  content_type="application/x-www-form-urlencoded; charset=UTF-8"),
+        "empty body": dict(data=b"", headers=rs, content_type="application/x-www-form-urlencoded"),
+    }
+
+
+CASES = ["active", "active, client_secret_post", "two methods at once", "no credentials", "wrong secret",
+         "unknown client", "malformed basic", "lower-case scheme", "admin client", "missing token", "empty token",
+         "garbage token", "tampered token", "odd hint", "repeated token field, first wins",
+         "percent-encoded and plus signs", "charset parameter", "empty body"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_answer_matches_the_flask_route(shared, case):
+    _compare(shared, **_cases(shared.world, shared.services)[case])
+
+
+def test_a_bound_resource_service_and_another_accounts_token_match(shared):
+    with shared.app.app_context():
+        bound = basic(*make_client(shared.clock, kind="resource-service",
+                                   account_id=shared.world.agency.account_id, name="bound-direct"))
+    assert _compare(shared, data={"token": shared.world.other.token}, headers=bound).get_json() == {"active": False}
+    assert _compare(shared, data={"token": shared.world.agency.token}, headers=bound).get_json()["active"] is True
+
+
+def test_a_sane_request_id_is_echoed_and_a_hostile_one_replaced(shared):
+    direct, _ = _answers(shared)
+    headers = {**shared.world.rs_headers, "X-Request-Id": "trace-42"}
+    assert direct.post("/oauth/introspect", data={"token": "x"}, headers=headers).headers["X-Request-Id"] == \
+        "trace-42"
+    hostile = {**shared.world.rs_headers, "X-Request-Id": "a" * 65}
+    assert len(direct.post("/oauth/introspect", data={"token": "x"}, headers=hostile).headers["X-Request-Id"]) == 16
+
+
+@pytest.mark.parametrize("how", ["json body", "multipart body", "chunked body", "oversized body", "not utf-8"])
+def test_requests_it_was_not_built_for_reach_the_flask_route(shared, how):
+    """Each of these reaches the Flask route (same answer through both callables) and is answered by it."""
+    token = shared.world.agency.token
+    requests = {
+        "json body": dict(json={"token": token}),
+        "multipart body": dict(data={"token": token}, content_type="multipart/form-data"),
+        "chunked body": dict(input_stream=None, data=f"token={token}",
+                             content_type="application/x-www-form-urlencoded",
+                             headers={"Transfer-Encoding": "chunked"}),
+        "oversized body": dict(data=f"token={token}&pad={'x' * 20000}",
+                               content_type="application/x-www-form-urlencoded"),
+        "not utf-8": dict(data=b"token=\xff\xfe", content_type="application/x-www-form-urlencoded"),
+    }[how]
+    headers = {**shared.world.rs_headers, **requests.pop("headers", {})}
+    requests.pop("input_stream", None)
+    answer = _compare(shared, headers=headers, **requests)
+    assert answer.status_code in (200, 400, 413)
+
+
+def test_plain_http_to_a_public_host_is_refused_as_authlib_refuses_it(shared):
+    """authlib's transport check runs on the direct path too: plain HTTP is only for loopback."""
+    direct, _ = _answers(shared)
+    response = _compare(shared, data={"token": shared.world.agency.token}, headers=shared.world.rs_headers,
+                        base_url="http://auth.example.com")
+    assert response.status_code == 400 and response.get_json()["error"] == "insecure_transport"
+    secure = direct.post("/oauth/introspect", data={"token": shared.world.agency.token},
+                         headers=shared.world.rs_headers, base_url="https://auth.example.com")
+    assert secure.status_code == 200 and secure.get_json()["active"] is True
