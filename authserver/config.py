@@ -80,6 +80,8 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "AUTHSERVER_WEBHOOK_RETRY_BASE": float(env.get("AUTHSERVER_WEBHOOK_RETRY_BASE", 5.0)),
         "AUTHSERVER_WEBHOOK_POLL_INTERVAL": float(env.get("AUTHSERVER_WEBHOOK_POLL_INTERVAL", 1.0)),
         "AUTHSERVER_WEBHOOK_WORKER": env.get("AUTHSERVER_WEBHOOK_WORKER", "off"),  # off | in-process
+        # The access log, one JSON line per request: "batched" (written every 0.5 s or 200 lines), "immediate", "off".
+        "AUTHSERVER_ACCESS_LOG": env.get("AUTHSERVER_ACCESS_LOG", "batched"),
         # Reverse proxies in front of the server (load balancer, ingress) whose X-Forwarded-For/-Proto/-Host/-Port
         # headers are believed: 0 (default) believes none. Set it to the number of proxies that add those headers,
         # so that a TLS-terminating proxy's https is seen as https and rate limits see the caller, not the proxy.
@@ -148,6 +150,8 @@ def validate_config(config: dict) -> None:
         if not str(config[key]).isdigit() or not 1 <= int(config[key]) <= 64:
             raise ConfigError(f"{key} must be a whole number from 1 to 64")
         config[key] = int(config[key])
+    if config["AUTHSERVER_ACCESS_LOG"] not in ("batched", "immediate", "off"):
+        raise ConfigError("AUTHSERVER_ACCESS_LOG must be batched, immediate or off")
     if not str(config["AUTHSERVER_TRUSTED_PROXIES"]).isdigit() or int(config["AUTHSERVER_TRUSTED_PROXIES"]) > 5:
         raise ConfigError("AUTHSERVER_TRUSTED_PROXIES must be a whole number from 0 to 5")
     config["AUTHSERVER_TRUSTED_PROXIES"] = int(config["AUTHSERVER_TRUSTED_PROXIES"])

@@ -8,6 +8,7 @@ when it stops: SIGTERM lets in-flight requests finish, then every process writes
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -23,7 +24,7 @@ from .config import ConfigError
 from .database import prepare
 from .extensions import db
 from .keys import KeyStoreError
-from .logs import configure_logging
+from .logs import configure_logging, flush_access_log
 
 log = logging.getLogger("authserver")
 
@@ -32,7 +33,7 @@ _APP = None
 
 
 def _prepare_or_exit(app) -> None:
-    configure_logging()
+    configure_logging(access=app.config["AUTHSERVER_ACCESS_LOG"])
     try:
         prepare(app)
     except (KeyStoreError, ConfigError) as exc:
@@ -77,6 +78,7 @@ class ProcessWork:
         services = self.app.extensions["authserver"]
         if services.flusher is not None:
             services.flusher.stop()
+        flush_access_log()
 
 
 # -- development: one threaded werkzeug process ---------------------------------------------------------------
@@ -108,6 +110,7 @@ def serve_workers(app, host: str, port: int, *, workers: int, threads: int) -> N
     with app.app_context():
         db.engine.dispose()  # no connection crosses the fork
     _APP = app
+    _freeze_long_lived_objects()
 
     _announce(app, host, port, f"granian, {workers} worker process(es) x {threads} thread(s)")
     granian_server(host, port, workers=workers, threads=threads).serve(target_loader=_load_worker_app,
@@ -147,8 +150,18 @@ def _load_worker_app():
     with app.app_context():
         db.engine.dispose(close=False)  # never reuse a connection the parent opened
     _WORK = ProcessWork(app).start()
+    _freeze_long_lived_objects()
     log.info("worker %s serving", os.getpid())
     return app
+
+
+def _freeze_long_lived_objects() -> None:
+    """Move everything built so far (modules, the app, its services: ~100,000 objects) out of the cyclic garbage
+    collector's sight. A full collection over them takes ~30 ms, a pause every request in flight would wait out;
+    they live as long as the process anyway. In the parent it also keeps the collector from touching, and so
+    copying, the pages the workers share after the fork."""
+    gc.collect()
+    gc.freeze()
 
 
 def _stop_worker() -> None:

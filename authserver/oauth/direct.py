@@ -29,6 +29,7 @@ from flask import current_app, g, has_app_context
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import EnvironHeaders, ImmutableMultiDict
 
+from ..fair_gate import FairGate
 from ..httpbase import SECURITY_HEADERS, request_id_for
 from ..logs import log_access
 from ..metrics import observe_introspection
@@ -84,6 +85,7 @@ class DirectIntrospection:
     def __init__(self, wsgi_app: Callable, flask_app) -> None:
         self.wsgi_app = wsgi_app
         self.flask_app = flask_app
+        self.gate = FairGate(1)  # one introspection's Python work at a time, in arrival order (see fair_gate)
         self.max_body = min(MAX_DIRECT_BODY, flask_app.config.get("MAX_CONTENT_LENGTH") or MAX_DIRECT_BODY)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -92,7 +94,8 @@ class DirectIntrospection:
         form = self._read_form(environ)
         if form is None:
             return self.wsgi_app(environ, start_response)
-        return self._introspect(environ, form, start_response)
+        with self.gate.held():
+            return self._introspect(environ, form, start_response)
 
     def _read_form(self, environ: dict) -> ImmutableMultiDict | None:
         """The parsed form, or None to leave the request to Flask (with its body put back to be read again)."""

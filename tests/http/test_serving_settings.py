@@ -1,4 +1,4 @@
-"""Behind a TLS-terminating proxy: the forwarded scheme, host and address are believed only from declared proxies."""
+"""Start-up settings for the serving environment: trusted proxies (TLS-terminating), the access log mode."""
 
 from __future__ import annotations
 
@@ -46,3 +46,9 @@ def test_a_declared_proxy_forwarding_https_is_believed(app_config, clock, world,
 def test_a_bad_proxy_count_stops_start_up(app_config, value):
     with pytest.raises(ConfigError, match="AUTHSERVER_TRUSTED_PROXIES"):
         create_app(app_config | {"AUTHSERVER_TRUSTED_PROXIES": value})
+
+
+@pytest.mark.parametrize("value", ["verbose", "ON", ""])
+def test_an_unknown_access_log_mode_stops_start_up(app_config, value):
+    with pytest.raises(ConfigError, match="AUTHSERVER_ACCESS_LOG"):
+        create_app(app_config | {"AUTHSERVER_ACCESS_LOG": value})

@@ -1,0 +1,91 @@
+"""The access log: the same JSON line however it is written, batched by default, never a token in it."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+
+import pytest
+
+from authserver import logs
+
+
+@pytest.fixture
+def configure():
+    """configure_logging for a test, its streams swapped for buffers; the logging setup is restored after."""
+    root, access = logging.getLogger(), logs.access_log
+    saved = (root.handlers[:], root.level, access.handlers[:], access.propagate, access.level, logs._access_handler)
+
+    def configure(mode: str) -> io.StringIO:
+        logs.configure_logging(access=mode)
+        stream = io.StringIO()
+        logs.access_log.handlers[0].setStream(stream)
+        return stream
+
+    yield configure
+    root.handlers[:], level, access.handlers[:], access.propagate, access_level, logs._access_handler = saved
+    root.setLevel(level)
+    access.setLevel(access_level)
+
+
+def _lines(stream: io.StringIO) -> list[dict]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_batched_lines_wait_for_the_batch_then_are_written_whole(configure):
+    stream = configure("batched")
+    for status in (200, 401, 503):
+        logs.log_access("POST", "/oauth/introspect", status, time.perf_counter(), "127.0.0.1", "req-1")
+    assert stream.getvalue() == ""
+    logs.flush_access_log()
+    lines = _lines(stream)
+    assert [line["status"] for line in lines] == [200, 401, 503]
+    assert lines[0] | {"ts": "-", "duration_ms": 0} == {
+        "ts": "-", "level": "info", "logger": "authserver.access", "msg": "request", "request_id": "req-1",
+        "method": "POST", "path": "/oauth/introspect", "status": 200, "duration_ms": 0, "remote_addr": "127.0.0.1"}
+
+
+def test_a_quiet_server_still_writes_its_lines_within_the_interval(configure):
+    stream = configure("batched")
+    logs.log_access("GET", "/healthz", 200, time.perf_counter(), "127.0.0.1", "req-2")
+    deadline = time.monotonic() + 3
+    while not stream.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [line["request_id"] for line in _lines(stream)] == ["req-2"]
+
+
+def test_a_full_batch_is_written_at_once(configure):
+    stream = configure("batched")
+    handler = logs.access_log.handlers[0]
+    for _ in range(handler.max_lines):
+        logs.log_access("GET", "/healthz", 200, None, "127.0.0.1", "x")
+    assert len(_lines(stream)) == handler.max_lines
+
+
+def test_immediate_writes_every_line_and_off_writes_none(configure):
+    stream = configure("immediate")
+    logs.log_access("GET", "/healthz", 200, None, "127.0.0.1", "x")
+    assert len(_lines(stream)) == 1
+    stream = configure("off")
+    logs.log_access("GET", "/healthz", 200, None, "127.0.0.1", "x")
+    logs.flush_access_log()
+    assert stream.getvalue() == ""
+
+
+def test_the_direct_line_is_the_formatters_line(configure):
+    """log_access builds the line without a LogRecord; it must match what JsonFormatter writes for one."""
+    token_path = "/api/integrations/eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"  # noqa: S105 - a fake
+    stream = configure("immediate")
+    logs.log_access("GET", token_path, 404, None, "10.0.0.1", "req-3")
+    direct = _lines(stream)[0]
+    record = logging.LogRecord("authserver.access", logging.INFO, __file__, 1, "request", (), None)
+    for key, value in {"method": "GET", "path": token_path, "status": 404, "duration_ms": None,
+                       "remote_addr": "10.0.0.1", "request_id": "req-3"}.items():
+        setattr(record, key, value)
+    formatted = json.loads(logs.JsonFormatter().format(record))
+    assert direct.keys() == formatted.keys()
+    assert {k: v for k, v in direct.items() if k != "ts"} == {k: v for k, v in formatted.items() if k != "ts"}
+    assert "eyJ" not in stream.getvalue()
+    assert direct["ts"].endswith("Z") and len(direct["ts"]) == len(formatted["ts"])
