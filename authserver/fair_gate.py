@@ -44,15 +44,18 @@ class FairGate:
             else:
                 self._free += 1
 
-    @contextmanager
-    def held(self) -> Iterator[None]:
+    def __enter__(self) -> FairGate:
+        """``with gate:`` holds it for the block, and lets ``stepped_out`` inside the block find it."""
         self.enter()
         _holding.gate = self
-        try:
-            yield
-        finally:
-            _holding.gate = None
-            self.leave()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        _holding.gate = None
+        self.leave()
+
+    def held(self) -> FairGate:
+        return self
 
 
 _holding = threading.local()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import secrets
 
 from flask import g, jsonify, request
@@ -86,10 +88,17 @@ class SessionCookies(SecureCookieSessionInterface):
 
 
 def request_id_for(incoming: str | None) -> str:
-    """The caller's X-Request-Id when it is a sane one (so its traces join ours), else a fresh id."""
+    """The caller's X-Request-Id when it is a sane one (so its traces join ours), else a fresh id: unique, not
+    secret, so a random per-process prefix and a counter (no system call for randomness per request)."""
     if incoming and len(incoming) <= 64 and incoming.isprintable():
         return incoming
-    return secrets.token_hex(8)
+    pid = os.getpid()
+    if _request_ids[0] != pid:  # first id in this process, or a forked child: a prefix of its own
+        _request_ids[:] = [pid, secrets.token_hex(4), itertools.count(1)]
+    return f"{_request_ids[1]}{next(_request_ids[2]):08x}"
+
+
+_request_ids: list = [None, "", None]
 
 
 def init_app(app) -> None:

@@ -94,7 +94,7 @@ class DirectIntrospection:
         form = self._read_form(environ)
         if form is None:
             return self.wsgi_app(environ, start_response)
-        with self.gate.held():
+        with self.gate:
             return self._introspect(environ, form, start_response)
 
     def _read_form(self, environ: dict) -> ImmutableMultiDict | None:
@@ -108,7 +108,7 @@ class DirectIntrospection:
             return None
         body = environ["wsgi.input"].read(int(length)) if int(length) else b""
         try:
-            return ImmutableMultiDict(parse_qsl(body.decode(), keep_blank_values=True, errors="werkzeug.url_quote"))
+            return ImmutableMultiDict(_parse_form(body.decode()))
         except ValueError:  # not UTF-8: werkzeug's reading of it is the reference
             environ["wsgi.input"] = BytesIO(body)
             environ["CONTENT_LENGTH"] = str(len(body))
@@ -121,7 +121,7 @@ class DirectIntrospection:
             g.request_id, g.introspection_result = request_id, None
             status, body, headers = self._answer(environ, form, request_id)
             result = g.introspection_result
-        payload = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+        payload = json.dumps(body, separators=(",", ":")).encode()
         response_headers = [*headers, ("Content-Length", str(len(payload))), ("X-Request-Id", request_id),
                             *_ENCODED_SECURITY_HEADERS]
         start_response(_REASONS.get(status, f"{status} Unknown"), response_headers)
@@ -152,6 +152,15 @@ class DirectIntrospection:
             body = {"error": "server_error", "error_description": f"unexpected error; request id {request_id}"}
             status, headers = 500, [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
         return status, body, headers
+
+
+def _parse_form(text: str) -> list[tuple[str, str]]:
+    """werkzeug's reading of a urlencoded body (``parse_qsl``, blank values kept). A body with nothing escaped, as
+    a token and client credentials usually are, is split directly: parse_qsl's unescaping of a ~1 KB token was a
+    tenth of an introspection's Python time, and it changes nothing without ``%`` or ``+``."""
+    if "%" in text or "+" in text:
+        return parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote")
+    return [(name, value) for name, _, value in (part.partition("=") for part in text.split("&") if part)]
 
 
 def _request_uri(environ: dict) -> str:
