@@ -36,6 +36,10 @@ def run_paths(url: str, requests: Path, *, duration: float, connections: int, au
     if line is None:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
     raw = json.loads(line.removeprefix("BENCH_RESULT "))
+    statuses = next((x.removeprefix("BENCH_STATUSES").strip() for x in done.stdout.splitlines()
+                     if x.startswith("BENCH_STATUSES")), "")
+    if statuses:
+        print(f"  non-2xx answers by status: {statuses}", flush=True)
     return Result(requests=raw["requests"], seconds=raw["duration_us"] / 1e6,
                   errors=sum(raw[k] for k in ("connect", "read", "write", "status", "timeout")),
                   p50_ms=raw["p50_us"] / 1000, p99_ms=raw["p99_us"] / 1000, p999_ms=raw["p999_us"] / 1000)

@@ -28,8 +28,25 @@ function request()
   return wrk.format("POST", entry[1], headers, entry[2])
 end
 
+-- Non-2xx answers by status, kept per thread as text ("409=3 503=1") so that done() can read it across threads.
+local refused = {}
+function response(status, headers, body)
+  if status >= 300 then
+    refused[status] = (refused[status] or 0) + 1
+    local parts = {}
+    for code, count in pairs(refused) do table.insert(parts, code .. "=" .. count) end
+    statuses = table.concat(parts, " ")
+  end
+end
+
 function done(summary, latency, requests)
   local e = summary.errors
+  local by_status = {}
+  for _, thread in ipairs(threads) do
+    local text = thread:get("statuses")
+    if text then table.insert(by_status, text) end
+  end
+  io.write("BENCH_STATUSES " .. table.concat(by_status, " ") .. "\n")
   io.write(string.format(
     'BENCH_RESULT {"requests": %d, "duration_us": %d, "bytes": %d, "connect": %d, "read": %d, "write": %d, ' ..
     '"status": %d, "timeout": %d, "p50_us": %d, "p99_us": %d, "p999_us": %d, "max_us": %d, "mean_us": %.1f}\n',
