@@ -54,9 +54,6 @@ class FairGate:
         _holding.gate = None
         self.leave()
 
-    def held(self) -> FairGate:
-        return self
-
 
 _holding = threading.local()
 

@@ -248,14 +248,20 @@ def run_introspection(args) -> dict:
                                       "errors": row.errors, "rss_mib": max(row.rss)[0] if row.rss else None}
                            for row in rows.values()}
         if args.peer:  # last, so that `ratio_vs_peer: X.XX` is among the final lines
-            summary["peer"] = compare_with_peer(
-                workdir=workdir, ours=lambda: authserver(world, tracking=True, **stack),
-                hello=lambda: hello(replace(world, port=free_port()), **stack), our_bodies=world.bodies["active"],
-                our_authorization=world.authorization, rounds=max(3, args.rounds), duration=args.duration,
-                connections=args.connections, load_average=load_average, workers=args.workers)
+            summary["peer"] = side_by_side(world, args)
         return summary
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def side_by_side(world: World, args) -> dict:
+    """Our server (production settings, tracking on), the peer and hello, interleaved: ends with ratio_vs_peer."""
+    stack = dict(workers=args.workers, threads=args.threads)
+    return compare_with_peer(
+        workdir=world.workdir, ours=lambda: authserver(world, tracking=True, **stack),
+        hello=lambda: hello(replace(world, port=free_port()), **stack), our_bodies=world.bodies["active"],
+        our_authorization=world.authorization, rounds=max(3, args.rounds), duration=args.duration,
+        connections=args.connections, load_average=load_average, workers=args.workers)
 
 
 def run_stacks(args) -> dict:
@@ -308,13 +314,7 @@ def run_peer(args) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="authserver-bench-"))
     try:
         print(f"machine: {machine()}; load average at start {load_average()}", flush=True)
-        world = make_world(workdir, pool=0, revoked=1)
-        stack = dict(workers=args.workers, threads=args.threads)
-        return compare_with_peer(
-            workdir=workdir, ours=lambda: authserver(world, tracking=True, **stack),
-            hello=lambda: hello(replace(world, port=free_port()), **stack), our_bodies=world.bodies["active"],
-            our_authorization=world.authorization, rounds=max(3, args.rounds), duration=args.duration,
-            connections=args.connections, load_average=load_average, workers=args.workers)
+        return side_by_side(make_world(workdir, pool=0, revoked=1), args)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

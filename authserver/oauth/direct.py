@@ -41,7 +41,6 @@ PATH = "/oauth/introspect"
 FORM = "application/x-www-form-urlencoded"
 MAX_DIRECT_BODY = 16 * 1024  # a token is at most 8 KiB; anything larger is left to the Flask route's limits
 _REASONS = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
-_ENCODED_SECURITY_HEADERS = list(SECURITY_HEADERS)
 
 
 class WsgiOAuth2Request(OAuth2Request):
@@ -123,7 +122,7 @@ class DirectIntrospection:
             result = g.introspection_result
         payload = json.dumps(body, separators=(",", ":")).encode()
         response_headers = [*headers, ("Content-Length", str(len(payload))), ("X-Request-Id", request_id),
-                            *_ENCODED_SECURITY_HEADERS]
+                            *SECURITY_HEADERS]
         start_response(_REASONS.get(status, f"{status} Unknown"), response_headers)
         observe_introspection(status, result, started)
         log_access("POST", PATH, status, started, environ.get("REMOTE_ADDR"), request_id)

@@ -19,7 +19,7 @@ def _queue_holders(gate: FairGate, names: list[str], order: list[str]) -> list[t
     threads = []
     for position, name in enumerate(names, start=1):
         def hold(name=name):
-            with gate.held():
+            with gate:
                 order.append(name)
 
         thread = threading.Thread(target=hold)
@@ -45,7 +45,7 @@ def test_a_holder_stepping_out_lets_the_next_in_and_comes_back_first():
     stepped, back = threading.Event(), threading.Event()
 
     def slow_reader():
-        with gate.held():
+        with gate:
             order.append("reader starts")
             with stepped_out():
                 stepped.set()
@@ -74,7 +74,7 @@ def test_stepping_out_comes_back_ahead_of_requests_already_waiting():
     out, come_back = threading.Event(), threading.Event()
 
     def holder():
-        with gate.held():
+        with gate:
             with stepped_out():
                 out.set()
                 come_back.wait(5)
