@@ -1,9 +1,10 @@
 """Where a webhook may be sent: server-side request forgery checks on subscription URLs.
 
 https only by default; no loopback, private, link-local (cloud metadata), shared, multicast or reserved address,
-unless an operator lists it in ``AUTHSERVER_WEBHOOK_ALLOW_HOSTS``. Checked when a subscription is saved and again
-before every attempt, on the addresses DNS returns then; the request is sent to the address that was checked, so
-a name that re-resolves elsewhere (DNS rebinding) cannot slip through.
+unless an operator lists it in ``AUTHSERVER_WEBHOOK_ALLOW_HOSTS``; an IPv6 address that carries an IPv4 one (NAT64,
+6to4, Teredo, IPv4-compatible, -mapped, -translated) is refused if either is (``addresses.py``). Checked when a
+subscription is saved and again before every attempt, on the addresses DNS returns then; the request is sent to the
+address that was checked, so a name that re-resolves elsewhere (DNS rebinding) cannot slip through.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
 from ..errors import InvalidInputError
+from .addresses import IPAddress, is_public_address
 
 MAX_URL_LENGTH = 2048
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class DestinationRefusedError(InvalidInputError):
@@ -37,11 +38,13 @@ class DestinationPolicy:
                                           for item in config.get("AUTHSERVER_WEBHOOK_ALLOW_HOSTS", ())))
 
     def is_allowed_address(self, address: IPAddress) -> bool:
+        """Public, or listed by the operator. A listed IPv4 network allows its IPv4-mapped spelling (the same host
+        on this machine), never a NAT64, 6to4 or Teredo one, which a gateway elsewhere would deliver."""
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
             address = address.ipv4_mapped  # ::ffff:10.0.0.1 is 10.0.0.1
         if any(address in network for network in self.allowed_networks):
             return True
-        return address.is_global and not address.is_multicast
+        return is_public_address(address)
 
 
 @dataclass(frozen=True)
