@@ -14,14 +14,15 @@ import time
 
 from flask import g, has_request_context, request
 
-# What a token or secret looks like when it turns up where it should not (a URL path, a garbled request line):
-# a JWT (or its first two parts), or a path segment longer than any id of ours (ids are ~28 characters).
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*){1,2}")
+# What a token or secret looks like when it turns up where it should not (a URL path, a garbled request line, an
+# exception message): a compact JWS (RFC 7515 §7.1; its header starts "eyJ", even cut short), a v1 API key
+# (v1keys.KEY_PREFIX and 43 base64url characters), or a path segment longer than any id of ours (~28 characters).
+_TOKEN_LIKE = re.compile(r"eyJ[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*){0,2}|v1_[A-Za-z0-9_-]{20,}")
 _LONG_SEGMENT = 40
 _REQUEST_TEXT = re.compile(r"\('.*'\)|\(\".*\"\)")
 
 def scrub(text: str) -> str:
-    return _JWT.sub("[token withheld]", text)
+    return _TOKEN_LIKE.sub("[token withheld]", text)
 
 @functools.lru_cache(maxsize=512)  # a handful of paths make most lines
 def loggable_path(path: str) -> str:

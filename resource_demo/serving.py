@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import logging
-import re
 import signal
 import sys
 import threading
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from . import log_redaction
 from .database import prepare
 
 log = logging.getLogger("resource_demo")
-_QUERY_TOKEN = re.compile(r"(access_token=)[^&\s\"]*")
-
-
-class RedactTokens(logging.Filter):
-    """Request lines are logged; a token someone put in a URL must not be (it is refused with 400 anyway)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.args = tuple(_QUERY_TOKEN.sub(r"\1[redacted]", a) if isinstance(a, str) else a
-                                for a in record.args)
-        record.msg = _QUERY_TOKEN.sub(r"\1[redacted]", str(record.msg))
-        return True
 
 
 class KeepAliveHandler(WSGIRequestHandler):
@@ -32,8 +20,7 @@ class KeepAliveHandler(WSGIRequestHandler):
 
 
 def serve(app, host: str, port: int) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("werkzeug").addFilter(RedactTokens())
+    log_redaction.install()  # request lines are logged; a token someone put in a URL is not
     prepare(app)
     runtime = app.extensions["resource_demo"]
     server = make_server(host, port, app, threaded=True, request_handler=KeepAliveHandler)

@@ -89,3 +89,21 @@ def test_the_direct_line_is_the_formatters_line(configure):
     assert {k: v for k, v in direct.items() if k != "ts"} == {k: v for k, v in formatted.items() if k != "ts"}
     assert "eyJ" not in stream.getvalue()
     assert direct["ts"].endswith("Z") and len(direct["ts"]) == len(formatted["ts"])
+
+
+@pytest.mark.parametrize("path", [
+    "/api/integrations/eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln",
+    "/v1/contacts/v1_" + "x" * 43,
+    "/oauth/eyJhbGciOiJSUzI1NiJ9",
+])
+def test_a_token_shaped_path_segment_is_withheld_from_the_line(configure, path):
+    stream = configure("immediate")
+    logs.log_access("GET", path, 404, time.perf_counter(), "127.0.0.1", "req-1")
+    line = stream.getvalue()
+    assert path.rsplit("/", 1)[1] not in line and "withheld" in line
+
+
+def test_an_error_message_carrying_a_v1_key_is_withheld():
+    key = "v1_" + "k" * 43
+    record = logging.LogRecord("authserver", logging.ERROR, __file__, 1, "check failed for %s", (key,), None)
+    assert key not in logs.JsonFormatter().format(record)
