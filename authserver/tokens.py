@@ -12,20 +12,15 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import jwt as pyjwt
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from sqlalchemy import bindparam, select
 
+from .compact_jws import MAX_TOKEN_LENGTH, AccessTokenClaims, TokenRefusedError, read_access_token
 from .extensions import db
 from .keys import KeyStore
 from .models import AccessToken, Integration
 from .prepared_reads import PreparedRead
 from .security import is_identifier
-
-MAX_TOKEN_LENGTH = 8192
-CLOCK_SKEW = 60  # seconds an instance's clock may run behind the one that minted a token
-_ACCEPTED_TYP = ("at+jwt", "application/at+jwt")
-_REQUIRED_CLAIMS = ["iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope"]
 
 
 # -- minting ------------------------------------------------------------------------------------------
@@ -94,23 +89,8 @@ def _allow_eddsa_signing() -> None:
 
 
 # -- verification -------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class VerifiedClaims:
-    jti: str
-    sub: str
-    client_id: str
-    account_id: str | None
-    scope: str
-    exp: int
-    iat: int
-    aud: str | list[str]
-    iss: str
-    nbf: int | None = None
-
-    def is_current(self, now: float) -> bool:
-        """Inside [iat or nbf, exp): a token "issued" in the future is not valid yet (RFC 7519 section 4.1.5)."""
-        starts = max(self.iat, self.nbf if self.nbf is not None else self.iat)
-        return starts - CLOCK_SKEW <= now < self.exp
+# The claims of a verified token, as the strict parser shared with resource services reads them (compact_jws).
+VerifiedClaims = AccessTokenClaims
 
 
 class SignatureCache:
@@ -145,9 +125,10 @@ class SignatureCache:
 
 
 class TokenVerifier:
-    """Checks a presented string is a JWT we issued: our key by ``kid``, that key's algorithm only, our
-    ``iss`` and ``aud``, ``typ`` of RFC 9068, every required claim present. Expiry is checked against the
-    domain clock by the caller. Any failure is None, never an exception."""
+    """Checks a presented string is a JWT we issued, with the strict parser resource services share
+    (``compact_jws``): our key by ``kid``, that key's algorithm only, our ``iss`` and ``aud``, ``typ`` of RFC 9068,
+    every required claim present and well typed. Time is judged by the caller against the domain clock
+    (``is_current``). Any failure is None, never an exception."""
 
     def __init__(self, keystore: KeyStore, issuer: str, audience: str, cache: SignatureCache | None = None):
         self.keystore = keystore
@@ -157,7 +138,7 @@ class TokenVerifier:
 
     def verify(self, token: object) -> VerifiedClaims | None:
         if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
-            return None
+            return None  # before the cache: a lookup would hash an oversized string
         cached = self.cache.get(token)
         if cached is not None:
             return cached
@@ -167,41 +148,14 @@ class TokenVerifier:
         return claims
 
     def _verify_uncached(self, token: str) -> VerifiedClaims | None:
-        if token.count(".") != 2 or not token.isascii():
-            return None
         try:
-            header = pyjwt.get_unverified_header(token)
-        except pyjwt.PyJWTError:
+            return read_access_token(token, issuer=self.issuer, audience=self.audience, key_for=self._key_for)
+        except TokenRefusedError:
             return None
-        kid = header.get("kid")
-        if not isinstance(kid, str) or header.get("typ") not in _ACCEPTED_TYP or len(kid) > 64:
-            return None
+
+    def _key_for(self, kid: str) -> tuple[str, object] | None:
         key = self.keystore.verification_key(kid)
-        if key is None or header.get("alg") != key.alg:
-            return None
-        try:
-            payload = pyjwt.decode(
-                token, key.key, algorithms=[key.alg], audience=self.audience, issuer=self.issuer,
-                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False,
-                         "require": _REQUIRED_CLAIMS},
-            )
-        except (pyjwt.PyJWTError, ValueError, TypeError):
-            return None
-        try:
-            return VerifiedClaims(
-                jti=_text(payload["jti"]), sub=_text(payload["sub"]), client_id=_text(payload["client_id"]),
-                account_id=payload.get("account_id"), scope=_text(payload["scope"]),
-                exp=int(payload["exp"]), iat=int(payload["iat"]), aud=payload["aud"], iss=payload["iss"],
-                nbf=int(payload["nbf"]) if "nbf" in payload else None,
-            )
-        except (TypeError, ValueError):
-            return None
-
-
-def _text(value: object) -> str:
-    if not isinstance(value, str):
-        raise TypeError("claim must be a string")
-    return value
+        return (key.alg, key.key) if key is not None else None
 
 
 # -- liveness -----------------------------------------------------------------------------------------

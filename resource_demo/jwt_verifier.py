@@ -1,9 +1,11 @@
-"""RFC 9068 checks on a JWT access token, done locally against the JWKS.
+"""RFC 9068 checks on a JWT access token, done locally against the JWKS, by the same strict parser the
+authorization server uses (``authserver.compact_jws``), so both give one verdict for every token.
 
 ``typ`` must be ``at+jwt``; the key is found by ``kid`` and its declared ``alg`` is the only one accepted (so a token
 cannot pick a weaker algorithm or ``none``); ``iss`` and ``aud`` must be ours; every claim tenancy needs must be
-present. ``exp`` is judged by the caller on its own clock. Verified signatures are memoized (a bounded LRU keyed by a
-digest of the token): cryptography is the expensive part, and liveness is judged afresh on every call anyway.
+present and well typed. Time (``exp``, and ``iat``/``nbf`` beyond the parser's one leeway) is judged by the caller on
+its own clock (``AccessClaims.is_current``). Verified signatures are memoized (a bounded LRU keyed by a digest of the
+token): cryptography is the expensive part, and liveness is judged afresh on every call anyway.
 """
 
 from __future__ import annotations
@@ -13,12 +15,9 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-import jwt
+from authserver.compact_jws import TokenRefusedError, is_current, read_access_token
 
 from .jwks import KeySet
-
-ACCEPTED_TYP = ("at+jwt", "application/at+jwt")
-REQUIRED_CLAIMS = ["iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +29,11 @@ class AccessClaims:
     scopes: frozenset[str]
     exp: int
     iat: int
+    nbf: int | None = None
+
+    def is_current(self, now: float) -> bool:
+        """Not past ``exp``, and not issued (or valid from) further in the future than the one leeway."""
+        return is_current(iat=self.iat, nbf=self.nbf, exp=self.exp, now=now)
 
 
 class JWTVerifier:
@@ -60,28 +64,14 @@ class JWTVerifier:
 
     def _verify(self, token: str) -> AccessClaims | None:
         try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
+            claims = read_access_token(token, issuer=self.issuer, audience=self.audience, key_for=self._key_for)
+        except TokenRefusedError:
             return None
-        kid, typ = header.get("kid"), header.get("typ")
-        if not isinstance(kid, str) or len(kid) > 128 or not isinstance(typ, str) or typ.lower() not in ACCEPTED_TYP:
-            return None
+        return AccessClaims(jti=claims.jti, integration_id=claims.sub, account_id=claims.account_id,
+                            client_id=claims.client_id, scopes=frozenset(claims.scope.split()), exp=claims.exp,
+                            iat=claims.iat, nbf=claims.nbf)
+
+    def _key_for(self, kid: str) -> tuple[str, object] | None:
+        """Raises ``UnavailableError`` when the JWKS cannot tell (see ``KeySet.key_for``)."""
         key = self.keys.key_for(kid)
-        if key is None or header.get("alg") != key.algorithm_name:
-            return None
-        try:
-            payload = jwt.decode(token, key.key, algorithms=[key.algorithm_name], audience=self.audience,
-                                 issuer=self.issuer,
-                                 options={"require": REQUIRED_CLAIMS, "verify_exp": False, "verify_iat": False,
-                                          "verify_nbf": False})
-        except (jwt.PyJWTError, ValueError, TypeError):
-            return None
-        values = [payload.get(name) for name in ("jti", "sub", "account_id", "client_id", "scope")]
-        if not all(isinstance(value, str) and value for value in values):
-            return None  # without account_id a token can reach no one's data
-        exp, iat = payload.get("exp"), payload.get("iat")
-        if not isinstance(exp, int) or not isinstance(iat, int) or isinstance(exp, bool):
-            return None
-        jti, sub, account_id, client_id, scope = values
-        return AccessClaims(jti=jti, integration_id=sub, account_id=account_id, client_id=client_id,
-                            scopes=frozenset(scope.split()), exp=exp, iat=iat)
+        return (key.algorithm_name, key.key) if key is not None else None

@@ -34,7 +34,7 @@ class LocalJWTValidator(ScopedBearerValidator):
         except UnavailableError:
             raise TemporarilyUnavailableError() from None
         now = self.clock.time()
-        if claims is None or now >= claims.exp:
+        if claims is None or not claims.is_current(now):
             return None
         if not self.feed.is_fresh(self.max_staleness):
             raise TemporarilyUnavailableError()
