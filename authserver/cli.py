@@ -14,7 +14,6 @@ from flask.cli import FlaskGroup, with_appcontext
 from . import audit as audit_log
 from . import integrations
 from .accounts import create_account, get_account
-from .clients import create_client
 from .config import ConfigError
 from .database import prepare, upgrade
 from .durations import isoformat, parse_duration, parse_instant
@@ -161,22 +160,6 @@ def user_create(account_id, email, role, password_stdin, as_json):
     password = sys.stdin.readline().rstrip("\n")
     user = create_user(OPERATOR, account_id=account_id, email=email, role=role, password=password, now=_now())
     emit(as_json, {"id": user.id, "email": user.email, "account_id": account_id, "role": role}, user.id)
-
-
-@click.group("client", cls=OneLineGroup, help="API clients: resource services and admin clients.")
-def client_group():
-    pass
-
-
-@command(client_group, "create")
-@click.option("--name", required=True)
-@click.option("--kind", type=click.Choice(["resource-service", "admin"]), required=True)
-@click.option("--account", "account_id", default=None)
-@json_option
-def client_create(name, kind, account_id, as_json):
-    client, secret = create_client(OPERATOR, name=name, kind=kind, account_id=account_id, now=_now())
-    emit(as_json, {"client_id": client.client_id, "client_secret": secret, "kind": kind, "account_id": account_id},
-         f"client_id:     {client.client_id}\nclient_secret: {secret}\n(the secret is shown only once)")
 
 
 @click.group("integration", cls=OneLineGroup, help="Private integrations.")
@@ -409,6 +392,7 @@ def serve(host, port, workers, threads):
 
 
 def register(app) -> None:
+    from .cli_clients import client_group
     from .cli_migration import migrate_group, v1_key_group
     from .cli_webhooks import webhooks_group
 

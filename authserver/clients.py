@@ -1,22 +1,38 @@
-"""Registered API clients: resource services (introspect) and admin clients (manage, revoke)."""
+"""Registered API clients: resource services (introspect) and admin clients (manage, revoke), and their lifecycle.
+
+A client's secret can be rotated (the previous one keeps working until an overlap ends), and the client disabled,
+enabled again or deleted. Every change holds at once on every worker and instance: authentication reads the client
+row on every request (``load_credentials``), so there is nothing to expire. Only SHA-256 digests of secrets are
+kept, and they are compared in constant time.
+
+Tenancy: an account's admins manage that account's clients (an agency's admins, its sub-accounts' clients too); a
+resource service registered for every account (no account) is the operator's alone.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, or_, select, update
 
 from . import audit
 from .accounts import clean_name, descendants, get_account_for
-from .errors import ForbiddenError, InvalidInputError
+from .durations import isoformat, parse_duration
+from .errors import ForbiddenError, InvalidInputError, NotFoundError
 from .extensions import db
 from .models import ApiClient
+from .models_webhooks import WebhookDelivery, WebhookSubscription
+from .prepared_reads import PreparedRead
 from .principals import Principal
 from .security import digests_match, is_identifier, new_id, new_secret, secret_digest
 
 KINDS = ("resource-service", "admin")
+DEFAULT_OVERLAP = 24 * 3600
+MAX_OVERLAP = 30 * 86400  # a leaked secret should not outlive a month of notice
 
 
+# -- registration ---------------------------------------------------------------------------------------
 def create_client(
     principal: Principal, *, name: str, kind: str, account_id: str | None, now: datetime
 ) -> tuple[ApiClient, str]:
@@ -42,24 +58,228 @@ def create_client(
     return client, secret
 
 
+# -- authentication (every request) ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ClientCredentials:
+    """What authentication needs of a client row, read fresh on every request."""
+
+    client_id: str
+    kind: str
+    account_id: str | None
+    secret_digest: str
+    previous_secret_digest: str | None
+    previous_secret_expires_at: datetime | None
+    disabled_at: datetime | None
+    deleted_at: datetime | None
+
+    @property
+    def is_enabled(self) -> bool:
+        return self.disabled_at is None and self.deleted_at is None
+
+
+_CREDENTIAL_COLUMNS = (
+    ApiClient.client_id, ApiClient.kind, ApiClient.account_id, ApiClient.secret_digest,
+    ApiClient.previous_secret_digest, ApiClient.previous_secret_expires_at, ApiClient.disabled_at,
+    ApiClient.deleted_at,
+)
+_CREDENTIALS_READ = PreparedRead(select(*_CREDENTIAL_COLUMNS).where(ApiClient.client_id == bindparam("client_id")))
+
+
+def load_credentials(client_id: object) -> ClientCredentials | None:
+    """An enabled client's credentials, by primary key, from the database every time (no cache: a disable,
+    deletion or rotation is effective on the next request in every worker and instance). Outside a transaction it
+    runs prepared on a kept read connection (see prepared_reads), as the token state read does."""
+    if not is_identifier(client_id):
+        return None
+    registry = db.session.registry
+    if not registry.has() or not registry().in_transaction():
+        row = _CREDENTIALS_READ.first(db.engine, {"client_id": client_id})
+    else:
+        row = db.session.execute(select(*_CREDENTIAL_COLUMNS).where(ApiClient.client_id == client_id)).first()
+    if row is None:
+        return None
+    credentials = ClientCredentials(*row)
+    return credentials if credentials.is_enabled else None
+
+
+def check_client_secret(client: ApiClient | ClientCredentials, secret: object, now: datetime) -> bool:
+    """The current secret, or the previous one until its overlap ends. Both digests are always compared (in
+    constant time), so the timing does not tell which one matched or whether a previous secret exists."""
+    if not isinstance(secret, str) or not secret:
+        return False
+    current = digests_match(secret, client.secret_digest)
+    previous = digests_match(secret, client.previous_secret_digest or "")
+    in_overlap = client.previous_secret_expires_at is not None and now < client.previous_secret_expires_at
+    return current or (previous and in_overlap)
+
+
 def find_client(client_id: str) -> ApiClient | None:
+    """An enabled (not disabled, not deleted) client row."""
     if not is_identifier(client_id):
         return None
     client = db.session.get(ApiClient, client_id)
-    return client if client is not None and client.disabled_at is None else None
+    return client if client is not None and client.disabled_at is None and client.deleted_at is None else None
 
 
-def check_client_secret(client: ApiClient, secret: str) -> bool:
-    return digests_match(secret, client.secret_digest)
-
-
-def client_principal(client: ApiClient, source_address: str | None) -> Principal:
+def client_principal(client: ApiClient | ClientCredentials, source_address: str | None) -> Principal:
     admin_of = descendants({client.account_id}) if client.kind == "admin" and client.account_id else frozenset()
-    return Principal(kind="admin_client", id=client.client_id, admin_of=admin_of, source_address=source_address)
+    return Principal(kind="admin_client", id=client.client_id, admin_of=admin_of, source_address=source_address,
+                     account_id=client.account_id)
 
 
+# -- management -----------------------------------------------------------------------------------------
 def list_clients(account_id: str | None = None) -> list[ApiClient]:
-    query = select(ApiClient).order_by(ApiClient.created_at)
+    """Every client that is not deleted (the operator's view), optionally of one account."""
+    query = select(ApiClient).where(ApiClient.deleted_at.is_(None)).order_by(ApiClient.created_at,
+                                                                               ApiClient.client_id)
     if account_id:
         query = query.where(ApiClient.account_id == account_id)
     return list(db.session.scalars(query))
+
+
+def list_clients_for(principal: Principal, account_id: str | None = None) -> list[ApiClient]:
+    """The clients the principal may see: one account's (which it may view), or every account it may view.
+    Resource services for every account appear only to the operator."""
+    if account_id is not None:
+        get_account_for(principal, account_id)
+        return list_clients(account_id)
+    if principal.is_operator:
+        return list_clients()
+    visible = principal.admin_of | principal.member_of
+    return [client for client in list_clients() if client.account_id in visible]
+
+
+def get_client_for(principal: Principal, client_id: object, *, write: bool = False) -> ApiClient:
+    """The client if the principal may see it (or change it); another tenant's client is simply not found."""
+    client = db.session.get(ApiClient, client_id) if is_identifier(client_id) else None
+    if client is None or client.deleted_at is not None or not _may_view(principal, client):
+        raise NotFoundError(f"client {client_id!r} not found")
+    if write and not principal.is_operator:
+        if client.account_id is None:
+            raise ForbiddenError("only the operator may change a resource service for every account")
+        get_account_for(principal, client.account_id, write=True)
+    return client
+
+
+def _may_view(principal: Principal, client: ApiClient) -> bool:
+    if principal.is_operator:
+        return True
+    return client.account_id is not None and principal.can_view(client.account_id)
+
+
+def parse_overlap(value: object, *, field: str = "overlap") -> int:
+    """Seconds the previous secret keeps working: ``0`` (stops at once), a duration like ``24h``, or seconds."""
+    if value is None:
+        return DEFAULT_OVERLAP
+    if isinstance(value, bool):
+        raise InvalidInputError(f"{field} must be 0 or a duration like 24h", field=field)
+    if isinstance(value, int):
+        seconds = value
+    elif isinstance(value, str) and value.strip() in ("0", "0s", "0m", "0h", "0d"):
+        seconds = 0
+    elif isinstance(value, str):
+        seconds = parse_duration(value, field=field)
+    else:
+        raise InvalidInputError(f"{field} must be 0 or a duration like 24h", field=field)
+    if seconds < 0 or seconds > MAX_OVERLAP:
+        raise InvalidInputError(f"{field} must be between 0 and 30d", field=field)
+    return seconds
+
+
+def rotate_client_secret(principal: Principal, client_id: str, *, overlap: int, now: datetime
+                         ) -> tuple[ApiClient, str]:
+    """A new secret, returned once. The one it replaces keeps working for ``overlap`` seconds (0: not at all);
+    a secret older than that (from an earlier rotation) stops now, so at most two ever work."""
+    client = get_client_for(principal, client_id, write=True)
+    if not 0 <= overlap <= MAX_OVERLAP:
+        raise InvalidInputError("overlap must be between 0 and 30d", field="overlap")
+    secret = new_secret()
+    ends = now + timedelta(seconds=overlap) if overlap else None
+    client.previous_secret_digest = client.secret_digest if ends is not None else None
+    client.previous_secret_expires_at = ends
+    client.secret_digest = secret_digest(secret)
+    client.secret_rotated_at = now
+    audit.record(principal, "client.secret_rotated", now=now, account_id=client.account_id, target_type="client",
+                 target_id=client.client_id, after={"previous_secret_expires_at": isoformat(ends)})
+    db.session.commit()
+    return client, secret
+
+
+def set_client_enabled(principal: Principal, client_id: str, enabled: bool, *, now: datetime) -> ApiClient:
+    """Disable (refused from the next request on, everywhere) or enable again; doing it twice changes nothing."""
+    client = get_client_for(principal, client_id, write=True)
+    if enabled == (client.disabled_at is None):
+        return client
+    before = {"status": client_status(client)}
+    client.disabled_at = None if enabled else now
+    audit.record(principal, "client.enabled" if enabled else "client.disabled", now=now,
+                 account_id=client.account_id, target_type="client", target_id=client.client_id, before=before,
+                 after={"status": client_status(client)})
+    db.session.commit()
+    return client
+
+
+def delete_client(principal: Principal, client_id: str, *, now: datetime) -> None:
+    """Delete for good: the row becomes a tombstone with no credential left in it (audit trails, last-used marks
+    and webhook subscriptions still name it), and its webhook subscriptions stop with it."""
+    client = get_client_for(principal, client_id, write=True)
+    before = {"status": client_status(client), "name": client.name, "kind": client.kind}
+    client.deleted_at = now
+    client.disabled_at = client.disabled_at or now
+    client.secret_digest = ""  # matches no secret: a digest is 64 hex characters
+    client.previous_secret_digest = None
+    client.previous_secret_expires_at = None
+    _stop_webhooks_of(client.client_id, now)
+    audit.record(principal, "client.deleted", now=now, account_id=client.account_id, target_type="client",
+                 target_id=client.client_id, before=before)
+    db.session.commit()
+
+
+def _stop_webhooks_of(client_id: str, now: datetime) -> None:
+    """A deleted resource service's webhook subscriptions are deleted too, as ``delete_subscription`` does it:
+    kept for the audit trail, pending deliveries cancelled."""
+    subscriptions = select(WebhookSubscription.id).where(WebhookSubscription.client_id == client_id,
+                                                         WebhookSubscription.status != "deleted")
+    db.session.execute(update(WebhookDelivery).where(
+        WebhookDelivery.subscription_id.in_(subscriptions), WebhookDelivery.status == "pending",
+    ).values(status="cancelled", next_attempt_at=None))
+    db.session.execute(update(WebhookSubscription).where(WebhookSubscription.id.in_(subscriptions))
+                       .values(status="deleted", updated_at=now))
+
+
+def client_status(client: ApiClient) -> str:
+    if client.deleted_at is not None:
+        return "deleted"
+    return "disabled" if client.disabled_at is not None else "active"
+
+
+def serialize_client(client: ApiClient, now: datetime) -> dict:
+    overlap_ends = client.previous_secret_expires_at
+    if overlap_ends is not None and overlap_ends <= now:
+        overlap_ends = None
+    return {
+        "client_id": client.client_id,
+        "name": client.name,
+        "kind": client.kind,
+        "account_id": client.account_id,
+        "status": client_status(client),
+        "created_at": isoformat(client.created_at),
+        "disabled_at": isoformat(client.disabled_at),
+        "secret_rotated_at": isoformat(client.secret_rotated_at),
+        "previous_secret_expires_at": isoformat(overlap_ends),
+        "last_used_at": isoformat(client.last_used_at),
+    }
+
+
+_USED_AT = bindparam("b_at", type_=ApiClient.last_used_at.type)
+
+
+def note_client_uses(uses: dict[str, datetime]) -> None:
+    """Write buffered last-used times (one statement for all); a time only ever moves forward."""
+    if not uses:
+        return
+    statement = (update(ApiClient).where(ApiClient.client_id == bindparam("b_id"))
+                 .where(or_(ApiClient.last_used_at.is_(None), ApiClient.last_used_at < _USED_AT))
+                 .values(last_used_at=_USED_AT))
+    db.session.connection().execute(statement, [{"b_id": key, "b_at": at} for key, at in uses.items()])
+    db.session.commit()

@@ -140,6 +140,14 @@ class ApiClient(db.Model):
     secret_digest: Mapped[str] = mapped_column(String(64))  # SHA-256 hex of the secret
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Secret rotation with overlap: the previous secret's digest keeps working until previous_secret_expires_at.
+    previous_secret_digest: Mapped[str | None] = mapped_column(String(64))
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    secret_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Coarse (buffered per process, see oauth/clients.py ClientUses): when the client last authenticated.
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A tombstone: the row stays for audit trails and webhook references, with no credential left in it.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class SigningKey(db.Model):

@@ -58,7 +58,8 @@ def build_services(app, clock=None) -> Services:
 
     from .accounts import descendants
 
-    oauth = IntegrationAuthorizationServer(limits)
+    oauth = IntegrationAuthorizationServer(limits, clock=clock,
+                                           last_used_interval=config["AUTHSERVER_ACTIVITY_FLUSH_INTERVAL"])
     oauth.init_app(app)
     oauth.register_endpoint(TokenIntrospectionEndpoint(oauth, verifier=verifier, clock=clock, activity=activity,
                                                        issuer=issuer))

@@ -66,6 +66,7 @@ class ProcessWork:
         services = self.app.extensions["authserver"]
         if services.flusher is not None:
             services.flusher.start()
+        services.oauth.client_uses.start(self.app)
         from .webhooks.worker import start_in_process
 
         self.webhook_worker = start_in_process(self.app)  # None unless AUTHSERVER_WEBHOOK_WORKER=in-process
@@ -78,6 +79,7 @@ class ProcessWork:
         services = self.app.extensions["authserver"]
         if services.flusher is not None:
             services.flusher.stop()
+        services.oauth.client_uses.stop()
         flush_access_log()
 
 

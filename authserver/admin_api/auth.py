@@ -8,7 +8,7 @@ import binascii
 from flask import current_app, request
 
 from .. import websession
-from ..clients import check_client_secret, client_principal, find_client
+from ..clients import check_client_secret, client_principal, load_credentials
 from ..errors import ForbiddenError, UnauthenticatedError
 from ..principals import Principal
 from ..users import user_principal
@@ -38,8 +38,11 @@ def _basic_client(header: str) -> Principal:
         client_id, _, secret = base64.b64decode(value, validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         raise UnauthenticatedError("malformed Basic credentials") from None
-    client = find_client(client_id)
-    if client is None or client.kind != "admin" or not check_client_secret(client, secret):
+    services = current_app.extensions["authserver"]
+    now = services.clock.now()
+    client = load_credentials(client_id)  # read every time: a disabled or rotated-out client is refused at once
+    if client is None or client.kind != "admin" or not check_client_secret(client, secret, now):
         current_app.logger.info("admin API authentication failed for a client")
         raise UnauthenticatedError("invalid admin client credentials")
+    services.oauth.client_uses.note(client.client_id, now)
     return client_principal(client, request.remote_addr)

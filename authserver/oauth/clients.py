@@ -1,41 +1,59 @@
-"""authlib's client contract over our ApiClient table, plus the token holder as a revocation-only caller."""
+"""authlib's client contract over our ApiClient table, plus the token holder as a revocation-only caller.
+
+No client is cached: each authentication reads the client's row (one primary-key read), so disabling, deleting or
+rotating a client holds from the next request in every worker and instance. Only last-used times are buffered.
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
-import time
 from dataclasses import dataclass
+from datetime import datetime
 
 from authlib.oauth2.rfc6749 import ClientMixin, InvalidClientError
 
-from ..clients import check_client_secret, find_client
+from ..clients import ClientCredentials, check_client_secret, load_credentials, note_client_uses
+from ..extensions import db
 
-AUTH_CACHE_SECONDS = 5.0
+log = logging.getLogger(__name__)
+
+# Which registered client kind may call which endpoint (RFC 6749 section 5.2: others get unauthorized_client).
+ENDPOINTS_OF_KIND = {"resource-service": frozenset({"introspection"}), "admin": frozenset({"revocation"})}
 
 
 @dataclass(frozen=True)
 class OAuthClient(ClientMixin):
     """A registered client as authlib sees it. Resource services introspect; admin clients revoke."""
 
-    client_id: str
-    kind: str
-    account_id: str | None
-    secret_digest: str
+    credentials: ClientCredentials
+    now: datetime  # when the request arrived: the previous secret's overlap is judged at this instant
+
+    @property
+    def client_id(self) -> str:
+        return self.credentials.client_id
+
+    @property
+    def kind(self) -> str:
+        return self.credentials.kind
+
+    @property
+    def account_id(self) -> str | None:
+        return self.credentials.account_id
 
     def get_client_id(self) -> str:
         return self.client_id
 
     def check_client_secret(self, client_secret: str) -> bool:
-        return check_client_secret(self, client_secret)  # type: ignore[arg-type]
+        return check_client_secret(self.credentials, client_secret, self.now)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        if method not in ("client_secret_basic", "client_secret_post"):
-            return False
-        if endpoint == "introspection":
-            return self.kind == "resource-service"
-        if endpoint == "revocation":
-            return self.kind == "admin"
-        return False
+        """Any registered client may authenticate at either endpoint; whether it may *use* the endpoint is asked
+        after it has proved who it is (``may_use``), so that the answer is 400 ``unauthorized_client``, not 401."""
+        return method in ("client_secret_basic", "client_secret_post")
+
+    def may_use(self, endpoint: str) -> bool:
+        return endpoint in ENDPOINTS_OF_KIND.get(self.kind, frozenset())
 
     def get_allowed_scope(self, scope):  # pragma: no cover - no grants are served
         return ""
@@ -54,6 +72,9 @@ class TokenHolder(ClientMixin):
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         return method == "token_possession" and endpoint == "revocation"
+
+    def may_use(self, endpoint: str) -> bool:
+        return endpoint == "revocation"
 
 
 def uniform_failures(method):
@@ -79,27 +100,72 @@ def authenticate_token_holder(query_client, request):
 
 
 class ClientLookup:
-    """Finds clients for authlib, remembering recent lookups briefly (the table is read, not written, per call).
+    """Finds clients for authlib: the row is read on every call (no cache window), and a successful
+    authentication is noted for the client's coarse last-used time."""
 
-    Only the client row is cached; the secret is still compared on every request, in constant time."""
-
-    def __init__(self, ttl: float = AUTH_CACHE_SECONDS) -> None:
-        self.ttl = ttl
-        self._cache: dict[str, tuple[OAuthClient | None, float]] = {}
-        self._lock = threading.Lock()
+    def __init__(self, clock, uses: ClientUses) -> None:
+        self.clock = clock
+        self.uses = uses
 
     def __call__(self, client_id: str) -> OAuthClient | None:
-        if not isinstance(client_id, str) or len(client_id) > 64:
-            return None
-        now = time.monotonic()
-        hit = self._cache.get(client_id)
-        if hit is not None and now - hit[1] < self.ttl:
-            return hit[0]
-        row = find_client(client_id)
-        client = None if row is None else OAuthClient(row.client_id, row.kind, row.account_id, row.secret_digest)
-        if client is not None:  # unknown ids are not remembered: a new client works at once
+        credentials = load_credentials(client_id)
+        return None if credentials is None else OAuthClient(credentials, self.clock.now())
+
+
+class ClientUses:
+    """Last-used times per client, noted in memory and written in one statement every few seconds by a thread of
+    the serving process (as activity.py does for tokens), so authentication never writes to the database. A crash
+    loses at most one interval of last-used marks, nothing else."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._pending: dict[str, datetime] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._app = None
+
+    def note(self, client_id: str, now: datetime) -> None:
+        seen = self._pending.get(client_id)
+        if seen is None or seen < now:
             with self._lock:
-                if len(self._cache) > 10000:
-                    self._cache.clear()
-                self._cache[client_id] = (client, now)
-        return client
+                self._pending[client_id] = now
+
+    def start(self, app) -> None:
+        self._app = app
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="client-uses", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.flush(self._app)
+
+    def flush(self, app) -> int:
+        """Write what is pending (the caller's app context is used if there is one); returns clients touched."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        if not pending:
+            return 0
+        try:
+            with app.app_context():
+                try:
+                    note_client_uses(pending)
+                finally:
+                    db.session.rollback()
+        except Exception as exc:  # the database may be away: keep the marks for the next attempt
+            log.warning("client last-used flush failed, will retry: %s", exc.__class__.__name__)
+            with self._lock:
+                for client_id, at in pending.items():
+                    if client_id not in self._pending or self._pending[client_id] < at:
+                        self._pending[client_id] = at
+            return 0
+        return len(pending)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread.ident != threading.get_ident():
+            self._thread.join(timeout=self.interval + 5)
+        if self._app is not None:
+            self.flush(self._app)

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2 import OAuth2Error, OAuth2Request
-from authlib.oauth2.rfc6749 import InsecureTransportError, InvalidRequestError
+from authlib.oauth2.rfc6749 import InsecureTransportError, InvalidRequestError, UnauthorizedClientError
 from authlib.oauth2.rfc6749.authenticate_client import (
     authenticate_client_secret_basic,
     authenticate_client_secret_post,
 )
 from flask import request as http_request
 
-from .clients import ClientLookup, authenticate_token_holder, uniform_failures
+from .clients import ClientLookup, ClientUses, authenticate_token_holder, uniform_failures
 
 
 class IntegrationAuthorizationServer(AuthorizationServer):
     """No grants are registered: tokens are minted by the lifecycle domain. This server only authenticates
     clients and runs the introspection and revocation endpoints."""
 
-    def __init__(self, limits=None) -> None:
-        lookup = ClientLookup()
+    def __init__(self, limits=None, *, clock, last_used_interval: float = 2.0) -> None:
+        self.client_uses = ClientUses(last_used_interval)
+        lookup = ClientLookup(clock, self.client_uses)
         super().__init__(query_client=lookup, save_token=_no_token_endpoint)
         self.client_lookup = lookup
         self.limits = limits
@@ -34,6 +35,12 @@ class IntegrationAuthorizationServer(AuthorizationServer):
             # RFC 6749 section 2.3: one method per request, so a request never carries two identities.
             raise InvalidRequestError(description="use one client authentication method, not two")
         client = super().authenticate_client(request, methods, endpoint)
+        if client.kind != "token_holder":
+            self.client_uses.note(client.client_id, self.client_lookup.clock.now())
+        if not client.may_use(endpoint):
+            # RFC 6749 section 5.2: who the client is was proved; it is not allowed here. A 400 without a challenge,
+            # so the caller does not retry with other credentials.
+            raise UnauthorizedClientError(description=f"this client may not use the {endpoint} endpoint")
         if self.limits is not None:
             # Token holders only ever reach the revocation endpoint, which is served through Flask.
             subject = client.client_id if client.kind != "token_holder" else f"holder:{http_request.remote_addr}"

@@ -1,0 +1,91 @@
+"""``authserver client ...``: register API clients and manage their credentials' lifecycle (operator only).
+
+Each command is a few lines over a domain function in clients.py, takes ``--json``, and never prompts: a change
+made here holds from the next request in every worker and instance.
+"""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+
+from .cli import OneLineGroup, command, emit, json_option
+from .clients import (
+    create_client,
+    delete_client,
+    list_clients_for,
+    parse_overlap,
+    rotate_client_secret,
+    serialize_client,
+    set_client_enabled,
+)
+from .durations import isoformat
+from .principals import OPERATOR
+
+
+def now():
+    return current_app.extensions["authserver"].clock.now()
+
+
+@click.group("client", cls=OneLineGroup, help="API clients: resource services and admin clients.")
+def client_group():
+    pass
+
+
+@command(client_group, "create")
+@click.option("--name", required=True)
+@click.option("--kind", type=click.Choice(["resource-service", "admin"]), required=True)
+@click.option("--account", "account_id", default=None)
+@json_option
+def client_create(name, kind, account_id, as_json):
+    client, secret = create_client(OPERATOR, name=name, kind=kind, account_id=account_id, now=now())
+    emit(as_json, {"client_id": client.client_id, "client_secret": secret, "kind": kind, "account_id": account_id},
+         f"client_id:     {client.client_id}\nclient_secret: {secret}\n(the secret is shown only once)")
+
+
+@command(client_group, "list")
+@click.option("--account", "account_id", default=None, help="Only this account's clients.")
+@json_option
+def client_list(account_id, as_json):
+    moment = now()
+    rows = [serialize_client(client, moment) for client in list_clients_for(OPERATOR, account_id)]
+    text = "\n".join(f"{r['client_id']}  {r['status']:8}  {r['kind']:16}  {r['account_id'] or '(every account)':30}"
+                     f"  last used {r['last_used_at'] or 'never'}  {r['name']}" for r in rows)
+    emit(as_json, {"clients": rows}, text or "(no clients)")
+
+
+@command(client_group, "rotate-secret")
+@click.argument("client_id")
+@click.option("--overlap", default="24h", show_default=True,
+              help="How long the old secret keeps working, e.g. 24h; 0 stops it at once.")
+@json_option
+def client_rotate_secret(client_id, overlap, as_json):
+    client, secret = rotate_client_secret(OPERATOR, client_id, overlap=parse_overlap(overlap), now=now())
+    until = isoformat(client.previous_secret_expires_at)
+    emit(as_json, serialize_client(client, now()) | {"client_secret": secret},
+         f"client_id:     {client.client_id}\nclient_secret: {secret}\n(the secret is shown only once; "
+         + (f"the old one works until {until})" if until else "the old one stopped working)"))
+
+
+@command(client_group, "disable")
+@click.argument("client_id")
+@json_option
+def client_disable(client_id, as_json):
+    client = set_client_enabled(OPERATOR, client_id, False, now=now())
+    emit(as_json, serialize_client(client, now()), f"{client.client_id} disabled; it can no longer authenticate")
+
+
+@command(client_group, "enable")
+@click.argument("client_id")
+@json_option
+def client_enable(client_id, as_json):
+    client = set_client_enabled(OPERATOR, client_id, True, now=now())
+    emit(as_json, serialize_client(client, now()), f"{client.client_id} enabled")
+
+
+@command(client_group, "delete")
+@click.argument("client_id")
+@json_option
+def client_delete(client_id, as_json):
+    delete_client(OPERATOR, client_id, now=now())
+    emit(as_json, {"client_id": client_id, "status": "deleted"}, f"{client_id} deleted")
