@@ -23,7 +23,7 @@ from .extensions import db
 from .models import AccessToken, Account, Integration
 from .principals import Principal
 from .scopes import format_scopes, parse_scopes, split_scopes
-from .security import is_identifier, new_id
+from .security import is_identifier, new_id, new_jti
 from .tokens import IntegrationTokenGenerator, TokenState, narrow_token_scopes
 from .webhooks import outbox
 
@@ -443,7 +443,7 @@ def _issue(integration: Integration, generator: IntegrationTokenGenerator, now: 
            default_lifetime: int, max_lifetime: int) -> IssuedToken:
     account = get_account(integration.account_id)
     lifetime = _lifetime(expires_in, default_lifetime, max_lifetime, account)
-    jti = new_id("tok")
+    jti = new_jti()
     expires_at = now + timedelta(seconds=lifetime)
     token, kid = generator.mint(integration_id=integration.id, account_id=integration.account_id,
                                 scope=integration.scopes, jti=jti, issued_at=now, expires_at=expires_at)

@@ -10,6 +10,7 @@ in the future, duplicate members, non-canonical base64url) beside valid controls
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import jwt
@@ -256,3 +257,11 @@ def test_revocation_of_a_token_with_an_absurd_exp_is_200_and_changes_nothing(tar
         response = target.revoke(token, auth=auth)
         assert response.status_code == 200, response.text
     assert introspect_direct(target, issued["token"])
+
+
+def test_minted_jti_carries_at_least_128_random_bits(target):
+    """32 base32 characters after ``tok_`` are 160 bits (a jti of ``new_id``'s 24 characters was 120)."""
+    jtis = {parts(target.agency.integration_with_token()["token"])[1]["jti"] for _ in range(3)}
+    assert len(jtis) == 3
+    for jti in jtis:
+        assert re.fullmatch(r"tok_[a-z2-7]{32}", jti), jti

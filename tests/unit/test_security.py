@@ -15,6 +15,7 @@ from authserver.security import (
     digests_match,
     hash_password,
     new_id,
+    new_jti,
     new_secret,
     secret_digest,
 )
@@ -24,6 +25,12 @@ def test_new_id_is_prefix_and_100_random_bits_in_lower_base32():
     ids = {new_id("tok") for _ in range(200)}
     assert len(ids) == 200
     assert all(re.fullmatch(r"tok_[a-z2-7]{24}", value) for value in ids)
+
+
+def test_new_jti_is_tok_and_160_random_bits_in_lower_base32():
+    jtis = {new_jti() for _ in range(200)}
+    assert len(jtis) == 200
+    assert all(re.fullmatch(r"tok_[a-z2-7]{32}", value) for value in jtis)
 
 
 def test_new_secret_has_256_bits_of_url_safe_randomness():
