@@ -20,7 +20,7 @@ from .durations import isoformat, parse_duration, parse_instant
 from .errors import DomainError
 from .extensions import db
 from .integrations import DEFAULT_GRACE, serialize_integration, serialize_token
-from .keys import KeyStoreError
+from .keys import KeyStoreError, key_state
 from .principals import OPERATOR, SYSTEM
 from .users import create_user
 
@@ -312,18 +312,45 @@ def keys_group():
 
 
 @command(keys_group, "rotate")
+@click.option("--now", "immediate", is_flag=True,
+              help="Emergency: sign with the new key at once (default: after the JWKS pre-publication window).")
 @json_option
-def keys_rotate(as_json):
-    kid = _services().keystore.rotate(_now())
-    emit(as_json, {"kid": kid}, f"new signing key {kid}; older public keys stay published while needed")
+def keys_rotate(immediate, as_json):
+    """Add a signing key: published at once, signing after AUTHSERVER_KEY_PREPUBLISH (or at once with --now)."""
+    keystore, now = _services().keystore, _now()
+    row = keystore.rotate(now, immediate=immediate)
+    db.session.commit()
+    keystore.remove_spent_key_files(now)
+    state = key_state(row, now)
+    emit(as_json, {"kid": row.kid, "state": state, "signs_from": isoformat(row.signs_from)},
+         f"new signing key {row.kid} ({state}), signing from {isoformat(row.signs_from)}; "
+         "older public keys stay published while needed")
+
+
+@command(keys_group, "revoke")
+@click.argument("kid")
+@json_option
+def keys_revoke(kid, as_json):
+    """Every token KID signed becomes inactive at once and the key leaves the JWKS (rotates first if it signs)."""
+    keystore, now = _services().keystore, _now()
+    row, replacement = keystore.revoke(kid, OPERATOR, now)
+    db.session.commit()
+    keystore.remove_spent_key_files(now)
+    payload = {"kid": row.kid, "state": key_state(row, now), "revoked_at": isoformat(row.revoked_at),
+               "replaced_by": replacement.kid if replacement else None}
+    emit(as_json, payload, f"signing key {row.kid} revoked; every token it signed is inactive"
+         + (f"; new signing key {replacement.kid}" if replacement else ""))
 
 
 @command(keys_group, "list")
 @json_option
 def keys_list(as_json):
-    rows = [dict(r, created_at=isoformat(r["created_at"]), retired_at=isoformat(r["retired_at"]))
-            for r in _services().keystore.list_keys(_now())]
-    text = "\n".join(f"{r['kid']}  {r['alg']:6}  {'current' if r['current'] else 'retired':8}  "
+    """Every signing key with its state (pending, active, retired, revoked) and dates."""
+    keystore, now = _services().keystore, _now()
+    keystore.remove_spent_key_files(now)
+    rows = [dict(r, **{name: isoformat(r[name]) for name in ("created_at", "signs_from", "retired_at", "revoked_at")})
+            for r in keystore.list_keys(now)]
+    text = "\n".join(f"{r['kid']}  {r['alg']:6}  {r['state']:8}  "
                      f"{'published' if r['published'] else 'unpublished'}" for r in rows)
     emit(as_json, {"keys": rows}, text or "(no keys)")
 

@@ -42,6 +42,9 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "AUTHSERVER_AUDIENCE": env.get("AUTHSERVER_AUDIENCE", "https://api.example.com/v2"),
         "AUTHSERVER_KEYS_DIR": env.get("AUTHSERVER_KEYS_DIR", "keys"),
         "AUTHSERVER_SIGNING_ALG": env.get("AUTHSERVER_SIGNING_ALG", "RS256"),
+        # How long `keys rotate` publishes a new key before it signs: the JWKS max-age (300 s), so a resource service
+        # honouring it has the key before its first token. Seconds, or 30s, 15m, 2h, 1d; 0 signs at once.
+        "AUTHSERVER_KEY_PREPUBLISH": env.get("AUTHSERVER_KEY_PREPUBLISH", "300"),
         "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL")
         or f"sqlite:///{instance_path / 'authserver.db'}",
         # Tokens never outlive this unless an account allows less.
@@ -144,6 +147,18 @@ def _engine_options(config: dict) -> None:
         options.setdefault("connect_args", {"connect_timeout": 5, "options": f"-c lock_timeout={lock_ms}"})
 
 
+_WINDOW = re.compile(r"^([0-9]{1,7})([smhd]?)$")
+
+
+def _prepublish_seconds(value: object) -> int:
+    """Whole seconds from 0 to 7 days; a unit suffix (s, m, h, d) is allowed."""
+    match = _WINDOW.match(str(value).strip().lower())
+    seconds = int(match.group(1)) * _RATE_UNITS[match.group(2) or "s"] if match else -1
+    if not 0 <= seconds <= 7 * 86400:
+        raise ConfigError("AUTHSERVER_KEY_PREPUBLISH must be a duration from 0 to 7d, like 300, 5m or 1h")
+    return seconds
+
+
 def validate_config(config: dict) -> None:
     """Refuse to start on values that would make tokens unverifiable or insecure."""
     for key in ("AUTHSERVER_WORKERS", "AUTHSERVER_THREADS"):
@@ -166,6 +181,7 @@ def validate_config(config: dict) -> None:
         raise ConfigError(
             f"AUTHSERVER_SIGNING_ALG must be one of {', '.join(SUPPORTED_SIGNING_ALGS)}"
         )
+    config["AUTHSERVER_KEY_PREPUBLISH"] = _prepublish_seconds(config["AUTHSERVER_KEY_PREPUBLISH"])
     if not config["AUTHSERVER_AUDIENCE"]:
         raise ConfigError("AUTHSERVER_AUDIENCE must not be empty")
     if config["AUTHSERVER_DEFAULT_TOKEN_LIFETIME"] > config["AUTHSERVER_MAX_TOKEN_LIFETIME"]:

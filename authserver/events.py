@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from .durations import isoformat
 from .extensions import db
-from .models import AccessToken, Integration, TokenEvent
+from .models import AccessToken, Integration, SigningKey, TokenEvent
 
 TOKEN_REVOKED = "token.revoked"
 TOKEN_ENDS = "token.ends"
 INTEGRATION_CHANGED = "integration.changed"
+KEY_REVOKED = "key.revoked"
 
 
 def token_revoked(row: AccessToken, now: datetime) -> None:
@@ -38,6 +39,13 @@ def integration_changed(integration: Integration, now: datetime) -> None:
                               data={"scopes": integration.scopes.split(), "status": integration.status}))
 
 
+def key_revoked(kid: str, now: datetime) -> None:
+    """Every token ``kid`` signed is inactive: services validating locally drop the key. About every account, so
+    every service hears it (account_id NULL)."""
+    db.session.add(TokenEvent(occurred_at=now, type=KEY_REVOKED, account_id=None, integration_id=None, jti=None,
+                              data={"kid": kid}))
+
+
 def serialize(event: TokenEvent) -> dict:
     body = {"id": event.id, "type": event.type, "occurred_at": isoformat(event.occurred_at),
             "account_id": event.account_id, "integration_id": event.integration_id}
@@ -50,7 +58,7 @@ def serialize(event: TokenEvent) -> dict:
 def events_after(cursor: int, *, account_id: str | None = None, limit: int = 500) -> list[TokenEvent]:
     query = select(TokenEvent).where(TokenEvent.id > cursor)
     if account_id is not None:
-        query = query.where(TokenEvent.account_id == account_id)
+        query = query.where(or_(TokenEvent.account_id == account_id, TokenEvent.account_id.is_(None)))
     return list(db.session.scalars(query.order_by(TokenEvent.id).limit(limit)))
 
 
@@ -79,6 +87,9 @@ def snapshot(now: datetime, *, account_id: str | None = None) -> dict:
         "cursor": cursor,
         "revoked": revoked,
         "ending": ending,
+        # Keys whose every token is inactive, whatever the JWKS a service has cached says.
+        "revoked_keys": list(db.session.scalars(
+            select(SigningKey.kid).where(SigningKey.revoked_at.is_not(None)).order_by(SigningKey.kid))),
         "integrations": [{"integration_id": i.id, "account_id": i.account_id, "scopes": i.scopes.split(),
                           "status": i.status} for i in db.session.scalars(integrations)],
     }

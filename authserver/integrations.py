@@ -17,10 +17,10 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from . import audit, events
 from .accounts import allowed_scopes, ancestry, clean_name, get_account, get_account_for
-from .durations import isoformat
+from .durations import check_seconds, isoformat, seconds_after
 from .errors import ConflictError, InvalidInputError, NotFoundError
 from .extensions import db
-from .models import AccessToken, Account, Integration
+from .models import AccessToken, Account, Integration, SigningKey
 from .principals import Principal
 from .scopes import format_scopes, parse_scopes, split_scopes
 from .security import is_identifier, new_id, new_jti
@@ -85,7 +85,8 @@ def token_state(row: AccessToken) -> TokenState:
         jti=row.jti, integration_id=row.integration_id, account_id=row.account_id, token_scopes=row.scopes,
         integration_scopes=integration.scopes, integration_status=integration.status,
         inactivity_window=integration.inactivity_window, issued_at=row.issued_at, expires_at=row.expires_at,
-        ends_at=row.ends_at, revoked_at=row.revoked_at, last_used_at=row.last_used_at,
+        ends_at=row.ends_at, revoked_at=row.revoked_at, last_used_at=row.last_used_at, kid=row.kid,
+        key_revoked_at=key.revoked_at if (key := db.session.get(SigningKey, row.kid)) is not None else None,
     )
 
 
@@ -109,8 +110,7 @@ def _inactivity_window(account: Account, value: int | None | str) -> int | None:
         if not account.allow_no_inactivity_expiry:
             raise InvalidInputError("this account requires inactive tokens to expire", field="inactivity_window")
         return None
-    if not isinstance(value, int) or value < 3600:
-        raise InvalidInputError("inactivity_window must be at least 1h", field="inactivity_window")
+    check_seconds(value, field="inactivity_window", minimum=3600)
     if account.max_inactivity_window is not None and value > account.max_inactivity_window:
         raise InvalidInputError("inactivity_window exceeds the account's maximum", field="inactivity_window")
     return value
@@ -403,13 +403,16 @@ def _for_change(principal: Principal, integration_id: str, expected_version: int
 
 
 def _audit_refused_change(principal: Principal, integration_id: object, now: datetime) -> None:
-    """Another tenant's integration is simply "not found" for the caller; its owners still see the attempt."""
-    integration = db.session.get(Integration, integration_id) if is_identifier(integration_id) else None
-    if integration is None or integration.status == "deleted" or principal.can_view(integration.account_id):
+    """Another tenant's integration is simply "not found" for the caller, and the attempt is audited on the caller's
+    own account (``audit.record_refused``). An id that exists nowhere is recorded the same way, so the caller's
+    trail cannot tell which ids another tenant has."""
+    if not is_identifier(integration_id):
         return
-    audit.record(principal, "integration.change_refused", now=now, account_id=integration.account_id,
-                 target_type="integration", target_id=integration.id,
-                 after={"reason": "not an admin of this account"})
+    integration = db.session.get(Integration, integration_id)
+    if integration is not None and principal.can_view(integration.account_id):
+        return
+    audit.record_refused(principal, "integration.change_refused", now=now, target_type="integration",
+                         target_id=str(integration_id), reason="no integration of the caller's accounts")
     db.session.commit()
 
 
@@ -444,7 +447,7 @@ def _issue(integration: Integration, generator: IntegrationTokenGenerator, now: 
     account = get_account(integration.account_id)
     lifetime = _lifetime(expires_in, default_lifetime, max_lifetime, account)
     jti = new_jti()
-    expires_at = now + timedelta(seconds=lifetime)
+    expires_at = seconds_after(now, lifetime, field="expires_in")
     token, kid = generator.mint(integration_id=integration.id, account_id=integration.account_id,
                                 scope=integration.scopes, jti=jti, issued_at=now, expires_at=expires_at)
     record = AccessToken(jti=jti, integration_id=integration.id, account_id=integration.account_id, kid=kid,

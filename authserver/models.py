@@ -159,8 +159,12 @@ class SigningKey(db.Model):
     alg: Mapped[str] = mapped_column(String(10))
     public_jwk: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # Set when a newer key takes over signing; the key stays published while its tokens may be active.
+    # Published from creation; signs from here on (later than created_at when pre-published: see keys.py).
+    signs_from: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When a newer key takes over signing; the key stays published while its tokens may be active.
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Every token it signed is inactive from here on, and it leaves the JWKS.
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AuditEvent(db.Model):
@@ -192,9 +196,10 @@ class TokenEvent(db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    type: Mapped[str] = mapped_column(String(40))  # token.revoked | token.ends | integration.changed
-    account_id: Mapped[str] = mapped_column(String(40))
-    integration_id: Mapped[str] = mapped_column(String(40))
+    type: Mapped[str] = mapped_column(String(40))  # token.revoked | token.ends | integration.changed | key.revoked
+    # NULL for events about every account (key.revoked): every service sees them.
+    account_id: Mapped[str | None] = mapped_column(String(40))
+    integration_id: Mapped[str | None] = mapped_column(String(40))
     jti: Mapped[str | None] = mapped_column(String(64))
     data: Mapped[dict | None] = mapped_column(JSON)
 
@@ -212,6 +217,19 @@ class UserSession(db.Model):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)  # absolute end, however active the session
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LimitCounter(db.Model):
+    """One limit key's state, shared by every worker and instance (limits/database_store.py): a failed sign-in's
+    recent attempt times, or a request budget's next arrival time. Changed only by compare-and-set on ``version``."""
+
+    __tablename__ = "limit_counters"
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    state: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer)
+    # Epoch milliseconds after which the row says nothing any more and may be deleted.
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
 
 
 from . import models_v1keys, models_webhooks  # noqa: E402,F401  (registers the webhook and v1 key tables)

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from .activity import ActivityBuffer, Flusher
 from .clock import OffsetFileClock, SystemClock
 from .keys import KeyStore
+from .limits.build import build_limits, build_signin_limiter
+from .limits.rates import RateLimitedTokenGenerator, RequestLimits
 from .oauth.introspection import TokenIntrospectionEndpoint
 from .oauth.metadata import PrivateIntegrationMetadata, build_metadata
 from .oauth.revocation import TokenRevocationEndpoint
 from .oauth.server import IntegrationAuthorizationServer
-from .request_limits import RateLimitedTokenGenerator, RequestLimits, build_limits, build_signin_limiter
 from .tokens import IntegrationTokenGenerator, TokenVerifier
 
 
@@ -41,7 +42,8 @@ def build_services(app, clock=None) -> Services:
         offset_file = config.get("AUTHSERVER_CLOCK_OFFSET_FILE")
         clock = OffsetFileClock(offset_file) if offset_file else SystemClock()
     issuer, audience = config["AUTHSERVER_ISSUER"], config["AUTHSERVER_AUDIENCE"]
-    keystore = KeyStore(config["AUTHSERVER_KEYS_DIR"], config["AUTHSERVER_SIGNING_ALG"])
+    keystore = KeyStore(config["AUTHSERVER_KEYS_DIR"], config["AUTHSERVER_SIGNING_ALG"],
+                        prepublish=config["AUTHSERVER_KEY_PREPUBLISH"])
     verifier = TokenVerifier(keystore, issuer, audience)
     limits = build_limits(config, clock)
     generator: IntegrationTokenGenerator = RateLimitedTokenGenerator(issuer, audience, keystore, limits)

@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, select
 from .compact_jws import MAX_TOKEN_LENGTH, AccessTokenClaims, TokenRefusedError, read_access_token
 from .extensions import db
 from .keys import KeyStore
-from .models import AccessToken, Integration
+from .models import AccessToken, Integration, SigningKey
 from .prepared_reads import PreparedRead
 from .security import is_identifier
 
@@ -58,7 +58,7 @@ class IntegrationTokenGenerator(JWTBearerTokenGenerator):
     def mint(self, *, integration_id: str, account_id: str, scope: str, jti: str, issued_at: datetime,
              expires_at: datetime) -> tuple[str, str]:
         """Return (jwt, kid). Times come from the domain's clock, not the generator's."""
-        kid, alg, keyset = self.keystore.signing_keyset()
+        kid, alg, keyset = self.keystore.signing_keyset(issued_at)
         if alg == "EdDSA":
             _allow_eddsa_signing()
         self.alg = alg
@@ -175,6 +175,13 @@ class TokenState:
     ends_at: datetime | None
     revoked_at: datetime | None
     last_used_at: datetime | None
+    kid: str | None = None  # the key that signed it at issue: the only one it is valid under
+    key_revoked_at: datetime | None = None  # that key's revocation makes every token it signed inactive
+
+    def is_signed_by(self, kid: str | None) -> bool:
+        """The presented JWT's header ``kid`` is the one recorded at issue: a live token's claims re-signed with
+        another of our keys (a retired key whose file was copied) are not this token."""
+        return kid is not None and kid == self.kid
 
     def effective_scopes(self) -> frozenset[str]:
         return frozenset(self.token_scopes.split()) & frozenset(self.integration_scopes.split())
@@ -187,7 +194,7 @@ class TokenState:
         return max(uses) + timedelta(seconds=self.inactivity_window)
 
     def is_live(self, now: datetime, recent_use: datetime | None = None) -> bool:
-        if self.revoked_at is not None or self.integration_status != "active":
+        if self.revoked_at is not None or self.key_revoked_at is not None or self.integration_status != "active":
             return False
         if now >= self.expires_at or (self.ends_at is not None and now >= self.ends_at):
             return False
@@ -197,12 +204,22 @@ class TokenState:
         return bool(self.effective_scopes())
 
 
+# Labelled with TokenState's field names: rows are mapped by name (_state_of), never by position.
 _STATE_COLUMNS = (
-    AccessToken.jti, AccessToken.integration_id, AccessToken.account_id, AccessToken.scopes,
-    Integration.scopes, Integration.status, Integration.inactivity_window, AccessToken.issued_at,
+    AccessToken.jti, AccessToken.integration_id, AccessToken.account_id, AccessToken.scopes.label("token_scopes"),
+    Integration.scopes.label("integration_scopes"), Integration.status.label("integration_status"),
+    Integration.inactivity_window, AccessToken.issued_at,
     AccessToken.expires_at, AccessToken.ends_at, AccessToken.revoked_at, AccessToken.last_used_at,
+    AccessToken.kid, SigningKey.revoked_at.label("key_revoked_at"),
 )
-_STATE_QUERY = select(*_STATE_COLUMNS).join(Integration, Integration.id == AccessToken.integration_id)
+# The signing key joins by primary key in the same query: a key revocation is seen by every worker at its commit.
+_STATE_QUERY = (select(*_STATE_COLUMNS).join(Integration, Integration.id == AccessToken.integration_id)
+                .join(SigningKey, SigningKey.kid == AccessToken.kid))
+_STATE_FIELDS = tuple(column.name for column in _STATE_QUERY.selected_columns)
+
+
+def _state_of(row) -> TokenState:
+    return TokenState(**dict(zip(_STATE_FIELDS, row, strict=True)))
 
 
 def narrow_token_scopes(integration_id: str, scopes: frozenset[str]) -> None:
@@ -232,13 +249,13 @@ def load_state(jti: str) -> TokenState | None:
     registry = db.session.registry
     if not registry.has() or not registry().in_transaction():
         row = _STATE_READ.first(db.engine, {"jti": jti})
-        return TokenState(*row) if row is not None else None
+        return _state_of(row) if row is not None else None
     session = registry()
     if session.autoflush:
         session.flush()
     connection = session.connection(bind_arguments={"mapper": AccessToken})
     row = connection.execute(_STATE_BY_JTI, {"jti": jti}).first()
-    return TokenState(*row) if row is not None else None
+    return _state_of(row) if row is not None else None
 
 
 def load_states(jtis: list[str]) -> dict[str, TokenState]:
@@ -246,7 +263,7 @@ def load_states(jtis: list[str]) -> dict[str, TokenState]:
     jtis = [jti for jti in jtis if is_identifier(jti)]
     if not jtis:
         return {}
-    return {row[0]: TokenState(*row) for row in db.session.execute(_STATE_QUERY.where(AccessToken.jti.in_(jtis)))}
+    return {row.jti: _state_of(row) for row in db.session.execute(_STATE_QUERY.where(AccessToken.jti.in_(jtis)))}
 
 
 def epoch(moment: datetime) -> int:

@@ -51,7 +51,7 @@ class TokenIntrospectionEndpoint(IntrospectionEndpoint):
         if claims is None:
             return None
         state = load_state(claims.jti)
-        if state is None or state.integration_id != claims.sub:
+        if state is None or state.integration_id != claims.sub or not state.is_signed_by(claims.kid):
             return None
         now = self.clock.now()
         recent = self.activity.recent_use(claims.jti) if self.activity is not None else None

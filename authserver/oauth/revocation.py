@@ -16,7 +16,7 @@ from ..tokens import load_state
 class TokenRevocationEndpoint(RevocationEndpoint):
     """Unknown, invalid and already-revoked tokens get 200 (section 2.2). A token of an account the caller does
     not administer is left alone and also gets 200, so the answer never confirms another tenant's token exists;
-    the refused attempt is audited on the owning account."""
+    the refused attempt is audited on the caller's own account, never on the token's (``audit.record_refused``)."""
 
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "token_possession"]
 
@@ -37,7 +37,9 @@ class TokenRevocationEndpoint(RevocationEndpoint):
         if claims is None:
             return None
         state = load_state(claims.jti)
-        return state if state is not None and state.integration_id == claims.sub else None
+        if state is None or state.integration_id != claims.sub or not state.is_signed_by(claims.kid):
+            return None
+        return state
 
     def authenticate_token(self, request, client):
         self.check_params(request, client)
@@ -47,8 +49,8 @@ class TokenRevocationEndpoint(RevocationEndpoint):
         principal = self._principal(request, client)
         if client.kind == "token_holder" or principal.can_administer(state.account_id):
             return state
-        audit.record(principal, "token.revocation_refused", now=self.clock.now(), account_id=state.account_id,
-                     target_type="token", target_id=state.jti, after={"reason": "not an admin of this account"})
+        audit.record_refused(principal, "token.revocation_refused", now=self.clock.now(), target_type="token",
+                             target_id=state.jti, reason="not an admin of the token's account")
         db.session.commit()
         return None
 
@@ -59,5 +61,5 @@ class TokenRevocationEndpoint(RevocationEndpoint):
         address = http_request.remote_addr
         if client.kind == "token_holder":
             return Principal(kind="token_holder", id=None, source_address=address)
-        return Principal(kind="admin_client", id=client.client_id,
-                         admin_of=self.admin_scope(client.account_id), source_address=address)
+        return Principal(kind="admin_client", id=client.client_id, admin_of=self.admin_scope(client.account_id),
+                         source_address=address, account_id=client.account_id)

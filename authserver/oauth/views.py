@@ -7,6 +7,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import DomainError
 from ..extensions import db
+from ..keys import JWKS_MAX_AGE
 
 bp = Blueprint("oauth", __name__)
 
@@ -26,8 +27,9 @@ def metadata():
 def jwks():
     services = _services()
     response = jsonify(services.keystore.published_jwks(services.clock.now()))
-    # Short enough that a rotated key appears soon; resource services also refetch on an unknown kid.
-    response.headers["Cache-Control"] = "public, max-age=300"
+    # A new key is published this long before it signs (AUTHSERVER_KEY_PREPUBLISH defaults to it), so a service
+    # honouring max-age has it in time; resource services also refetch on an unknown kid.
+    response.headers["Cache-Control"] = f"public, max-age={JWKS_MAX_AGE}"
     return response
 
 
