@@ -44,6 +44,15 @@ def record(
     return row
 
 
+def record_refused(principal: Principal, action: str, *, now: datetime, target_type: str, target_id: str,
+                   reason: str) -> AuditEvent:
+    """A refused attempt on something that is not the caller's: on the caller's own account (no account for a
+    caller without one; the operator sees it). Never on the account it reached for, which neither the caller can
+    write into nor another tenant's client id and address show up in; and the row names no other account."""
+    return record(principal, action, now=now, account_id=principal.account_id, target_type=target_type,
+                  target_id=target_id, after={"reason": reason})
+
+
 def list_events(
     account_ids: list[str],
     *,

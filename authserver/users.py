@@ -66,8 +66,9 @@ def user_principal(user: User, source_address: str | None) -> Principal:
         (admin_roots if membership.role == "admin" else member_roots).add(membership.account_id)
     admin_of = descendants(admin_roots)
     member_of = descendants(member_roots) - admin_of
+    home = admin_roots | member_roots  # a user of several accounts has no one home: its refusals go to the operator
     return Principal(kind="user", id=user.id, admin_of=admin_of, member_of=member_of,
-                     source_address=source_address)
+                     source_address=source_address, account_id=next(iter(home)) if len(home) == 1 else None)
 
 
 def change_password(user: User, *, current_password: str, new_password: str, now: datetime) -> None:
