@@ -111,6 +111,8 @@ def serve_workers(app, host: str, port: int, *, workers: int, threads: int) -> N
     _prepare_or_exit(app)
     with app.app_context():
         db.engine.dispose()  # no connection crosses the fork
+    # Budgets kept in process memory are split between the workers, so the instance grants the configured figure.
+    app.extensions["authserver"].limits.share_among(workers)
     _APP = app
     _freeze_long_lived_objects()
 

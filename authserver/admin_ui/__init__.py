@@ -6,7 +6,7 @@ in the domain, exactly as for the JSON API and the CLI.
 
 from flask import Blueprint
 
-from ..ratelimit import SignInLimiter
+from ..limits.signin import SignInLimiter
 
 bp = Blueprint("admin_ui", __name__)
 

@@ -30,18 +30,16 @@ def signin():
         return _signin_form(email=email, error="This sign-in form expired. Please try again.", status=400)
     limiter = current_app.extensions["authserver_signin_limiter"]
     now, address = websession.now(), request.remote_addr
-    wait = limiter.retry_after(email=email, address=address, now=now)
+    # Counted before the password is checked, in one step shared by every worker: concurrent guesses can't slip past.
+    wait = limiter.try_attempt(email=email, address=address, now=now)
     if wait is not None:
-        minutes = math.ceil(wait / 60)
-        response = _signin_form(email=email, status=429, error=(
-            f"Too many failed sign-ins. Try again in {minutes} minute{'' if minutes == 1 else 's'}."))
+        response = _signin_form(email=email, status=429, error=f"Too many failed sign-ins. {_try_again_in(wait)}")
         response.headers["Retry-After"] = str(wait)
         return response
     user = authenticate_user(email, password) if email and password else None
     if user is None:
-        limiter.record_failure(email=email, address=address, now=now)
         return _signin_form(email=email, error="The email or password is not correct.", status=400)
-    limiter.record_success(email=email)
+    limiter.record_success(email=email, address=address, now=now)
     started = sessions.start_session(user, now=now, replacing=request.cookies.get(websession.cookie_name()),
                                      lifetime=int(current_app.config.get("AUTHSERVER_SESSION_LIFETIME",
                                                                          sessions.LIFETIME)))
@@ -69,12 +67,24 @@ def password():
             errors["confirm_password"] = "The two new passwords do not match."
         else:
             now = websession.now()
+            # The current password is a secret a stolen session could guess: the sign-in limits count its checks.
+            limiter = current_app.extensions["authserver_signin_limiter"]
+            wait = limiter.try_attempt(email=user.email, address=request.remote_addr, now=now)
+            if wait is not None:
+                errors["current_password"] = f"Too many wrong passwords. {_try_again_in(wait)}"
+                response = current_app.make_response((render_template(
+                    "password.html", errors=errors, other_sessions=0), 429))
+                response.headers["Retry-After"] = str(wait)
+                return response
             try:
                 change_password(user, current_password=request.form.get("current_password", "")[:MAX_PASSWORD],
                                 new_password=new, now=now)
             except InvalidInputError as exc:
                 errors[exc.field or "form"] = exc.detail[:1].upper() + exc.detail[1:] + "."
+                if exc.field != "current_password":
+                    limiter.record_success(email=user.email, address=request.remote_addr, now=now)
             else:
+                limiter.record_success(email=user.email, address=request.remote_addr, now=now)
                 # Every session just ended, this one included; this browser carries on with a brand-new one.
                 started = sessions.start_session(user, now=now)
                 flash("Your password was changed. Every other browser was signed out.", "success")
@@ -96,6 +106,11 @@ def index():
 @bp.get("/accounts/<account_id>")
 def account_home(account_id: str):
     return redirect(url_for("admin_ui.integration_list", account_id=account_id))
+
+
+def _try_again_in(wait: int) -> str:
+    minutes = math.ceil(wait / 60)
+    return f"Try again in {minutes} minute{'' if minutes == 1 else 's'}."
 
 
 def _signin_form(*, email: str = "", error: str | None = None, notice: str | None = None, status: int = 200):

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from authserver.config import ConfigError, parse_rate
 from authserver.errors import InvalidInputError
 from authserver.httpbase import BoundedJSONProvider
+from authserver.limits.rates import MemoryRateStore, Rate
 from authserver.logs import loggable_path, scrub
-from authserver.request_limits import MemoryRateStore, Rate
 from authserver.scopes import ALL_SCOPES, parse_scopes
 
 JSON_VALUES = st.recursive(

@@ -15,9 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from authserver.ratelimit import MemoryAttemptStore
-from authserver.ratelimit_redis import RedisAttemptStore, RedisRateStore
-from authserver.request_limits import MemoryRateStore, Rate
+from authserver.limits.rates import MemoryRateStore, Rate
+from authserver.limits.redis_store import RedisAttemptStore, RedisRateStore
+from authserver.limits.signin import Limit, MemoryAttemptStore
 from tests.factories import basic
 from tests.support.servers import make_authserver
 
@@ -174,12 +174,12 @@ def test_sign_in_failures_from_one_address_past_its_limit_are_429_across_instanc
 
 
 def test_limits_hold_per_instance_when_redis_is_unreachable(caplog):
-    """The Redis stores an instance builds, pointed at a closed port: limits go on in memory, never an error."""
+    """The Redis stores, pointed at a closed port, carry on in their fallback store (memory here; the database in
+    an instance: limits/build.py), never an error."""
     store = RedisRateStore("redis://127.0.0.1:1/0", "unreachable", fallback=MemoryRateStore())
     attempts = RedisAttemptStore("redis://127.0.0.1:1/0", "unreachable", fallback=MemoryAttemptStore())
     now, rate = time.time(), Rate(2, 60)
     assert [store.acquire("client", rate, now) == 0 for _ in range(3)] == [True, True, False]
-    attempts.add("signin:account:x", now, 60)
-    attempts.add("signin:account:x", now + 1, 60)
-    assert attempts.since("signin:account:x", now) == [now, now + 1]
+    limit = Limit("account", 2, 60)
+    assert [attempts.take("signin:account:x", now + n, limit) for n in range(3)] == [0, 0, 58]
     assert "redis unavailable for rate limits" in caplog.text and "redis unavailable for sign-in limits" in caplog.text

@@ -1,8 +1,9 @@
-"""Rate limits shared by every instance through Redis: request budgets (GCRA) and failed sign-ins (a sorted set).
+"""Limits shared by every instance through Redis: request budgets (GCRA) and failed password checks (a sorted set).
 
-Each check is one round trip (a Lua script or a pipeline), atomic on the Redis side. When Redis is unreachable the
-limits carry on in this process's memory (per instance instead of shared) rather than refusing everyone or
-letting everyone through; the switch is logged, at most once a minute.
+Each check is one round trip (a Lua script), atomic on the Redis side. When Redis is unreachable each limit carries
+on in the store it would use without Redis (the database for failed password checks, so they stay exact; see
+limits/build.py) rather than refusing everyone or letting everyone through; the switch is logged, at most once a
+minute.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import time
 
 import redis
 
-from .fair_gate import stepped_out
-
-from .request_limits import Rate
+from ..fair_gate import stepped_out
+from .rates import Rate
+from .signin import Limit
 
 log = logging.getLogger(__name__)
 
@@ -95,36 +96,66 @@ class RedisRateStore:
 
 
 class RedisAttemptStore:
-    """``ratelimit.AttemptStore`` over Redis: one sorted set of failure times per key, expiring with its window."""
+    """``signin.AttemptStore`` over Redis: one sorted set of attempt times per key, expiring with its window."""
 
     def __init__(self, redis_url: str, prefix: str, *, fallback) -> None:
         self.redis = redis.Redis.from_url(redis_url, **_CONNECT)
         self.prefix, self.fallback = f"{prefix}:", fallback
+        self._take = self.redis.register_script(_TAKE_ATTEMPT)
+        self._give_back = self.redis.register_script(_GIVE_BACK_ATTEMPT)
         self._fallback = _Fallback("sign-in limits")
 
-    def add(self, key: str, at: float, window: int) -> None:
-        name = self.prefix + key
+    def take(self, key: str, at: float, limit: Limit) -> float:
         try:
-            pipe = self.redis.pipeline(transaction=True)
-            pipe.zadd(name, {f"{at!r}:{secrets.token_hex(4)}": at})
-            pipe.zremrangebyscore(name, "-inf", at - window)
-            pipe.expire(name, window + 1)
-            pipe.execute()
+            return float(self._take(keys=[self.prefix + key], args=[
+                repr(at), limit.window, limit.failures, f"{at!r}:{secrets.token_hex(4)}"]))
         except redis.RedisError as exc:
             self._fallback.failed(exc)
-            self.fallback.add(key, at, window)
+            return self.fallback.take(key, at, limit)
 
-    def since(self, key: str, start: float) -> list[float]:
+    def wait(self, key: str, at: float, limit: Limit) -> float:
         try:
-            return [score for _, score in self.redis.zrangebyscore(self.prefix + key, start, "+inf",
-                                                                  withscores=True)]
+            times = [score for _, score in self.redis.zrangebyscore(
+                self.prefix + key, f"({at - limit.window!r}", "+inf", withscores=True)]
         except redis.RedisError as exc:
             self._fallback.failed(exc)
-            return self.fallback.since(key, start)
+            return self.fallback.wait(key, at, limit)
+        recent = times[-limit.failures:]
+        return max(recent[0] + limit.window - at, 0.0) if len(recent) >= limit.failures else 0.0
+
+    def give_back(self, key: str, at: float) -> None:
+        try:
+            self._give_back(keys=[self.prefix + key], args=[repr(at)])
+        except redis.RedisError as exc:
+            self._fallback.failed(exc)
+            self.fallback.give_back(key, at)
 
     def clear(self, key: str) -> None:
         try:
             self.redis.delete(self.prefix + key)
         except redis.RedisError as exc:
             self._fallback.failed(exc)
-        self.fallback.clear(key)
+            self.fallback.clear(key)
+
+
+# KEYS[1]: the key's attempt times. ARGV: now, window (seconds), failures allowed, a unique member. Counts the
+# attempt and returns '0', or returns the seconds to wait (as text: see _GCRA) and counts nothing.
+_TAKE_ATTEMPT = """
+local now, window, failures = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local count = redis.call('ZCARD', KEYS[1])
+if count >= failures then
+  local oldest = redis.call('ZRANGE', KEYS[1], count - failures, count - failures, 'WITHSCORES')
+  return tostring(tonumber(oldest[2]) + window - now)
+end
+redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('EXPIRE', KEYS[1], math.ceil(window) + 1)
+return '0'
+"""
+
+# KEYS[1]: the key's attempt times. ARGV: the time of the attempt to forget (one of them, if several share it).
+_GIVE_BACK_ATTEMPT = """
+local found = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[1], 'LIMIT', 0, 1)
+if found[1] then redis.call('ZREM', KEYS[1], found[1]) end
+return 0
+"""

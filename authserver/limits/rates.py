@@ -2,8 +2,9 @@
 
 Each limit is "N per period" and runs GCRA (the generic cell rate algorithm): one number per key, the theoretical
 arrival time of the next request. A burst of N goes through, then one request every period/N; a refusal says
-exactly how long to wait. The store is this process's memory by default, or Redis when ``REDIS_URL`` is set, so
-every instance draws on one budget. Checking a limit is a dictionary lookup (memory) or one round trip (Redis).
+exactly how long to wait. Where the number lives is chosen per limit (limits/build.py): Redis when ``REDIS_URL`` is
+set; otherwise the database for revocation and token generation, and this process's memory for introspection, the
+hot path, whose budget is then split between the worker processes so that an instance never grants more than N.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Protocol
 
-from .errors import DomainError
-from .tokens import IntegrationTokenGenerator
+from ..errors import DomainError
+from ..tokens import IntegrationTokenGenerator
 
 INTROSPECTION, REVOCATION, TOKEN_GENERATION = "introspection", "revocation", "token_generation"
 
@@ -72,16 +73,29 @@ class MemoryRateStore:
 
 
 class RequestLimits:
-    """The configured limits, checked by the surfaces: ``retry_after(kind, subject)`` is None or whole seconds."""
+    """The configured limits, checked by the surfaces: ``retry_after(kind, subject)`` is None or whole seconds.
 
-    def __init__(self, rates: dict[str, Rate | None], store: RateStore, clock) -> None:
-        self.rates, self.store, self.clock = rates, store, clock
+    ``stores`` names each limit's store; a kind listed in ``per_process`` keeps its budget in process memory, and
+    ``share_among(workers)`` gives each worker its share of it."""
+
+    def __init__(self, rates: dict[str, Rate | None], stores: dict[str, RateStore], clock,
+                 per_process: frozenset[str] = frozenset()) -> None:
+        self.rates, self.stores, self.clock = dict(rates), stores, clock
+        self.configured, self.per_process = dict(rates), per_process
+
+    def share_among(self, workers: int) -> None:
+        """Before the workers fork: each keeps 1/``workers`` of a per-process budget (never below one request per
+        period), so the instance as a whole grants at most the configured figure."""
+        for kind in self.per_process:
+            rate = self.configured.get(kind)
+            if rate is not None:
+                self.rates[kind] = Rate(max(1, rate.count // workers), rate.period)
 
     def retry_after(self, kind: str, subject: str) -> int | None:
         rate = self.rates.get(kind)
         if rate is None:
             return None
-        wait = self.store.acquire(f"rate:{kind}:{subject}", rate, self.clock.now().timestamp())
+        wait = self.stores[kind].acquire(f"rate:{kind}:{subject}", rate, self.clock.now().timestamp())
         return max(1, math.ceil(wait)) if wait > 0 else None
 
     def check_token_generation(self, account_id: str) -> None:
@@ -102,34 +116,3 @@ class RateLimitedTokenGenerator(IntegrationTokenGenerator):
     def mint(self, *, account_id: str, **kwargs) -> tuple[str, str]:
         self.limits.check_token_generation(account_id)
         return super().mint(account_id=account_id, **kwargs)
-
-
-def build_limits(config: dict, clock) -> RequestLimits:
-    """Rates from config (``(count, seconds)`` or None for off); Redis-backed when ``REDIS_URL`` is set."""
-    rates = {kind: None if config[key] is None else Rate(*config[key]) for kind, key in (
-        (INTROSPECTION, "AUTHSERVER_RATE_LIMIT_INTROSPECTION"),
-        (REVOCATION, "AUTHSERVER_RATE_LIMIT_REVOCATION"),
-        (TOKEN_GENERATION, "AUTHSERVER_RATE_LIMIT_TOKEN_GENERATION"),
-    )}
-    store: RateStore = MemoryRateStore()
-    if config.get("REDIS_URL"):
-        from .ratelimit_redis import RedisRateStore
-
-        store = RedisRateStore(config["REDIS_URL"], config["REDIS_KEY_PREFIX"], fallback=store)
-    return RequestLimits(rates, store, clock)
-
-
-def build_signin_limiter(config: dict):
-    """The admin UI's failed-sign-in limiter with the configured limits, shared through Redis when configured."""
-    from .ratelimit import Limit, SignInLimiter
-
-    account, address = config["AUTHSERVER_SIGNIN_ACCOUNT_LIMIT"], config["AUTHSERVER_SIGNIN_ADDRESS_LIMIT"]
-    limits = (Limit("account", failures=account[0], window=int(account[1])),
-              Limit("address", failures=address[0], window=int(address[1])))
-    store = None
-    if config.get("REDIS_URL"):
-        from .ratelimit import MemoryAttemptStore
-        from .ratelimit_redis import RedisAttemptStore
-
-        store = RedisAttemptStore(config["REDIS_URL"], config["REDIS_KEY_PREFIX"], fallback=MemoryAttemptStore())
-    return SignInLimiter(store, limits)
