@@ -85,10 +85,11 @@ def test_bad_client_credentials_are_401_invalid_client(shared, how):
     assert "WWW-Authenticate" in response.headers
 
 
-def test_an_admin_client_may_not_introspect(client, world):
+def test_an_admin_client_may_not_introspect_and_gets_unauthorized_client(client, world):
     response = introspect(client, world.agency.token, world.agency.admin_headers)
-    assert response.status_code == 401
-    assert response.get_json()["error"] == "invalid_client"
+    assert response.status_code == 400  # RFC 6749 section 5.2: authenticated, but not allowed here
+    assert response.get_json()["error"] == "unauthorized_client"
+    assert "active" not in response.get_json()
 
 
 def test_a_missing_token_parameter_is_invalid_request(client, world):

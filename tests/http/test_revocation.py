@@ -85,10 +85,12 @@ def test_another_accounts_admin_gets_200_but_the_token_stays_active_and_the_refu
     assert db.session.get(AccessToken, target.jti).revoked_at is None
 
 
-def test_a_resource_service_client_may_not_revoke(shared):
+def test_a_resource_service_client_may_not_revoke_and_gets_unauthorized_client(shared):
     world = shared.world
     response = revoke(shared.client, world.agency.token, world.rs_headers)
-    assert response.status_code == 401 and response.get_json()["error"] == "invalid_client"
+    # RFC 6749 section 5.2: authenticated, but not allowed here; no challenge to retry with.
+    assert response.status_code == 400 and response.get_json()["error"] == "unauthorized_client"
+    assert "WWW-Authenticate" not in response.headers
     assert is_active(shared.client, world, world.agency.token)
 
 

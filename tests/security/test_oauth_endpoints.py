@@ -49,8 +49,10 @@ def test_introspection_by_an_unknown_or_injected_client_id_is_401(target, issued
     assert_invalid_client(introspect_raw(target, data={"token": issued["token"]}, auth=(client_id, "secret")))
 
 
-def test_introspection_by_an_admin_client_instead_of_a_resource_service_is_401(target, issued):
-    assert_invalid_client(introspect_raw(target, data={"token": issued["token"]}, auth=target.agency.credentials))
+def test_introspection_by_an_admin_client_instead_of_a_resource_service_is_400_unauthorized_client(target, issued):
+    response = introspect_raw(target, data={"token": issued["token"]}, auth=target.agency.credentials)
+    assert response.status_code == 400 and response.json()["error"] == "unauthorized_client", response.text
+    assert "active" not in response.json()
 
 
 def test_introspection_with_the_token_itself_as_bearer_credentials_is_401(target, issued):
@@ -155,9 +157,11 @@ def test_revocation_of_the_agencys_token_by_its_sub_account_admin_revokes_nothin
     assert target.is_active(victim["token"])
 
 
-def test_revocation_by_a_resource_service_is_401_and_revokes_nothing(target):
+def test_revocation_by_a_resource_service_is_400_unauthorized_client_and_revokes_nothing(target):
     victim = target.agency.integration_with_token()
-    assert_invalid_client(target.revoke(victim["token"], auth=target.resource_service))
+    response = target.revoke(victim["token"], auth=target.resource_service)
+    assert response.status_code == 400 and response.json()["error"] == "unauthorized_client", response.text
+    assert "WWW-Authenticate" not in response.headers
     assert target.is_active(victim["token"])
 
 
