@@ -79,8 +79,8 @@ def test_another_accounts_admin_gets_200_but_the_token_stays_active_and_the_refu
     response = revoke(client, target.token, attacker.admin_headers)
     assert (response.status_code, response.get_json()) == (200, {})
     assert is_active(client, world, target.token)
-    [row] = audit_rows("token.revocation_refused")
-    assert (row.account_id, row.actor_id, row.target_id) == (target.account_id, attacker.admin_client[0],
+    [row] = audit_rows("token.revocation_refused")  # on the requester's account, never on the token's
+    assert (row.account_id, row.actor_id, row.target_id) == (attacker.account_id, attacker.admin_client[0],
                                                             target.jti)
     assert db.session.get(AccessToken, target.jti).revoked_at is None
 
