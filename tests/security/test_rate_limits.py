@@ -183,3 +183,19 @@ def test_limits_hold_per_instance_when_redis_is_unreachable(caplog):
     limit = Limit("account", 2, 60)
     assert [attempts.take("signin:account:x", now + n, limit) for n in range(3)] == [0, 0, 58]
     assert "redis unavailable for rate limits" in caplog.text and "redis unavailable for sign-in limits" in caplog.text
+
+
+def test_redis_lets_exactly_the_limit_of_racing_password_checks_through():
+    """The Redis path counts before the check too, in one script: racing attempts cannot all read 4 of 5."""
+    if not redis_available():
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    store = RedisAttemptStore(REDIS_URL, f"authserver-race-{secrets.token_hex(4)}", fallback=MemoryAttemptStore())
+    limit, now = Limit("account", 5, 900), time.time()
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            waits = list(pool.map(lambda _: store.take("signin:account:race", now, limit), range(20)))
+        assert sorted(waits) == [0.0] * 5 + [pytest.approx(900.0)] * 15
+        store.give_back("signin:account:race", now)
+        assert store.wait("signin:account:race", now, limit) == 0
+    finally:
+        store.clear("signin:account:race")
