@@ -360,7 +360,7 @@ class KeyStore:
             select(SigningKey).where(SigningKey.revoked_at.is_(None),
                                      or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > now,
                                          _has_live_token(now)))
-            .order_by(SigningKey.created_at.desc())
+            .order_by(SigningKey.signs_from.desc(), SigningKey.created_at.desc())
         )
         return {"keys": [dict(row.public_jwk) for row in rows]}
 

@@ -20,6 +20,8 @@ from authserver.database import prepare
 from authserver.extensions import db
 from authserver.keys import KeyStoreError
 from authserver.models import SigningKey
+from authserver.principals import OPERATOR
+from authserver.tokens import load_state
 from tests.factories import make_account, make_integration
 
 from .helpers import Lifecycle
@@ -119,7 +121,8 @@ def test_a_missing_current_key_file_stops_start_up_even_if_older_keys_remain(sta
     with app.app_context():
         old = app.extensions["authserver"].keystore.current_kid()
         clock.advance(1)
-        new = app.extensions["authserver"].keystore.rotate(clock.now())
+        new = app.extensions["authserver"].keystore.rotate(clock.now()).kid
+        db.session.commit()
     (Path(app_config["AUTHSERVER_KEYS_DIR"]) / f"{new}.pem").unlink()
     assert (Path(app_config["AUTHSERVER_KEYS_DIR"]) / f"{old}.pem").exists()
     with pytest.raises(KeyStoreError, match=new):
@@ -133,9 +136,9 @@ def test_rotate_makes_a_new_current_key_and_tokens_of_both_keys_verify(app, serv
     assert services.verifier.verify(before.token) is not None  # the verifier has loaded the keys it knew
     old_kid = services.keystore.current_kid()
     clock.advance(1)
-    new_kid = services.keystore.rotate(clock.now())
+    new_kid = services.keystore.rotate(clock.now(), immediate=True).kid
     after = lifecycle.generate(make_integration(clock, account.id, name="after").id)  # signed at once
-    assert new_kid != old_kid and services.keystore.current_kid() == new_kid
+    assert new_kid != old_kid and services.keystore.current_kid(clock.now()) == new_kid
     assert jwt.get_unverified_header(before.token)["kid"] == old_kid
     assert jwt.get_unverified_header(after.token)["kid"] == new_kid
     services.verifier.cache.clear()
@@ -149,7 +152,8 @@ def test_jwks_keeps_a_retired_key_while_a_token_it_signed_may_be_active_and_drop
     issued = lifecycle.generate(make_integration(clock, make_account(clock).id).id, expires_in=3600)
     old_kid = services.keystore.current_kid()
     clock.advance(1)
-    new_kid = services.keystore.rotate(clock.now())
+    new_kid = services.keystore.rotate(clock.now(), immediate=True).kid
+    db.session.commit()
     assert published_kids(app) == [new_kid, old_kid]
     clock.set(issued.record.expires_at - timedelta(seconds=1))
     assert published_kids(app) == [new_kid, old_kid]
@@ -161,13 +165,15 @@ def test_jwks_drops_a_retired_key_once_its_last_token_is_revoked(app, services, 
     lifecycle = Lifecycle(services, clock)
     integration = make_integration(clock, make_account(clock).id)
     lifecycle.generate(integration.id)
-    new_kid = services.keystore.rotate(clock.now())
+    new_kid = services.keystore.rotate(clock.now(), immediate=True).kid
+    db.session.commit()
     lifecycle.expire_now(integration.id)
     assert published_kids(app) == [new_kid]
 
 
 def test_a_retired_key_with_no_tokens_is_not_published(app, services, clock):
-    new_kid = services.keystore.rotate(clock.now())
+    new_kid = services.keystore.rotate(clock.now(), immediate=True).kid
+    db.session.commit()
     assert published_kids(app) == [new_kid]
 
 
@@ -188,12 +194,156 @@ def test_the_configured_algorithm_signs_tokens_that_verify_against_the_jwks(star
     assert claims["jti"] == jti
 
 
-def test_keys_list_reports_current_retired_and_published(app, services, clock):
-    old_kid = services.keystore.current_kid()
+
+# -- the lifecycle: pending, active, retired, revoked ------------------------------------------------------------
+def states(services, now) -> dict[str, str]:
+    return {row["kid"]: row["state"] for row in services.keystore.list_keys(now)}
+
+
+def test_a_rotated_key_is_published_at_once_and_signs_only_after_the_prepublication_window(app, services, clock):
+    lifecycle = Lifecycle(services, clock)
+    account = make_account(clock)
+    old_kid = services.keystore.current_kid(clock.now())
+    new = services.keystore.rotate(clock.now())
+    db.session.commit()
+    assert new.signs_from == clock.now() + timedelta(seconds=services.keystore.prepublish) == \
+        clock.now() + timedelta(seconds=300)
+    assert published_kids(app) == [new.kid, old_kid]
+    assert states(services, clock.now()) == {old_kid: "active", new.kid: "pending"}
+
+    clock.advance(299)
+    during = lifecycle.generate(make_integration(clock, account.id, name="during").id)
+    assert during.record.kid == old_kid
     clock.advance(1)
-    new_kid = services.keystore.rotate(clock.now())
+    after = lifecycle.generate(make_integration(clock, account.id, name="after").id)
+    assert after.record.kid == new.kid
+    assert states(services, clock.now()) == {old_kid: "retired", new.kid: "active"}
+    assert set(published_kids(app)) == {old_kid, new.kid}  # the old key's token is live
+
+
+def test_the_prepublication_window_is_a_setting(start, clock):
+    app = start(AUTHSERVER_KEY_PREPUBLISH="15m")
+    with app.app_context():
+        keystore = app.extensions["authserver"].keystore
+        assert keystore.rotate(clock.now()).signs_from == clock.now() + timedelta(minutes=15)
+
+
+@pytest.mark.parametrize("value", ["-1", "8d", "five minutes", "1.5", "", "10y"])
+def test_an_unusable_prepublication_window_stops_start_up(app_config, clock, value):
+    from authserver.config import ConfigError
+
+    with pytest.raises(ConfigError, match="AUTHSERVER_KEY_PREPUBLISH"):
+        create_app({**app_config, "AUTHSERVER_KEY_PREPUBLISH": value}, clock=clock)
+
+
+def test_rotate_now_signs_at_once_and_a_pending_key_never_signs(app, services, clock):
+    old_kid = services.keystore.current_kid(clock.now())
+    pending = services.keystore.rotate(clock.now())
+    clock.advance(10)
+    emergency = services.keystore.rotate(clock.now(), immediate=True)
+    db.session.commit()
+    assert services.keystore.current_kid(clock.now()) == emergency.kid
+    clock.advance(3600)  # long past the pending key's signs_from
+    assert services.keystore.current_kid(clock.now()) == emergency.kid
+    assert states(services, clock.now()) == {old_kid: "retired", pending.kid: "retired", emergency.kid: "active"}
+    assert published_kids(app) == [emergency.kid]
+
+
+def test_revoking_a_pending_key_leaves_the_active_key_signing(app, services, clock):
+    old_kid = services.keystore.current_kid(clock.now())
+    pending = services.keystore.rotate(clock.now())
+    services.keystore.revoke(pending.kid, OPERATOR, clock.now())
+    db.session.commit()
+    clock.advance(3600)
+    assert services.keystore.current_kid(clock.now()) == old_kid
+    assert states(services, clock.now()) == {old_kid: "active", pending.kid: "revoked"}
+    assert published_kids(app) == [old_kid]
+
+
+def test_revoking_the_signing_key_rotates_at_once_and_every_token_it_signed_dies(app, services, clock):
+    lifecycle = Lifecycle(services, clock)
+    issued = lifecycle.generate(make_integration(clock, make_account(clock).id).id)
+    old_kid = issued.record.kid
+    assert load_state(issued.record.jti).is_live(clock.now())
+    revoked, replacement = services.keystore.revoke(old_kid, OPERATOR, clock.now())
+    db.session.commit()
+    assert revoked.revoked_at == clock.now() and replacement is not None
+    assert services.keystore.current_kid(clock.now()) == replacement.kid
+    state = load_state(issued.record.jti)
+    assert state.key_revoked_at == clock.now() and not state.is_live(clock.now())
+    assert published_kids(app) == [replacement.kid]
+
+
+@pytest.mark.parametrize("kid", ["no-such-kid", ""])
+def test_revoking_an_unknown_key_is_not_found(app, services, clock, kid):
+    from authserver.errors import NotFoundError
+
+    with pytest.raises(NotFoundError):
+        services.keystore.revoke(kid, OPERATOR, clock.now())
+
+
+def test_spent_private_key_files_are_removed_and_needed_ones_kept(app, services, clock):
+    lifecycle = Lifecycle(services, clock)
+    keys_dir = Path(services.keystore.directory)
+    needed = lifecycle.generate(make_integration(clock, make_account(clock).id).id, expires_in=3600).record.kid
+    unused = services.keystore.rotate(clock.now(), immediate=True).kid
+    current = services.keystore.rotate(clock.now(), immediate=True).kid
+    db.session.commit()
+    assert services.keystore.remove_spent_key_files(clock.now()) == [unused]
+    assert {p.stem for p in keys_dir.glob("*.pem")} == {needed, current}
+    clock.advance(3600)
+    assert services.keystore.remove_spent_key_files(clock.now()) == [needed]
+    assert {p.stem for p in keys_dir.glob("*.pem")} == {current}
+
+
+def test_start_up_records_an_unknown_key_file_as_a_key_that_never_signs(start, app_config, clock):
+    """A rotation that died between writing its file and committing: the file is not made current."""
+    app = start()
+    keys_dir = Path(app_config["AUTHSERVER_KEYS_DIR"])
+    with app.app_context():
+        current = app.extensions["authserver"].keystore.current_kid(clock.now())
+        orphan = app.extensions["authserver"].keystore.rotate(clock.now(), immediate=True).kid
+        db.session.rollback()
+    assert (keys_dir / f"{orphan}.pem").exists()
+    app = start()
+    with app.app_context():
+        services = app.extensions["authserver"]
+        assert services.keystore.current_kid(clock.now()) == current
+        assert states(services, clock.now())[orphan] == "retired"
+    assert not (keys_dir / f"{orphan}.pem").exists()
+
+
+@pytest.mark.parametrize(("target", "mode", "fix"), [("file", 0o640, "chmod 600"), ("file", 0o606, "chmod 600"),
+                                                     ("dir", 0o750, "chmod 700"), ("dir", 0o701, "chmod 700")])
+def test_start_up_refuses_key_material_open_to_group_or_others(start, app_config, target, mode, fix):
+    start()
+    keys_dir = Path(app_config["AUTHSERVER_KEYS_DIR"])
+    [key_file] = keys_dir.glob("*.pem")
+    path = key_file if target == "file" else keys_dir
+    path.chmod(mode)
+    with pytest.raises(KeyStoreError) as raised:
+        start()
+    assert str(raised.value) == (f"{path} is accessible by group or others (mode {mode:o}); run `{fix} {path}`")
+
+
+def test_an_empty_keys_directory_open_to_others_is_tightened_on_first_start(start, tmp_path):
+    keys_dir = tmp_path / "checkout-keys"
+    keys_dir.mkdir()
+    keys_dir.chmod(0o755)
+    start(AUTHSERVER_KEYS_DIR=str(keys_dir))
+    assert stat.S_IMODE(keys_dir.stat().st_mode) == 0o700
+
+
+def test_keys_list_reports_every_key_with_its_state_and_dates(app, services, clock):
+    first = services.keystore.current_kid(clock.now())
+    clock.advance(1)
+    second = services.keystore.rotate(clock.now(), immediate=True)
+    third = services.keystore.rotate(clock.now())
+    services.keystore.revoke(first, OPERATOR, clock.now())
+    db.session.commit()
     rows = {row["kid"]: row for row in services.keystore.list_keys(clock.now())}
-    assert rows[new_kid]["current"] and not rows[old_kid]["current"]
-    assert rows[old_kid]["retired_at"] == clock.now() and rows[new_kid]["retired_at"] is None
-    assert rows[new_kid]["published"] and not rows[old_kid]["published"]
-    assert rows[old_kid]["private_key_present"] and rows[new_kid]["private_key_present"]
+    assert [rows[k]["state"] for k in (first, second.kid, third.kid)] == ["revoked", "active", "pending"]
+    assert rows[first]["revoked_at"] == clock.now() and not rows[first]["published"]
+    assert rows[second.kid]["signs_from"] == clock.now() and rows[second.kid]["retired_at"] == third.signs_from
+    assert rows[third.kid]["signs_from"] == third.signs_from and rows[third.kid]["published"]
+    assert rows[second.kid]["current"] and not rows[third.kid]["current"]

@@ -121,4 +121,6 @@ def test_a_database_at_0001_upgrades_to_head_keeping_its_rows(empty_engine):
                                          " FROM api_clients WHERE client_id = 'cli_1'")).one()
         assert tuple(client) == ("ab" * 32, None, None, None)  # the one secret still works; nothing rotated out
         assert connection.execute(text("SELECT count FROM token_usage_daily")).scalar() == 42
+        key = connection.execute(text("SELECT signs_from, created_at, revoked_at FROM signing_keys")).one()
+        assert key[0] == key[1] and key[2] is None  # a key on record signed from its creation, and still may
         assert connection.execute(text("SELECT version FROM integrations WHERE id = 'int_1'")).scalar() == 3
