@@ -4,5 +4,5 @@ from flask import Blueprint
 
 bp = Blueprint("admin_api", __name__)
 
-from . import routes  # noqa: E402,F401  (registers the routes on bp)
-from . import v1_key_routes, webhook_routes  # noqa: E402,F401  (webhooks, v1 key migration)
+# Each module registers its routes on bp: the core resources, API clients, webhooks, the v1 key migration.
+from . import client_routes, routes, v1_key_routes, webhook_routes  # noqa: E402,F401

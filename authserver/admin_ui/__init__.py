@@ -17,4 +17,4 @@ def _install_limiter(state) -> None:
 
 
 from . import guard, integrations, signin, token_actions  # noqa: E402,F401  (register the views on bp)
-from . import migration_pages, webhook_pages  # noqa: E402,F401  (v1 keys, webhooks)
+from . import client_pages, migration_pages, webhook_pages  # noqa: E402,F401  (clients, v1 keys, webhooks)

@@ -1,0 +1,64 @@
+"""Admin API for API clients' credentials: list, rotate the secret (with overlap), disable, enable, delete.
+
+An account's admins manage its clients (an agency's, its sub-accounts' too); resource services registered for every
+account are the operator's (CLI) alone. Every change holds from the next request on every worker and instance.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, jsonify, request
+
+from .. import clients
+from . import bp
+from .auth import current_principal
+from .parsing import json_body
+
+
+def _now():
+    return current_app.extensions["authserver"].clock.now()
+
+
+@bp.get("/clients")
+def list_api_clients():
+    """Every client the caller may see; ``?account_id=`` narrows to one account."""
+    principal = current_principal()
+    account_id = request.args.get("account_id") or None
+    now = _now()
+    return jsonify(clients=[clients.serialize_client(c, now) for c in clients.list_clients_for(principal, account_id)])
+
+
+@bp.get("/clients/<client_id>")
+def get_api_client(client_id):
+    return jsonify(clients.serialize_client(clients.get_client_for(current_principal(), client_id), _now()))
+
+
+@bp.post("/clients/<client_id>/rotate-secret")
+def rotate_api_client_secret(client_id):
+    """``{"overlap": "24h" | seconds | 0}``: the new secret is in this answer only."""
+    principal, data = current_principal(), json_body()
+    now = _now()
+    client, secret = clients.rotate_client_secret(principal, client_id, overlap=clients.parse_overlap(
+        data.get("overlap")), now=now)
+    response = jsonify(clients.serialize_client(client, now) | {"client_secret": secret})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/clients/<client_id>/disable")
+def disable_api_client(client_id):
+    now = _now()
+    return jsonify(clients.serialize_client(clients.set_client_enabled(current_principal(), client_id, False,
+                                                                       now=now), now))
+
+
+@bp.post("/clients/<client_id>/enable")
+def enable_api_client(client_id):
+    now = _now()
+    return jsonify(clients.serialize_client(clients.set_client_enabled(current_principal(), client_id, True,
+                                                                       now=now), now))
+
+
+@bp.delete("/clients/<client_id>")
+def delete_api_client(client_id):
+    clients.delete_client(current_principal(), client_id, now=_now())
+    return "", 204

@@ -1,0 +1,73 @@
+"""Settings → API clients: an account's resource services and admin clients, when each was last used, and their
+credentials' lifecycle (rotate the secret with an overlap, disable, enable, delete), each change confirmed first.
+
+A new secret is shown once, on the page answering the rotation (never in a redirect, a flash or a URL).
+"""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+
+from .. import accounts, clients
+from ..errors import NotFoundError
+from ..websession import now
+from . import bp
+from .guard import current_principal
+
+# The overlap choices offered on the page: (form value, label). The API and CLI take any duration up to 30d.
+OVERLAPS = (("0", "Stop the old secret now"), ("1h", "1 hour"), ("24h", "24 hours"), ("7d", "7 days"))
+CONFIRMATIONS = ("rotate", "disable", "delete")
+
+
+def _page(account, principal, *, secret=None, rotated=None, status=200):
+    moment = now()
+    confirm = request.args.get("confirm") if principal.can_administer(account.id) else None
+    rows = clients.list_clients_for(principal, account.id)
+    return render_template("clients/list.html", account=account, rows=rows, now=moment, overlaps=OVERLAPS,
+                           secret=secret, rotated=rotated, can_manage=principal.can_administer(account.id),
+                           confirm=confirm if confirm in CONFIRMATIONS else None,
+                           confirm_client=request.args.get("client"), section="clients"), status
+
+
+def _client_of(principal, account, client_id: str):
+    """The client, for a change, if it belongs to this page's account (another account's is not found here)."""
+    client = clients.get_client_for(principal, client_id, write=True)
+    if client.account_id != account.id:
+        raise NotFoundError(f"client {client_id!r} not found")
+    return client
+
+
+@bp.get("/accounts/<account_id>/settings/clients")
+def client_list(account_id: str):
+    principal = current_principal()
+    return _page(accounts.get_account_for(principal, account_id), principal)
+
+
+@bp.post("/accounts/<account_id>/settings/clients/<client_id>/rotate-secret")
+def client_rotate_secret(account_id: str, client_id: str):
+    principal = current_principal()
+    account = accounts.get_account_for(principal, account_id, write=True)
+    client = _client_of(principal, account, client_id)
+    overlap = clients.parse_overlap(request.form.get("overlap", "24h"))
+    client, secret = clients.rotate_client_secret(principal, client.client_id, overlap=overlap, now=now())
+    return _page(account, principal, secret=secret, rotated=client)
+
+
+@bp.post("/accounts/<account_id>/settings/clients/<client_id>/<action>")
+def client_change(account_id: str, client_id: str, action: str):
+    principal = current_principal()
+    account = accounts.get_account_for(principal, account_id, write=True)
+    client = _client_of(principal, account, client_id)
+    if action == "disable":
+        clients.set_client_enabled(principal, client.client_id, False, now=now())
+        flash(f"{client.name} is disabled: it can no longer authenticate, from its next request on.", "success")
+    elif action == "enable":
+        clients.set_client_enabled(principal, client.client_id, True, now=now())
+        flash(f"{client.name} is enabled again.", "success")
+    elif action == "delete":
+        name = client.name
+        clients.delete_client(principal, client.client_id, now=now())
+        flash(f"{name} is deleted: it can no longer authenticate.", "success")
+    else:
+        raise NotFoundError("no such action")
+    return redirect(url_for("admin_ui.client_list", account_id=account.id))
