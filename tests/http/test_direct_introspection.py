@@ -9,7 +9,9 @@ from io import BytesIO
 import pytest
 from werkzeug.test import Client, EnvironBuilder
 
+from authserver.clients import delete_client, rotate_client_secret, set_client_enabled
 from authserver.oauth.direct import DirectIntrospection
+from authserver.principals import OPERATOR
 from tests.factories import basic, make_client
 
 from . import forge
@@ -129,3 +131,23 @@ def test_plain_http_to_a_public_host_is_refused_as_authlib_refuses_it(shared):
     secure = direct.post("/oauth/introspect", data={"token": shared.world.agency.token},
                          headers=shared.world.rs_headers, base_url="https://auth.example.com")
     assert secure.status_code == 200 and secure.get_json()["active"] is True
+
+
+def test_a_disabled_rotated_out_or_deleted_client_is_refused_alike_on_both_paths_at_once(shared):
+    now = shared.clock.now()
+    with shared.app.app_context():
+        client_id, secret = make_client(shared.clock, kind="resource-service", name="lifecycle-direct")
+    request = dict(data={"token": shared.world.agency.token}, headers=basic(client_id, secret))
+    assert _compare(shared, **request).get_json()["active"] is True  # both paths have seen the client
+    with shared.app.app_context():
+        set_client_enabled(OPERATOR, client_id, False, now=now)
+    assert _compare(shared, **request).get_json()["error"] == "invalid_client"
+    with shared.app.app_context():
+        set_client_enabled(OPERATOR, client_id, True, now=now)
+        _client, new_secret = rotate_client_secret(OPERATOR, client_id, overlap=0, now=now)
+    assert _compare(shared, **request).status_code == 401
+    rotated = dict(data={"token": shared.world.agency.token}, headers=basic(client_id, new_secret))
+    assert _compare(shared, **rotated).get_json()["active"] is True
+    with shared.app.app_context():
+        delete_client(OPERATOR, client_id, now=now)
+    assert _compare(shared, **rotated).get_json()["error"] == "invalid_client"
