@@ -122,11 +122,22 @@ def test_keys_rotate_and_list(runner, app, clock):
     before = run_json(runner, "keys", "list")["keys"]
     clock.advance(1)
     rotated = run_json(runner, "keys", "rotate")
+    signs_from = isoformat(clock.now() + timedelta(seconds=300))  # the JWKS max-age: caches have the key first
+    assert rotated == {"kid": rotated["kid"], "state": "pending", "signs_from": signs_from}
     keys = {k["kid"]: k for k in run_json(runner, "keys", "list")["keys"]}
-    assert rotated["kid"] in keys and keys[rotated["kid"]]["current"] and keys[rotated["kid"]]["published"]
+    assert keys[rotated["kid"]]["state"] == "pending" and keys[rotated["kid"]]["published"]
     [old] = before
-    assert not keys[old["kid"]]["current"] and keys[old["kid"]]["retired_at"] == isoformat(clock.now())
-    assert all(k["private_key_present"] for k in keys.values())
+    assert keys[old["kid"]]["state"] == "active" and keys[old["kid"]]["retired_at"] == signs_from
+    emergency = run_json(runner, "keys", "rotate", "--now")
+    assert emergency == {"kid": emergency["kid"], "state": "active", "signs_from": isoformat(clock.now())}
+    keys = {k["kid"]: k for k in run_json(runner, "keys", "list")["keys"]}
+    assert [keys[kid]["state"] for kid in (old["kid"], rotated["kid"], emergency["kid"])] == \
+        ["retired", "retired", "active"]
+    assert keys[old["kid"]]["retired_at"] == isoformat(clock.now()) and keys[emergency["kid"]]["current"]
+    assert keys[emergency["kid"]]["private_key_present"]
+    assert not keys[rotated["kid"]]["private_key_present"]  # never signed, never will: its private key is gone
+    revoked = run_json(runner, "keys", "revoke", emergency["kid"])
+    assert revoked["state"] == "revoked" and revoked["replaced_by"] not in (None, emergency["kid"])
 
 
 def test_audit_list_as_json_and_csv_with_filters(runner, setup):
