@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from . import audit, events
+from .durations import check_seconds
 from .errors import ForbiddenError, InvalidInputError, NotFoundError
 from .extensions import db
 from .models import Account, Integration
@@ -121,8 +122,7 @@ def update_account(
             _require_ceiling_authority(principal, account, "allowed_scopes")
         account.allowed_scopes = None if new is None else format_scopes(new)
     if max_token_lifetime is not None:
-        if max_token_lifetime <= 0:
-            raise InvalidInputError("max_token_lifetime must be positive", field="max_token_lifetime")
+        check_seconds(max_token_lifetime, field="max_token_lifetime")
         if account.max_token_lifetime is not None and max_token_lifetime > account.max_token_lifetime:
             _require_ceiling_authority(principal, account, "max_token_lifetime")
         account.max_token_lifetime = max_token_lifetime

@@ -1,14 +1,42 @@
-"""Durations as people write them: ``30s``, ``15m``, ``12h``, ``90d``, ``2w``."""
+"""Durations as people write them (``30s``, ``15m``, ``12h``, ``90d``, ``2w``) or as whole seconds, and the one bound
+every duration here obeys."""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from .errors import InvalidInputError
 
+MAX_SECONDS = 50 * 365 * 86400
+"""The longest duration accepted anywhere (every parser and the domain check against it). Durations are kept in
+INTEGER columns, 32 bits on PostgreSQL (at most 68 years), and added to datetimes, which end at year 9999: a bound
+well inside both means a huge number is a 400 naming its field, never an OverflowError or a database error."""
+
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION = re.compile(r"^([1-9][0-9]{0,8})([smhdw])$")
+
+
+def check_seconds(value: object, *, field: str, minimum: int = 1) -> int:
+    """``value`` when it is whole seconds from ``minimum`` to MAX_SECONDS; a bool, a float, text or anything out of
+    range is an InvalidInputError naming ``field``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInputError(f"{field} must be a whole number of seconds", field=field)
+    if value < minimum:
+        raise InvalidInputError(f"{field} must be at least {format_duration(minimum)}" if minimum > 1
+                                else f"{field} must be positive", field=field)
+    if value > MAX_SECONDS:
+        raise InvalidInputError(f"{field} is longer than 50 years", field=field)
+    return value
+
+
+def seconds_after(moment: datetime, seconds: int, *, field: str) -> datetime:
+    """``moment`` plus ``seconds``; a sum past the calendar's end (year 9999) is an InvalidInputError, not the
+    OverflowError datetime raises."""
+    try:
+        return moment + timedelta(seconds=seconds)
+    except OverflowError:
+        raise InvalidInputError(f"{field} reaches past the year 9999", field=field) from None
 
 
 def parse_duration(text: str, *, field: str = "duration") -> int:
@@ -18,10 +46,7 @@ def parse_duration(text: str, *, field: str = "duration") -> int:
         raise InvalidInputError(
             f"{field} must look like 30s, 15m, 12h, 90d or 2w", field=field
         )
-    seconds = int(match.group(1)) * _UNITS[match.group(2)]
-    if seconds > 100 * 365 * 86400:
-        raise InvalidInputError(f"{field} is longer than 100 years", field=field)
-    return seconds
+    return check_seconds(int(match.group(1)) * _UNITS[match.group(2)], field=field)
 
 
 def format_duration(seconds: int) -> str:

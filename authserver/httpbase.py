@@ -6,6 +6,7 @@ import itertools
 import logging
 import os
 import secrets
+from io import BytesIO
 
 from flask import g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
@@ -101,8 +102,46 @@ def request_id_for(incoming: str | None) -> str:
 _request_ids: list = [None, "", None]
 
 
+def exception_headers(exc: HTTPException) -> dict[str, str]:
+    """The headers werkzeug's exception carries besides its own body's Content-Type: ``Allow`` on a 405, which
+    RFC 9110 section 15.5.6 requires; ``WWW-Authenticate`` or ``Retry-After`` where set. Every renderer of an
+    HTTPException (JSON, problem, page) passes them on."""
+    return {name: value for name, value in exc.get_headers() if name.lower() != "content-type"}
+
+
+class BodyLimit:
+    """WSGI: a request body without a declared length (``Transfer-Encoding: chunked``) is read here, at most one
+    byte past ``MAX_CONTENT_LENGTH``, and handed on with its length declared, so an oversized one is refused with
+    413 exactly as a declared ``Content-Length`` over the limit is. Left to werkzeug, such a body is cut at the
+    limit and the truncated rest is parsed as if it were the whole request."""
+
+    def __init__(self, wsgi_app, limit: int | None) -> None:
+        self.wsgi_app, self.limit = wsgi_app, limit
+
+    def __call__(self, environ: dict, start_response):
+        if self.limit is not None and environ.get("HTTP_TRANSFER_ENCODING"):
+            body = _read_at_most(environ["wsgi.input"], self.limit + 1)
+            environ["wsgi.input"] = BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+            environ["wsgi.input_terminated"] = True
+            del environ["HTTP_TRANSFER_ENCODING"]  # decoded by the server; its length is now declared
+        return self.wsgi_app(environ, start_response)
+
+
+def _read_at_most(stream, size: int) -> bytes:
+    parts, total = [], 0
+    while total < size:
+        part = stream.read(min(65536, size - total))
+        if not part:
+            break
+        parts.append(part)
+        total += len(part)
+    return b"".join(parts)
+
+
 def init_app(app) -> None:
     app.json = BoundedJSONProvider(app)
+    app.wsgi_app = BodyLimit(app.wsgi_app, app.config.get("MAX_CONTENT_LENGTH"))
 
     @app.before_request
     def assign_request_id():
@@ -125,12 +164,14 @@ def init_app(app) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
+        headers = exception_headers(exc)
         if request.path.startswith("/api/"):
             from .admin_api.problems import problem
 
-            return problem(exc.code or 500, exc.name, exc.description)
+            return problem(exc.code or 500, exc.name, exc.description, headers=headers)
         response = jsonify(error=exc.name.lower().replace(" ", "_"), error_description=exc.description)
         response.status_code = exc.code or 500
+        response.headers.extend(headers)
         return response
 
     @app.errorhandler(SQLAlchemyError)

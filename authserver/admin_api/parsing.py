@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask import request
 
-from ..durations import parse_duration, parse_instant
+from ..durations import check_seconds, parse_duration, parse_instant, seconds_after
 from ..errors import InvalidInputError
 
 
@@ -20,19 +20,16 @@ def json_body() -> dict:
 
 
 def duration(data: dict, key: str) -> int | None:
-    """A duration as seconds (integer) or text (``7d``); absent or null is None."""
+    """A duration as whole seconds (integer) or text (``7d``), at most ``MAX_SECONDS``; absent or null is None.
+    Floats, booleans and numbers out of range are refused here, naming the field, before any arithmetic."""
     value = data.get(key)
     if value is None:
         return None
-    if isinstance(value, bool):
-        raise InvalidInputError(f"{key} must be a duration like 7d or a number of seconds", field=key)
-    if isinstance(value, int):
-        if value <= 0:
-            raise InvalidInputError(f"{key} must be positive", field=key)
-        return value
     if isinstance(value, str):
         return parse_duration(value, field=key)
-    raise InvalidInputError(f"{key} must be a duration like 7d or a number of seconds", field=key)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return check_seconds(value, field=key)
+    raise InvalidInputError(f"{key} must be a duration like 7d or a whole number of seconds", field=key)
 
 
 def instant(data: dict, key: str) -> datetime | None:
@@ -50,7 +47,7 @@ def deadline(data: dict, now: datetime, *, duration_key: str, at_key: str, defau
     seconds = duration(data, duration_key)
     if seconds is None:
         seconds = default
-    return None if seconds is None else now + timedelta(seconds=seconds)
+    return None if seconds is None else seconds_after(now, seconds, field=duration_key)
 
 
 def expected_version() -> int | None:

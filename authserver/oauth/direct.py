@@ -45,7 +45,8 @@ _REASONS = {status.value: f"{status.value} {status.phrase}" for status in HTTPSt
 
 class WsgiOAuth2Request(OAuth2Request):
     """authlib's request, built from the WSGI environ: headers read lazily and case-insensitively (as Flask's),
-    the form parsed as werkzeug parses it (first value of a repeated field wins).
+    the form parsed as werkzeug parses it (a repeated field keeps every value, and is refused as on the Flask
+    route: ``request_shape``).
 
     authlib's constructor checks the URL's transport (HTTPS, or plain HTTP on loopback) by parsing it; the URL is
     the same on every request to one host, so the constructor runs once per accepted URL and later requests start

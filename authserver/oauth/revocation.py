@@ -11,9 +11,10 @@ from ..extensions import db
 from ..integrations import revoke_by_endpoint
 from ..principals import Principal
 from ..tokens import load_state
+from .request_shape import FormRequestShape
 
 
-class TokenRevocationEndpoint(RevocationEndpoint):
+class TokenRevocationEndpoint(FormRequestShape, RevocationEndpoint):
     """Unknown, invalid and already-revoked tokens get 200 (section 2.2). A token of an account the caller does
     not administer is left alone and also gets 200, so the answer never confirms another tenant's token exists;
     the refused attempt is audited on the caller's own account, never on the token's (``audit.record_refused``)."""

@@ -60,9 +60,16 @@ def _cases(world, services):
         "tampered token": dict(data={"token": forge.tampered(world.agency.token, sub=world.other.integration_id)},
                                headers=rs),
         "odd hint": dict(data={"token": world.agency.token, "token_type_hint": "refresh_token"}, headers=rs),
-        "repeated token field, first wins": dict(
+        "repeated token field": dict(  # RFC 6749 section 3.1: 400 invalid_request, never first-value-wins
             data=f"token={world.agency.token}&token=garbage", headers=rs,
             content_type="application/x-www-form-urlencoded"),
+        "repeated token, same value": dict(data=f"token={world.agency.token}&token={world.agency.token}",
+                                           headers=rs, content_type="application/x-www-form-urlencoded"),
+        "repeated client_secret": dict(data=f"token={world.agency.token}&client_id={client_id}"
+                                            f"&client_secret={secret}&client_secret={secret}",
+                                       content_type="application/x-www-form-urlencoded"),
+        "multipart body": dict(data={"token": world.agency.token}, headers=rs, content_type="multipart/form-data"),
+        "no content type": dict(data=f"token={world.agency.token}", headers=rs),
         "percent-encoded and plus signs": dict(data="token=a+b%20c%ff", headers=rs,
                                                content_type="application/x-www-form-urlencoded"),
         "charset parameter": dict(data=f"token={world.agency.token}", headers=rs,
@@ -73,7 +80,8 @@ def _cases(world, services):
 
 CASES = ["active", "active, client_secret_post", "two methods at once", "no credentials", "wrong secret",
          "unknown client", "malformed basic", "lower-case scheme", "admin client", "missing token", "empty token",
-         "garbage token", "tampered token", "odd hint", "repeated token field, first wins",
+         "garbage token", "tampered token", "odd hint", "repeated token field", "repeated token, same value",
+         "repeated client_secret", "multipart body", "no content type",
          "percent-encoded and plus signs", "charset parameter", "empty body"]
 
 
@@ -99,7 +107,16 @@ def test_a_sane_request_id_is_echoed_and_a_hostile_one_replaced(shared):
     assert len(direct.post("/oauth/introspect", data={"token": "x"}, headers=hostile).headers["X-Request-Id"]) == 16
 
 
-@pytest.mark.parametrize("how", ["json body", "multipart body", "chunked body", "oversized body", "not utf-8"])
+@pytest.mark.parametrize("case", ["repeated token field", "repeated token, same value", "repeated client_secret",
+                                  "multipart body", "no content type"])
+def test_repeated_parameters_and_foreign_content_types_are_400_invalid_request_on_both_paths(shared, case):
+    """RFC 6749 section 3.1 (no parameter twice) and RFC 7662 section 2.1 (a urlencoded form)."""
+    answer = _compare(shared, **_cases(shared.world, shared.services)[case])
+    assert answer.status_code == 400 and answer.get_json()["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize("how", ["json body", "multipart body", "chunked body", "oversized body", "not utf-8",
+                                 "chunked oversized body"])
 def test_requests_it_was_not_built_for_reach_the_flask_route(shared, how):
     """Each of these reaches the Flask route (same answer through both callables) and is answered by it."""
     token = shared.world.agency.token
@@ -110,6 +127,9 @@ def test_requests_it_was_not_built_for_reach_the_flask_route(shared, how):
                              headers={"Transfer-Encoding": "chunked"}),
         "oversized body": dict(data=f"token={token}&pad={'x' * 20000}",
                                content_type="application/x-www-form-urlencoded"),
+        "chunked oversized body": dict(data=f"token={token}&pad={'x' * (1024 * 1024)}",
+                                       content_type="application/x-www-form-urlencoded",
+                                       headers={"Transfer-Encoding": "chunked"}),
         "not utf-8": dict(data=b"token=\xff\xfe", content_type="application/x-www-form-urlencoded"),
     }[how]
     headers = {**shared.world.rs_headers, **requests.pop("headers", {})}
@@ -120,6 +140,8 @@ def test_requests_it_was_not_built_for_reach_the_flask_route(shared, how):
     assert environ["wsgi.input"].read() == body  # ... and the body is left whole for Flask to read
     answer = _compare(shared, headers=headers, **requests)
     assert answer.status_code in (200, 400, 413)
+    if how == "chunked oversized body":
+        assert answer.status_code == 413  # refused whole, not cut at the limit and parsed
 
 
 def test_plain_http_to_a_public_host_is_refused_as_authlib_refuses_it(shared):
