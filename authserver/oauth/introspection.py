@@ -9,6 +9,7 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from flask import g
 
 from ..tokens import TokenState, VerifiedClaims, epoch, load_state
+from .request_shape import FormRequestShape
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class IntrospectedToken:
         return self.state is None or self.state.revoked_at is not None
 
 
-class TokenIntrospectionEndpoint(IntrospectionEndpoint):
+class TokenIntrospectionEndpoint(FormRequestShape, IntrospectionEndpoint):
     """Resource services ask "is this token active, and for what?".
 
     Anything not verifiably ours and live is exactly ``{"active": false}`` (section 2.2): unknown, malformed,
