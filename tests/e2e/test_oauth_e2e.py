@@ -349,7 +349,7 @@ def test_revoking_twice_is_harmless_and_audited_once(world):
 def test_after_key_rotation_old_and_new_tokens_both_verify_through_the_jwks(world, issued):
     old_kid = jwt.get_unverified_header(issued["token"])["kid"]
 
-    new_kid = world.server.cli("keys", "rotate", "--json")["kid"]
+    new_kid = world.server.cli("keys", "rotate", "--now", "--json")["kid"]  # signs at once (no pre-publication)
     token = fresh_token(world)
 
     assert new_kid != old_kid
