@@ -87,6 +87,7 @@ def token_state(row: AccessToken) -> TokenState:
         inactivity_window=integration.inactivity_window, issued_at=row.issued_at, expires_at=row.expires_at,
         ends_at=row.ends_at, revoked_at=row.revoked_at, last_used_at=row.last_used_at, kid=row.kid,
         key_revoked_at=key.revoked_at if (key := db.session.get(SigningKey, row.kid)) is not None else None,
+        ended_at=row.ended_at,
     )
 
 
@@ -509,6 +510,8 @@ def _commit() -> None:
 
 
 def token_status(row: AccessToken, now: datetime) -> str:
+    if row.ended_at is not None:
+        now = max(now, row.ended_at)  # a latched end is judged as when it was seen, whatever the clock says now
     if row.revoked_at is not None:
         return {"rotated": "rotated", "superseded": "rotated", "inactive": "expired_inactive"}.get(
             row.revocation_reason or "", "revoked")

@@ -113,6 +113,9 @@ class AccessToken(db.Model):
     replaced_by: Mapped[str | None] = mapped_column(String(64))
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_by: Mapped[str | None] = mapped_column(String(64))
+    # When a reader first saw it past exp, ends_at or its idle deadline: latched, so a clock stepping back cannot
+    # make it live again (tokens.record_end).
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         Index("ix_access_tokens_integration_issued", "integration_id", "issued_at"),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 
 from .compact_jws import MAX_TOKEN_LENGTH, AccessTokenClaims, TokenRefusedError, read_access_token
 from .extensions import db
@@ -177,6 +177,7 @@ class TokenState:
     last_used_at: datetime | None
     kid: str | None = None  # the key that signed it at issue: the only one it is valid under
     key_revoked_at: datetime | None = None  # that key's revocation makes every token it signed inactive
+    ended_at: datetime | None = None  # when a reader first saw it past an end (record_end): dead from then on
 
     def is_signed_by(self, kid: str | None) -> bool:
         """The presented JWT's header ``kid`` is the one recorded at issue: a live token's claims re-signed with
@@ -196,12 +197,17 @@ class TokenState:
     def is_live(self, now: datetime, recent_use: datetime | None = None) -> bool:
         if self.revoked_at is not None or self.key_revoked_at is not None or self.integration_status != "active":
             return False
-        if now >= self.expires_at or (self.ends_at is not None and now >= self.ends_at):
-            return False
-        idle = self.idle_deadline(recent_use)
-        if idle is not None and now >= idle:
+        if self.ended_at is not None or self.has_reached_end(now, recent_use):
             return False
         return bool(self.effective_scopes())
+
+    def has_reached_end(self, now: datetime, recent_use: datetime | None = None) -> bool:
+        """Past ``exp``, a scheduled end (grace deadline) or the idle deadline: ends no later event can undo, so
+        the first reader to see one latches it (``record_end``)."""
+        if now >= self.expires_at or (self.ends_at is not None and now >= self.ends_at):
+            return True
+        idle = self.idle_deadline(recent_use)
+        return idle is not None and now >= idle
 
 
 # Labelled with TokenState's field names: rows are mapped by name (_state_of), never by position.
@@ -210,7 +216,7 @@ _STATE_COLUMNS = (
     Integration.scopes.label("integration_scopes"), Integration.status.label("integration_status"),
     Integration.inactivity_window, AccessToken.issued_at,
     AccessToken.expires_at, AccessToken.ends_at, AccessToken.revoked_at, AccessToken.last_used_at,
-    AccessToken.kid, SigningKey.revoked_at.label("key_revoked_at"),
+    AccessToken.kid, SigningKey.revoked_at.label("key_revoked_at"), AccessToken.ended_at,
 )
 # The signing key joins by primary key in the same query: a key revocation is seen by every worker at its commit.
 _STATE_QUERY = (select(*_STATE_COLUMNS).join(Integration, Integration.id == AccessToken.integration_id)
@@ -220,6 +226,15 @@ _STATE_FIELDS = tuple(column.name for column in _STATE_QUERY.selected_columns)
 
 def _state_of(row) -> TokenState:
     return TokenState(**dict(zip(_STATE_FIELDS, row, strict=True)))
+
+
+def record_end(jti: str, now: datetime) -> bool:
+    """Latch a token's end: a reader saw it past ``exp``, a scheduled end or its idle deadline at ``now``, so it is
+    never live again, even if a clock (this instance's or another's) later steps back. One conditional write, at
+    the transition only; False if another reader latched it first. The caller commits."""
+    done = db.session.execute(update(AccessToken).where(AccessToken.jti == jti, AccessToken.ended_at.is_(None))
+                              .values(ended_at=now))
+    return bool(done.rowcount)
 
 
 def narrow_token_scopes(integration_id: str, scopes: frozenset[str]) -> None:

@@ -1,13 +1,16 @@
 """Local mode: verify the JWT against the JWKS, then consult the revocation state kept current by the event feed.
 
-Order matters. Signature, claims and ``exp`` are judged first: a token that fails them is refused (401) even when
-the authorization server is down. Only then is the revocation state needed, and it must be fresh (the feed live,
-or live less than the cache TTL ago); otherwise the call fails closed (503).
+Order matters. Signature, claims and time (``exp``, and ``iat``/``nbf`` beyond the parser's one leeway) are judged
+first: a token that fails them is refused (401) even when the authorization server is down. Only then is the
+revocation state needed, and it must be fresh (the feed live, or live less than the cache TTL ago); otherwise the
+call fails closed (503). A token once seen past its ``exp`` or scheduled end stays refused even if this service's
+clock steps back (``EndLatch``).
 """
 
 from __future__ import annotations
 
 from .authserver_client import UnavailableError
+from .end_latch import EndLatch
 from .feed import FeedFollower
 from .grants import Grant
 from .jwt_verifier import JWTVerifier
@@ -27,6 +30,7 @@ class LocalJWTValidator(ScopedBearerValidator):
         self.usage = usage
         self.clock = clock
         self.max_staleness = max_staleness
+        self.ended = EndLatch()  # jtis seen past exp or a scheduled end: never accepted again (end_latch)
 
     def authenticate_token(self, token_string: str) -> Grant | None:
         try:
@@ -34,7 +38,11 @@ class LocalJWTValidator(ScopedBearerValidator):
         except UnavailableError:
             raise TemporarilyUnavailableError() from None
         now = self.clock.time()
-        if claims is None or not claims.is_current(now):
+        if claims is None or self.ended.has_ended(claims.jti):
+            return None
+        if not claims.is_current(now):
+            if now >= claims.exp:
+                self.ended.latch(claims.jti)
             return None
         if not self.feed.is_fresh(self.max_staleness):
             raise TemporarilyUnavailableError()
@@ -42,6 +50,9 @@ class LocalJWTValidator(ScopedBearerValidator):
         verdict = self.state.live_scopes(jti=claims.jti, integration_id=claims.integration_id,
                                          account_id=claims.account_id, token_scopes=claims.scopes, now=now)
         if verdict is None:
+            scheduled_end = self.state.scheduled_end(claims.jti)
+            if scheduled_end is not None and now >= scheduled_end:
+                self.ended.latch(claims.jti)
             return None
         scopes, deadline = verdict
         self.usage.record(claims.jti, now)

@@ -49,6 +49,11 @@ class RevocationState:
         scopes = token_scopes & integration.scopes
         return (scopes, deadline) if scopes else None
 
+    def scheduled_end(self, jti: str) -> float | None:
+        """The token's scheduled end (grace deadline) if one is known, epoch seconds."""
+        end = self._ends_at.get(jti)
+        return None if end is None else end[0]
+
     # -- what the feed calls ----------------------------------------------------------------------------
     def load_snapshot(self, snapshot: dict) -> None:
         revoked = {item["jti"]: float(item["exp"]) for item in snapshot.get("revoked", [])}
