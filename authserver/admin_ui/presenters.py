@@ -9,9 +9,10 @@ from datetime import datetime, timedelta
 
 from .. import integrations
 from ..accounts import allowed_scopes
-from ..clients import find_client
-from ..models import AccessToken, Account, AuditEvent, Integration
+from ..extensions import db
+from ..models import AccessToken, Account, ApiClient, AuditEvent, Integration
 from ..scopes import CATALOGUE, split_scopes
+from ..security import is_identifier
 from ..users import emails_by_id
 
 ACCESS_LABELS = {"readonly": "Read", "write": "Write"}
@@ -180,10 +181,10 @@ def integration_row(integration: Integration, live: list[AccessToken], now: date
 
 
 def client_names(client_ids: set[str | None]) -> dict[str, str]:
-    """Resource services by name, for "last used by"."""
+    """Resource services by name, for "last used by" (a disabled or deleted client keeps its name here)."""
     names = {}
     for client_id in client_ids:
-        client = find_client(client_id) if client_id else None
+        client = db.session.get(ApiClient, client_id) if is_identifier(client_id) else None
         if client is not None:
             names[client.client_id] = client.name
     return names
@@ -205,6 +206,11 @@ ACTION_LABELS = {
     "token.expiry_scheduled": "Scheduled the token's expiry",
     "token.revoked": "Revoked a token",
     "token.expired_inactive": "Token expired after going unused",
+    "client.created": "Registered an API client",
+    "client.secret_rotated": "Rotated an API client's secret",
+    "client.disabled": "Disabled an API client",
+    "client.enabled": "Enabled an API client",
+    "client.deleted": "Deleted an API client",
 }
 
 
