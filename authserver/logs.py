@@ -37,6 +37,19 @@ class WithholdRequestText(logging.Filter):
         record.msg, record.args = _REQUEST_TEXT.sub("(request text withheld)", record.getMessage()), ()
         return True
 
+class ScrubbingFormatter(logging.Formatter):
+    """Plain-text lines of loggers we do not format as JSON (granian's own) with token-shaped text withheld."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub(super().format(record))
+
+
+# granian's logging settings (``log_dictconfig``): its own formatters, each line scrubbed.
+GRANIAN_LOG_CONFIG = {"formatters": {
+    "generic": {"()": f"{__name__}.ScrubbingFormatter", "fmt": "[%(levelname)s] %(message)s"},
+    "access": {"()": f"{__name__}.ScrubbingFormatter", "fmt": "%(message)s"},
+}}
+
 access_log = logging.getLogger("authserver.access")
 
 class JsonFormatter(logging.Formatter):

@@ -24,7 +24,7 @@ from .config import ConfigError
 from .database import prepare
 from .extensions import db
 from .keys import KeyStoreError
-from .logs import configure_logging, flush_access_log
+from .logs import GRANIAN_LOG_CONFIG, configure_logging, flush_access_log
 
 log = logging.getLogger("authserver")
 
@@ -126,7 +126,7 @@ def granian_server(host: str, port: int, *, workers: int, threads: int) -> Serve
     ``serve(target_loader=...)`` runs the loader in each worker to get its WSGI app."""
     return _WorkerServer("authserver:app", address=host, port=port, interface=Interfaces.WSGI, workers=workers,
                          blocking_threads=threads, websockets=False, log_level=LogLevels.warning,
-                         respawn_failed_workers=True, workers_kill_timeout=30)
+                         log_dictconfig=GRANIAN_LOG_CONFIG, respawn_failed_workers=True, workers_kill_timeout=30)
 
 
 class _WorkerServer(Server):

@@ -107,3 +107,25 @@ def test_an_error_message_carrying_a_v1_key_is_withheld():
     key = "v1_" + "k" * 43
     record = logging.LogRecord("authserver", logging.ERROR, __file__, 1, "check failed for %s", (key,), None)
     assert key not in logs.JsonFormatter().format(record)
+
+
+def test_granians_own_log_lines_are_scrubbed_too():
+    """`authserver serve` hands granian formatters that withhold token-shaped text (its access log is off)."""
+    from granian.log import configure_logging as configure_granian
+
+    from authserver.serving import granian_server
+
+    server = granian_server("127.0.0.1", 0, workers=1, threads=1)
+    assert server.log_config == logs.GRANIAN_LOG_CONFIG
+    granian = logging.getLogger("_granian")
+    saved = granian.handlers[:], granian.level, granian.propagate
+    try:
+        configure_granian(server.log_level, server.log_config, True)
+        stream = io.StringIO()
+        granian.handlers[0].setStream(stream)
+        jws = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+        granian.error("worker failed on GET /v2/%s", jws)
+        assert "worker failed" in stream.getvalue() and jws not in stream.getvalue()
+    finally:
+        granian.handlers[:], level, granian.propagate = saved
+        granian.setLevel(level)
