@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -155,3 +156,29 @@ def test_a_late_flush_never_moves_last_used_back(client, world, clock, services,
     services.oauth.client_uses.flush(app)
     db.session.expire_all()
     assert db.session.get(ApiClient, agency_service[0]).last_used_at == clock.now() + timedelta(hours=1)
+
+
+# -- the CLI ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("args", "message"), [
+    (["rotate-secret", "{id}", "--overlap", "forever"], "overlap must look like"),
+    (["rotate-secret", "{id}", "--overlap", "31d"], "overlap must be between 0 and 30d"),
+    (["rotate-secret", "cli_nobody"], "client 'cli_nobody' not found"),
+    (["disable", "cli_nobody"], "client 'cli_nobody' not found"),
+    (["enable", "cli_nobody"], "client 'cli_nobody' not found"),
+    (["delete", "cli_nobody"], "client 'cli_nobody' not found"),
+    (["list", "--account", "acc_nobody"], "account 'acc_nobody' not found"),
+])
+def test_cli_errors_are_one_line_and_exit_1(runner, agency_service, args, message):
+    result = runner.invoke(args=["client", *[arg.format(id=agency_service[0]) for arg in args], "--json"])
+    assert result.exit_code == 1, result.output
+    assert message in result.output and len(result.output.strip().splitlines()) == 1
+    assert db.session.get(ApiClient, agency_service[0]).secret_rotated_at is None
+
+
+def test_cli_list_and_rotate_answer_json_and_the_text_mode_shows_the_secret_once(runner, world, agency_service):
+    listed = runner.invoke(args=["client", "list", "--account", world.agency.account_id, "--json"])
+    assert {row["client_id"] for row in json.loads(listed.output)["clients"]} == {
+        world.agency.admin_client[0], agency_service[0]}
+    rotated = runner.invoke(args=["client", "rotate-secret", agency_service[0]])
+    assert rotated.exit_code == 0 and "shown only once" in rotated.output and "old one works until" in rotated.output
+    assert len(json.loads(runner.invoke(args=["client", "list", "--json"]).output)["clients"]) == 5
