@@ -17,11 +17,13 @@ import time
 from .authserver_client import AuthServerClient, UnavailableError
 from .background import BackgroundLoop
 from .introspection_cache import IntrospectionCache
+from .jwks import KeySet
 from .revocation_state import RevocationState
 
 log = logging.getLogger("resource_demo")
 
 TOKEN_REVOKED, TOKEN_ENDS, INTEGRATION_CHANGED = "token.revoked", "token.ends", "integration.changed"
+KEY_REVOKED = "key.revoked"
 
 
 class CacheInvalidation:
@@ -39,6 +41,8 @@ class CacheInvalidation:
             self.cache.drop_token(str(event["jti"]))
         elif kind == INTEGRATION_CHANGED:
             self.cache.drop_integration(str(event["integration_id"]))
+        elif kind == KEY_REVOKED:  # every token that key signed is dead; the cache does not know which those are
+            self.cache.clear()
 
     def tick(self, now: float) -> None:
         pass
@@ -47,8 +51,9 @@ class CacheInvalidation:
 class StateUpdates:
     """Local mode: the snapshot and events maintain the revocation state."""
 
-    def __init__(self, state: RevocationState) -> None:
+    def __init__(self, state: RevocationState, keys: KeySet | None = None) -> None:
         self.state = state
+        self.keys = keys
 
     def reset(self, snapshot: dict) -> None:
         self.state.load_snapshot(snapshot)
@@ -63,6 +68,10 @@ class StateUpdates:
                                   float(event["exp"]))
         elif kind == INTEGRATION_CHANGED:
             self.state.integration_changed(event)
+        elif kind == KEY_REVOKED:
+            self.state.key_revoked(str(event["kid"]))
+            if self.keys is not None:
+                self.keys.forget(str(event["kid"]))
 
     def tick(self, now: float) -> None:
         self.state.prune(now)

@@ -48,6 +48,13 @@ class KeySet:
             raise UnavailableError("the JWKS could not be fetched; the kid may be new")
         return None
 
+    def forget(self, kid: str) -> None:
+        """The authorization server revoked ``kid`` (feed event): drop it, and let the next unknown kid fetch at
+        once, since its replacement has usually just started signing."""
+        with self._lock:
+            self._keys = {known: key for known, key in self._keys.items() if known != kid}
+            self._attempted_at = None
+
     def _is_stale(self) -> bool:
         return self._fetched_at is None or time.monotonic() - self._fetched_at > self.max_age
 

@@ -30,6 +30,7 @@ class AccessClaims:
     exp: int
     iat: int
     nbf: int | None = None
+    kid: str = ""  # the signing key: a revoked key's tokens are refused (revocation_state)
 
     def is_current(self, now: float) -> bool:
         """Not past ``exp``, and not issued (or valid from) further in the future than the one leeway."""
@@ -69,7 +70,7 @@ class JWTVerifier:
             return None
         return AccessClaims(jti=claims.jti, integration_id=claims.sub, account_id=claims.account_id,
                             client_id=claims.client_id, scopes=frozenset(claims.scope.split()), exp=claims.exp,
-                            iat=claims.iat, nbf=claims.nbf)
+                            iat=claims.iat, nbf=claims.nbf, kid=claims.kid)
 
     def _key_for(self, kid: str) -> tuple[str, object] | None:
         """Raises ``UnavailableError`` when the JWKS cannot tell (see ``KeySet.key_for``)."""

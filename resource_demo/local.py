@@ -48,7 +48,8 @@ class LocalJWTValidator(ScopedBearerValidator):
             raise TemporarilyUnavailableError()
         VERDICTS.labels("local").inc()
         verdict = self.state.live_scopes(jti=claims.jti, integration_id=claims.integration_id,
-                                         account_id=claims.account_id, token_scopes=claims.scopes, now=now)
+                                         account_id=claims.account_id, token_scopes=claims.scopes, now=now,
+                                         kid=claims.kid)
         if verdict is None:
             scheduled_end = self.state.scheduled_end(claims.jti)
             if scheduled_end is not None and now >= scheduled_end:

@@ -5,7 +5,8 @@ past a scheduled end (grace deadline) on this service's clock, and its integrati
 token's narrowed by the integration's current ones. An integration this service has never heard of was created
 after the snapshot and never changed since (creation emits no event, every change does): its tokens carry its
 scopes as they are. A service whose client is bound to one account hears only of that account's revocations, so
-it refuses every other account's token.
+it refuses every other account's token. A revoked signing key (``key.revoked``, or the snapshot's ``revoked_keys``)
+refuses every token it signed, whatever JWKS is cached.
 """
 
 from __future__ import annotations
@@ -26,14 +27,17 @@ class RevocationState:
         self._revoked: dict[str, float] = {}  # jti -> exp (kept until then, after which exp refuses it anyway)
         self._ends_at: dict[str, tuple[float, float]] = {}  # jti -> (ends_at, exp)
         self._integrations: dict[str, IntegrationState] = {}
+        self._revoked_keys: frozenset[str] = frozenset()
         self._bound_account: str | None = None  # the snapshot's account_id: the only account we hear of
         self._lock = threading.Lock()
 
     # -- the verdict ------------------------------------------------------------------------------------
     def live_scopes(self, *, jti: str, integration_id: str, account_id: str, token_scopes: frozenset[str],
-                    now: float) -> tuple[frozenset[str], float] | None:
+                    now: float, kid: str | None = None) -> tuple[frozenset[str], float] | None:
         """(effective scopes, effective end) for a live token, or None if it must be refused."""
         if self._bound_account is not None and account_id != self._bound_account:
+            return None
+        if kid in self._revoked_keys:
             return None
         if jti in self._revoked:
             return None
@@ -60,8 +64,10 @@ class RevocationState:
         ending = {item["jti"]: (float(item["ends_at"]), float(item["exp"])) for item in snapshot.get("ending", [])}
         integrations = {item["integration_id"]: _integration(item) for item in snapshot.get("integrations", [])}
         bound = snapshot.get("account_id")
+        revoked_keys = frozenset(str(kid) for kid in snapshot.get("revoked_keys") or ())
         with self._lock:
             self._revoked, self._ends_at, self._integrations = revoked, ending, integrations
+            self._revoked_keys = revoked_keys
             self._bound_account = bound if isinstance(bound, str) and bound else None
 
     def token_revoked(self, jti: str, exp: float) -> None:
@@ -76,6 +82,10 @@ class RevocationState:
             else:
                 self._ends_at[jti] = (ends_at, exp)
 
+    def key_revoked(self, kid: str) -> None:
+        with self._lock:
+            self._revoked_keys = self._revoked_keys | {kid}
+
     def integration_changed(self, item: dict) -> None:
         with self._lock:
             self._integrations[item["integration_id"]] = _integration(item)
@@ -87,7 +97,8 @@ class RevocationState:
             self._ends_at = {jti: end for jti, end in self._ends_at.items() if end[1] > now}
 
     def counts(self) -> dict:
-        return {"revoked": len(self._revoked), "ending": len(self._ends_at), "integrations": len(self._integrations)}
+        return {"revoked": len(self._revoked), "ending": len(self._ends_at), "integrations": len(self._integrations),
+                "revoked_keys": len(self._revoked_keys)}
 
 
 def _integration(item: dict) -> IntegrationState:

@@ -65,8 +65,8 @@ def build_runtime(config: dict, clock=None) -> Runtime:
         config["RESOURCE_DEMO_FEED_WAIT"]
     if config["RESOURCE_DEMO_MODE"] == "local":
         state = RevocationState()
-        feed = FeedFollower(link, StateUpdates(state), clock, wait=wait)
         keys = KeySet(link.jwks, refetch_interval=config["RESOURCE_DEMO_JWKS_REFETCH_INTERVAL"])
+        feed = FeedFollower(link, StateUpdates(state, keys), clock, wait=wait)
         verifier = JWTVerifier(keys, issuer=link.issuer, audience=audience)
         usage = UsageReporter(link, interval=config["RESOURCE_DEMO_USAGE_INTERVAL"])
         protector.register_token_validator(LocalJWTValidator(verifier, state, feed, usage, clock, max_staleness=ttl))

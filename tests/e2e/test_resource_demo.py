@@ -216,6 +216,24 @@ def test_a_service_bound_to_one_account_refuses_other_accounts_tokens(world, sta
     assert_bearer_error(call(demo, "GET", "/v2/contacts", token_b), 401, "invalid_token")
 
 
+@pytest.mark.parametrize(("mode", "bound"), [("introspection", False), ("local", False), ("local", True)])
+def test_a_revoked_signing_key_is_refused_by_the_resource_service_within_a_second(world, start_demo, mode, bound):
+    """``keys revoke`` reaches every service on the feed (a service bound to one account too): in local mode the
+    JWKS it holds still has the key, and the key.revoked event alone must refuse its tokens."""
+    demo = start_demo(mode, world.bound_service_client if bound else None)
+    world.ensure_running()
+    kid = world.server.cli("keys", "rotate", "--now", "--json")["kid"]  # a key only this test's token needs
+    token = world.admin_a.generate_token(world.admin_a.create_integration(f"Key revoked ({mode})", [READ]))
+    assert call(demo, "GET", "/v2/ping", token).status_code == 200
+
+    world.server.cli("keys", "revoke", kid, "--json")
+
+    seconds_until(lambda: call(demo, "GET", "/v2/ping", token).status_code == 401, timeout=1.0)
+    assert_bearer_error(call(demo, "GET", "/v2/ping", token), 401, "invalid_token")
+    fresh = world.admin_a.generate_token(world.admin_a.create_integration(f"After revoke ({mode})", [READ]))
+    assert call(demo, "GET", "/v2/ping", fresh).status_code == 200
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_fails_closed_without_the_authorization_server_and_cache_never_outlives_exp(world, start_demo, mode):
     # a short TTL so the test need not wait long, yet longer than stopping a loaded authorization server takes

@@ -83,3 +83,15 @@ def test_keys_without_a_supported_alg_are_ignored():
     parsed = parse_jwks(document)
     assert sorted(parsed) == ["ec", "good"]
     assert parsed["ec"].algorithm_name == "ES256"
+
+
+def test_a_revoked_kid_is_forgotten_and_its_replacement_fetched_at_once_despite_the_rate_limit():
+    publisher = Publisher(rsa_jwk("k1"))
+    keys = KeySet(publisher, refetch_interval=60)
+    assert keys.key_for("k1") is not None and keys.key_for("k2") is None  # k2 unknown: refetches rate-limited now
+    publisher.keys = [rsa_jwk("k2")]  # k1 revoked, k2 signs from now on
+
+    keys.forget("k1")
+
+    assert keys.key_for("k2") is not None
+    assert keys.key_for("k1") is None and publisher.fetches == 2

@@ -57,3 +57,19 @@ def test_a_service_bound_to_one_account_refuses_every_other_accounts_tokens():
     state.load_snapshot({"cursor": 1, "account_id": "acc_1", "revoked": [], "ending": [], "integrations": []})
     assert judge(state, account="acc_1") == (READ, float("inf"))
     assert judge(state, account="acc_2") is None
+
+
+def test_a_revoked_signing_key_refuses_every_token_it_signed_from_the_event_or_the_snapshot():
+    state = RevocationState()
+    assert state.live_scopes(jti="tok_1", integration_id="int_1", account_id="acc_1", token_scopes=READ, now=NOW,
+                             kid="kid_old") == (READ, float("inf"))
+    state.key_revoked("kid_old")
+    assert state.live_scopes(jti="tok_1", integration_id="int_1", account_id="acc_1", token_scopes=READ, now=NOW,
+                             kid="kid_old") is None
+    assert state.live_scopes(jti="tok_2", integration_id="int_1", account_id="acc_1", token_scopes=READ, now=NOW,
+                             kid="kid_new") == (READ, float("inf"))
+    cold = RevocationState()
+    cold.load_snapshot({"cursor": 1, "revoked": [], "ending": [], "integrations": [], "revoked_keys": ["kid_old"]})
+    assert cold.live_scopes(jti="tok_1", integration_id="int_1", account_id="acc_1", token_scopes=READ, now=NOW,
+                            kid="kid_old") is None
+    assert cold.counts()["revoked_keys"] == 1
