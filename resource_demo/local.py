@@ -9,6 +9,8 @@ clock steps back (``EndLatch``).
 
 from __future__ import annotations
 
+import hashlib
+
 from .authserver_client import UnavailableError
 from .end_latch import EndLatch
 from .feed import FeedFollower
@@ -30,7 +32,7 @@ class LocalJWTValidator(ScopedBearerValidator):
         self.usage = usage
         self.clock = clock
         self.max_staleness = max_staleness
-        self.ended = EndLatch()  # jtis seen past exp or a scheduled end: never accepted again (end_latch)
+        self.ended = EndLatch()  # tokens seen past exp or a scheduled end: never accepted again (end_latch)
 
     def authenticate_token(self, token_string: str) -> Grant | None:
         try:
@@ -38,11 +40,16 @@ class LocalJWTValidator(ScopedBearerValidator):
         except UnavailableError:
             raise TemporarilyUnavailableError() from None
         now = self.clock.time()
-        if claims is None or self.ended.has_ended(claims.jti):
+        if claims is None:
+            return None
+        # Keyed by the token, not its jti: only this token was seen to end (a token re-signed with another exp by
+        # whoever holds the key would otherwise end the genuine one here but not on the authorization server).
+        key = hashlib.sha256(token_string.encode()).digest()
+        if self.ended.has_ended(key):
             return None
         if not claims.is_current(now):
             if now >= claims.exp:
-                self.ended.latch(claims.jti)
+                self.ended.latch(key)
             return None
         if not self.feed.is_fresh(self.max_staleness):
             raise TemporarilyUnavailableError()
@@ -53,7 +60,7 @@ class LocalJWTValidator(ScopedBearerValidator):
         if verdict is None:
             scheduled_end = self.state.scheduled_end(claims.jti)
             if scheduled_end is not None and now >= scheduled_end:
-                self.ended.latch(claims.jti)
+                self.ended.latch(key)
             return None
         scopes, deadline = verdict
         self.usage.record(claims.jti, now)
