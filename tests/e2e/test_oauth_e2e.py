@@ -165,8 +165,8 @@ def test_introspection_with_a_wrong_secret_is_401_invalid_client(world, issued, 
 def test_introspection_refuses_admin_clients_which_are_not_resource_services(world, issued):
     response = requests.post(f"{world.server.url}/oauth/introspect", data={"token": issued["token"]},
                              auth=world.agency.credentials, timeout=10)
-    assert response.status_code == 401
-    assert response.json()["error"] == "invalid_client"
+    assert response.status_code == 400  # RFC 6749 section 5.2: authenticated, but not allowed here
+    assert response.json()["error"] == "unauthorized_client"
 
 
 def test_a_resource_service_bound_to_an_account_sees_only_that_account_tokens(world, issued):

@@ -22,7 +22,8 @@ def _events(client, headers, after=0, wait=0):
 
 def test_feed_requires_a_resource_service_client(client, world):
     assert client.get("/oauth/events").status_code == 401
-    assert client.get("/oauth/events", headers=world.agency.admin_headers).status_code == 401
+    response = client.get("/oauth/events", headers=world.agency.admin_headers)  # authenticated, not allowed here
+    assert response.status_code == 400 and response.get_json()["error"] == "unauthorized_client"
 
 
 def test_revocation_appears_in_feed_with_the_token_id(client, world):

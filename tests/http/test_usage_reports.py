@@ -76,5 +76,6 @@ def test_a_malformed_report_is_400_and_counts_nothing(shared, body):
 
 def test_only_resource_services_may_report(shared):
     world = shared.world
-    assert report(shared.client, world.agency.admin_headers, [{"jti": world.agency.jti}]).status_code == 401
+    response = report(shared.client, world.agency.admin_headers, [{"jti": world.agency.jti}])
+    assert response.status_code == 400 and response.get_json()["error"] == "unauthorized_client"
     assert report(shared.client, {}, [{"jti": world.agency.jti}]).status_code == 401

@@ -56,7 +56,8 @@ def test_a_v1_key_is_stored_only_as_a_digest(app, v1_key):
 def test_only_resource_services_may_check_v1_keys(client, world, v1_key):
     data = {"key": v1_key["key"], "route": "GET /v1/contacts"}
     assert client.post("/oauth/v1-keys/check", data=data).status_code == 401
-    assert client.post("/oauth/v1-keys/check", data=data, headers=world.agency.admin_headers).status_code == 401
+    response = client.post("/oauth/v1-keys/check", data=data, headers=world.agency.admin_headers)
+    assert response.status_code == 400 and response.get_json()["error"] == "unauthorized_client"
 
 
 @pytest.mark.parametrize("key", ["v1_wrong", "", "Bearer x", "a" * 300])
