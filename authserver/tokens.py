@@ -96,8 +96,8 @@ VerifiedClaims = AccessTokenClaims
 class SignatureCache:
     """A bounded LRU of tokens whose signature and static claims already verified in this process.
 
-    Keyed by the token string; an entry is only a memo of cryptography, never of liveness, which is always read
-    from the database. Entries whose ``exp`` has passed are refused on read.
+    Keyed by the token string; an entry is only a memo of cryptography and static claims, never of time or
+    liveness: ``is_current`` and the database are consulted on every request.
     """
 
     def __init__(self, size: int = 20000) -> None:
