@@ -37,7 +37,8 @@ def test_the_page_lists_the_accounts_clients_with_last_used_and_is_linked_from_s
     introspect(admin.client, people, agency_service)
     services.oauth.client_uses.flush(app)
     html = admin.get(page_path(people)).text
-    assert f'href="{page_path(people)}"' in admin.get(f"/accounts/{people.agency.account_id}/settings/integrations").text
+    settings = admin.get(f"/accounts/{people.agency.account_id}/settings/integrations").text
+    assert f'href="{page_path(people)}"' in settings
     assert f'data-client="{agency_service[0]}"' in html and f'data-client="{people.agency.admin_client[0]}"' in html
     assert "Agency &lt;service&gt;" in html and "Agency <service>" not in html
     assert people.other.admin_client[0] not in html and people.resource_service[0] not in html
