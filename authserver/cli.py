@@ -127,7 +127,8 @@ def init(as_json):
         raise click.ClickException(str(exc)) from None
     services = _services()
     payload = {"database": current_app.config["SQLALCHEMY_DATABASE_URI"].split("@")[-1],
-               "keys_dir": str(services.keystore.directory), "current_kid": services.keystore.current_kid()}
+               "keys_dir": str(services.keystore.directory),
+               "current_kid": services.keystore.current_kid(services.clock.now())}
     emit(as_json, payload, f"ready: schema migrated, signing key {payload['current_kid']}")
 
 
