@@ -14,6 +14,9 @@ from sqlalchemy.engine import Engine
 from .extensions import db
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+INTEGER_MAX = 2**31 - 1
+"""The largest value an INTEGER column (ids, cursors, versions) holds on every backend: PostgreSQL's is 32-bit. A
+number from outside compared with one is refused above this, as a 400, before the database refuses it as an error."""
 
 
 def init_app(app) -> None:

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from flask import request
 
+from ..database import INTEGER_MAX
 from ..durations import check_seconds, parse_duration, parse_instant, seconds_after
 from ..errors import InvalidInputError
 
@@ -66,3 +67,14 @@ def string_field(data: dict, key: str) -> str | None:
     if value is not None and not isinstance(value, str):
         raise InvalidInputError(f"{key} must be a string", field=key)
     return value
+
+
+def digits_param(key: str, default: str | None = None) -> int | None:
+    """A whole number in the query string: ASCII digits only (``"²".isdigit()`` is true, but ``int("²")`` fails),
+    at most ``INTEGER_MAX`` so that it can be compared with an INTEGER column; the domain clamps it further."""
+    value = request.args.get(key, default)
+    if value is None:
+        return None
+    if not (value.isascii() and value.isdigit() and len(value) <= 10) or int(value) > INTEGER_MAX:
+        raise InvalidInputError(f"{key} must be a whole number from 0 to {INTEGER_MAX}", field=key)
+    return int(value)

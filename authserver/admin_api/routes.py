@@ -17,7 +17,7 @@ from ..scopes import describe_catalogue
 from ..security import is_identifier
 from . import bp
 from .auth import current_principal
-from .parsing import deadline, duration, expected_version, json_body, string_field
+from .parsing import deadline, digits_param, duration, expected_version, json_body, string_field
 from .problems import domain_problem
 
 OPENAPI = Path(__file__).with_name("openapi.json")
@@ -99,10 +99,7 @@ def list_audit(account_id):
     limit = args.get("limit", "100")
     if not (limit.isascii() and limit.isdigit() and len(limit) <= 6):
         raise InvalidInputError("limit must be a number", field="limit")
-    before_id = args.get("before_id")
-    # At most 18 ASCII digits: a bigger number overflows the database's integer (a 500, not an answer).
-    if before_id is not None and not (before_id.isascii() and before_id.isdigit() and len(before_id) <= 18):
-        raise InvalidInputError("before_id must be a number", field="before_id")
+    before_id = digits_param("before_id")  # bounded: a bigger number overflows the database's integer
     for key in ("action", "target_id"):  # audited names and ids are short printable ASCII; PostgreSQL refuses NUL
         if args.get(key) and not is_identifier(args[key]):
             raise InvalidInputError(f"{key} must be printable text of at most 64 characters", field=key)
@@ -110,7 +107,7 @@ def list_audit(account_id):
         [account.id], action=args.get("action") or None, target_id=args.get("target_id") or None,
         since=parse_instant(args["since"], field="since") if args.get("since") else None,
         until=parse_instant(args["until"], field="until") if args.get("until") else None,
-        limit=int(limit), before_id=int(before_id) if before_id else None,
+        limit=int(limit), before_id=before_id or None,
     )
     if args.get("format") == "csv":
         return Response(audit.to_csv(rows), mimetype="text/csv")

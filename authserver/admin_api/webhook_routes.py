@@ -10,7 +10,7 @@ from ..webhooks.destinations import DestinationPolicy
 from ..webhooks.signing import webhook_keys
 from . import bp
 from .auth import current_principal
-from .parsing import json_body, string_field
+from .parsing import digits_param, json_body, string_field
 
 
 def _now():
@@ -73,14 +73,12 @@ def delete_webhook(subscription_id):
 
 @bp.get("/webhooks/<subscription_id>/deliveries")
 def list_webhook_deliveries(subscription_id):
-    limit = request.args.get("limit", "100")
-    if not limit.isdigit():
-        raise InvalidInputError("limit must be a number", field="limit")
+    limit = digits_param("limit", "100")
     status = request.args.get("status") or None
     if status not in (None, "pending", "succeeded", "failed", "cancelled"):
         raise InvalidInputError("status must be pending, succeeded, failed or cancelled", field="status")
     now = _now()
-    rows = deliveries.list_deliveries(current_principal(), subscription_id, limit=int(limit), status=status)
+    rows = deliveries.list_deliveries(current_principal(), subscription_id, limit=limit, status=status)
     return jsonify(deliveries=[deliveries.serialize_delivery(d, e, now) for d, e in rows])
 
 

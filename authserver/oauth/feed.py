@@ -11,6 +11,7 @@ from authlib.oauth2 import OAuth2Error
 from flask import current_app, jsonify, request
 
 from .. import events
+from ..database import INTEGER_MAX
 from ..durations import parse_instant
 from ..errors import InvalidInputError
 from ..extensions import db
@@ -55,7 +56,7 @@ def token_events():
     client, error = _resource_service()
     if error is not None:
         return error
-    cursor = int(_int_arg("after", 0, upper=2**62))
+    cursor = int(_int_arg("after", 0, upper=INTEGER_MAX))  # event ids are INTEGER
     wait = _int_arg("wait", 0, upper=MAX_WAIT_SECONDS)
     deadline = time.monotonic() + wait
     bus = current_app.extensions["authserver_bus"]

@@ -67,7 +67,8 @@ def live(request, tmp_path_factory):
             pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
         database = ThrowawayPostgres()
         extra["DATABASE_URL"] = database.url
-    server = make_authserver(tmp_path_factory.mktemp(f"hostile-{request.param}"), **extra)
+    server = make_authserver(tmp_path_factory.mktemp(f"hostile-{request.param}"),
+                             AUTHSERVER_WEBHOOK_ALLOW_HOSTS="127.0.0.1", AUTHSERVER_WEBHOOK_ALLOW_HTTP="on", **extra)
     try:
         account, admin, service, _, key = run_cli(
             server,
@@ -172,6 +173,38 @@ def test_numbers_json_cannot_hold_exactly_are_400(live, integration_id, literal)
                         headers={"Content-Type": "application/json"})
     assert response.status_code == 400, response.text
     assert response.headers["Content-Type"] == "application/problem+json"
+
+
+QUERY_NUMBERS = {
+    "audit_before_id_beyond_postgres_integer": ("/accounts/{account}/audit", "before_id", str(2**31)),
+    "audit_before_id_huge": ("/accounts/{account}/audit", "before_id", "9" * 18),
+    "deliveries_limit_superscript": ("/webhooks/{subscription}/deliveries", "limit", "\u00b2"),
+    "deliveries_limit_huge": ("/webhooks/{subscription}/deliveries", "limit", "9" * 30),
+    "feed_cursor_beyond_postgres_integer": ("/oauth/events", "after", str(2**31)),
+    "feed_cursor_huge": ("/oauth/events", "after", "1e18"),
+}
+
+
+@pytest.fixture(scope="module")
+def subscription_id(live) -> str:
+    created = live.api("POST", f"/accounts/{live.account_id}/webhooks",
+                       json={"url": "http://127.0.0.1:9/hook", "events": ["token.revoked"]})
+    assert created.status_code == 201, created.text
+    return created.json()["id"]
+
+
+@pytest.mark.parametrize("query", QUERY_NUMBERS.values(), ids=QUERY_NUMBERS.keys())
+def test_numbers_in_query_strings_beyond_what_the_database_holds_are_400(live, subscription_id, query):
+    """Ids and cursors are INTEGER columns, 32-bit on PostgreSQL: a bigger number is refused, not sent to the
+    database to fail there (a 503 that blames the database, or a 500)."""
+    path, name, value = query
+    path = path.format(account=live.account_id, subscription=subscription_id)
+    if path.startswith("/oauth/"):
+        response = requests.get(f"{live.server.url}{path}", params={name: value}, auth=live.service,
+                                timeout=TIMEOUT)
+        oauth_error(response, 400, "invalid_request")
+    else:
+        assert_problem_naming(live.api("GET", path, params={name: value}), name)
 
 
 # -- the protocol endpoints ---------------------------------------------------------------------------------
