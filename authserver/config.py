@@ -12,6 +12,8 @@ import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .durations import MAX_SECONDS
+
 SUPPORTED_SIGNING_ALGS = ("RS256", "ES256", "EdDSA")
 
 
@@ -184,6 +186,9 @@ def validate_config(config: dict) -> None:
     config["AUTHSERVER_KEY_PREPUBLISH"] = _prepublish_seconds(config["AUTHSERVER_KEY_PREPUBLISH"])
     if not config["AUTHSERVER_AUDIENCE"]:
         raise ConfigError("AUTHSERVER_AUDIENCE must not be empty")
+    for key in ("AUTHSERVER_DEFAULT_TOKEN_LIFETIME", "AUTHSERVER_MAX_TOKEN_LIFETIME"):
+        if not 60 <= config[key] <= MAX_SECONDS:  # a token's exp must be a time the calendar and database hold
+            raise ConfigError(f"{key} must be between 60 seconds and 50 years")
     if config["AUTHSERVER_DEFAULT_TOKEN_LIFETIME"] > config["AUTHSERVER_MAX_TOKEN_LIFETIME"]:
         raise ConfigError("AUTHSERVER_DEFAULT_TOKEN_LIFETIME exceeds AUTHSERVER_MAX_TOKEN_LIFETIME")
     for allowed in config["AUTHSERVER_WEBHOOK_ALLOW_HOSTS"]:

@@ -52,3 +52,12 @@ def test_a_bad_proxy_count_stops_start_up(app_config, value):
 def test_an_unknown_access_log_mode_stops_start_up(app_config, value):
     with pytest.raises(ConfigError, match="AUTHSERVER_ACCESS_LOG"):
         create_app(app_config | {"AUTHSERVER_ACCESS_LOG": value})
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("AUTHSERVER_MAX_TOKEN_LIFETIME", 10**30), ("AUTHSERVER_MAX_TOKEN_LIFETIME", 50 * 365 * 86400 + 1),
+    ("AUTHSERVER_DEFAULT_TOKEN_LIFETIME", 0), ("AUTHSERVER_DEFAULT_TOKEN_LIFETIME", -60),
+])
+def test_a_token_lifetime_beyond_the_longest_duration_stops_start_up(app_config, key, value):
+    with pytest.raises(ConfigError, match=key):
+        create_app(app_config | {key: value})

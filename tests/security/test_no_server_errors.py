@@ -398,3 +398,23 @@ def test_hostile_numbers_through_the_admin_pages_give_a_readable_refusal(live, i
     assert "text/html" in page.headers["Content-Type"] and "Traceback" not in page.text
     assert any(word in page.text.lower() for word in ("choose", "must be", "longer than", "between", "year")), \
         page.text[:3000]
+
+
+# -- the CLI ------------------------------------------------------------------------------------------------
+CLI_NUMBERS = {
+    "expires_in_huge": (["token", "generate", "{integration}", "--expires-in", "999999999w"], "expires-in"),
+    "expires_in_unitless": (["token", "generate", "{integration}", "--expires-in", str(10**15)], "expires-in"),
+    "grace_huge": (["token", "rotate", "{integration}", "--grace", "99999999w"], "grace"),
+    "inactivity_window_huge": (["integration", "create", "--account", "{account}", "--name", "n", "--scope",
+                                "contacts.readonly", "--inactivity-window", "18251d"], "inactivity-window"),
+}
+
+
+@pytest.mark.parametrize("command", CLI_NUMBERS.values(), ids=CLI_NUMBERS.keys())
+def test_the_cli_refuses_hostile_durations_with_one_line(live, integration_id, command):
+    argv, option = command
+    done = live.server.cli(*[arg.format(integration=integration_id, account=live.account_id) for arg in argv],
+                           check=False)
+    assert done.returncode == 1, done.stdout
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith(f"Error: {option} "), done.stderr
+    assert "Traceback" not in done.stderr
