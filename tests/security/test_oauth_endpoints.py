@@ -94,13 +94,14 @@ def test_two_client_authentication_methods_at_once_are_400_invalid_request(targe
 def test_token_in_the_query_string_is_400_and_never_read(target, issued):
     response = introspect_raw(target, params={"token": issued["token"]}, auth=target.resource_service)
     assert response.status_code == 400
-    assert response.json() == {"error": "invalid_request"}
+    assert response.json()["error"] == "invalid_request" and "active" not in response.json()
 
 
 def test_json_body_instead_of_a_form_is_400(target, issued):
     response = introspect_raw(target, json={"token": issued["token"]}, auth=target.resource_service)
     assert response.status_code == 400
-    assert response.json() == {"error": "invalid_request"}
+    assert response.json() == {"error": "invalid_request",
+                               "error_description": "send the parameters as application/x-www-form-urlencoded"}
 
 
 @pytest.mark.parametrize("path", ["/oauth/introspect", "/oauth/revoke"])
