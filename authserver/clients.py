@@ -21,8 +21,7 @@ from .accounts import clean_name, descendants, get_account_for
 from .durations import isoformat, parse_duration
 from .errors import ForbiddenError, InvalidInputError, NotFoundError
 from .extensions import db
-from .models import ApiClient
-from .models_webhooks import WebhookDelivery, WebhookSubscription
+from .models import ApiClient, WebhookDelivery, WebhookSubscription
 from .prepared_reads import PreparedRead
 from .principals import Principal
 from .security import digests_match, is_identifier, new_id, new_secret, secret_digest

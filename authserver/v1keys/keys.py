@@ -15,7 +15,7 @@ from ..accounts import clean_name, get_account_for
 from ..durations import isoformat
 from ..errors import NotFoundError
 from ..extensions import db
-from ..models_v1keys import V1ApiKey, V1KeyUsage
+from ..models import V1ApiKey, V1KeyUsage
 from ..principals import Principal
 from ..security import new_id, new_secret, secret_digest
 

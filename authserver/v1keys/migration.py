@@ -17,8 +17,7 @@ from .. import audit, integrations
 from ..durations import isoformat
 from ..errors import ConflictError, InvalidInputError
 from ..extensions import db
-from ..models import Integration
-from ..models_v1keys import V1ApiKey
+from ..models import Integration, V1ApiKey
 from ..principals import Principal
 from ..tokens import IntegrationTokenGenerator
 from .keys import get_key_for, key_status, serialize_key

@@ -17,7 +17,7 @@ from .. import audit
 from ..durations import isoformat
 from ..errors import ConflictError, NotFoundError
 from ..extensions import db
-from ..models_webhooks import WebhookDelivery, WebhookEvent, WebhookSubscription
+from ..models import WebhookDelivery, WebhookEvent, WebhookSubscription
 from ..principals import Principal
 from ..security import new_id
 from .outbox import RETRY_WINDOW

@@ -14,8 +14,7 @@ from sqlalchemy import and_, or_, select
 
 from ..durations import isoformat
 from ..extensions import db
-from ..models import AccessToken, ApiClient, Integration
-from ..models_webhooks import WebhookDelivery, WebhookEvent, WebhookSubscription
+from ..models import AccessToken, ApiClient, Integration, WebhookDelivery, WebhookEvent, WebhookSubscription
 from ..security import new_id
 from . import catalogue
 

@@ -17,7 +17,7 @@ from ..durations import isoformat
 from ..errors import ForbiddenError, InvalidInputError, NotFoundError
 from ..extensions import db
 from ..integrations import get_integration_for
-from ..models_webhooks import WebhookDelivery, WebhookSubscription
+from ..models import WebhookDelivery, WebhookSubscription
 from ..principals import Principal
 from ..security import new_id
 from . import catalogue

@@ -12,7 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ..extensions import db
-from ..models_webhooks import WebhookDelivery, WebhookEvent, WebhookSubscription
+from ..models import WebhookDelivery, WebhookEvent, WebhookSubscription
 from . import deliveries, expiring, transport
 from .destinations import DestinationPolicy, DestinationRefusedError, resolve
 from .signing import webhook_keys

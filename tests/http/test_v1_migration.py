@@ -46,7 +46,7 @@ def introspect(client, world, token):
 
 def test_a_v1_key_is_stored_only_as_a_digest(app, v1_key):
     from authserver.extensions import db
-    from authserver.models_v1keys import V1ApiKey
+    from authserver.models import V1ApiKey
 
     row = db.session.get(V1ApiKey, v1_key["id"])
     assert v1_key["key"].startswith("v1_") and v1_key["key"] not in (row.key_digest, row.key_prefix)

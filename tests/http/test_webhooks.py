@@ -9,7 +9,7 @@ import pytest
 from authserver.clock import FrozenClock
 from authserver.extensions import db
 from authserver.integrations import revoke_by_endpoint
-from authserver.models_webhooks import WebhookDelivery, WebhookEvent
+from authserver.models import WebhookDelivery, WebhookEvent
 from authserver.principals import OPERATOR
 from authserver.webhooks import expiring
 from authserver.webhooks.worker import WebhookWorker

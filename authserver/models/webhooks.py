@@ -10,8 +10,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .extensions import db
-from .models import UTCDateTime
+from ..extensions import db
+from .base import UTCDateTime
 
 
 class WebhookSubscription(db.Model):

@@ -10,8 +10,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .extensions import db
-from .models import UTCDateTime
+from ..extensions import db
+from .base import UTCDateTime
 
 
 class V1ApiKey(db.Model):
