@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .activity import ActivityBuffer, Flusher
+from .activity import ActivityBuffer, Flusher, RedisActivityStage
 from .clock import OffsetFileClock, SystemClock
 from .keys import KeyStore
 from .limits.build import build_limits, build_signin_limiter
@@ -53,8 +53,6 @@ def build_services(app, clock=None) -> Services:
     if activity is not None:
         stage = None
         if config.get("REDIS_URL"):
-            from .activity_redis import RedisActivityStage
-
             stage = RedisActivityStage(config["REDIS_URL"], config["REDIS_KEY_PREFIX"])
         flusher = Flusher(app, activity, config["AUTHSERVER_ACTIVITY_FLUSH_INTERVAL"], stage)
 

@@ -16,7 +16,7 @@ import time
 import pytest
 import requests
 
-from authserver.activity_redis import HANDOFF_INTERVAL
+from authserver.activity import HANDOFF_INTERVAL
 from tests.support.balancer import Balancer
 from tests.support.databases import ThrowawayPostgres, postgres_available
 from tests.support.resource_demo import make_resource_demo

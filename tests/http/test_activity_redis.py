@@ -6,8 +6,7 @@ import secrets
 
 import pytest
 
-from authserver.activity import ActivityBuffer, Flusher
-from authserver.activity_redis import RedisActivityStage
+from authserver.activity import ActivityBuffer, Flusher, RedisActivityStage
 from authserver.extensions import db
 from authserver.models import AccessToken, TokenUsageDaily
 

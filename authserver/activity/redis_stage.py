@@ -13,7 +13,9 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, date, datetime
 
-from .activity import ActivityBuffer, _Pending
+import redis
+
+from .buffer import ActivityBuffer, PendingUse
 
 HANDOFF_INTERVAL = 0.25
 
@@ -35,9 +37,9 @@ return 1
 
 
 class RedisActivityStage:
-    def __init__(self, redis_url: str, prefix: str = "authserver") -> None:
-        import redis
+    """The Redis side of the hand-off: counts staged per token-day, and the lock one flusher takes to write them."""
 
+    def __init__(self, redis_url: str, prefix: str = "authserver") -> None:
         self.counts, self.last = f"{prefix}:activity:counts", f"{prefix}:activity:last"
         self.batch_prefix, self.lock = f"{prefix}:activity:batch:", f"{prefix}:activity:lock"
 
@@ -63,7 +65,7 @@ class RedisActivityStage:
             raise
         return len(pending)
 
-    def take_batch(self) -> tuple[str, dict[str, _Pending]] | None:
+    def take_batch(self) -> tuple[str, dict[str, PendingUse]] | None:
         """Under the lock: the oldest leftover batch, or the staged counts renamed into a new batch."""
         if not self.redis.set(self.lock, "1", nx=True, px=10_000):
             return None
@@ -82,15 +84,15 @@ class RedisActivityStage:
                 return None
         return batch, self._read_batch(batch)
 
-    def _read_batch(self, batch: str) -> dict[str, _Pending]:
+    def _read_batch(self, batch: str) -> dict[str, PendingUse]:
         counts = self.redis.hgetall(f"{batch}:counts")
         last = self.redis.hgetall(f"{batch}:last")
-        pending: dict[str, _Pending] = {}
+        pending: dict[str, PendingUse] = {}
         for field, value in counts.items():
             jti, day = field.decode().split("|")
             stamp, _, client = last.get(jti.encode(), b"").decode().partition("|")
             used_at = datetime.fromtimestamp(int(stamp), UTC) if stamp else datetime.now(UTC).replace(microsecond=0)
-            entry = pending.setdefault(jti, _Pending(used_at, client or None))
+            entry = pending.setdefault(jti, PendingUse(used_at, client or None))
             entry.per_day[date.fromisoformat(day)] = entry.per_day.get(date.fromisoformat(day), 0) + int(value)
         return pending
 
