@@ -7,16 +7,12 @@ import signal
 import click
 from flask import current_app
 
-from .cli import command, emit, json_option
-from .principals import OPERATOR
-from .webhooks import deliveries, expiring, subscriptions
-from .webhooks.destinations import DestinationPolicy
-from .webhooks.signing import webhook_keys
-from .webhooks.worker import WebhookWorker
-
-
-def _now():
-    return current_app.extensions["authserver"].clock.now()
+from ..principals import OPERATOR
+from ..webhooks import deliveries, expiring, subscriptions
+from ..webhooks.destinations import DestinationPolicy
+from ..webhooks.signing import webhook_keys
+from ..webhooks.worker import WebhookWorker
+from .base import command, emit, json_option, now
 
 
 @click.group("webhooks", help="Signed webhooks: subscriptions, deliveries and the delivery worker.")
@@ -53,7 +49,7 @@ def webhooks_worker(once, concurrency, as_json):
 @json_option
 def webhooks_subscribe(url, account_id, integration_id, client_id, events, signing, description, as_json):
     row, secret = subscriptions.create_subscription(
-        OPERATOR, url=url, now=_now(), policy=DestinationPolicy.from_config(current_app.config),
+        OPERATOR, url=url, now=now(), policy=DestinationPolicy.from_config(current_app.config),
         keys=webhook_keys(current_app), account_id=account_id, integration_id=integration_id, client_id=client_id,
         events=list(events) or None, signing=signing, description=description)
     payload = subscriptions.serialize_subscription(row)
@@ -80,7 +76,7 @@ def webhooks_list(account_id, as_json):
 @click.argument("subscription_id")
 @json_option
 def webhooks_delete(subscription_id, as_json):
-    subscriptions.delete_subscription(OPERATOR, subscription_id, now=_now())
+    subscriptions.delete_subscription(OPERATOR, subscription_id, now=now())
     emit(as_json, {"id": subscription_id, "status": "deleted"}, f"{subscription_id} deleted")
 
 
@@ -91,8 +87,8 @@ def webhooks_delete(subscription_id, as_json):
 @json_option
 def webhooks_deliveries(subscription_id, status, limit, as_json):
     """The delivery log: status, attempts and last error of each delivery."""
-    now = _now()
-    rows = [deliveries.serialize_delivery(d, e, now)
+    moment = now()
+    rows = [deliveries.serialize_delivery(d, e, moment)
             for d, e in deliveries.list_deliveries(OPERATOR, subscription_id, limit=limit, status=status)]
     text = "\n".join(f"{r['id']}  {r['event']['type']:28} {r['status']:9} attempts={r['attempts']}  "
                      f"{r['last_error'] or ''}" for r in rows)
@@ -103,16 +99,16 @@ def webhooks_deliveries(subscription_id, status, limit, as_json):
 @click.argument("delivery_id")
 @json_option
 def webhooks_redeliver(delivery_id, as_json):
-    now = _now()
-    row = deliveries.redeliver(OPERATOR, delivery_id, now=now)
-    emit(as_json, deliveries.serialize_delivery(row, None, now), f"{row.id} queued for delivery")
+    moment = now()
+    row = deliveries.redeliver(OPERATOR, delivery_id, now=moment)
+    emit(as_json, deliveries.serialize_delivery(row, None, moment), f"{row.id} queued for delivery")
 
 
 @command(webhooks_group, "scan")
 @json_option
 def webhooks_scan(as_json):
     """Emit token.expiring / token.expired notices that are due (the worker also does this every minute)."""
-    emitted = expiring.scan(_now())
+    emitted = expiring.scan(now())
     emit(as_json, {"emitted": emitted}, f"{emitted} notice(s) emitted")
 
 

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
 
-from .cli import command, emit, json_option
-from .durations import parse_duration
-from .integrations import serialize_integration, serialize_token
-from .principals import OPERATOR
-from .v1keys import keys, migration, report
-
-
-def _services():
-    return current_app.extensions["authserver"]
+from ..durations import parse_duration
+from ..integrations import serialize_integration, serialize_token
+from ..principals import OPERATOR
+from ..v1keys import keys, migration, report
+from .base import command, emit, json_option, now, services
 
 
 @click.group("v1-key", help="Legacy v1 API keys (unscoped, full access).")
@@ -26,7 +21,7 @@ def v1_key_group():
 @click.option("--name", default="v1 key", show_default=True)
 @json_option
 def v1_key_create(account_id, name, as_json):
-    row, secret = keys.create_key(OPERATOR, account_id=account_id, name=name, now=_services().clock.now())
+    row, secret = keys.create_key(OPERATOR, account_id=account_id, name=name, now=now())
     emit(as_json, keys.serialize_key(row, row.created_at) | {"key": secret},
          f"{secret}\n(key {row.id}; it is shown only once)")
 
@@ -41,7 +36,7 @@ def migrate_group():
 @json_option
 def migrate_report(account_id, as_json):
     """Each v1 key: last used, the v1 routes it called, and the v2 scopes those calls need."""
-    body = report.migration_report(OPERATOR, account_id, now=_services().clock.now())
+    body = report.migration_report(OPERATOR, account_id, now=now())
     lines = []
     for key in body["keys"]:
         lines.append(f"{key['id']}  {key['name']}  {key['status']}  last used {key['last_used_at'] or 'never'}"
@@ -56,12 +51,11 @@ def migrate_report(account_id, as_json):
 @json_option
 def migrate_v1_key(key_id, overlap, as_json):
     """Create the integration and its v2 token (shown once); the v1 key stops after the overlap."""
-    services = _services()
-    now = services.clock.now()
-    done = migration.migrate_key(OPERATOR, key_id, overlap=parse_duration(overlap, field="overlap"), now=now,
-                                 generator=services.generator, **services.lifetimes())
-    payload = {"key": keys.serialize_key(done.key, now), "integration": serialize_integration(done.integration),
-               "token": serialize_token(done.issued.record, now) | {"token": done.issued.token}}
+    found, moment = services(), now()
+    done = migration.migrate_key(OPERATOR, key_id, overlap=parse_duration(overlap, field="overlap"), now=moment,
+                                 policy=found.policy)
+    payload = {"key": keys.serialize_key(done.key, moment), "integration": serialize_integration(done.integration),
+               "token": serialize_token(done.issued.record, moment) | {"token": done.issued.token}}
     emit(as_json, payload, f"{done.issued.token}\n(v2 token of {done.integration.id} with "
                            f"[{done.integration.scopes}], shown only once; the v1 key stops at "
                            f"{payload['key']['stops_at']})")
@@ -72,6 +66,6 @@ def migrate_v1_key(key_id, overlap, as_json):
 @json_option
 def migrate_rollback(key_id, as_json):
     """Undo a migration before its overlap ends: the v1 key keeps working, the integration is deleted."""
-    now = _services().clock.now()
-    row = migration.rollback_migration(OPERATOR, key_id, now=now)
-    emit(as_json, keys.serialize_key(row, now), f"{row.id} rolled back; the v1 key keeps working")
+    moment = now()
+    row = migration.rollback_migration(OPERATOR, key_id, now=moment)
+    emit(as_json, keys.serialize_key(row, moment), f"{row.id} rolled back; the v1 key keeps working")

@@ -7,10 +7,8 @@ made here holds from the next request in every worker and instance.
 from __future__ import annotations
 
 import click
-from flask import current_app
 
-from .cli import OneLineGroup, command, emit, json_option
-from .clients import (
+from ..clients import (
     create_client,
     delete_client,
     list_clients_for,
@@ -19,12 +17,9 @@ from .clients import (
     serialize_client,
     set_client_enabled,
 )
-from .durations import isoformat
-from .principals import OPERATOR
-
-
-def now():
-    return current_app.extensions["authserver"].clock.now()
+from ..durations import isoformat
+from ..principals import OPERATOR
+from .base import OneLineGroup, command, emit, json_option, now
 
 
 @click.group("client", cls=OneLineGroup, help="API clients: resource services and admin clients.")

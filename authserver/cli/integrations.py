@@ -1,0 +1,74 @@
+"""``authserver integration ...``: create private integrations, list them, and change their status or scopes."""
+
+from __future__ import annotations
+
+import click
+
+from .. import integrations
+from ..durations import parse_duration
+from ..integrations import serialize_integration
+from ..principals import OPERATOR
+from .base import OneLineGroup, command, emit, json_option, now
+
+
+@click.group("integration", cls=OneLineGroup, help="Private integrations.")
+def integration_group():
+    pass
+
+
+@command(integration_group, "create")
+@click.option("--account", "account_id", required=True)
+@click.option("--name", required=True)
+@click.option("--description", default="")
+@click.option("--scope", "scopes", multiple=True, required=True)
+@click.option("--inactivity-window", default=None, help="e.g. 90d, or 'never'.")
+@json_option
+def integration_create(account_id, name, description, scopes, inactivity_window, as_json):
+    window = "default" if inactivity_window is None else (
+        None if inactivity_window == "never" else parse_duration(inactivity_window, field="inactivity-window"))
+    integration = integrations.create_integration(OPERATOR, account_id=account_id, name=name,
+                                                  description=description, scopes=list(scopes), now=now(),
+                                                  inactivity_window=window)
+    emit(as_json, serialize_integration(integration), integration.id)
+
+
+@command(integration_group, "list")
+@click.option("--account", "account_id", required=True)
+@json_option
+def integration_list(account_id, as_json):
+    rows = [serialize_integration(i) for i in integrations.list_integrations(OPERATOR, account_id)]
+    text = "\n".join(f"{r['id']}  {r['status']:8}  {r['name']}  [{' '.join(r['scopes'])}]" for r in rows)
+    emit(as_json, {"integrations": rows}, text or "(no integrations)")
+
+
+@command(integration_group, "disable")
+@click.argument("integration_id")
+@json_option
+def integration_disable(integration_id, as_json):
+    integration = integrations.set_status(OPERATOR, integration_id, "disabled", now=now())
+    emit(as_json, serialize_integration(integration), f"{integration.id} disabled; its tokens stopped working")
+
+
+@command(integration_group, "enable")
+@click.argument("integration_id")
+@json_option
+def integration_enable(integration_id, as_json):
+    integration = integrations.set_status(OPERATOR, integration_id, "active", now=now())
+    emit(as_json, serialize_integration(integration), f"{integration.id} enabled")
+
+
+@command(integration_group, "delete")
+@click.argument("integration_id")
+@json_option
+def integration_delete(integration_id, as_json):
+    integrations.set_status(OPERATOR, integration_id, "deleted", now=now())
+    emit(as_json, {"id": integration_id, "status": "deleted"}, f"{integration_id} deleted")
+
+
+@command(integration_group, "set-scopes")
+@click.argument("integration_id")
+@click.option("--scope", "scopes", multiple=True, required=True)
+@json_option
+def integration_set_scopes(integration_id, scopes, as_json):
+    integration = integrations.update_integration(OPERATOR, integration_id, now=now(), scopes=list(scopes))
+    emit(as_json, serialize_integration(integration), f"{integration.id}: {integration.scopes}")

@@ -1,0 +1,60 @@
+"""``authserver keys ...``: add, revoke and list the signing keys (pre-published in the JWKS before they sign)."""
+
+from __future__ import annotations
+
+import click
+
+from ..durations import isoformat
+from ..extensions import db
+from ..keys import key_state
+from ..principals import OPERATOR
+from .base import OneLineGroup, command, emit, json_option, now, services
+
+
+@click.group("keys", cls=OneLineGroup, help="Signing keys.")
+def keys_group():
+    pass
+
+
+@command(keys_group, "rotate")
+@click.option("--now", "immediate", is_flag=True,
+              help="Emergency: sign with the new key at once (default: after the JWKS pre-publication window).")
+@json_option
+def keys_rotate(immediate, as_json):
+    """Add a signing key: published at once, signing after AUTHSERVER_KEY_PREPUBLISH (or at once with --now)."""
+    keystore, moment = services().keystore, now()
+    row = keystore.rotate(moment, immediate=immediate)
+    db.session.commit()
+    keystore.remove_spent_key_files(moment)
+    state = key_state(row, moment)
+    emit(as_json, {"kid": row.kid, "state": state, "signs_from": isoformat(row.signs_from)},
+         f"new signing key {row.kid} ({state}), signing from {isoformat(row.signs_from)}; "
+         "older public keys stay published while needed")
+
+
+@command(keys_group, "revoke")
+@click.argument("kid")
+@json_option
+def keys_revoke(kid, as_json):
+    """Every token KID signed becomes inactive at once and the key leaves the JWKS (rotates first if it signs)."""
+    keystore, moment = services().keystore, now()
+    row, replacement = keystore.revoke(kid, OPERATOR, moment)
+    db.session.commit()
+    keystore.remove_spent_key_files(moment)
+    payload = {"kid": row.kid, "state": key_state(row, moment), "revoked_at": isoformat(row.revoked_at),
+               "replaced_by": replacement.kid if replacement else None}
+    emit(as_json, payload, f"signing key {row.kid} revoked; every token it signed is inactive"
+         + (f"; new signing key {replacement.kid}" if replacement else ""))
+
+
+@command(keys_group, "list")
+@json_option
+def keys_list(as_json):
+    """Every signing key with its state (pending, active, retired, revoked) and dates."""
+    keystore, moment = services().keystore, now()
+    keystore.remove_spent_key_files(moment)
+    rows = [dict(r, **{name: isoformat(r[name]) for name in ("created_at", "signs_from", "retired_at", "revoked_at")})
+            for r in keystore.list_keys(moment)]
+    text = "\n".join(f"{r['kid']}  {r['alg']:6}  {r['state']:8}  "
+                     f"{'published' if r['published'] else 'unpublished'}" for r in rows)
+    emit(as_json, {"keys": rows}, text or "(no keys)")
