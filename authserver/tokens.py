@@ -15,8 +15,7 @@ from datetime import UTC, datetime, timedelta
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from sqlalchemy import bindparam, select, update
 
-from authserver_resource.compact_jws import MAX_TOKEN_LENGTH, AccessTokenClaims, TokenRefusedError, read_access_token
-
+from .compact_jws import MAX_TOKEN_LENGTH, AccessTokenClaims, TokenRefusedError, read_access_token
 from .extensions import db
 from .keys import KeyStore
 from .models import AccessToken, Integration, SigningKey

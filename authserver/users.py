@@ -14,7 +14,7 @@ from .extensions import db
 from .models import Membership, User
 from .principals import Principal
 from .security import check_password, hash_password, new_id
-from .sessions import end_all_sessions
+from .user_sessions import end_all_sessions
 
 ROLES = ("admin", "member")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")

@@ -7,7 +7,7 @@ import binascii
 
 from flask import current_app, request
 
-from .. import websession
+from .. import session_cookie
 from ..clients import check_client_secret, client_principal, load_credentials
 from ..errors import ForbiddenError, UnauthenticatedError
 from ..principals import Principal
@@ -18,12 +18,12 @@ def current_principal() -> Principal:
     header = request.headers.get("Authorization", "")
     if header:
         return _basic_client(header)
-    signed_in = websession.current_session()
+    signed_in = session_cookie.current_session()
     if signed_in is not None:
         # The browser attaches the cookie by itself; the CSRF header proves the request came from our own page.
         presented = request.headers.get("X-CSRF-Token")
-        if request.method not in websession.SAFE_METHODS and (
-            websession.is_cross_site() or not websession.has_valid_csrf(signed_in, presented)
+        if request.method not in session_cookie.SAFE_METHODS and (
+            session_cookie.is_cross_site() or not session_cookie.has_valid_csrf(signed_in, presented)
         ):
             raise ForbiddenError("a change made with a session cookie needs the page's X-CSRF-Token header")
         return user_principal(signed_in.user, request.remote_addr)

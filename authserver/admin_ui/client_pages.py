@@ -10,7 +10,7 @@ from flask import flash, redirect, render_template, request, url_for
 
 from .. import accounts, clients
 from ..errors import NotFoundError
-from ..websession import now
+from ..session_cookie import now
 from . import bp
 from .guard import current_principal
 

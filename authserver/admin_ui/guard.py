@@ -10,7 +10,7 @@ from flask import g, redirect, render_template, request, url_for
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from .. import websession
+from .. import session_cookie
 from ..accounts import list_accounts
 from ..errors import DomainError, UnauthenticatedError
 from ..extensions import db
@@ -34,16 +34,16 @@ CONTENT_SECURITY_POLICY = (
 @bp.before_request
 def require_signed_in_user():
     g.user = g.principal = g.csrf_token = None
-    unsafe = request.method not in websession.SAFE_METHODS
-    if unsafe and websession.is_cross_site():
+    unsafe = request.method not in session_cookie.SAFE_METHODS
+    if unsafe and session_cookie.is_cross_site():
         return refused("This form was sent from another site, so nothing was changed.")
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
-    signed_in = websession.current_session()
+    signed_in = session_cookie.current_session()
     if signed_in is None:
         target = request.full_path.rstrip("?") if request.method == "GET" else None
         return redirect(url_for("admin_ui.signin", next=target))
-    if unsafe and not websession.has_valid_csrf(signed_in, request.form.get("csrf_token")):
+    if unsafe and not session_cookie.has_valid_csrf(signed_in, request.form.get("csrf_token")):
         return refused("This form has expired or did not come from this page. Reload the page and try again.")
     g.user = signed_in.user
     g.csrf_token = signed_in.csrf_token

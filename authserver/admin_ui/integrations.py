@@ -11,7 +11,7 @@ from ..activity import usage_by_day
 from ..errors import InvalidInputError, NotFoundError
 from ..extensions import db
 from ..scopes import split_scopes
-from ..websession import now
+from ..session_cookie import now
 from . import bp, charts, forms, presenters
 from .guard import current_principal
 

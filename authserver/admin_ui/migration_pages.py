@@ -8,8 +8,8 @@ from .. import accounts
 from ..durations import parse_duration, parse_instant
 from ..errors import ConflictError, InvalidInputError
 from ..extensions import db
+from ..session_cookie import now
 from ..v1keys import migration, report
-from ..websession import now
 from . import bp
 from .guard import current_principal
 from .integrations import sentence

@@ -7,7 +7,7 @@ import secrets
 
 from flask import current_app, flash, g, redirect, render_template, request, url_for
 
-from .. import sessions, websession
+from .. import session_cookie, user_sessions
 from ..accounts import list_accounts
 from ..errors import InvalidInputError
 from ..users import authenticate_user, change_password
@@ -20,16 +20,16 @@ MAX_EMAIL, MAX_PASSWORD = 320, 1024
 @bp.route("/signin", methods=["GET", "POST"])
 def signin():
     if request.method == "GET":
-        if websession.current_session() is not None:
+        if session_cookie.current_session() is not None:
             return redirect(_next_page())
         notice = "You are signed out." if request.args.get("signed_out") else None
         return _signin_form(notice=notice)
     email = request.form.get("email", "")[:MAX_EMAIL].strip()
     password = request.form.get("password", "")[:MAX_PASSWORD]
-    if not websession.is_valid_signin_token(request.form.get("csrf_token")):
+    if not session_cookie.is_valid_signin_token(request.form.get("csrf_token")):
         return _signin_form(email=email, error="This sign-in form expired. Please try again.", status=400)
     limiter = current_app.extensions["authserver_signin_limiter"]
-    now, address = websession.now(), request.remote_addr
+    now, address = session_cookie.now(), request.remote_addr
     # Counted before the password is checked, in one step shared by every worker: concurrent guesses can't slip past.
     wait = limiter.try_attempt(email=email, address=address, now=now)
     if wait is not None:
@@ -40,20 +40,20 @@ def signin():
     if user is None:
         return _signin_form(email=email, error="The email or password is not correct.", status=400)
     limiter.record_success(email=email, address=address, now=now)
-    started = sessions.start_session(user, now=now, replacing=request.cookies.get(websession.cookie_name()),
+    started = user_sessions.start_session(user, now=now, replacing=request.cookies.get(session_cookie.cookie_name()),
                                      lifetime=int(current_app.config.get("AUTHSERVER_SESSION_LIFETIME",
-                                                                         sessions.LIFETIME)))
+                                                                         user_sessions.LIFETIME)))
     response = redirect(_next_page())
-    websession.set_session_cookie(response, started)
-    websession.clear_signin_nonce(response)
+    session_cookie.set_session_cookie(response, started)
+    session_cookie.clear_signin_nonce(response)
     return response
 
 
 @bp.post("/signout")
 def signout():
-    sessions.end_session(request.cookies.get(websession.cookie_name()), now=websession.now())
+    user_sessions.end_session(request.cookies.get(session_cookie.cookie_name()), now=session_cookie.now())
     response = redirect(url_for("admin_ui.signin", signed_out=1))
-    websession.clear_session_cookie(response)
+    session_cookie.clear_session_cookie(response)
     return response
 
 
@@ -66,7 +66,7 @@ def password():
         if new != request.form.get("confirm_password", "")[:MAX_PASSWORD]:
             errors["confirm_password"] = "The two new passwords do not match."
         else:
-            now = websession.now()
+            now = session_cookie.now()
             # The current password is a secret a stolen session could guess: the sign-in limits count its checks.
             limiter = current_app.extensions["authserver_signin_limiter"]
             wait = limiter.try_attempt(email=user.email, address=request.remote_addr, now=now)
@@ -86,12 +86,12 @@ def password():
             else:
                 limiter.record_success(email=user.email, address=request.remote_addr, now=now)
                 # Every session just ended, this one included; this browser carries on with a brand-new one.
-                started = sessions.start_session(user, now=now)
+                started = user_sessions.start_session(user, now=now)
                 flash("Your password was changed. Every other browser was signed out.", "success")
                 response = redirect(url_for("admin_ui.index"))
-                websession.set_session_cookie(response, started)
+                session_cookie.set_session_cookie(response, started)
                 return response
-    other_sessions = max(sessions.live_session_count(user.id, websession.now()) - 1, 0)
+    other_sessions = max(user_sessions.live_session_count(user.id, session_cookie.now()) - 1, 0)
     return render_template("password.html", errors=errors, other_sessions=other_sessions), 400 if errors else 200
 
 
@@ -114,11 +114,11 @@ def _try_again_in(wait: int) -> str:
 
 
 def _signin_form(*, email: str = "", error: str | None = None, notice: str | None = None, status: int = 200):
-    nonce = websession.signin_nonce() or secrets.token_urlsafe(32)
+    nonce = session_cookie.signin_nonce() or secrets.token_urlsafe(32)
     body = render_template("signin.html", email=email, error=error, notice=notice,
-                           signin_token=websession.signin_token(nonce), next=_safe_next())
+                           signin_token=session_cookie.signin_token(nonce), next=_safe_next())
     response = current_app.make_response((body, status))
-    websession.set_signin_nonce(response, nonce)
+    session_cookie.set_signin_nonce(response, nonce)
     return response
 
 

@@ -10,7 +10,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from .. import integrations
 from ..errors import ConflictError, InvalidInputError
 from ..extensions import db
-from ..websession import now
+from ..session_cookie import now
 from . import bp, forms
 from .guard import current_principal
 from .integrations import load, sentence

@@ -7,10 +7,10 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from .. import accounts
 from ..errors import ConflictError, InvalidInputError, NotFoundError
 from ..extensions import db
+from ..session_cookie import now
 from ..webhooks import catalogue, deliveries, subscriptions
 from ..webhooks.destinations import DestinationPolicy
 from ..webhooks.signing import webhook_keys
-from ..websession import now
 from . import bp
 from .guard import current_principal
 from .integrations import sentence

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from flask import jsonify
 
-from authserver_resource.flask import current_grant, require
-
+from ..protection import current_grant, require
 from . import bp
 
 

@@ -7,12 +7,12 @@ import hashlib
 import pytest
 from sqlalchemy import select
 
-from authserver import create_app, sessions
+from authserver import create_app, user_sessions
 from authserver.database import prepare
 from authserver.extensions import db
 from authserver.models import UserSession
 from tests.factories import make_account
-from tests.support.admin_ui import COOKIE, PASSWORD, form_token, make_user, sign_in, session_cookie, signed_in
+from tests.support.admin_ui import COOKIE, PASSWORD, form_token, make_user, session_cookie, sign_in, signed_in
 
 
 @pytest.fixture
@@ -120,15 +120,15 @@ def test_password_change_errors_show_next_to_the_field_and_change_nothing(app, a
 
 def test_a_session_ends_after_two_idle_hours(app, admin, clock):
     browser = signed_in(app, "admin@acme.test")
-    clock.advance(sessions.IDLE_TIMEOUT - 60)
+    clock.advance(user_sessions.IDLE_TIMEOUT - 60)
     assert browser.get("/").status_code == 302 and "/signin" not in browser.get("/").headers["Location"]
-    clock.advance(sessions.IDLE_TIMEOUT)
+    clock.advance(user_sessions.IDLE_TIMEOUT)
     assert browser.get("/").headers["Location"].startswith("/signin")
 
 
 def test_a_session_ends_after_twelve_hours_however_active(app, admin, clock):
     browser = signed_in(app, "admin@acme.test")
-    for _ in range(sessions.LIFETIME // 3600 - 1):
+    for _ in range(user_sessions.LIFETIME // 3600 - 1):
         clock.advance(3600)
         assert "/signin" not in browser.get("/").headers["Location"]
     clock.advance(3600)

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app, request
 
-from . import sessions
+from . import user_sessions
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SIGNIN_NONCE_COOKIE = "authserver_signin"
@@ -27,12 +27,12 @@ def now() -> datetime:
     return current_app.extensions["authserver"].clock.now()
 
 
-def current_session() -> sessions.ActiveSession | None:
+def current_session() -> user_sessions.ActiveSession | None:
     """The request's live session (one indexed read; callers keep the result for the rest of the request)."""
-    return sessions.find_session(request.cookies.get(cookie_name()), now=now(), idle_timeout=_idle_timeout())
+    return user_sessions.find_session(request.cookies.get(cookie_name()), now=now(), idle_timeout=_idle_timeout())
 
 
-def set_session_cookie(response, started: sessions.StartedSession) -> None:
+def set_session_cookie(response, started: user_sessions.StartedSession) -> None:
     """Max-Age rather than Expires: relative to the browser's own clock, so it holds whatever that clock says."""
     lifetime = started.record.expires_at - started.record.created_at
     response.set_cookie(cookie_name(), started.session_id, max_age=int(lifetime.total_seconds()), path="/",
@@ -54,8 +54,8 @@ def is_cross_site() -> bool:
     return origin not in _own_origins()
 
 
-def has_valid_csrf(signed_in: sessions.ActiveSession, presented: object) -> bool:
-    return sessions.is_valid_csrf(signed_in.session_id, presented)
+def has_valid_csrf(signed_in: user_sessions.ActiveSession, presented: object) -> bool:
+    return user_sessions.is_valid_csrf(signed_in.session_id, presented)
 
 
 # -- the sign-in form: no session yet, so its CSRF token is bound to a short-lived random nonce cookie ---------
@@ -64,12 +64,12 @@ def signin_nonce() -> str | None:
 
 
 def signin_token(nonce: str) -> str:
-    return sessions.csrf_token(nonce)
+    return user_sessions.csrf_token(nonce)
 
 
 def is_valid_signin_token(presented: object) -> bool:
     nonce = signin_nonce()
-    return bool(nonce) and sessions.is_valid_csrf(nonce, presented)
+    return bool(nonce) and user_sessions.is_valid_csrf(nonce, presented)
 
 
 def set_signin_nonce(response, nonce: str) -> None:
@@ -86,7 +86,7 @@ def _secure() -> bool:
 
 
 def _idle_timeout() -> int:
-    return int(current_app.config.get("AUTHSERVER_SESSION_IDLE_TIMEOUT", sessions.IDLE_TIMEOUT))
+    return int(current_app.config.get("AUTHSERVER_SESSION_IDLE_TIMEOUT", user_sessions.IDLE_TIMEOUT))
 
 
 def _own_origins() -> set[str]:

@@ -6,7 +6,7 @@ import threading
 
 
 class BackgroundLoop:
-    name = "authserver-resource-worker"
+    name = "resource_demo-worker"
 
     def __init__(self) -> None:
         self._stop = threading.Event()
