@@ -16,10 +16,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, or_, select, update
 
-from . import domain_events as de
+from . import audit
 from .accounts import clean_name, descendants, get_account_for
 from .durations import isoformat, parse_duration
-from .emitter import emit
 from .errors import ForbiddenError, InvalidInputError, NotFoundError
 from .extensions import db
 from .models import ApiClient, WebhookDelivery, WebhookSubscription
@@ -52,9 +51,9 @@ def create_client(
         secret_digest=secret_digest(secret), created_at=now,
     )
     db.session.add(client)
-    emit(de.ClientCreated(actor=principal, now=now, account_id=account_id, client_id=client.client_id,
-                          after={"name": name, "kind": kind}))
-    db.session.flush()
+    audit.record(principal, "client.created", now=now, account_id=account_id, target_type="client",
+                 target_id=client.client_id, after={"name": name, "kind": kind})
+    db.session.commit()
     return client, secret
 
 
@@ -199,9 +198,9 @@ def rotate_client_secret(principal: Principal, client_id: str, *, overlap: int, 
     client.previous_secret_expires_at = ends
     client.secret_digest = secret_digest(secret)
     client.secret_rotated_at = now
-    emit(de.ClientSecretRotated(actor=principal, now=now, account_id=client.account_id, client_id=client.client_id,
-                                after={"previous_secret_expires_at": isoformat(ends)}))
-    db.session.flush()
+    audit.record(principal, "client.secret_rotated", now=now, account_id=client.account_id, target_type="client",
+                 target_id=client.client_id, after={"previous_secret_expires_at": isoformat(ends)})
+    db.session.commit()
     return client, secret
 
 
@@ -212,10 +211,10 @@ def set_client_enabled(principal: Principal, client_id: str, enabled: bool, *, n
         return client
     before = {"status": client_status(client)}
     client.disabled_at = None if enabled else now
-    changed = de.ClientEnabled if enabled else de.ClientDisabled
-    emit(changed(actor=principal, now=now, account_id=client.account_id, client_id=client.client_id, before=before,
-                 after={"status": client_status(client)}))
-    db.session.flush()
+    audit.record(principal, "client.enabled" if enabled else "client.disabled", now=now,
+                 account_id=client.account_id, target_type="client", target_id=client.client_id, before=before,
+                 after={"status": client_status(client)})
+    db.session.commit()
     return client
 
 
@@ -230,9 +229,9 @@ def delete_client(principal: Principal, client_id: str, *, now: datetime) -> Non
     client.previous_secret_digest = None
     client.previous_secret_expires_at = None
     _stop_webhooks_of(client.client_id, now)
-    emit(de.ClientDeleted(actor=principal, now=now, account_id=client.account_id, client_id=client.client_id,
-                          before=before))
-    db.session.flush()
+    audit.record(principal, "client.deleted", now=now, account_id=client.account_id, target_type="client",
+                 target_id=client.client_id, before=before)
+    db.session.commit()
 
 
 def _stop_webhooks_of(client_id: str, now: datetime) -> None:

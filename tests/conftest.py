@@ -13,6 +13,7 @@ from authserver.database import prepare
 from authserver.extensions import db
 
 from . import factories
+from .support.config import make_app_config
 from .support.databases import ThrowawayPostgres, postgres_available
 
 START = datetime(2026, 1, 15, 12, 0, 0, tzinfo=UTC)
@@ -54,15 +55,7 @@ def database_url(request, tmp_path):
 @pytest.fixture
 def app_config(tmp_path, database_url) -> dict:
     """Config for an isolated app on a throwaway database, keys directory and instance folder."""
-    return {
-        "INSTANCE_PATH": tmp_path / "instance",
-        "SQLALCHEMY_DATABASE_URI": database_url,
-        "AUTHSERVER_KEYS_DIR": str(tmp_path / "keys"),
-        "AUTHSERVER_ISSUER": "http://127.0.0.1:5000",
-        "AUTHSERVER_ACTIVITY_FLUSH_INTERVAL": 3600.0,  # tests flush by hand
-        "SECRET_KEY": "test-secret-key",
-        "TESTING": True,
-    }
+    return make_app_config(tmp_path, database_url)
 
 
 @pytest.fixture

@@ -13,9 +13,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 
-from .. import domain_events as de
+from .. import audit
 from ..durations import isoformat
-from ..emitter import emit
 from ..errors import ConflictError, NotFoundError
 from ..extensions import db
 from ..models import WebhookDelivery, WebhookEvent, WebhookSubscription
@@ -126,9 +125,9 @@ def redeliver(principal: Principal, delivery_id: str, *, now: datetime) -> Webho
     before = serialize_delivery(row, None, now)
     row.status, row.next_attempt_at, row.retry_until = "pending", now, now + RETRY_WINDOW
     row.lease_id = row.lease_until = None
-    emit(de.WebhookRedeliveryRequested(actor=principal, now=now, account_id=subscription.account_id,
-                                       delivery_id=row.id, before=before))
-    db.session.flush()
+    audit.record(principal, "webhook.redelivery_requested", now=now, account_id=subscription.account_id,
+                 target_type="webhook_delivery", target_id=row.id, before=before)
+    db.session.commit()
     return row
 
 

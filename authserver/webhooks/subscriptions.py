@@ -10,11 +10,10 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
-from .. import domain_events as de
+from .. import audit
 from ..accounts import clean_name, get_account_for
 from ..clients import find_client
 from ..durations import isoformat
-from ..emitter import emit
 from ..errors import ForbiddenError, InvalidInputError, NotFoundError
 from ..extensions import db
 from ..integrations import get_integration_for
@@ -64,9 +63,9 @@ def create_subscription(
         created_by=f"{principal.kind}:{principal.id}", created_at=now, updated_at=now,
     )
     db.session.add(subscription)
-    emit(de.WebhookSubscribed(actor=principal, now=now, account_id=account_id, subscription_id=subscription.id,
-                              after=serialize_subscription(subscription)))
-    db.session.flush()
+    audit.record(principal, "webhook.subscribed", now=now, account_id=account_id, target_type="webhook",
+                 target_id=subscription.id, after=serialize_subscription(subscription))
+    db.session.commit()
     return subscription, secret
 
 
@@ -106,9 +105,9 @@ def delete_subscription(principal: Principal, subscription_id: str, *, now: date
     db.session.execute(update(WebhookDelivery).where(
         WebhookDelivery.subscription_id == row.id, WebhookDelivery.status == "pending",
     ).values(status="cancelled", next_attempt_at=None))
-    emit(de.WebhookDeleted(actor=principal, now=now, account_id=row.account_id, subscription_id=row.id,
-                           before=before))
-    db.session.flush()
+    audit.record(principal, "webhook.deleted", now=now, account_id=row.account_id, target_type="webhook",
+                 target_id=row.id, before=before)
+    db.session.commit()
     return row
 
 

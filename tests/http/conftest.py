@@ -19,6 +19,7 @@ from authserver.database import prepare
 from authserver.extensions import db
 from tests import factories
 from tests.conftest import BACKENDS, START
+from tests.support.config import make_app_config
 from tests.support.databases import ThrowawayPostgres, postgres_available
 from tests.unit.conftest import (  # noqa: F401  (fixtures)
     app_config,
@@ -55,11 +56,7 @@ def shared(request, tmp_path_factory, migrated_sqlite_template, world_template):
     (tmp / "keys").mkdir(mode=0o700)
     for pem in world_template.keys_dir.glob("*.pem"):
         shutil.copy2(pem, tmp / "keys" / pem.name)
-    app = create_app({
-        "INSTANCE_PATH": tmp / "instance", "SQLALCHEMY_DATABASE_URI": url, "AUTHSERVER_KEYS_DIR": str(tmp / "keys"),
-        "AUTHSERVER_ISSUER": "http://127.0.0.1:5000", "AUTHSERVER_ACTIVITY_FLUSH_INTERVAL": 3600.0,
-        "SECRET_KEY": "test-secret-key", "TESTING": True, "AUTHSERVER_SIGNING_ALG": "ES256",
-    }, clock=clock)
+    app = create_app(make_app_config(tmp, url, AUTHSERVER_SIGNING_ALG="ES256"), clock=clock)
     prepare(app)
     services = app.extensions["authserver"]
     with app.app_context():

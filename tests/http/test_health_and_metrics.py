@@ -4,6 +4,7 @@ import pytest
 
 from authserver import create_app
 from tests.factories import basic
+from tests.support.config import make_app_config
 
 
 def test_healthz_answers_ok(client):
@@ -21,8 +22,7 @@ def test_readyz_reports_database_ready(client):
     "sqlite:////nonexistent-directory/authserver.db",       # cannot be opened
 ])
 def test_readyz_is_503_when_database_is_unreachable(tmp_path, url):
-    app = create_app({"INSTANCE_PATH": tmp_path, "SQLALCHEMY_DATABASE_URI": url,
-                      "AUTHSERVER_KEYS_DIR": str(tmp_path / "keys"), "SECRET_KEY": "x"})
+    app = create_app(make_app_config(tmp_path, url))
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.get_json()["checks"]["database"].startswith("unavailable")

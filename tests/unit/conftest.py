@@ -24,6 +24,7 @@ from authserver.database import prepare, upgrade
 from authserver.extensions import db
 from tests import factories
 from tests.conftest import START
+from tests.support.config import make_app_config
 
 
 @pytest.fixture(scope="session")
@@ -48,11 +49,8 @@ def world_template(tmp_path_factory, migrated_sqlite_template) -> WorldTemplate:
     """``factories.make_world`` run once, at START, through the real domain; kept as its rows and its key."""
     tmp = tmp_path_factory.mktemp("world")
     shutil.copyfile(migrated_sqlite_template, tmp / "world.db")
-    app = create_app({
-        "INSTANCE_PATH": tmp / "instance", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp / 'world.db'}",
-        "AUTHSERVER_KEYS_DIR": str(tmp / "keys"), "AUTHSERVER_SIGNING_ALG": "ES256", "SECRET_KEY": "test-secret-key",
-        "AUTHSERVER_ACTIVITY_FLUSH_INTERVAL": 3600.0, "TESTING": True,
-    }, clock=FrozenClock(START))
+    app = create_app(make_app_config(tmp, f"sqlite:///{tmp / 'world.db'}", AUTHSERVER_SIGNING_ALG="ES256"),
+                     clock=FrozenClock(START))
     prepare(app)
     services = app.extensions["authserver"]
     with app.app_context():

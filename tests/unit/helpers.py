@@ -1,5 +1,4 @@
-"""Thin wrappers over the lifecycle verbs, so a test reads as the admin action it performs: each in its own unit of
-work, as a surface calls it."""
+"""Thin wrappers over the lifecycle verbs, so a test reads as the admin action it performs."""
 
 from __future__ import annotations
 
@@ -7,9 +6,8 @@ from datetime import datetime, timedelta
 
 from authserver import integrations
 from authserver.integrations import DEFAULT_GRACE
-from authserver.principals import OPERATOR, SYSTEM, Principal
+from authserver.principals import OPERATOR, Principal
 from authserver.tokens import load_state
-from authserver.unit_of_work import unit_of_work
 
 
 class Lifecycle:
@@ -23,45 +21,37 @@ class Lifecycle:
         return self.clock.now()
 
     def _minting(self, expires_in):
-        return dict(policy=self.services.policy, now=self.now, expires_in=expires_in)
+        return dict(generator=self.services.generator, now=self.now, expires_in=expires_in,
+                    **self.services.lifetimes())
 
     def generate(self, integration_id: str, expires_in: int | None = None):
-        with unit_of_work():
-            return integrations.generate_token(self.principal, integration_id, **self._minting(expires_in))
+        return integrations.generate_token(self.principal, integration_id, **self._minting(expires_in))
 
     def rotate_now(self, integration_id: str, expires_in: int | None = None):
-        with unit_of_work():
-            return integrations.rotate_now(self.principal, integration_id, **self._minting(expires_in))
+        return integrations.rotate_now(self.principal, integration_id, **self._minting(expires_in))
 
     def rotate_with_grace(self, integration_id: str, grace: int = DEFAULT_GRACE, *, until: datetime | None = None,
                           expires_in: int | None = None):
         deadline = until if until is not None else self.now + timedelta(seconds=grace)
-        with unit_of_work():
-            return integrations.rotate_with_grace(self.principal, integration_id, grace_until=deadline,
-                                                  **self._minting(expires_in))
+        return integrations.rotate_with_grace(self.principal, integration_id, grace_until=deadline,
+                                              **self._minting(expires_in))
 
     def expire_now(self, integration_id: str, jti: str | None = None):
-        with unit_of_work():
-            return integrations.expire_now(self.principal, integration_id, now=self.now, jti=jti)
+        return integrations.expire_now(self.principal, integration_id, now=self.now, jti=jti)
 
     def expire_later(self, integration_id: str, at: datetime):
-        with unit_of_work():
-            return integrations.expire_later(self.principal, integration_id, now=self.now, at=at)
+        return integrations.expire_later(self.principal, integration_id, now=self.now, at=at)
 
     def set_scopes(self, integration_id: str, scopes):
-        with unit_of_work():
-            return integrations.update_integration(self.principal, integration_id, now=self.now,
-                                                   scopes=list(scopes))
+        return integrations.update_integration(self.principal, integration_id, now=self.now, scopes=list(scopes))
 
     def set_status(self, integration_id: str, status: str):
-        with unit_of_work():
-            return integrations.set_status(self.principal, integration_id, status, now=self.now)
+        return integrations.set_status(self.principal, integration_id, status, now=self.now)
 
     def expire_inactive(self):
-        activity = self.services.activity
-        with unit_of_work():
-            return integrations.expire_inactive(SYSTEM, now=self.now,
-                                                recent_use=activity.recent_use if activity is not None else None)
+        from authserver.principals import SYSTEM
+
+        return integrations.expire_inactive(SYSTEM, now=self.now)
 
     # -- what introspection would say (the same single source of truth the endpoint uses) ------------
     def is_live(self, jti: str) -> bool:
