@@ -6,16 +6,16 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from . import audit, events
+from . import domain_events as de
 from .durations import check_seconds
+from .emitter import emit
 from .errors import ForbiddenError, InvalidInputError, NotFoundError
 from .extensions import db
 from .models import Account, Integration
 from .principals import Principal
+from .scope_narrowing import narrow_token_scopes
 from .scopes import ALL_SCOPES, format_scopes, parse_scopes, split_scopes
 from .security import is_identifier, new_id
-from .tokens import narrow_token_scopes
-from .webhooks import outbox
 
 MAX_DEPTH = 5
 DEFAULT_INACTIVITY_WINDOW = 90 * 86400  # new accounts: tokens unused for 90 days expire by themselves
@@ -90,9 +90,8 @@ def create_account(principal: Principal, *, name: str, parent_id: str | None, no
     account = Account(id=new_id("acc"), name=name, parent_id=parent_id, created_at=now,
                       default_inactivity_window=DEFAULT_INACTIVITY_WINDOW)
     db.session.add(account)
-    audit.record(principal, "account.created", now=now, account_id=account.id, target_type="account",
-                 target_id=account.id, after=serialize_account(account))
-    db.session.commit()
+    emit(de.AccountCreated(actor=principal, now=now, account_id=account.id, after=serialize_account(account)))
+    db.session.flush()
     return account
 
 
@@ -128,9 +127,9 @@ def update_account(
         account.max_token_lifetime = max_token_lifetime
     db.session.flush()
     _narrow_integrations(principal, descendants({account.id}), now=now)
-    audit.record(principal, "account.updated", now=now, account_id=account.id, target_type="account",
-                 target_id=account.id, before=before, after=serialize_account(account))
-    db.session.commit()
+    emit(de.AccountUpdated(actor=principal, now=now, account_id=account.id, before=before,
+                           after=serialize_account(account)))
+    db.session.flush()
     return account
 
 
@@ -153,12 +152,8 @@ def _narrow_integrations(principal: Principal, account_ids: frozenset[str], *, n
             integration.scopes = format_scopes(narrowed)
             narrow_token_scopes(integration.id, narrowed)
             integration.updated_at = now
-            events.integration_changed(integration, now)
-            outbox.scopes_changed(integration, sorted(current), sorted(narrowed), now)
-            audit.record(principal, "integration.scopes_narrowed_by_account", now=now,
-                         account_id=integration.account_id, target_type="integration",
-                         target_id=integration.id, before={"scopes": sorted(current)},
-                         after={"scopes": sorted(narrowed)})
+            emit(de.IntegrationScopesNarrowedByAccount(actor=principal, now=now, integration=integration,
+                                                       scopes_before=sorted(current), scopes_after=sorted(narrowed)))
 
 
 def list_accounts(principal: Principal) -> list[Account]:

@@ -16,9 +16,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, or_, select, update
 
-from . import audit
+from . import domain_events as de
 from .accounts import clean_name, descendants, get_account_for
 from .durations import isoformat, parse_duration
+from .emitter import emit
 from .errors import ForbiddenError, InvalidInputError, NotFoundError
 from .extensions import db
 from .models import ApiClient, WebhookDelivery, WebhookSubscription
@@ -51,9 +52,9 @@ def create_client(
         secret_digest=secret_digest(secret), created_at=now,
     )
     db.session.add(client)
-    audit.record(principal, "client.created", now=now, account_id=account_id, target_type="client",
-                 target_id=client.client_id, after={"name": name, "kind": kind})
-    db.session.commit()
+    emit(de.ClientCreated(actor=principal, now=now, account_id=account_id, client_id=client.client_id,
+                          after={"name": name, "kind": kind}))
+    db.session.flush()
     return client, secret
 
 
@@ -198,9 +199,9 @@ def rotate_client_secret(principal: Principal, client_id: str, *, overlap: int, 
     client.previous_secret_expires_at = ends
     client.secret_digest = secret_digest(secret)
     client.secret_rotated_at = now
-    audit.record(principal, "client.secret_rotated", now=now, account_id=client.account_id, target_type="client",
-                 target_id=client.client_id, after={"previous_secret_expires_at": isoformat(ends)})
-    db.session.commit()
+    emit(de.ClientSecretRotated(actor=principal, now=now, account_id=client.account_id, client_id=client.client_id,
+                                after={"previous_secret_expires_at": isoformat(ends)}))
+    db.session.flush()
     return client, secret
 
 
@@ -211,10 +212,10 @@ def set_client_enabled(principal: Principal, client_id: str, enabled: bool, *, n
         return client
     before = {"status": client_status(client)}
     client.disabled_at = None if enabled else now
-    audit.record(principal, "client.enabled" if enabled else "client.disabled", now=now,
-                 account_id=client.account_id, target_type="client", target_id=client.client_id, before=before,
-                 after={"status": client_status(client)})
-    db.session.commit()
+    changed = de.ClientEnabled if enabled else de.ClientDisabled
+    emit(changed(actor=principal, now=now, account_id=client.account_id, client_id=client.client_id, before=before,
+                 after={"status": client_status(client)}))
+    db.session.flush()
     return client
 
 
@@ -229,9 +230,9 @@ def delete_client(principal: Principal, client_id: str, *, now: datetime) -> Non
     client.previous_secret_digest = None
     client.previous_secret_expires_at = None
     _stop_webhooks_of(client.client_id, now)
-    audit.record(principal, "client.deleted", now=now, account_id=client.account_id, target_type="client",
-                 target_id=client.client_id, before=before)
-    db.session.commit()
+    emit(de.ClientDeleted(actor=principal, now=now, account_id=client.account_id, client_id=client.client_id,
+                          before=before))
+    db.session.flush()
 
 
 def _stop_webhooks_of(client_id: str, now: datetime) -> None:

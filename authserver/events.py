@@ -1,7 +1,8 @@
-"""Domain events that resource services must honour within a second: the domain emits, feeds deliver.
+"""The feed: what resource services must honour within a second, projected from domain events (domain_events).
 
-Each event is a row written in the same transaction as the change that caused it, so a change and its event
-commit together or not at all. Services follow the feed (``/oauth/events``) and drop or update cache entries.
+Each feed row is written in the same transaction as the change that caused it (``project``, run by ``emit``), so a
+change and its rows commit together or not at all. Services follow the feed (``/oauth/events``) and drop or update
+cache entries.
 """
 
 from __future__ import annotations
@@ -10,36 +11,58 @@ from datetime import datetime
 
 from sqlalchemy import func, or_, select
 
+from .domain_events import (
+    FEED_INTEGRATION_CHANGED,
+    FEED_KEY_REVOKED,
+    FEED_TOKEN_ENDS,
+    FEED_TOKEN_REVOKED,
+    DomainEvent,
+)
 from .durations import isoformat
 from .extensions import db
 from .models import AccessToken, Integration, SigningKey, TokenEvent
 
-TOKEN_REVOKED = "token.revoked"
-TOKEN_ENDS = "token.ends"
-INTEGRATION_CHANGED = "integration.changed"
-KEY_REVOKED = "key.revoked"
+TOKEN_REVOKED = FEED_TOKEN_REVOKED
+TOKEN_ENDS = FEED_TOKEN_ENDS
+INTEGRATION_CHANGED = FEED_INTEGRATION_CHANGED
+KEY_REVOKED = FEED_KEY_REVOKED
 
 
-def token_revoked(row: AccessToken, now: datetime) -> None:
+def project(event: DomainEvent) -> None:
+    """Write the feed rows ``event`` declares (``FEED``): one per token it stopped, one per token it gave an end,
+    then the integration's new state, or the revoked key."""
+    if TOKEN_REVOKED in event.FEED:
+        for row in event.stopped:
+            _token_revoked(row, event.now)
+    if TOKEN_ENDS in event.FEED:
+        for row in event.ending:
+            _token_ends(row, event.now)
+    if INTEGRATION_CHANGED in event.FEED:
+        _integration_changed(event.integration, event.now)
+    if KEY_REVOKED in event.FEED:
+        _key_revoked(event.kid, event.now)
+
+
+def _token_revoked(row: AccessToken, now: datetime) -> None:
     db.session.add(TokenEvent(occurred_at=now, type=TOKEN_REVOKED, account_id=row.account_id,
                               integration_id=row.integration_id, jti=row.jti,
                               data={"exp": int(row.expires_at.timestamp()), "reason": row.revocation_reason}))
 
 
-def token_ends(row: AccessToken, now: datetime) -> None:
+def _token_ends(row: AccessToken, now: datetime) -> None:
     db.session.add(TokenEvent(occurred_at=now, type=TOKEN_ENDS, account_id=row.account_id,
                               integration_id=row.integration_id, jti=row.jti,
                               data={"ends_at": int(row.ends_at.timestamp()) if row.ends_at else None,
                                     "exp": int(row.expires_at.timestamp())}))
 
 
-def integration_changed(integration: Integration, now: datetime) -> None:
+def _integration_changed(integration: Integration, now: datetime) -> None:
     db.session.add(TokenEvent(occurred_at=now, type=INTEGRATION_CHANGED, account_id=integration.account_id,
                               integration_id=integration.id, jti=None,
                               data={"scopes": integration.scopes.split(), "status": integration.status}))
 
 
-def key_revoked(kid: str, now: datetime) -> None:
+def _key_revoked(kid: str, now: datetime) -> None:
     """Every token ``kid`` signed is inactive: services validating locally drop the key. About every account, so
     every service hears it (account_id NULL)."""
     db.session.add(TokenEvent(occurred_at=now, type=KEY_REVOKED, account_id=None, integration_id=None, jti=None,

@@ -1,12 +1,15 @@
 """Private integrations and their token lifecycle: the verbs the API, the UI and the CLI all call.
 
-Every verb is one transaction that also bumps the integration's version, so two concurrent actions on the same
-integration cannot both commit: the loser gets a ConflictError. Invariants: at most one *current* live token
+Every verb bumps the integration's version and flushes, so two concurrent actions on the same integration cannot
+both commit: the loser gets a ConflictError. Verbs never commit: the caller's unit of work does, so a command that
+chains verbs (the v1 migration) is one transaction. Each verb emits its domain events (domain_events) once; the
+feed, webhooks, audit trail and metrics hear them from there. Invariants: at most one *current* live token
 (``replaced_by`` is NULL) and at most one *grace* live token (replaced, still inside its grace period).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,17 +18,19 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import audit, events
+from . import domain_events as de
 from .accounts import allowed_scopes, ancestry, clean_name, get_account, get_account_for
 from .durations import check_seconds, isoformat, seconds_after
+from .emitter import emit, emit_refusal
 from .errors import ConflictError, InvalidInputError, NotFoundError
 from .extensions import db
 from .models import AccessToken, Account, Integration, SigningKey
 from .principals import Principal
+from .scope_narrowing import narrow_token_scopes
 from .scopes import format_scopes, parse_scopes, split_scopes
 from .security import is_identifier, new_id, new_jti
-from .tokens import IntegrationTokenGenerator, TokenState, narrow_token_scopes
-from .webhooks import outbox
+from .token_policy import TokenPolicy
+from .tokens import TokenState
 
 DEFAULT_GRACE = 7 * 86400
 MIN_GRACE, MAX_GRACE = 3600, 30 * 86400
@@ -87,7 +92,7 @@ def token_state(row: AccessToken) -> TokenState:
         inactivity_window=integration.inactivity_window, issued_at=row.issued_at, expires_at=row.expires_at,
         ends_at=row.ends_at, revoked_at=row.revoked_at, last_used_at=row.last_used_at, kid=row.kid,
         key_revoked_at=key.revoked_at if (key := db.session.get(SigningKey, row.kid)) is not None else None,
-        ended_at=row.ended_at,
+        ended_at=row.ended_at, revocation_reason=row.revocation_reason, replaced_by=row.replaced_by,
     )
 
 
@@ -151,10 +156,9 @@ def create_integration(
         created_by=f"{principal.kind}:{principal.id}", created_at=now, updated_at=now,
     )
     db.session.add(integration)
-    outbox.integration_created(integration, now)
-    audit.record(principal, "integration.created", now=now, account_id=account.id, target_type="integration",
-                 target_id=integration.id, after=serialize_integration(integration))
-    _commit()
+    emit(de.IntegrationCreated(actor=principal, now=now, integration=integration,
+                               after=serialize_integration(integration)))
+    _flush()
     return integration
 
 
@@ -182,13 +186,9 @@ def update_integration(
         integration.inactivity_window = _inactivity_window(account, inactivity_window)
     integration.updated_at = now
     after = serialize_integration(integration)
-    action = "integration.scopes_changed" if before["scopes"] != after["scopes"] else "integration.updated"
-    if action == "integration.scopes_changed":
-        events.integration_changed(integration, now)
-        outbox.scopes_changed(integration, before["scopes"], after["scopes"], now)
-    audit.record(principal, action, now=now, account_id=integration.account_id, target_type="integration",
-                 target_id=integration.id, before=before, after=after)
-    _commit()
+    changed = de.IntegrationScopesChanged if before["scopes"] != after["scopes"] else de.IntegrationUpdated
+    emit(changed(actor=principal, now=now, integration=integration, before=before, after=after))
+    _flush()
     return integration
 
 
@@ -199,42 +199,41 @@ def set_status(principal: Principal, integration_id: str, status: str, *, now: d
         raise InvalidInputError("status must be active, disabled or deleted", field="status")
     integration = _for_change(principal, integration_id, expected_version, now)
     before = serialize_integration(integration)
-    if status == "deleted":
-        _revoke_all(integration.id, now, reason="integration_deleted")
+    stopped = _revoke_all(integration.id, now, reason="integration_deleted") if status == "deleted" else []
     integration.status = status
     integration.updated_at = now
-    events.integration_changed(integration, now)
-    outbox.integration_status_changed(integration, now)
-    action = {"active": "integration.enabled", "disabled": "integration.disabled",
-              "deleted": "integration.deleted"}[status]
-    audit.record(principal, action, now=now, account_id=integration.account_id, target_type="integration",
-                 target_id=integration.id, before=before, after=serialize_integration(integration))
-    _commit()
+    after = serialize_integration(integration)
+    if status == "deleted":
+        emit(de.IntegrationDeleted(actor=principal, now=now, integration=integration, before=before, after=after,
+                                   stopped=tuple(stopped)))
+    else:
+        changed = de.IntegrationEnabled if status == "active" else de.IntegrationDisabled
+        emit(changed(actor=principal, now=now, integration=integration, before=before, after=after))
+    _flush()
     return integration
 
 
 # -- token verbs --------------------------------------------------------------------------------------
 def generate_token(
-    principal: Principal, integration_id: str, *, generator: IntegrationTokenGenerator, now: datetime,
-    expires_in: int | None, default_lifetime: int, max_lifetime: int, expected_version: int | None = None,
+    principal: Principal, integration_id: str, *, policy: TokenPolicy, now: datetime, expires_in: int | None = None,
+    expected_version: int | None = None,
 ) -> IssuedToken:
     """The first token of an integration (or the next one after all were expired). Refused while one is live."""
     integration = _for_change(principal, integration_id, expected_version, now)
     _require_enabled(integration)
     if live_tokens(integration.id, now):
         raise ConflictError("this integration already has a live token; rotate it instead")
-    _end_older_tokens(integration.id, now)
-    issued = _issue(integration, generator, now, expires_in, default_lifetime, max_lifetime)
-    outbox.token_generated(issued.record, now)
-    audit.record(principal, "token.generated", now=now, account_id=integration.account_id,
-                 target_type="integration", target_id=integration.id, after=serialize_token(issued.record, now))
-    _commit()
+    stopped = _end_older_tokens(integration.id, now)
+    issued = _issue(integration, policy, now, expires_in)
+    emit(de.TokenGenerated(actor=principal, now=now, integration=integration, token=issued.record,
+                           after=serialize_token(issued.record, now), stopped=tuple(stopped)))
+    _flush()
     return issued
 
 
 def rotate_now(
-    principal: Principal, integration_id: str, *, generator: IntegrationTokenGenerator, now: datetime,
-    expires_in: int | None, default_lifetime: int, max_lifetime: int, expected_version: int | None = None,
+    principal: Principal, integration_id: str, *, policy: TokenPolicy, now: datetime, expires_in: int | None = None,
+    expected_version: int | None = None,
 ) -> IssuedToken:
     """A new token; every previous live token stops at once."""
     integration = _for_change(principal, integration_id, expected_version, now)
@@ -242,24 +241,22 @@ def rotate_now(
     previous = live_tokens(integration.id, now)
     if not previous:
         raise ConflictError("this integration has no live token to rotate; generate one")
-    issued = _issue(integration, generator, now, expires_in, default_lifetime, max_lifetime)
+    issued = _issue(integration, policy, now, expires_in)
     for row in previous:
         _revoke(row, now, "rotated")
         if row.replaced_by is None:
             row.replaced_by = issued.record.jti
-    _end_older_tokens(integration.id, now, keep=[issued.record])
-    outbox.token_rotated(issued.record, previous, now, old_tokens_end=now)
-    audit.record(principal, "token.rotated", now=now, account_id=integration.account_id, target_type="integration",
-                 target_id=integration.id, before={"tokens": [r.jti for r in previous]},
-                 after={"token": serialize_token(issued.record, now), "old_tokens_end": isoformat(now)})
-    _commit()
+    superseded = _end_older_tokens(integration.id, now, keep=[issued.record])
+    emit(de.TokenRotated(actor=principal, now=now, integration=integration, token=issued.record,
+                         previous=tuple(previous), stopped=(*previous, *superseded),
+                         after={"token": serialize_token(issued.record, now), "old_tokens_end": isoformat(now)}))
+    _flush()
     return issued
 
 
 def rotate_with_grace(
-    principal: Principal, integration_id: str, *, generator: IntegrationTokenGenerator, now: datetime,
-    grace_until: datetime, expires_in: int | None, default_lifetime: int, max_lifetime: int,
-    expected_version: int | None = None,
+    principal: Principal, integration_id: str, *, policy: TokenPolicy, now: datetime, grace_until: datetime,
+    expires_in: int | None = None, expected_version: int | None = None,
 ) -> IssuedToken:
     """A new token; the current one keeps working until ``grace_until``. An older grace token ends at once."""
     if not now + timedelta(seconds=MIN_GRACE) <= grace_until <= now + timedelta(seconds=MAX_GRACE):
@@ -272,19 +269,16 @@ def rotate_with_grace(
     current = [row for row in previous if row.replaced_by is None] or previous[:1]
     if not current:
         raise ConflictError("this integration has no live token to rotate; generate one")
-    issued = _issue(integration, generator, now, expires_in, default_lifetime, max_lifetime)
-    _end_older_tokens(integration.id, now, keep=[*current, issued.record])  # at most two live tokens
+    issued = _issue(integration, policy, now, expires_in)
+    superseded = _end_older_tokens(integration.id, now, keep=[*current, issued.record])  # at most two live tokens
     for row in current:
         row.replaced_by = issued.record.jti
         row.ends_at = min(grace_until, row.ends_at or grace_until, row.expires_at)
-        events.token_ends(row, now)
-    outbox.token_rotated(issued.record, previous, now, old_tokens_end=current[0].ends_at)
-    audit.record(principal, "token.rotated_with_grace", now=now, account_id=integration.account_id,
-                 target_type="integration", target_id=integration.id,
-                 before={"tokens": [r.jti for r in previous]},
-                 after={"token": serialize_token(issued.record, now),
-                        "grace_token": current[0].jti, "grace_until": isoformat(current[0].ends_at)})
-    _commit()
+    emit(de.TokenRotatedWithGrace(actor=principal, now=now, integration=integration, token=issued.record,
+                                  previous=tuple(previous), stopped=tuple(superseded), ending=tuple(current),
+                                  after={"token": serialize_token(issued.record, now), "grace_token": current[0].jti,
+                                         "grace_until": isoformat(current[0].ends_at)}))
+    _flush()
     return issued
 
 
@@ -299,11 +293,8 @@ def expire_now(principal: Principal, integration_id: str, *, now: datetime, jti:
             raise NotFoundError(f"no live token {jti!r} on this integration")
     for row in targets:
         _revoke(row, now, "expired_by_admin")
-    outbox.tokens_expired(targets, now, reason="expired_by_admin")
-    audit.record(principal, "token.expired", now=now, account_id=integration.account_id,
-                 target_type="integration", target_id=integration.id,
-                 before={"tokens": [r.jti for r in targets]}, after={"ended_at": isoformat(now)})
-    _commit()
+    emit(de.TokenExpired(actor=principal, now=now, integration=integration, stopped=tuple(targets)))
+    _flush()
     return targets
 
 
@@ -321,11 +312,9 @@ def expire_later(principal: Principal, integration_id: str, *, now: datetime, at
     row = current[0]
     before = serialize_token(row, now)
     row.ends_at = min(at, row.expires_at)
-    events.token_ends(row, now)
-    audit.record(principal, "token.expiry_scheduled", now=now, account_id=integration.account_id,
-                 target_type="integration", target_id=integration.id, before=before,
-                 after=serialize_token(row, now))
-    _commit()
+    emit(de.TokenExpiryScheduled(actor=principal, now=now, integration=integration, ending=(row,), before=before,
+                                 after=serialize_token(row, now)))
+    _flush()
     return row
 
 
@@ -333,7 +322,8 @@ def revoke_by_endpoint(principal: Principal, jti: str, *, now: datetime) -> bool
     """RFC 7009 revocation of one token, already authorized by the endpoint. True if something changed.
 
     Revocation must not fail because another change to the same integration committed first (two of its tokens
-    revoked at once): on a version conflict it is tried again on fresh state."""
+    revoked at once): on a version conflict it is tried again on fresh state. That retry rolls back, so the
+    endpoint calls this first in its unit of work (it is the request's only change)."""
     try:
         return _revoke_once(principal, jti, now)
     except (ConflictError, OperationalError):  # a version conflict, or SQLite's stale-snapshot "locked"
@@ -350,17 +340,19 @@ def _revoke_once(principal: Principal, jti: str, now: datetime) -> bool:
     _revoke(row, now, "revoked")
     _touch(integration, now)  # bumps the version: a concurrent rotation conflicts instead of racing
     _flush()  # claim the integration row now, so the loser of a race waits here and sees a conflict
-    outbox.token_revoked(row, now)
-    audit.record(principal, "token.revoked", now=now, account_id=row.account_id, target_type="token",
-                 target_id=row.jti, before=before, after=serialize_token(row, now))
-    _commit()
+    emit(de.TokenRevoked(actor=principal, now=now, token=row, before=before, after=serialize_token(row, now)))
+    _flush()
     return True
 
 
-def expire_inactive(principal: Principal, *, now: datetime, limit: int = 1000) -> list[str]:
-    """Mark tokens idle past their window as expired, and audit each. Idempotent: safe to run from cron."""
-    rows = db.session.execute(
-        select(AccessToken, Integration.inactivity_window)
+def expire_inactive(principal: Principal, *, now: datetime, limit: int = 1000,
+                    recent_use: Callable[[str], datetime | None] | None = None) -> list[str]:
+    """Mark tokens idle past their window as expired, and audit each. Idempotent: safe to run from cron.
+
+    Idleness is the token's own ``status`` (TokenState), counting a use still in this process's activity buffer
+    (``recent_use``), so a token used a moment ago is never expired for a use not yet flushed."""
+    rows = db.session.scalars(
+        select(AccessToken)
         .join(Integration, Integration.id == AccessToken.integration_id)
         .where(AccessToken.revoked_at.is_(None), AccessToken.expires_at > now,
                # a token whose grace or scheduled end has passed ended; it is not relabelled "inactive"
@@ -368,18 +360,16 @@ def expire_inactive(principal: Principal, *, now: datetime, limit: int = 1000) -
                Integration.inactivity_window.is_not(None))
     ).all()
     expired = []
-    for row, window in rows:
-        last = max(moment for moment in (row.last_used_at, row.issued_at) if moment is not None)
-        if now >= last + timedelta(seconds=window):
-            _revoke(row, now, "inactive")
-            outbox.tokens_expired([row], now, reason="inactive")
-            audit.record(principal, "token.expired_inactive", now=now, account_id=row.account_id,
-                         target_type="token", target_id=row.jti,
-                         after={"last_used_at": isoformat(row.last_used_at), "window": window})
-            expired.append(row.jti)
-            if len(expired) >= limit:
-                break
-    db.session.commit()
+    for row in rows:
+        state = token_state(row)
+        if state.status(now, recent_use(row.jti) if recent_use else None) != "expired_inactive":
+            continue
+        _revoke(row, now, "inactive")
+        emit(de.TokenExpiredInactive(actor=principal, now=now, token=row, window=state.inactivity_window))
+        expired.append(row.jti)
+        if len(expired) >= limit:
+            break
+    db.session.flush()
     return expired
 
 
@@ -405,16 +395,16 @@ def _for_change(principal: Principal, integration_id: str, expected_version: int
 
 def _audit_refused_change(principal: Principal, integration_id: object, now: datetime) -> None:
     """Another tenant's integration is simply "not found" for the caller, and the attempt is audited on the caller's
-    own account (``audit.record_refused``). An id that exists nowhere is recorded the same way, so the caller's
-    trail cannot tell which ids another tenant has."""
+    own account (an IntegrationChangeRefused event, kept when the refused action rolls back). An id that exists
+    nowhere is recorded the same way, so the caller's trail cannot tell which ids another tenant has."""
     if not is_identifier(integration_id):
         return
     integration = db.session.get(Integration, integration_id)
     if integration is not None and principal.can_view(integration.account_id):
         return
-    audit.record_refused(principal, "integration.change_refused", now=now, target_type="integration",
-                         target_id=str(integration_id), reason="no integration of the caller's accounts")
-    db.session.commit()
+    emit_refusal(de.IntegrationChangeRefused(actor=principal, now=now, target_type="integration",
+                                             target_id=str(integration_id),
+                                             reason="no integration of the caller's accounts"))
 
 
 def _touch(integration: Integration, now: datetime) -> None:
@@ -429,27 +419,14 @@ def _require_enabled(integration: Integration) -> None:
         raise ConflictError(f"the integration is {integration.status}; enable it first")
 
 
-def _lifetime(expires_in: int | None, default_lifetime: int, max_lifetime: int, account: Account) -> int:
+def _issue(integration: Integration, policy: TokenPolicy, now: datetime, expires_in: int | None) -> IssuedToken:
     # Like the scope ceiling, an agency's maximum binds its sub-accounts too.
-    ceiling = min([max_lifetime] + [node.max_token_lifetime for node in ancestry(account) if node.max_token_lifetime])
-    lifetime = default_lifetime if expires_in is None else expires_in
-    if not isinstance(lifetime, int) or lifetime < 60:
-        raise InvalidInputError("expires_in must be at least 1 minute", field="expires_in")
-    if lifetime > ceiling:
-        if expires_in is None:
-            return ceiling
-        raise InvalidInputError(f"expires_in exceeds the account's maximum of {ceiling} seconds",
-                                field="expires_in")
-    return lifetime
-
-
-def _issue(integration: Integration, generator: IntegrationTokenGenerator, now: datetime, expires_in: int | None,
-           default_lifetime: int, max_lifetime: int) -> IssuedToken:
-    account = get_account(integration.account_id)
-    lifetime = _lifetime(expires_in, default_lifetime, max_lifetime, account)
+    maximums = [node.max_token_lifetime for node in ancestry(get_account(integration.account_id))
+                if node.max_token_lifetime]
+    lifetime = policy.lifetime(expires_in, maximums)
     jti = new_jti()
     expires_at = seconds_after(now, lifetime, field="expires_in")
-    token, kid = generator.mint(integration_id=integration.id, account_id=integration.account_id,
+    token, kid = policy.generator.mint(integration_id=integration.id, account_id=integration.account_id,
                                 scope=integration.scopes, jti=jti, issued_at=now, expires_at=expires_at)
     record = AccessToken(jti=jti, integration_id=integration.id, account_id=integration.account_id, kid=kid,
                          scopes=integration.scopes, issued_at=now, expires_at=expires_at)
@@ -458,9 +435,9 @@ def _issue(integration: Integration, generator: IntegrationTokenGenerator, now: 
 
 
 def _revoke(row: AccessToken, now: datetime, reason: str) -> None:
+    """Stop the token for good; the verb's event names it (``stopped``) for the feed."""
     row.revoked_at = now
     row.revocation_reason = reason
-    events.token_revoked(row, now)
 
 
 def _unended_tokens(integration_id: str, now: datetime) -> list[AccessToken]:
@@ -474,56 +451,38 @@ def _unended_tokens(integration_id: str, now: datetime) -> list[AccessToken]:
     ))
 
 
-def _end_older_tokens(integration_id: str, now: datetime, *, keep: list[AccessToken] = ()) -> None:
+def _end_older_tokens(integration_id: str, now: datetime, *, keep: list[AccessToken] = ()) -> list[AccessToken]:
     """Issuing a token ends, for good, every older one not kept as the grace token. One that is not live right now
     (idle as far as the database knows, or left without scopes) must not come back next to the new token when a
     buffered use is flushed or the scopes are widened: at most two live tokens, at most one current."""
-    for row in _unended_tokens(integration_id, now):
-        if row not in keep:
-            _revoke(row, now, "superseded")
+    ended = [row for row in _unended_tokens(integration_id, now) if row not in keep]
+    for row in ended:
+        _revoke(row, now, "superseded")
+    return ended
 
 
-def _revoke_all(integration_id: str, now: datetime, *, reason: str) -> None:
-    for row in db.session.scalars(select(AccessToken).where(AccessToken.integration_id == integration_id,
-                                                           AccessToken.revoked_at.is_(None))):
+def _revoke_all(integration_id: str, now: datetime, *, reason: str) -> list[AccessToken]:
+    rows = list(db.session.scalars(select(AccessToken).where(AccessToken.integration_id == integration_id,
+                                                             AccessToken.revoked_at.is_(None))))
+    for row in rows:
         _revoke(row, now, reason)
+    return rows
 
 
 def _flush() -> None:
+    """Write now, so a concurrent change to the same integration is a ConflictError here (the caller's unit of
+    work then rolls back), not a surprise at commit."""
     try:
         db.session.flush()
     except StaleDataError:
-        db.session.rollback()
         raise ConflictError(
             "another change to this integration happened at the same time; reload and try again"
         ) from None
 
 
-def _commit() -> None:
-    try:
-        db.session.commit()
-    except StaleDataError:
-        db.session.rollback()
-        raise ConflictError(
-            "another change to this integration happened at the same time; reload and try again"
-        ) from None
-
-
-def token_status(row: AccessToken, now: datetime) -> str:
-    if row.ended_at is not None:
-        now = max(now, row.ended_at)  # a latched end is judged as when it was seen, whatever the clock says now
-    if row.revoked_at is not None:
-        return {"rotated": "rotated", "superseded": "rotated", "inactive": "expired_inactive"}.get(
-            row.revocation_reason or "", "revoked")
-    state = token_state(row)
-    if state.is_live(now):
-        return "grace" if row.replaced_by else "active"
-    if now >= row.expires_at or (row.ends_at is not None and now >= row.ends_at):
-        return "expired"
-    idle = state.idle_deadline()
-    if idle is not None and now >= idle:
-        return "expired_inactive"
-    return "inactive"
+def token_status(row: AccessToken, now: datetime, recent_use: datetime | None = None) -> str:
+    """The row's ``TokenState.status``: the one answer, from objects already in the session."""
+    return token_state(row).status(now, recent_use)
 
 
 def serialize_token(row: AccessToken, now: datetime) -> dict:

@@ -32,7 +32,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from joserfc.jwk import ECKey, KeySet, OKPKey, RSAKey
 from sqlalchemy import and_, exists, or_, select
 
-from . import audit, events
+from . import domain_events as de
+from .emitter import emit
 from .errors import ConflictError, NotFoundError, SigningUnavailableError
 from .extensions import db
 from .models import AccessToken, SigningKey
@@ -255,10 +256,8 @@ class KeyStore:
             row.retired_at = now
         db.session.flush()
         self._schedule_retirements(now)
-        events.key_revoked(kid, now)
-        audit.record(principal, "key.revoked", now=now, account_id=None, target_type="signing_key", target_id=kid,
-                     before=before, after={"state": REVOKED,
-                                           "replaced_by": replacement.kid if replacement else None})
+        emit(de.SigningKeyRevoked(actor=principal, now=now, kid=kid, before=before,
+                                  after={"state": REVOKED, "replaced_by": replacement.kid if replacement else None}))
         return row, replacement
 
     def _schedule_retirements(self, now: datetime) -> None:

@@ -1,5 +1,6 @@
-"""Prometheus metrics. Lifecycle counters come from committed audit rows: the audit log is the event catalogue,
-so every surface (API, UI, CLI, revocation endpoint, jobs) is counted without the domain knowing about metrics."""
+"""Prometheus metrics. Lifecycle counters are a projector of the domain events (domain_events): each audited
+event counts once under its audit action when its transaction commits, whichever surface (API, UI, CLI, revocation
+endpoint, jobs) caused it."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from sqlalchemy import event
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
-from .models import AuditEvent
+from .domain_events import DomainEvent
+from .extensions import db
 
 INTROSPECTIONS = Counter("authserver_introspections_total", "Introspection requests by result", ["result"])
 REQUEST_LATENCY = Histogram(
@@ -75,18 +77,22 @@ def observe_introspection(status: int, result: str | None, started: float | None
     _INTROSPECTION_RESULTS[result or "inactive"].inc()
 
 
-@event.listens_for(Session, "after_flush")
-def _collect_actions(session: Session, flush_context) -> None:
-    actions = session.info.setdefault("audited_actions", [])
-    actions.extend(obj.action for obj in session.new if isinstance(obj, AuditEvent))
+# -- the projector: lifecycle counters, one per audited domain event, counted when its transaction commits --------
+_PENDING = "authserver.metrics.actions"
 
 
-@event.listens_for(Session, "after_commit")
+def project(event: DomainEvent) -> None:
+    """Note ``event``'s action on its session; it is counted only if the transaction commits."""
+    if event.AUDIT is not None:
+        db.session().info.setdefault(_PENDING, []).append(event.AUDIT)
+
+
+@sa_event.listens_for(Session, "after_commit")
 def _count_actions(session: Session) -> None:
-    for action in session.info.pop("audited_actions", []):
+    for action in session.info.pop(_PENDING, []):
         LIFECYCLE.labels(action).inc()
 
 
-@event.listens_for(Session, "after_rollback")
+@sa_event.listens_for(Session, "after_rollback")
 def _forget_actions(session: Session) -> None:
-    session.info.pop("audited_actions", None)
+    session.info.pop(_PENDING, None)

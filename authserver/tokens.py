@@ -178,6 +178,8 @@ class TokenState:
     kid: str | None = None  # the key that signed it at issue: the only one it is valid under
     key_revoked_at: datetime | None = None  # that key's revocation makes every token it signed inactive
     ended_at: datetime | None = None  # when a reader first saw it past an end (record_end): dead from then on
+    revocation_reason: str | None = None  # why it was revoked: "rotated", "inactive", ... (status)
+    replaced_by: str | None = None  # the token that replaced it: a live one is a grace token (status)
 
     def is_signed_by(self, kid: str | None) -> bool:
         """The presented JWT's header ``kid`` is the one recorded at issue: a live token's claims re-signed with
@@ -195,11 +197,31 @@ class TokenState:
         return max(uses) + timedelta(seconds=self.inactivity_window)
 
     def is_live(self, now: datetime, recent_use: datetime | None = None) -> bool:
+        """Whether the token works at ``now``: ``status`` is "active" or "grace" exactly when this is true (the same
+        rule, without naming the reason: introspection asks this on every request)."""
         if self.revoked_at is not None or self.key_revoked_at is not None or self.integration_status != "active":
             return False
         if self.ended_at is not None or self.has_reached_end(now, recent_use):
             return False
         return bool(self.effective_scopes())
+
+    def status(self, now: datetime, recent_use: datetime | None = None) -> str:
+        """The one answer every surface and job shows: active | grace (live, replaced, inside its grace period) |
+        rotated | revoked | expired (past exp or a scheduled end) | expired_inactive (idle past its window) |
+        inactive (integration disabled, no scope left, or its signing key revoked). ``recent_use`` is a use still
+        in the activity buffer. A latched end is judged as when it was seen, whatever the clock says now."""
+        if self.ended_at is not None:
+            now = max(now, self.ended_at)
+        if self.revoked_at is not None:
+            return _REVOKED_STATUS.get(self.revocation_reason or "", "revoked")
+        if self.is_live(now, recent_use):
+            return "grace" if self.replaced_by else "active"
+        if now >= self.expires_at or (self.ends_at is not None and now >= self.ends_at):
+            return "expired"
+        idle = self.idle_deadline(recent_use)
+        if idle is not None and now >= idle:
+            return "expired_inactive"
+        return "inactive"
 
     def has_reached_end(self, now: datetime, recent_use: datetime | None = None) -> bool:
         """Past ``exp``, a scheduled end (grace deadline) or the idle deadline: ends no later event can undo, so
@@ -210,6 +232,10 @@ class TokenState:
         return idle is not None and now >= idle
 
 
+_REVOKED_STATUS = {"rotated": "rotated", "superseded": "rotated", "inactive": "expired_inactive"}
+LIVE_STATUSES = frozenset({"active", "grace"})
+
+
 # Labelled with TokenState's field names: rows are mapped by name (_state_of), never by position.
 _STATE_COLUMNS = (
     AccessToken.jti, AccessToken.integration_id, AccessToken.account_id, AccessToken.scopes.label("token_scopes"),
@@ -217,6 +243,7 @@ _STATE_COLUMNS = (
     Integration.inactivity_window, AccessToken.issued_at,
     AccessToken.expires_at, AccessToken.ends_at, AccessToken.revoked_at, AccessToken.last_used_at,
     AccessToken.kid, SigningKey.revoked_at.label("key_revoked_at"), AccessToken.ended_at,
+    AccessToken.revocation_reason, AccessToken.replaced_by,
 )
 # The signing key joins by primary key in the same query: a key revocation is seen by every worker at its commit.
 _STATE_QUERY = (select(*_STATE_COLUMNS).join(Integration, Integration.id == AccessToken.integration_id)
@@ -235,17 +262,6 @@ def record_end(jti: str, now: datetime) -> bool:
     done = db.session.execute(update(AccessToken).where(AccessToken.jti == jti, AccessToken.ended_at.is_(None))
                               .values(ended_at=now))
     return bool(done.rowcount)
-
-
-def narrow_token_scopes(integration_id: str, scopes: frozenset[str]) -> None:
-    """Narrow the integration's unrevoked tokens to ``scopes``, for good: a later widening of the integration must
-    not hand a live token back what was taken away (widening needs a new token)."""
-    rows = db.session.scalars(select(AccessToken).where(AccessToken.integration_id == integration_id,
-                                                        AccessToken.revoked_at.is_(None)))
-    for row in rows:
-        kept = frozenset(row.scopes.split()) & scopes
-        if kept != frozenset(row.scopes.split()):
-            row.scopes = " ".join(sorted(kept))
 
 
 _STATE_BY_JTI = _STATE_QUERY.where(AccessToken.jti == bindparam("jti"))

@@ -6,7 +6,7 @@ chains several verbs (the v1 migration, say) commits all of them or none. Domain
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy.orm import Session
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from .extensions import db
 
 _OPEN = "authserver.unit_of_work"
+_AFTER_ROLLBACK = "authserver.unit_of_work.after_rollback"
 
 
 @contextmanager
@@ -30,9 +31,20 @@ def unit_of_work() -> Iterator[Session]:
         session.commit()
     except BaseException:
         session.rollback()
+        session.info.pop(_OPEN, None)
+        for callback in session.info.pop(_AFTER_ROLLBACK, []):
+            with unit_of_work():
+                callback()
         raise
     finally:
         session.info.pop(_OPEN, None)
+        session.info.pop(_AFTER_ROLLBACK, None)
+
+
+def on_rollback(callback: Callable[[], None]) -> None:
+    """Run ``callback`` in a unit of work of its own if the current one rolls back: a refusal's audit row must
+    outlive the refused action (emitter.emit_refusal)."""
+    db.session().info.setdefault(_AFTER_ROLLBACK, []).append(callback)
 
 
 def in_unit_of_work() -> bool:

@@ -7,8 +7,9 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from . import audit
+from . import domain_events as de
 from .accounts import descendants, get_account_for
+from .emitter import emit
 from .errors import ConflictError, InvalidInputError
 from .extensions import db
 from .models import Membership, User
@@ -43,9 +44,8 @@ def create_user(
     elif db.session.get(Membership, (user.id, account_id)) is not None:
         raise ConflictError(f"{email} already belongs to this account")
     db.session.add(Membership(user_id=user.id, account_id=account_id, role=role))
-    audit.record(principal, "user.added", now=now, account_id=account_id, target_type="user",
-                 target_id=user.id, after={"email": email, "role": role})
-    db.session.commit()
+    emit(de.UserAdded(actor=principal, now=now, account_id=account_id, user_id=user.id, email=email, role=role))
+    db.session.flush()
     return user
 
 
@@ -82,10 +82,8 @@ def change_password(user: User, *, current_password: str, new_password: str, now
     user.password_hash = hash_password(new_password)
     user.session_generation += 1
     end_all_sessions(user.id, now=now)
-    principal = Principal(kind="user", id=user.id)
-    audit.record(principal, "user.password_changed", now=now, account_id=None, target_type="user",
-                 target_id=user.id)
-    db.session.commit()
+    emit(de.PasswordChanged(actor=Principal(kind="user", id=user.id), now=now, user_id=user.id))
+    db.session.flush()
 
 
 def emails_by_id(user_ids: set[str]) -> dict[str, str]:

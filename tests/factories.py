@@ -1,4 +1,5 @@
-"""Plain builders for tests: accounts, clients, integrations and tokens through the real domain functions."""
+"""Plain builders for tests: accounts, clients, integrations and tokens through the real domain functions, each
+committed in its own unit of work as a surface would."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from authserver.accounts import create_account
 from authserver.clients import create_client
 from authserver.integrations import create_integration, generate_token
 from authserver.principals import OPERATOR
+from authserver.unit_of_work import unit_of_work
 
 
 def basic(client_id: str, secret: str) -> dict:
@@ -17,22 +19,25 @@ def basic(client_id: str, secret: str) -> dict:
 
 
 def make_account(clock, name="Acme", parent_id=None):
-    return create_account(OPERATOR, name=name, parent_id=parent_id, now=clock.now())
+    with unit_of_work():
+        return create_account(OPERATOR, name=name, parent_id=parent_id, now=clock.now())
 
 
 def make_client(clock, kind="resource-service", account_id=None, name="client"):
-    client, secret = create_client(OPERATOR, name=name, kind=kind, account_id=account_id, now=clock.now())
+    with unit_of_work():
+        client, secret = create_client(OPERATOR, name=name, kind=kind, account_id=account_id, now=clock.now())
     return client.client_id, secret
 
 
 def make_integration(clock, account_id, scopes=("contacts.readonly",), name="Zapier", **kwargs):
-    return create_integration(OPERATOR, account_id=account_id, name=name, description="", scopes=list(scopes),
-                              now=clock.now(), **kwargs)
+    with unit_of_work():
+        return create_integration(OPERATOR, account_id=account_id, name=name, description="", scopes=list(scopes),
+                                  now=clock.now(), **kwargs)
 
 
 def issue_token(services, clock, integration_id, expires_in=None):
-    return generate_token(OPERATOR, integration_id, generator=services.generator, now=clock.now(),
-                          expires_in=expires_in, **services.lifetimes())
+    with unit_of_work():
+        return generate_token(OPERATOR, integration_id, policy=services.policy, now=clock.now(), expires_in=expires_in)
 
 
 @dataclass

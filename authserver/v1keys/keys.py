@@ -10,9 +10,10 @@ from datetime import datetime
 from sqlalchemy import case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .. import audit
+from .. import domain_events as de
 from ..accounts import clean_name, get_account_for
 from ..durations import isoformat
+from ..emitter import emit
 from ..errors import NotFoundError
 from ..extensions import db
 from ..models import V1ApiKey, V1KeyUsage
@@ -37,9 +38,9 @@ def create_key(principal: Principal, *, account_id: str, name: str, now: datetim
     row = V1ApiKey(id=new_id("v1k"), account_id=account.id, name=clean_name(name), key_digest=secret_digest(secret),
                    key_prefix=secret[:10], created_at=now)
     db.session.add(row)
-    audit.record(principal, "v1_key.created", now=now, account_id=account.id, target_type="v1_key",
-                 target_id=row.id, after={"name": row.name, "key_prefix": row.key_prefix})
-    db.session.commit()
+    emit(de.V1KeyCreated(actor=principal, now=now, account_id=account.id, key_id=row.id,
+                         after={"name": row.name, "key_prefix": row.key_prefix}))
+    db.session.flush()
     return row, secret
 
 

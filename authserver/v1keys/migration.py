@@ -2,8 +2,9 @@
 (shown once), and the v1 key scheduled to stop after an overlap. Until the overlap ends the admin can roll back:
 the integration is deleted (its token revoked) and the v1 key keeps working with no end date.
 
-The integration and token come from the lifecycle verbs, which commit on their own; if a later step fails the
-integration is deleted again, so a failed migration leaves no live token behind.
+The integration and token come from the lifecycle verbs, which only flush: the caller's unit of work commits the
+integration, its token, the claimed v1 key and every event together, or rolls all of it back, so a failed
+migration leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import update
 
-from .. import audit, integrations
+from .. import domain_events as de
+from .. import integrations
 from ..durations import isoformat
+from ..emitter import emit
 from ..errors import ConflictError, InvalidInputError
 from ..extensions import db
 from ..models import Integration, V1ApiKey
 from ..principals import Principal
-from ..tokens import IntegrationTokenGenerator
+from ..token_policy import TokenPolicy
 from .keys import get_key_for, key_status, serialize_key
 from .report import needs_of
 
@@ -35,7 +38,7 @@ class Migration:
 
 
 def migrate_key(principal: Principal, key_id: str, *, overlap: int | None, now: datetime,
-                generator: IntegrationTokenGenerator, default_lifetime: int, max_lifetime: int) -> Migration:
+                policy: TokenPolicy) -> Migration:
     overlap = DEFAULT_OVERLAP if overlap is None else overlap
     if not isinstance(overlap, int) or not MIN_OVERLAP <= overlap <= MAX_OVERLAP:
         raise InvalidInputError("the overlap must be between 1 hour and 180 days", field="overlap")
@@ -51,23 +54,15 @@ def migrate_key(principal: Principal, key_id: str, *, overlap: int | None, now: 
     integration = integrations.create_integration(
         principal, account_id=key.account_id, name=f"{key.name} (from v1 key)"[:200],
         description=f"Migrated from v1 key {key.id} ({key.key_prefix}...)", scopes=sorted(needs.scopes), now=now)
-    try:
-        issued = integrations.generate_token(principal, integration.id, generator=generator, now=now,
-                                             expires_in=None, default_lifetime=default_lifetime,
-                                             max_lifetime=max_lifetime)
-        claimed = db.session.execute(update(V1ApiKey).where(  # only if nobody migrated it meanwhile
-            V1ApiKey.id == key_id, V1ApiKey.stops_at.is_(None), V1ApiKey.revoked_at.is_(None),
-        ).values(stops_at=now + timedelta(seconds=overlap), migrated_integration_id=integration.id, migrated_at=now))
-        if claimed.rowcount != 1:
-            raise ConflictError("this v1 key was migrated by someone else at the same time")
-        key = db.session.get(V1ApiKey, key_id)
-        audit.record(principal, "v1_key.migrated", now=now, account_id=key.account_id, target_type="v1_key",
-                     target_id=key.id, after=serialize_key(key, now) | {"scopes": sorted(needs.scopes)})
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        integrations.set_status(principal, integration.id, "deleted", now=now)
-        raise
+    issued = integrations.generate_token(principal, integration.id, policy=policy, now=now)
+    claimed = db.session.execute(update(V1ApiKey).where(  # only if nobody migrated it meanwhile
+        V1ApiKey.id == key_id, V1ApiKey.stops_at.is_(None), V1ApiKey.revoked_at.is_(None),
+    ).values(stops_at=now + timedelta(seconds=overlap), migrated_integration_id=integration.id, migrated_at=now))
+    if claimed.rowcount != 1:
+        raise ConflictError("this v1 key was migrated by someone else at the same time")
+    emit(de.V1KeyMigrated(actor=principal, now=now, account_id=key.account_id, key_id=key.id,
+                          after=serialize_key(key, now) | {"scopes": sorted(needs.scopes)}))
+    db.session.flush()
     return Migration(key=key, integration=integration, issued=issued)
 
 
@@ -82,10 +77,10 @@ def rollback_migration(principal: Principal, key_id: str, *, now: datetime) -> V
     integration_id = key.migrated_integration_id
     before = serialize_key(key, now)
     key.stops_at = key.migrated_integration_id = key.migrated_at = None
-    audit.record(principal, "v1_key.migration_rolled_back", now=now, account_id=key.account_id,
-                 target_type="v1_key", target_id=key.id, before=before, after=serialize_key(key, now))
-    db.session.commit()
+    emit(de.V1KeyMigrationRolledBack(actor=principal, now=now, account_id=key.account_id, key_id=key.id,
+                                     before=before, after=serialize_key(key, now)))
     integration = db.session.get(Integration, integration_id)
     if integration is not None and integration.status != "deleted":
         integrations.set_status(principal, integration_id, "deleted", now=now)
-    return db.session.get(V1ApiKey, key_id)
+    db.session.flush()
+    return key

@@ -13,8 +13,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 
-from .. import audit
+from .. import domain_events as de
 from ..durations import isoformat
+from ..emitter import emit
 from ..errors import ConflictError, NotFoundError
 from ..extensions import db
 from ..models import WebhookDelivery, WebhookEvent, WebhookSubscription
@@ -125,9 +126,9 @@ def redeliver(principal: Principal, delivery_id: str, *, now: datetime) -> Webho
     before = serialize_delivery(row, None, now)
     row.status, row.next_attempt_at, row.retry_until = "pending", now, now + RETRY_WINDOW
     row.lease_id = row.lease_until = None
-    audit.record(principal, "webhook.redelivery_requested", now=now, account_id=subscription.account_id,
-                 target_type="webhook_delivery", target_id=row.id, before=before)
-    db.session.commit()
+    emit(de.WebhookRedeliveryRequested(actor=principal, now=now, account_id=subscription.account_id,
+                                       delivery_id=row.id, before=before))
+    db.session.flush()
     return row
 
 

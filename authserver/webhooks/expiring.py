@@ -7,13 +7,19 @@ deadline; the event's unique ``dedup_key`` makes the scan safe to run as often a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
+from ..domain_events import TokenEnded, TokenExpiring
+from ..emitter import emit
 from ..extensions import db
+from ..integrations import token_state
 from ..models import AccessToken, Integration
+from ..principals import SYSTEM
+from ..unit_of_work import unit_of_work
 from . import outbox
 
 SCHEDULED_END_NOTICE = timedelta(days=7)
@@ -21,32 +27,37 @@ INACTIVITY_NOTICE = timedelta(hours=24)
 ENDED_LOOKBACK = timedelta(days=7)  # how far back a missed "grace ended" is still announced
 
 
-def scan(now: datetime) -> int:
-    """Emit every notice that is due and not yet emitted; returns how many events were recorded."""
+def scan(now: datetime, recent_use: Callable[[str], datetime | None] | None = None) -> int:
+    """Emit every notice that is due and not yet emitted; returns how many events were recorded. Liveness and the
+    idle deadline are the token's own (TokenState), counting a use still in the activity buffer (``recent_use``)."""
     emitted = 0
-    for row, window in _live_tokens(now):
+    for row in _live_tokens(now):
+        state = token_state(row)
+        recent = recent_use(row.jti) if recent_use is not None else None
+        if not state.is_live(now, recent):
+            continue
         if row.ends_at is not None and row.ends_at <= now + SCHEDULED_END_NOTICE:
             reason = "grace" if row.replaced_by else "scheduled_end"
-            emitted += _once(outbox.expiring_key(row.jti, reason, row.ends_at),
-                             lambda r=row, why=reason: outbox.token_expiring(r, now, reason=why, deadline=r.ends_at))
-        if window is not None:
-            idle = max(m for m in (row.last_used_at, row.issued_at) if m is not None) + timedelta(seconds=window)
+            emitted += _once(TokenExpiring(actor=SYSTEM, now=now, token=row, reason=reason, deadline=row.ends_at,
+                                           dedup_key=outbox.expiring_key(row.jti, reason, row.ends_at)))
+        idle = state.idle_deadline(recent)
+        if idle is not None:
             ends = min(m for m in (row.ends_at, row.expires_at) if m is not None)
             if now < idle <= now + INACTIVITY_NOTICE and idle < ends:
-                emitted += _once(outbox.expiring_key(row.jti, "inactivity", idle),
-                                 lambda r=row, d=idle: outbox.token_expiring(r, now, reason="inactivity", deadline=d))
+                emitted += _once(TokenExpiring(actor=SYSTEM, now=now, token=row, reason="inactivity", deadline=idle,
+                                               dedup_key=outbox.expiring_key(row.jti, "inactivity", idle)))
     for row in _recently_ended(now):
-        emitted += _once(outbox.ended_key(row.jti), lambda r=row: outbox.token_ended(r, now))
+        emitted += _once(TokenEnded(actor=SYSTEM, now=now, token=row, dedup_key=outbox.ended_key(row.jti)))
     return emitted
 
 
-def _live_tokens(now: datetime):
-    return db.session.execute(
-        select(AccessToken, Integration.inactivity_window)
+def _live_tokens(now: datetime) -> list[AccessToken]:
+    return list(db.session.scalars(
+        select(AccessToken)
         .join(Integration, Integration.id == AccessToken.integration_id)
         .where(AccessToken.revoked_at.is_(None), AccessToken.expires_at > now, Integration.status == "active",
                or_(AccessToken.ends_at.is_(None), AccessToken.ends_at > now))
-    ).all()
+    ))
 
 
 def _recently_ended(now: datetime) -> list[AccessToken]:
@@ -57,14 +68,15 @@ def _recently_ended(now: datetime) -> list[AccessToken]:
         or_(AccessToken.revoked_at.is_(None), AccessToken.revoked_at > AccessToken.ends_at))))
 
 
-def _once(key: str, emit) -> int:
-    """Emit in its own transaction unless already emitted; a concurrent scanner's duplicate loses on the key."""
-    if outbox.is_emitted(key):
+def _once(event: TokenExpiring | TokenEnded) -> int:
+    """Emit in a unit of work of its own unless already emitted; a concurrent scanner's duplicate loses on the key.
+    Counts 1 if a webhook event was queued (some subscription wanted it)."""
+    if outbox.is_emitted(event.dedup_key):
         return 0
     try:
-        event = emit()
-        db.session.commit()
+        with unit_of_work():
+            emit(event)
+            queued = outbox.is_emitted(event.dedup_key)
     except IntegrityError:
-        db.session.rollback()
         return 0
-    return 1 if event is not None else 0
+    return 1 if queued else 0

@@ -1,17 +1,21 @@
 """The outbox: the domain records webhook events here, inside the transaction of the change that caused them.
 
-Each verb calls one function below. It adds an event row and one pending delivery per matching subscription to
-the current session and never commits: the change, its audit row and its webhooks commit together or not at all.
+``project`` turns a domain event (domain_events) into webhook events: an event row and one pending delivery per
+matching subscription, added to the current session and never committed here: the change, its audit row and its
+webhooks commit together or not at all.
 Payloads name tokens by id (``jti``) and never carry a token.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select
 
+from .. import domain_events as de
+from ..domain_events import DomainEvent
 from ..durations import isoformat
 from ..extensions import db
 from ..models import AccessToken, ApiClient, Integration, WebhookDelivery, WebhookEvent, WebhookSubscription
@@ -22,7 +26,7 @@ from . import catalogue
 RETRY_WINDOW = timedelta(hours=26)
 
 
-def emit(event_type: str, *, account_id: str, integration_id: str | None, now: datetime, data: dict,
+def queue(event_type: str, *, account_id: str, integration_id: str | None, now: datetime, data: dict,
          dedup_key: str | None = None) -> WebhookEvent | None:
     """Queue ``event_type`` for every active subscription that wants it; nothing is stored if nobody does."""
     subscribers = [s for s in _subscribers(account_id, integration_id) if event_type in s.event_types.split()]
@@ -60,69 +64,87 @@ def _token(row: AccessToken) -> dict:
             "expires_at": isoformat(row.expires_at)}
 
 
-# -- one function per domain verb ----------------------------------------------------------------------
-def integration_created(integration: Integration, now: datetime) -> None:
-    emit(catalogue.INTEGRATION_CREATED, account_id=integration.account_id, integration_id=integration.id, now=now,
-         data={"account_id": integration.account_id, "integration_id": integration.id, "name": integration.name,
-               "scopes": sorted(integration.scopes.split()), "created_by": integration.created_by})
+# -- the projector: which webhook each domain event queues (domain_events declares WEBHOOKS) ----------------
+def project(event: DomainEvent) -> None:
+    """Queue the webhook events ``event`` declares, for the subscriptions that asked for them."""
+    if event.WEBHOOKS:
+        _PROJECTIONS[type(event)](event)
 
 
-def token_generated(row: AccessToken, now: datetime) -> None:
-    emit(catalogue.TOKEN_GENERATED, account_id=row.account_id, integration_id=row.integration_id, now=now,
-         data=_token(row))
+def _integration(integration: Integration) -> dict:
+    return {"account_id": integration.account_id, "integration_id": integration.id}
 
 
-def token_rotated(row: AccessToken, previous: list[AccessToken], now: datetime, *, old_tokens_end: datetime) -> None:
+def _to(row: AccessToken, event_type: str, now: datetime, data: dict, dedup_key: str | None = None) -> None:
+    queue(event_type, account_id=row.account_id, integration_id=row.integration_id, now=now, data=_token(row) | data,
+         dedup_key=dedup_key)
+
+
+def _integration_created(event: de.IntegrationCreated) -> None:
+    integration = event.integration
+    queue(catalogue.INTEGRATION_CREATED, account_id=integration.account_id, integration_id=integration.id,
+         now=event.now, data=_integration(integration) | {"name": integration.name,
+                                                            "scopes": sorted(integration.scopes.split()),
+                                                            "created_by": integration.created_by})
+
+
+def _scopes_changed(integration: Integration, before: list[str], after: list[str], now: datetime) -> None:
+    queue(catalogue.INTEGRATION_SCOPES_CHANGED, account_id=integration.account_id, integration_id=integration.id,
+         now=now, data=_integration(integration) | {"scopes_before": sorted(before), "scopes": sorted(after)})
+
+
+def _integration_deleted(event: de.IntegrationDeleted) -> None:
+    """Only deletion is a webhook event; disabling and enabling reach resource services through the feed."""
+    integration = event.integration
+    queue(catalogue.INTEGRATION_DELETED, account_id=integration.account_id, integration_id=integration.id,
+         now=event.now, data=_integration(integration) | {"name": integration.name,
+                                                            "deleted_at": isoformat(event.now)})
+
+
+def _token_rotated(event: de.TokenRotated | de.TokenRotatedWithGrace, old_tokens_end: datetime) -> None:
     """``old_tokens_end`` is now (rotate now) or the grace deadline (rotate with grace)."""
-    emit(catalogue.TOKEN_ROTATED, account_id=row.account_id, integration_id=row.integration_id, now=now,
-         data=_token(row) | {"previous_token_ids": [p.jti for p in previous],
-                             "previous_tokens_end_at": isoformat(old_tokens_end),
-                             "grace": old_tokens_end > now})
+    _to(event.token, catalogue.TOKEN_ROTATED, event.now,
+        {"previous_token_ids": [p.jti for p in event.previous],
+         "previous_tokens_end_at": isoformat(old_tokens_end), "grace": old_tokens_end > event.now})
 
 
-def tokens_expired(rows: list[AccessToken], now: datetime, *, reason: str) -> None:
+def _tokens_expired(rows: tuple[AccessToken, ...], now: datetime, reason: str) -> None:
     """One event per token that stopped before its exp (by an admin, or idle). A token whose scheduled end had
-    already passed was announced by the scan (``token_ended``) when it ended, so it is skipped here."""
+    already passed was announced by the scan (TokenEnded) when it ended, so it is skipped here."""
     for row in rows:
         if row.ends_at is not None and row.ends_at <= now:
             continue
-        emit(catalogue.TOKEN_EXPIRED, account_id=row.account_id, integration_id=row.integration_id, now=now,
-             data=_token(row) | {"reason": reason, "ended_at": isoformat(now)})
+        _to(row, catalogue.TOKEN_EXPIRED, now, {"reason": reason, "ended_at": isoformat(now)})
 
 
-def token_ended(row: AccessToken, now: datetime) -> WebhookEvent | None:
-    """A grace period or scheduled end ran out (found by the periodic scan; once per token)."""
+def _token_ended(event: de.TokenEnded) -> None:
+    row = event.token
     assert row.ends_at is not None
-    return emit(catalogue.TOKEN_EXPIRED, account_id=row.account_id, integration_id=row.integration_id, now=now,
-                data=_token(row) | {"reason": "grace_ended" if row.replaced_by else "scheduled_end",
-                                    "ended_at": isoformat(row.ends_at)},
-                dedup_key=ended_key(row.jti))
+    _to(row, catalogue.TOKEN_EXPIRED, event.now,
+        {"reason": "grace_ended" if row.replaced_by else "scheduled_end", "ended_at": isoformat(row.ends_at)},
+        dedup_key=event.dedup_key)
 
 
-def token_revoked(row: AccessToken, now: datetime) -> None:
-    emit(catalogue.TOKEN_REVOKED, account_id=row.account_id, integration_id=row.integration_id, now=now,
-         data=_token(row) | {"reason": row.revocation_reason, "revoked_at": isoformat(row.revoked_at)})
-
-
-def scopes_changed(integration: Integration, before: list[str], after: list[str], now: datetime) -> None:
-    emit(catalogue.INTEGRATION_SCOPES_CHANGED, account_id=integration.account_id, integration_id=integration.id,
-         now=now, data={"account_id": integration.account_id, "integration_id": integration.id,
-                        "scopes_before": sorted(before), "scopes": sorted(after)})
-
-
-def integration_status_changed(integration: Integration, now: datetime) -> None:
-    """Only deletion is a webhook event; disabling and enabling reach resource services through the feed."""
-    if integration.status == "deleted":
-        emit(catalogue.INTEGRATION_DELETED, account_id=integration.account_id, integration_id=integration.id,
-             now=now, data={"account_id": integration.account_id, "integration_id": integration.id,
-                            "name": integration.name, "deleted_at": isoformat(now)})
-
-
-def token_expiring(row: AccessToken, now: datetime, *, reason: str, deadline: datetime) -> WebhookEvent | None:
-    """Once per token, reason and deadline (a token used again gets a new inactivity deadline, and a new notice)."""
-    return emit(catalogue.TOKEN_EXPIRING, account_id=row.account_id, integration_id=row.integration_id, now=now,
-                data=_token(row) | {"reason": reason, "ends_at": isoformat(deadline)},
-                dedup_key=expiring_key(row.jti, reason, deadline))
+_PROJECTIONS: dict[type, Callable] = {
+    de.IntegrationCreated: _integration_created,
+    de.IntegrationScopesChanged: lambda e: _scopes_changed(e.integration, e.before["scopes"], e.after["scopes"],
+                                                           e.now),
+    de.IntegrationScopesNarrowedByAccount: lambda e: _scopes_changed(e.integration, e.scopes_before,
+                                                                     e.scopes_after, e.now),
+    de.IntegrationDeleted: _integration_deleted,
+    de.TokenGenerated: lambda e: _to(e.token, catalogue.TOKEN_GENERATED, e.now, {}),
+    de.TokenRotated: lambda e: _token_rotated(e, e.now),
+    de.TokenRotatedWithGrace: lambda e: _token_rotated(e, e.ending[0].ends_at),
+    de.TokenExpired: lambda e: _tokens_expired(e.stopped, e.now, "expired_by_admin"),
+    de.TokenExpiredInactive: lambda e: _tokens_expired(e.stopped, e.now, "inactive"),
+    de.TokenRevoked: lambda e: _to(e.token, catalogue.TOKEN_REVOKED, e.now,
+                                   {"reason": e.token.revocation_reason,
+                                    "revoked_at": isoformat(e.token.revoked_at)}),
+    de.TokenExpiring: lambda e: _to(e.token, catalogue.TOKEN_EXPIRING, e.now,
+                                    {"reason": e.reason, "ends_at": isoformat(e.deadline)}, dedup_key=e.dedup_key),
+    de.TokenEnded: _token_ended,
+}
+PROJECTED = frozenset(_PROJECTIONS)  # checked against domain_events' WEBHOOKS declarations by a unit test
 
 
 def expiring_key(jti: str, reason: str, deadline: datetime) -> str:

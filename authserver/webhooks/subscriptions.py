@@ -10,10 +10,11 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
-from .. import audit
+from .. import domain_events as de
 from ..accounts import clean_name, get_account_for
 from ..clients import find_client
 from ..durations import isoformat
+from ..emitter import emit
 from ..errors import ForbiddenError, InvalidInputError, NotFoundError
 from ..extensions import db
 from ..integrations import get_integration_for
@@ -63,9 +64,9 @@ def create_subscription(
         created_by=f"{principal.kind}:{principal.id}", created_at=now, updated_at=now,
     )
     db.session.add(subscription)
-    audit.record(principal, "webhook.subscribed", now=now, account_id=account_id, target_type="webhook",
-                 target_id=subscription.id, after=serialize_subscription(subscription))
-    db.session.commit()
+    emit(de.WebhookSubscribed(actor=principal, now=now, account_id=account_id, subscription_id=subscription.id,
+                              after=serialize_subscription(subscription)))
+    db.session.flush()
     return subscription, secret
 
 
@@ -105,9 +106,9 @@ def delete_subscription(principal: Principal, subscription_id: str, *, now: date
     db.session.execute(update(WebhookDelivery).where(
         WebhookDelivery.subscription_id == row.id, WebhookDelivery.status == "pending",
     ).values(status="cancelled", next_attempt_at=None))
-    audit.record(principal, "webhook.deleted", now=now, account_id=row.account_id, target_type="webhook",
-                 target_id=row.id, before=before)
-    db.session.commit()
+    emit(de.WebhookDeleted(actor=principal, now=now, account_id=row.account_id, subscription_id=row.id,
+                           before=before))
+    db.session.flush()
     return row
 
 

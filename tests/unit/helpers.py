@@ -1,4 +1,5 @@
-"""Thin wrappers over the lifecycle verbs, so a test reads as the admin action it performs."""
+"""Thin wrappers over the lifecycle verbs, so a test reads as the admin action it performs: each in its own unit of
+work, as a surface calls it."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from datetime import datetime, timedelta
 
 from authserver import integrations
 from authserver.integrations import DEFAULT_GRACE
-from authserver.principals import OPERATOR, Principal
+from authserver.principals import OPERATOR, SYSTEM, Principal
 from authserver.tokens import load_state
+from authserver.unit_of_work import unit_of_work
 
 
 class Lifecycle:
@@ -21,37 +23,45 @@ class Lifecycle:
         return self.clock.now()
 
     def _minting(self, expires_in):
-        return dict(generator=self.services.generator, now=self.now, expires_in=expires_in,
-                    **self.services.lifetimes())
+        return dict(policy=self.services.policy, now=self.now, expires_in=expires_in)
 
     def generate(self, integration_id: str, expires_in: int | None = None):
-        return integrations.generate_token(self.principal, integration_id, **self._minting(expires_in))
+        with unit_of_work():
+            return integrations.generate_token(self.principal, integration_id, **self._minting(expires_in))
 
     def rotate_now(self, integration_id: str, expires_in: int | None = None):
-        return integrations.rotate_now(self.principal, integration_id, **self._minting(expires_in))
+        with unit_of_work():
+            return integrations.rotate_now(self.principal, integration_id, **self._minting(expires_in))
 
     def rotate_with_grace(self, integration_id: str, grace: int = DEFAULT_GRACE, *, until: datetime | None = None,
                           expires_in: int | None = None):
         deadline = until if until is not None else self.now + timedelta(seconds=grace)
-        return integrations.rotate_with_grace(self.principal, integration_id, grace_until=deadline,
-                                              **self._minting(expires_in))
+        with unit_of_work():
+            return integrations.rotate_with_grace(self.principal, integration_id, grace_until=deadline,
+                                                  **self._minting(expires_in))
 
     def expire_now(self, integration_id: str, jti: str | None = None):
-        return integrations.expire_now(self.principal, integration_id, now=self.now, jti=jti)
+        with unit_of_work():
+            return integrations.expire_now(self.principal, integration_id, now=self.now, jti=jti)
 
     def expire_later(self, integration_id: str, at: datetime):
-        return integrations.expire_later(self.principal, integration_id, now=self.now, at=at)
+        with unit_of_work():
+            return integrations.expire_later(self.principal, integration_id, now=self.now, at=at)
 
     def set_scopes(self, integration_id: str, scopes):
-        return integrations.update_integration(self.principal, integration_id, now=self.now, scopes=list(scopes))
+        with unit_of_work():
+            return integrations.update_integration(self.principal, integration_id, now=self.now,
+                                                   scopes=list(scopes))
 
     def set_status(self, integration_id: str, status: str):
-        return integrations.set_status(self.principal, integration_id, status, now=self.now)
+        with unit_of_work():
+            return integrations.set_status(self.principal, integration_id, status, now=self.now)
 
     def expire_inactive(self):
-        from authserver.principals import SYSTEM
-
-        return integrations.expire_inactive(SYSTEM, now=self.now)
+        activity = self.services.activity
+        with unit_of_work():
+            return integrations.expire_inactive(SYSTEM, now=self.now,
+                                                recent_use=activity.recent_use if activity is not None else None)
 
     # -- what introspection would say (the same single source of truth the endpoint uses) ------------
     def is_live(self, jti: str) -> bool:

@@ -13,13 +13,15 @@ from authserver.extensions import db
 from authserver.models import AuditEvent, Integration
 from authserver.principals import OPERATOR
 from authserver.scopes import ALL_SCOPES
+from authserver.unit_of_work import unit_of_work
 from tests.factories import make_account, make_integration
 
 READ = {"contacts.readonly", "calendars.readonly", "locations.readonly"}
 
 
 def restrict(clock, account_id, scopes):
-    return accounts.update_account(OPERATOR, account_id, now=clock.now(), allowed=sorted(scopes))
+    with unit_of_work():
+        return accounts.update_account(OPERATOR, account_id, now=clock.now(), allowed=sorted(scopes))
 
 
 def integration_scopes(integration_id):
@@ -87,7 +89,8 @@ def test_widening_an_account_again_gives_nothing_back_to_integrations_or_live_to
     integration = make_integration(clock, account.id, scopes=["contacts.readonly", "contacts.write"])
     issued = lifecycle.generate(integration.id)
     restrict(clock, account.id, READ)
-    accounts.update_account(OPERATOR, account.id, now=clock.now(), clear_allowed=True)
+    with unit_of_work():
+        accounts.update_account(OPERATOR, account.id, now=clock.now(), clear_allowed=True)
     assert integration_scopes(integration.id) == {"contacts.readonly"}
     assert lifecycle.scopes(issued.record.jti) == {"contacts.readonly"}
     lifecycle.set_scopes(integration.id, ["contacts.readonly", "contacts.write"])  # widening: a new token's job
@@ -118,8 +121,9 @@ def test_account_narrowing_is_audited_on_each_integration_it_changed(app, clock)
 def test_a_sub_account_token_never_outlives_its_agency_maximum(app, clock, lifecycle):
     agency = make_account(clock, "Agency")
     sub = make_account(clock, "Sub", parent_id=agency.id)
-    accounts.update_account(OPERATOR, agency.id, now=clock.now(), max_token_lifetime=30 * 86400)
-    accounts.update_account(OPERATOR, sub.id, now=clock.now(), max_token_lifetime=365 * 86400)
+    with unit_of_work():
+        accounts.update_account(OPERATOR, agency.id, now=clock.now(), max_token_lifetime=30 * 86400)
+        accounts.update_account(OPERATOR, sub.id, now=clock.now(), max_token_lifetime=365 * 86400)
     integration = make_integration(clock, sub.id)
     with pytest.raises(InvalidInputError) as caught:
         lifecycle.generate(integration.id, expires_in=31 * 86400)

@@ -173,8 +173,8 @@ def test_an_action_on_a_stale_version_is_a_conflict_and_changes_nothing(integrat
     stale = db.session.get(Integration, integration.id).version
     lifecycle.rotate_with_grace(integration.id)
     with pytest.raises(ConflictError):
-        integrations.rotate_now(OPERATOR, integration.id, generator=services.generator, now=clock.now(),
-                                expires_in=None, expected_version=stale, **services.lifetimes())
+        integrations.rotate_now(OPERATOR, integration.id, policy=services.policy, now=clock.now(),
+                                expires_in=None, expected_version=stale)
     db.session.rollback()
     assert len(lifecycle.live_jtis(integration.id)) == 2
     assert lifecycle.is_live(old.record.jti)
