@@ -15,7 +15,8 @@ from datetime import UTC, datetime, timedelta
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from sqlalchemy import bindparam, select, update
 
-from .compact_jws import MAX_TOKEN_LENGTH, AccessTokenClaims, TokenRefusedError, read_access_token
+from authserver_resource.compact_jws import MAX_TOKEN_LENGTH, AccessTokenClaims, TokenRefusedError, read_access_token
+
 from .extensions import db
 from .keys import KeyStore
 from .models import AccessToken, Integration, SigningKey

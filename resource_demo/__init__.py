@@ -1,6 +1,7 @@
 """resource_demo: a v2 API service (a small CRM slice) protected by tokens from the authorization server.
 
-``create_app`` wires configuration, the database, the protection runtime, blueprints and error handlers.
+``create_app`` wires configuration, the database, the token guard (the ``authserver_resource`` package), blueprints
+and error handlers. What is left in this package is the CRM and its wiring.
 """
 
 from __future__ import annotations
@@ -21,16 +22,19 @@ def create_app(overrides: dict | None = None, *, clock=None) -> Flask:
         app.instance_path = str(instance)
     app.config.update(load_config(Path(app.instance_path), overrides))
 
+    from authserver_resource.flask import FlaskResource
+
     from . import database, errors
     from .api import bp as v2_bp
-    from .runtime import build_runtime
     from .metrics import bp as metrics_bp
+    from .protection import build_guard
     from .status import bp as status_bp
     from .v1 import bp as v1_bp
 
     db.init_app(app)
     database.init_app(app)
-    app.extensions["resource_demo"] = build_runtime(app.config, clock=clock)
+    guard = app.extensions["resource_demo"] = build_guard(app.config, clock=clock)
+    FlaskResource(app, guard, autostart=False)  # RFC 6750 refusals, RFC 9728 document; serving.serve starts it
     errors.init_app(app)
     app.register_blueprint(v2_bp, url_prefix="/v2")
     app.register_blueprint(v1_bp, url_prefix="/v1")  # legacy v1 keys, deprecated (resource_demo/v1/)

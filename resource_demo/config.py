@@ -41,8 +41,11 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "RESOURCE_DEMO_PORT": int(_number(env, "RESOURCE_DEMO_PORT", 5100, low=0, high=65535)),
         "SQLALCHEMY_DATABASE_URI": env.get("RESOURCE_DEMO_DATABASE_URL")
         or f"sqlite:///{Path(instance_path) / 'resource_demo.db'}",
-        # The `aud` this service answers to; tokens for any other audience are refused.
+        # The server's default audience (AUTHSERVER_AUDIENCE): tokens of integrations not limited to named services.
         "RESOURCE_DEMO_AUDIENCE": env.get("RESOURCE_DEMO_AUDIENCE", "https://api.example.com/v2"),
+        # This service's resource URI (RFC 8707; the `resource` of its RFC 9728 document). Tokens limited to named
+        # services must name it in `aud`. Unset: the audience above.
+        "RESOURCE_DEMO_RESOURCE": env.get("RESOURCE_DEMO_RESOURCE", ""),
         # How long a verdict may be served without asking the authorization server again: cached introspection
         # answers, and in local mode the revocation state while the event feed is down. Never past a token's exp.
         "RESOURCE_DEMO_CACHE_TTL": _number(env, "RESOURCE_DEMO_CACHE_TTL", 30, low=0, high=300),
@@ -50,7 +53,7 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         # Local mode: the least time between two JWKS fetches caused by an unknown kid.
         "RESOURCE_DEMO_JWKS_REFETCH_INTERVAL": _number(env, "RESOURCE_DEMO_JWKS_REFETCH_INTERVAL", 10,
                                                        low=0.1, high=3600),
-        # Local mode: how often batched token use is reported to the authorization server.
+        # How often batched token use (calls, scopes needed) is reported to the authorization server.
         "RESOURCE_DEMO_USAGE_INTERVAL": _number(env, "RESOURCE_DEMO_USAGE_INTERVAL", 5, low=0.1, high=300),
         # Long-poll length on the event feed; a hung connection is noticed within this plus a few seconds.
         "RESOURCE_DEMO_FEED_WAIT": _number(env, "RESOURCE_DEMO_FEED_WAIT", 10, low=1, high=25),

@@ -22,11 +22,11 @@ class KeepAliveHandler(WSGIRequestHandler):
 def serve(app, host: str, port: int) -> None:
     log_redaction.install()  # request lines are logged; a token someone put in a URL is not
     prepare(app)
-    runtime = app.extensions["resource_demo"]
+    guard = app.extensions["resource_demo"]
     server = make_server(host, port, app, threaded=True, request_handler=KeepAliveHandler)
-    print(f"resource_demo listening on http://{host}:{server.port} ({runtime.mode} mode, "
-          f"authorization server {runtime.link.issuer})", flush=True)
-    runtime.start()
+    print(f"resource_demo listening on http://{host}:{server.port} ({guard.mode} mode, "
+          f"authorization server {guard.link.issuer})", flush=True)
+    guard.start()
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     try:
         server.serve_forever()
@@ -34,5 +34,5 @@ def serve(app, host: str, port: int) -> None:
         pass
     finally:
         server.server_close()
-        runtime.stop()
+        guard.stop()
         sys.stdout.flush()

@@ -9,7 +9,7 @@ bp = Blueprint("status", __name__)
 
 @bp.get("/healthz")
 def healthz():
-    runtime = current_app.extensions["resource_demo"]
-    body = runtime.status()
-    body["status"] = "ok" if runtime.feed.is_live() else "degraded"
+    guard = current_app.extensions["resource_demo"]
+    body = guard.status()
+    body["status"] = "ok" if guard.is_ready() else "degraded"
     return jsonify(body)

@@ -13,7 +13,7 @@ from flask import current_app, jsonify, request
 
 from ..durations import isoformat
 from ..v1keys.keys import check_key
-from ..v1keys.routes import parse_route
+from ..v1keys.route_scopes import parse_route
 from .views import bp
 
 

@@ -10,7 +10,7 @@ from ..accounts import allowed_scopes, get_account_for
 from ..durations import isoformat
 from ..principals import Principal
 from .keys import list_keys, serialize_key, usage_of
-from .routes import scope_for
+from .route_scopes import scope_for
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import jsonify, url_for
 
+from authserver_resource.flask import current_grant, require
+
 from ..crm import calendars
 from ..models import Calendar, CalendarEvent
-from ..protection import current_grant, require
 from . import bp
 from .inputs import encode_cursor, instant, iso, json_object, page_args, text
 

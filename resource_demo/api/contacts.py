@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import jsonify, url_for
 
+from authserver_resource.flask import current_grant, require
+
 from ..crm import contacts
 from ..models import Contact
-from ..protection import current_grant, require
 from . import bp
 from .inputs import email, encode_cursor, iso, json_object, page_args, text
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from flask import jsonify
 
-from ..protection import current_grant, require
+from authserver_resource.flask import current_grant, require
+
 from . import bp
 
 

@@ -14,7 +14,8 @@ from .conftest import bearer, rsa_key
 def test_missing_token_is_a_401_challenge_without_an_error_code(client):
     response = client.get("/v2/contacts")
     assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"] == 'Bearer realm="v2"'
+    assert response.headers["WWW-Authenticate"] == (
+        'Bearer realm="v2", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/v2"')
 
 
 @pytest.mark.parametrize("header", ["Bearer", "Bearer  two-spaces", "Bearer a,b", "Bearer a b"])

@@ -17,7 +17,7 @@ import jwt
 import pytest
 import requests
 
-from authserver.compact_jws import LEEWAY
+from authserver_resource.compact_jws import LEEWAY
 from tests.support.resource_demo import make_resource_demo
 
 from .conftest import AUDIENCE, TIMEOUT

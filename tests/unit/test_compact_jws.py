@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from authserver import compact_jws
-from authserver.compact_jws import LEEWAY, TokenRefusedError, is_current, read_access_token
+from authserver_resource import compact_jws
+from authserver_resource.compact_jws import LEEWAY, TokenRefusedError, is_current, read_access_token
 
 ISSUER, AUDIENCE, KID = "https://issuer.example", "https://api.example/v2", "key-1"
 KEY = ec.generate_private_key(ec.SECP256R1())

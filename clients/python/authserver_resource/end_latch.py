@@ -3,8 +3,8 @@
 Once a validator has judged a token past its ``exp`` or scheduled end (grace deadline) on this service's clock, the
 token's SHA-256 digest is latched: it is refused from then on without asking anyone, even if the wall clock is
 later corrected backwards or the authorization server, whose clock never reached the end, would still call it
-active. The token, not its ``jti``: a copy re-signed with an earlier ``exp`` must not end the genuine one. The authorization server latches the ends it sees
-the same way, in its database (``access_tokens.ended_at``).
+active. The token, not its ``jti``: a copy re-signed with an earlier ``exp`` must not end the genuine one. The
+authorization server latches the ends it sees the same way, in its database (``access_tokens.ended_at``).
 
 Entries are kept for ``retention`` seconds of *monotonic* time (a wall clock stepping back cannot shorten that) and
 at most ``max_entries`` of them, oldest dropped first: only validly signed tokens reach the latch, so its size is

@@ -6,7 +6,7 @@ import threading
 
 
 class BackgroundLoop:
-    name = "resource_demo-worker"
+    name = "authserver-resource-worker"
 
     def __init__(self) -> None:
         self._stop = threading.Event()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from resource_demo.grants import Grant
-from resource_demo.introspection_cache import IntrospectionCache
+from authserver_resource.grants import Grant
+from authserver_resource.introspection_cache import IntrospectionCache
 
 
 def grant(jti="tok_1", integration="int_1", exp_in=3600.0) -> Grant:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from resource_demo.revocation_state import RevocationState
+from authserver_resource.revocation_state import RevocationState
 
 READ = frozenset({"contacts.readonly"})
 NOW = 1_800_000_000.0

@@ -20,8 +20,10 @@ class UnavailableError(Exception):
 
 
 class AuthServerClient:
-    def __init__(self, issuer: str, client_id: str, client_secret: str, *, timeout: float) -> None:
+    def __init__(self, issuer: str, client_id: str, client_secret: str, *, timeout: float,
+                 user_agent: str = "authserver-resource/0.1") -> None:
         self.issuer = issuer
+        self.user_agent = user_agent
         self.timeout = timeout
         self._auth = (client_id, client_secret)
         self._local = threading.local()
@@ -33,7 +35,7 @@ class AuthServerClient:
         session = getattr(self._local, "session", None)
         if session is None:
             session = self._local.session = requests.Session()
-            session.headers["User-Agent"] = "resource_demo/0.1"
+            session.headers["User-Agent"] = self.user_agent
         return session
 
     def _call(self, method: str, url: str, *, timeout: float | None = None, auth: bool = True, **kwargs) -> dict:
@@ -64,7 +66,7 @@ class AuthServerClient:
             if self._metadata is None:
                 document = self._call("GET", self.issuer + METADATA_PATH, auth=False)
                 if document.get("issuer") != self.issuer:
-                    raise UnavailableError("the metadata's issuer does not match AUTHSERVER_URL")
+                    raise UnavailableError("the metadata's issuer does not match the configured issuer")
                 missing = [name for name in REQUIRED_METADATA if not isinstance(document.get(name), str)]
                 if missing:
                     raise UnavailableError(f"the metadata lacks {', '.join(missing)}")

@@ -6,6 +6,7 @@ Views only ever see a ``Grant``; the raw token string never leaves the validator
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
 @dataclass(frozen=True)
@@ -29,3 +30,11 @@ class Grant:
 
     def is_live_at(self, now: float) -> bool:
         return now < self.exp
+
+
+class Judgement(NamedTuple):
+    """A validator's verdict: the grant (None: refused), and whether this very call was answered by an
+    introspection (the authorization server has then already counted it as a use; usage reports say so)."""
+
+    grant: Grant | None
+    introspected: bool = False

@@ -11,45 +11,60 @@ import hashlib
 import logging
 
 from .authserver_client import AuthServerClient, UnavailableError
+from .bearer import TemporarilyUnavailableError
 from .end_latch import EndLatch
-from .grants import Grant
+from .grants import Grant, Judgement
 from .introspection_cache import IntrospectionCache
-from .metrics import VERDICTS
-from .protection import ScopedBearerValidator, TemporarilyUnavailableError
 
-log = logging.getLogger("resource_demo")
+log = logging.getLogger("authserver_resource")
 
 
-class IntrospectionValidator(ScopedBearerValidator):
-    def __init__(self, link: AuthServerClient, cache: IntrospectionCache, feed, clock, *, audience: str) -> None:
-        super().__init__(realm="v2")
+class IntrospectionValidator:
+    def __init__(self, link: AuthServerClient, cache: IntrospectionCache, feed, clock, *,
+                 audiences: tuple[str, ...], on_verdict=None) -> None:
         self.link = link
         self.cache = cache
         self.feed = feed
         self.clock = clock
-        self.audience = audience
+        self.audiences = audiences
+        self.on_verdict = on_verdict or (lambda source: None)
         self.ended = EndLatch()  # digests of tokens seen past their end: never accepted again (end_latch)
 
-    def authenticate_token(self, token_string: str) -> Grant | None:
+    def quick(self, token_string: str) -> Judgement | None:
+        """The verdict if it needs no call to the authorization server (a fresh cached answer), else None: lets an
+        async face stay on its event loop for warm tokens."""
+        key = hashlib.sha256(token_string.encode()).hexdigest()
+        if self.ended.has_ended(key):
+            return Judgement(None)
+        cached = self.cache.get(key)
+        if cached is None or not cached.is_fresh() or (cached.grant is not None and not self.feed.is_live()):
+            return None
+        if cached.grant is not None and not cached.grant.is_live_at(self.clock.time()):
+            return None  # judge() latches it
+        self.on_verdict("cache_hit")
+        return Judgement(cached.grant)
+
+    def judge(self, token_string: str) -> Judgement:
+        """The token's grant (None: refused); raises ``TemporarilyUnavailableError`` when it cannot be known."""
         key = hashlib.sha256(token_string.encode()).hexdigest()
         now = self.clock.time()
         if self.ended.has_ended(key):
-            return None  # seen past its end before: a clock stepping back does not revive it
+            return Judgement(None)  # seen past its end before: a clock stepping back does not revive it
         cached = self.cache.get(key)
         if cached is not None and cached.grant is not None and not cached.grant.is_live_at(now):
             self.cache.forget(key)
             self.ended.latch(key)
-            return None  # past exp (or its grace deadline): known dead, whatever the authorization server says
+            return Judgement(None)  # past exp (or its grace deadline): known dead, whatever the server says
         if cached is not None and cached.is_fresh() and (cached.grant is None or self.feed.is_live()):
-            VERDICTS.labels("cache_hit").inc()
-            return cached.grant
-        VERDICTS.labels("cache_miss").inc()
+            self.on_verdict("cache_hit")
+            return Judgement(cached.grant)
+        self.on_verdict("cache_miss")
         generation = self.cache.generation
         try:
             answer = self.link.introspect(token_string)
         except UnavailableError as exc:
             if cached is not None and cached.is_fresh():
-                return cached.grant
+                return Judgement(cached.grant)
             log.warning("introspection unavailable, failing closed: %s", exc)
             raise TemporarilyUnavailableError() from None
         grant = self.grant_from(answer)
@@ -57,7 +72,7 @@ class IntrospectionValidator(ScopedBearerValidator):
             self.ended.latch(key)  # active on the authorization server's clock, past its end on ours
             grant = None
         self.cache.put(key, grant, now=now, generation=generation)
-        return grant
+        return Judgement(grant, introspected=grant is not None)
 
     def grant_from(self, answer: dict) -> Grant | None:
         """An active answer for our issuer and audience, with everything tenancy needs; anything else is None."""
@@ -65,7 +80,8 @@ class IntrospectionValidator(ScopedBearerValidator):
             return None
         aud = answer.get("aud")
         audiences = aud if isinstance(aud, list) else [aud]
-        if self.audience not in audiences or answer.get("iss", self.link.issuer) != self.link.issuer:
+        if not any(item in self.audiences for item in audiences) \
+                or answer.get("iss", self.link.issuer) != self.link.issuer:
             return None
         fields = [answer.get(name) for name in ("jti", "account_id", "integration_id", "scope")]
         exp = answer.get("exp")

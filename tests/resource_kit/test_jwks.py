@@ -8,10 +8,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from resource_demo.authserver_client import UnavailableError
-from resource_demo.jwks import KeySet, parse_jwks
-
-from .conftest import rsa_key
+from authserver_resource.authserver_client import UnavailableError
+from authserver_resource.jwks import KeySet, parse_jwks
+from tests.resource_demo.conftest import rsa_key
 
 
 def rsa_jwk(kid: str) -> dict:

@@ -20,7 +20,7 @@ from .introspection_cache import IntrospectionCache
 from .jwks import KeySet
 from .revocation_state import RevocationState
 
-log = logging.getLogger("resource_demo")
+log = logging.getLogger("authserver_resource")
 
 TOKEN_REVOKED, TOKEN_ENDS, INTEGRATION_CHANGED = "token.revoked", "token.ends", "integration.changed"
 KEY_REVOKED = "key.revoked"
@@ -78,7 +78,7 @@ class StateUpdates:
 
 
 class FeedFollower(BackgroundLoop):
-    name = "resource_demo-feed"
+    name = "authserver-resource-feed"
     join_timeout = 0.2  # never wait out a long poll on shutdown: the thread is a daemon, nothing is lost
 
     def __init__(self, link: AuthServerClient, sink, clock, *, wait: float) -> None:

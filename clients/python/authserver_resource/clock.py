@@ -19,8 +19,8 @@ class SystemClock:
 class OffsetFileClock:
     """System time plus an offset (seconds) read from a file whenever the file changes.
 
-    Only used when RESOURCE_DEMO_CLOCK_OFFSET_FILE is set: it lets end-to-end tests move this service's clock
-    together with the authorization server's. Never in production."""
+    Only for end-to-end tests (resource_demo's RESOURCE_DEMO_CLOCK_OFFSET_FILE): it lets them move a service's
+    clock together with the authorization server's. Never in production."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -39,7 +39,3 @@ class OffsetFileClock:
             self._offset = 0.0
         return time.time() + self._offset
 
-
-def clock_from_config(config: dict):
-    path = config.get("RESOURCE_DEMO_CLOCK_OFFSET_FILE")
-    return OffsetFileClock(path) if path else SystemClock()

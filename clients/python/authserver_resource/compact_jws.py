@@ -26,7 +26,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import jwt
@@ -82,10 +82,12 @@ def is_current(*, iat: int, nbf: int | None, exp: int, now: float) -> bool:
 KeyLookup = Callable[[str], tuple[str, object] | None]
 
 
-def read_access_token(token: object, *, issuer: str, audience: str, key_for: KeyLookup) -> AccessTokenClaims:
-    """Split, decode and verify ``token``; its claims, or ``TokenRefusedError``. Time is not judged here (see
-    ``AccessTokenClaims.is_current``). Exceptions raised by ``key_for`` (e.g. a JWKS that cannot be fetched) pass
-    through unchanged; nothing else escapes."""
+def read_access_token(token: object, *, issuer: str, audience: str | Collection[str],
+                      key_for: KeyLookup) -> AccessTokenClaims:
+    """Split, decode and verify ``token``; its claims, or ``TokenRefusedError``. ``aud`` must name ``audience``, or
+    one of them when several are given (a service's own resource, or the default audience: RFC 8707). Time is not
+    judged here (see ``AccessTokenClaims.is_current``). Exceptions raised by ``key_for`` (e.g. a JWKS that cannot be
+    fetched) pass through unchanged; nothing else escapes."""
     header_segment, payload_segment, signature_segment = split_compact(token)
     header = _json_object(_decode_segment(header_segment), "header")
     alg, kid = _check_header(header)
@@ -162,14 +164,15 @@ def _check_header(header: dict) -> tuple[str, str]:
     return alg, kid
 
 
-def _check_claims(payload: dict, *, issuer: str, audience: str, kid: str) -> AccessTokenClaims:
+def _check_claims(payload: dict, *, issuer: str, audience: str | Collection[str], kid: str) -> AccessTokenClaims:
     iss = payload.get("iss")
     if not isinstance(iss, str) or iss != issuer:
         raise TokenRefusedError("wrong issuer")
     aud = payload.get("aud")
+    accepted = (audience,) if isinstance(audience, str) else tuple(audience)
     audiences = [aud] if isinstance(aud, str) else aud
     if not isinstance(audiences, list) or not all(isinstance(item, str) for item in audiences) \
-            or audience not in audiences:
+            or not any(item in accepted for item in audiences):
         raise TokenRefusedError("wrong audience")
     texts = [payload.get(name) for name in _TEXT_CLAIMS]
     if not all(isinstance(value, str) and value for value in texts):

@@ -12,48 +12,53 @@ from __future__ import annotations
 import hashlib
 
 from .authserver_client import UnavailableError
+from .bearer import TemporarilyUnavailableError
 from .end_latch import EndLatch
 from .feed import FeedFollower
-from .grants import Grant
-from .jwt_verifier import JWTVerifier
-from .metrics import VERDICTS
-from .protection import ScopedBearerValidator, TemporarilyUnavailableError
+from .grants import Grant, Judgement
+from .jwt_verifier import AccessClaims, JWTVerifier
 from .revocation_state import RevocationState
-from .usage import UsageReporter
 
 
-class LocalJWTValidator(ScopedBearerValidator):
-    def __init__(self, verifier: JWTVerifier, state: RevocationState, feed: FeedFollower, usage: UsageReporter,
-                 clock, *, max_staleness: float) -> None:
-        super().__init__(realm="v2")
+class LocalJWTValidator:
+    def __init__(self, verifier: JWTVerifier, state: RevocationState, feed: FeedFollower, clock, *,
+                 max_staleness: float, on_verdict=None) -> None:
         self.verifier = verifier
         self.state = state
         self.feed = feed
-        self.usage = usage
         self.clock = clock
         self.max_staleness = max_staleness
+        self.on_verdict = on_verdict or (lambda source: None)
         self.ended = EndLatch()  # tokens seen past exp or a scheduled end: never accepted again (end_latch)
 
-    def authenticate_token(self, token_string: str) -> Grant | None:
+    def quick(self, token_string: str) -> Judgement | None:
+        """The verdict when the signature was verified before (no key lookup can block), else None."""
+        claims = self.verifier.remembered(token_string)
+        return None if claims is None else self._judge_claims(token_string, claims)
+
+    def judge(self, token_string: str) -> Judgement:
         try:
             claims = self.verifier.verify(token_string)
         except UnavailableError:
             raise TemporarilyUnavailableError() from None
-        now = self.clock.time()
         if claims is None:
-            return None
+            return Judgement(None)
+        return self._judge_claims(token_string, claims)
+
+    def _judge_claims(self, token_string: str, claims: AccessClaims) -> Judgement:
+        now = self.clock.time()
         # Keyed by the token, not its jti: only this token was seen to end (a token re-signed with another exp by
         # whoever holds the key would otherwise end the genuine one here but not on the authorization server).
         key = hashlib.sha256(token_string.encode()).digest()
         if self.ended.has_ended(key):
-            return None
+            return Judgement(None)
         if not claims.is_current(now):
             if now >= claims.exp:
                 self.ended.latch(key)
-            return None
+            return Judgement(None)
         if not self.feed.is_fresh(self.max_staleness):
             raise TemporarilyUnavailableError()
-        VERDICTS.labels("local").inc()
+        self.on_verdict("local")
         verdict = self.state.live_scopes(jti=claims.jti, integration_id=claims.integration_id,
                                          account_id=claims.account_id, token_scopes=claims.scopes, now=now,
                                          kid=claims.kid)
@@ -61,8 +66,7 @@ class LocalJWTValidator(ScopedBearerValidator):
             scheduled_end = self.state.scheduled_end(claims.jti)
             if scheduled_end is not None and now >= scheduled_end:
                 self.ended.latch(key)
-            return None
+            return Judgement(None)
         scopes, deadline = verdict
-        self.usage.record(claims.jti, now)
-        return Grant(jti=claims.jti, account_id=claims.account_id, integration_id=claims.integration_id,
-                     client_id=claims.client_id, scopes=scopes, exp=min(float(claims.exp), deadline))
+        return Judgement(Grant(jti=claims.jti, account_id=claims.account_id, integration_id=claims.integration_id,
+                               client_id=claims.client_id, scopes=scopes, exp=min(float(claims.exp), deadline)))

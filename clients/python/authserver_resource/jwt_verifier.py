@@ -1,5 +1,5 @@
 """RFC 9068 checks on a JWT access token, done locally against the JWKS, by the same strict parser the
-authorization server uses (``authserver.compact_jws``), so both give one verdict for every token.
+authorization server uses (``compact_jws``), so both give one verdict for every token.
 
 ``typ`` must be ``at+jwt``; the key is found by ``kid`` and its declared ``alg`` is the only one accepted (so a token
 cannot pick a weaker algorithm or ``none``); ``iss`` and ``aud`` must be ours; every claim tenancy needs must be
@@ -15,8 +15,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from authserver.compact_jws import TokenRefusedError, is_current, read_access_token
-
+from .compact_jws import TokenRefusedError, is_current, read_access_token
 from .jwks import KeySet
 
 
@@ -38,7 +37,7 @@ class AccessClaims:
 
 
 class JWTVerifier:
-    def __init__(self, keys: KeySet, *, issuer: str, audience: str, memo_size: int = 20_000) -> None:
+    def __init__(self, keys: KeySet, *, issuer: str, audience: str | tuple[str, ...], memo_size: int = 20_000) -> None:
         self.keys = keys
         self.issuer = issuer
         self.audience = audience
@@ -62,6 +61,12 @@ class JWTVerifier:
                 while len(self._memo) > self.memo_size:
                     self._memo.popitem(last=False)
         return claims
+
+    def remembered(self, token: str) -> AccessClaims | None:
+        """The claims of a token verified before, without any key lookup (None if not remembered)."""
+        digest = hashlib.sha256(token.encode()).digest()
+        with self._lock:
+            return self._memo.get(digest)
 
     def _verify(self, token: str) -> AccessClaims | None:
         try:

@@ -15,7 +15,7 @@ import jwt
 
 from .authserver_client import UnavailableError
 
-log = logging.getLogger("resource_demo")
+log = logging.getLogger("authserver_resource")
 
 # Asymmetric algorithms only: a JWK declaring anything else (HS256, none) is ignored.
 SUPPORTED_ALGS = frozenset({"RS256", "ES256", "EdDSA"})

@@ -1,0 +1,126 @@
+"""RFC 6750: how a request presents its bearer token, and how every refusal looks, whatever the framework.
+
+- no credentials (or another scheme)  -> 401, ``WWW-Authenticate: Bearer realm=...`` and no error code (section 3.1)
+- a malformed Authorization header, or a token in the query string or body -> 400 ``invalid_request``
+- a bad, expired, revoked or inactive token -> 401 ``invalid_token``
+- a live token without the scope -> 403 ``insufficient_scope`` with the ``scope`` needed
+- the authorization server unreachable and no valid cached answer -> 503: fail closed, never served
+
+Every 401 challenge also carries ``resource_metadata`` (RFC 9728 section 5.1) when the service has a metadata URL,
+so a client can discover which authorization server to ask.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+MAX_TOKEN_LENGTH = 8192
+# RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+
+class BearerError(Exception):
+    """An RFC 6750 refusal: status, ``WWW-Authenticate: Bearer ...`` challenge and a small JSON body."""
+
+    error: str | None = None
+    status_code = 400
+    description = ""
+
+    def __init__(self, description: str | None = None, **attributes: str) -> None:
+        super().__init__(description or self.description)
+        if description:
+            self.description = description
+        self.attributes = attributes
+
+    def challenge(self, realm: str, resource_metadata: str | None = None) -> str:
+        params = {"realm": realm}
+        if self.error:
+            params["error"] = self.error
+            if self.description:
+                params["error_description"] = self.description
+        params.update(self.attributes)
+        if resource_metadata and self.status_code == 401:
+            params["resource_metadata"] = resource_metadata
+        return "Bearer " + ", ".join(f'{name}="{value}"' for name, value in params.items())
+
+    def headers(self, realm: str, resource_metadata: str | None = None) -> dict[str, str]:
+        return {"WWW-Authenticate": self.challenge(realm, resource_metadata)}
+
+    def body(self) -> dict:
+        body = {"error": self.error, "error_description": self.description} if self.error else {
+            "error_description": self.description}
+        body.update(self.attributes)
+        return body
+
+    def render(self, realm: str, resource_metadata: str | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
+        """(status, headers, body) of the JSON refusal, for faces that write raw responses."""
+        headers = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
+        headers += list(self.headers(realm, resource_metadata).items())
+        return self.status_code, headers, (json.dumps(self.body()) + "\n").encode()
+
+
+class MissingTokenError(BearerError):
+    error = None
+    status_code = 401
+    description = "this API needs a bearer token: Authorization: Bearer <token>"
+
+
+class InvalidRequestError(BearerError):
+    error = "invalid_request"
+    status_code = 400
+    description = "the Authorization header must be: Bearer <token>"
+
+
+class InvalidTokenError(BearerError):
+    error = "invalid_token"
+    status_code = 401
+    description = "the access token is invalid, expired or revoked"
+
+
+class InsufficientScopeError(BearerError):
+    error = "insufficient_scope"
+    status_code = 403
+    description = "the access token does not grant the scope this call needs"
+
+
+class TemporarilyUnavailableError(BearerError):
+    """Fail closed: the token cannot be judged right now, so the call is not served."""
+
+    error = "temporarily_unavailable"
+    status_code = 503
+    description = "the authorization server cannot be reached to validate the token; retry shortly"
+
+    def headers(self, realm: str, resource_metadata: str | None = None) -> dict[str, str]:
+        return {"Retry-After": "1"}
+
+
+class NoRouteError(BearerError):
+    """The gate knows no rule for this request: refused, so a forgotten route fails closed."""
+
+    error = "insufficient_scope"
+    status_code = 403
+    description = "no route rule allows this request"
+
+
+def token_from_header(header: str | None, *, token_elsewhere: bool = False) -> str:
+    """The bearer token of an ``Authorization`` header (RFC 6750 section 2.1 only: a token in a URL ends up in
+    logs and browser history, section 5.3), or the refusal to send."""
+    if token_elsewhere:
+        raise InvalidRequestError("send the access token in the Authorization header, not in the URL or body")
+    if not header:
+        raise MissingTokenError()
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() != "bearer":
+        raise MissingTokenError()
+    if not _B64TOKEN.fullmatch(credentials):
+        raise InvalidRequestError()
+    if len(credentials) > MAX_TOKEN_LENGTH:
+        raise InvalidTokenError()
+    return credentials
+
+
+def has_query_token(query_string: str | bytes) -> bool:
+    """RFC 6750 section 2.3's ``access_token`` query parameter, which this kit refuses."""
+    text = query_string.decode("latin-1") if isinstance(query_string, bytes) else query_string
+    return any(part.split("=", 1)[0] == "access_token" for part in text.split("&"))

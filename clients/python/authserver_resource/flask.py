@@ -1,0 +1,112 @@
+"""The Flask face, on authlib's ``ResourceProtector``: an extension, a ``require(scope)`` decorator and
+``current_grant()``.
+
+    guard = Guard(settings)
+    resource = FlaskResource(app, guard)
+
+    @app.get("/v2/contacts")
+    @resource.require("contacts.readonly")
+    def contacts(): return {"account": current_grant().account_id}
+
+authlib's protector parses the request and publishes the token (``current_token``, the ``token_authenticated``
+signal); the verdict itself is the guard's, identical in every face. Flask and authlib are the ``flask`` extra.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from authlib.integrations.flask_oauth2 import ResourceProtector, current_token
+from authlib.oauth2.rfc6750 import BearerTokenValidator
+from flask import Flask, Response, abort, current_app, jsonify
+from flask import request as flask_request
+
+from .bearer import BearerError, token_from_header
+from .grants import Grant, Judgement
+from .guard import Guard
+
+EXTENSION = "authserver_resource"
+
+
+class GuardTokenValidator(BearerTokenValidator):
+    """authlib's validator contract over the guard: ``authenticate_token`` gives the guard's judgement."""
+
+    def __init__(self, guard: Guard) -> None:
+        super().__init__(realm=guard.settings.realm)
+        self.guard = guard
+
+    def authenticate_token(self, token_string: str) -> Judgement:
+        return self.guard.validator.judge(token_string)
+
+
+class GuardProtector(ResourceProtector):
+    """RFC 6750 section 2.1 only (the header; never the URL or body), and one scope per route."""
+
+    def __init__(self, guard: Guard, *, autostart: bool = True) -> None:
+        super().__init__()
+        self.guard = guard
+        self.autostart = autostart
+        self.register_token_validator(GuardTokenValidator(guard))
+
+    def parse_request_authorization(self, request):
+        elsewhere = "access_token" in flask_request.args or "access_token" in flask_request.form
+        token = token_from_header(request.headers.get("Authorization"), token_elsewhere=elsewhere)
+        return self.get_token_validator("bearer"), token
+
+    def validate_request(self, scopes, request, **kwargs) -> Grant:
+        validator, token = self.parse_request_authorization(request)
+        return self.guard.admit(validator.authenticate_token(token), scopes[0] if scopes else None)
+
+    def raise_error_response(self, error: BearerError):
+        status, headers, body = error.render(self.guard.settings.realm, self.guard.resource_metadata_url)
+        abort(Response(body, status, headers=headers))
+
+
+class FlaskResource:
+    def __init__(self, app: Flask | None = None, guard: Guard | None = None, *, autostart: bool = True) -> None:
+        self._guard = guard
+        if app is not None and guard is not None:
+            self.init_app(app, guard, autostart=autostart)
+
+    def init_app(self, app: Flask, guard: Guard, *, autostart: bool = True) -> None:
+        """Bind ``guard`` to ``app`` and serve its RFC 9728 document. With ``autostart`` the feed and usage threads
+        start with the first protected request (in each worker of a pre-fork server); else call ``guard.start()``."""
+        self._guard = guard
+        app.extensions[EXTENSION] = GuardProtector(guard, autostart=autostart)
+        app.add_url_rule(guard.metadata_path, "oauth_protected_resource", lambda: _metadata(guard),
+                         methods=["GET"])
+
+    def require(self, scope: str | None = None):
+        """Protect a view: a valid token, and ``scope`` if given. The grant is then ``current_grant()``."""
+        if self._guard is not None:
+            self._guard.require(scope)
+        return require(scope)
+
+
+def require(scope: str | None = None):
+    def decorator(view):
+        @wraps(view)
+        def protected(*args, **kwargs):
+            protector: GuardProtector = current_app.extensions[EXTENSION]
+            protector.guard.require(scope)
+            if protector.autostart:
+                protector.guard.start()
+            try:
+                protector.acquire_token([scope] if scope else None)
+            except BearerError as error:
+                protector.raise_error_response(error)
+            return view(*args, **kwargs)
+
+        return protected
+
+    return decorator
+
+
+def current_grant() -> Grant:
+    return current_token._get_current_object()
+
+
+def _metadata(guard: Guard):
+    response = jsonify(guard.metadata())
+    response.headers["Cache-Control"] = "max-age=300"
+    return response

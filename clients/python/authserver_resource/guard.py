@@ -1,0 +1,123 @@
+"""The one object every face wraps: it judges a request's bearer token for a scope, and owns the background work.
+
+introspection: IntrospectionValidator <- IntrospectionCache <- FeedFollower(CacheInvalidation)
+local:         LocalJWTValidator <- JWTVerifier(KeySet) + RevocationState <- FeedFollower(StateUpdates)
+both:          UsageReporter sends batched calls (per token, per scope needed) back to the authorization server
+
+``check`` is the whole RFC 6750 decision (header, token, scope) and raises a ``BearerError`` for any refusal; the
+faces (wsgi, asgi, flask, gate) only translate requests and responses. Background threads start only in
+``start()``, never at import or construction time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from .authserver_client import AuthServerClient
+from .bearer import InsufficientScopeError, InvalidTokenError, token_from_header
+from .clock import SystemClock
+from .feed import CacheInvalidation, FeedFollower, StateUpdates
+from .grants import Grant, Judgement
+from .introspection import IntrospectionValidator
+from .introspection_cache import IntrospectionCache
+from .jwks import KeySet
+from .jwt_verifier import JWTVerifier
+from .local import LocalJWTValidator
+from .metadata import metadata_document, metadata_path, metadata_url
+from .revocation_state import RevocationState
+from .settings import Settings
+from .usage import UsageReporter
+
+
+class Guard:
+    def __init__(self, settings: Settings, *, clock=None, on_verdict: Callable[[str], None] | None = None) -> None:
+        self.settings = settings
+        self.mode = settings.mode
+        self.clock = clock or SystemClock()
+        self.scopes: set[str] = set(settings.scopes_supported)
+        self.link = AuthServerClient(settings.issuer, settings.client_id, settings.client_secret,
+                                     timeout=settings.http_timeout, user_agent=settings.user_agent)
+        self.usage = UsageReporter(self.link, interval=settings.usage_interval)
+        self.cache: IntrospectionCache | None = None
+        self.state: RevocationState | None = None
+        self.keys: KeySet | None = None
+        if settings.mode == "local":
+            self.state = RevocationState()
+            self.keys = KeySet(self.link.jwks, refetch_interval=settings.jwks_refetch_interval)
+            self.feed = FeedFollower(self.link, StateUpdates(self.state, self.keys), self.clock,
+                                     wait=settings.feed_wait)
+            verifier = JWTVerifier(self.keys, issuer=self.link.issuer, audience=settings.audiences)
+            self.validator: LocalJWTValidator | IntrospectionValidator = LocalJWTValidator(
+                verifier, self.state, self.feed, self.clock, max_staleness=settings.cache_ttl, on_verdict=on_verdict)
+        else:
+            self.cache = IntrospectionCache(settings.cache_ttl, settings.negative_cache_ttl)
+            self.feed = FeedFollower(self.link, CacheInvalidation(self.cache), self.clock, wait=settings.feed_wait)
+            self.validator = IntrospectionValidator(self.link, self.cache, self.feed, self.clock,
+                                                    audiences=settings.audiences, on_verdict=on_verdict)
+        self._started = False
+        self._start_lock = threading.Lock()
+        self.resource_metadata_url = metadata_url(settings.resource)
+        self.metadata_path = metadata_path(settings.resource)
+
+    # -- the decision -----------------------------------------------------------------------------------
+    def check(self, authorization: str | None, scope: str | None = None, *, token_elsewhere: bool = False) -> Grant:
+        """The grant for a request whose ``Authorization`` header is ``authorization`` and which needs ``scope``;
+        any refusal raises the ``BearerError`` to render. May block on the authorization server."""
+        token = token_from_header(authorization, token_elsewhere=token_elsewhere)
+        return self.admit(self.validator.judge(token), scope)
+
+    def check_quick(self, authorization: str | None, scope: str | None = None, *,
+                    token_elsewhere: bool = False) -> Grant | None:
+        """Like ``check`` when the verdict needs no network call; None means "call ``check`` off the event loop"."""
+        token = token_from_header(authorization, token_elsewhere=token_elsewhere)
+        judgement = self.validator.quick(token)
+        return None if judgement is None else self.admit(judgement, scope)
+
+    def admit(self, judgement: Judgement, scope: str | None) -> Grant:
+        """The scope check, and the served call counted for the usage report."""
+        grant = judgement.grant
+        if grant is None:
+            raise InvalidTokenError()
+        if scope is not None and scope not in grant.scopes:
+            raise InsufficientScopeError(scope=scope)
+        self.usage.record(grant.jti, self.clock.time(), scope=scope, introspected=judgement.introspected)
+        return grant
+
+    def require(self, scope: str | None) -> None:
+        """A route needs ``scope``: advertised in the RFC 9728 document."""
+        if scope:
+            self.scopes.add(scope)
+
+    # -- RFC 9728 -----------------------------------------------------------------------------------------
+    def metadata(self) -> dict:
+        return metadata_document(resource=self.settings.resource, issuer=self.link.issuer, scopes=self.scopes)
+
+    # -- lifecycle ----------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start following the feed and reporting usage; idempotent, so faces may call it on every request."""
+        if self._started:
+            return
+        with self._start_lock:
+            if not self._started:
+                self.feed.start()
+                self.usage.start()
+                self._started = True
+
+    def stop(self) -> None:
+        with self._start_lock:
+            self.feed.stop()
+            self.usage.stop()
+            self._started = False
+
+    def is_ready(self) -> bool:
+        return self.feed.is_live()
+
+    def status(self) -> dict:
+        body = {"mode": self.mode, "feed": self.feed.status()}
+        if self.cache is not None:
+            body["cached_answers"] = len(self.cache)
+        if self.state is not None:
+            body["revocation_state"] = self.state.counts()
+        body["uses_reported"] = self.usage.reported
+        return body
