@@ -99,6 +99,8 @@ class GateHandler(BaseHTTPRequestHandler):
 
 
 def serve(guard: Guard, routes: RouteTable | None, host: str, port: int) -> None:
+    for scope in routes.scopes() if routes is not None else ():
+        guard.require(scope)  # advertised in the RFC 9728 document
     handler = type("BoundGateHandler", (GateHandler,), {"guard": guard, "routes": routes})
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
