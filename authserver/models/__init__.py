@@ -13,6 +13,7 @@ from .integrations import AccessToken, Integration, TokenUsageDaily
 from .limit_counters import LimitCounter
 from .signing_keys import SigningKey
 from .token_events import TokenEvent
+from .usage_by_service import TokenUsageByService
 from .user_sessions import UserSession
 from .v1keys import V1ApiKey, V1KeyUsage
 from .webhooks import WebhookDelivery, WebhookEvent, WebhookSubscription
@@ -27,6 +28,7 @@ __all__ = [
     "Membership",
     "SigningKey",
     "TokenEvent",
+    "TokenUsageByService",
     "TokenUsageDaily",
     "User",
     "UserSession",

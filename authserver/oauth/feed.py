@@ -11,11 +11,13 @@ from authlib.oauth2 import OAuth2Error
 from flask import current_app, jsonify, request
 
 from .. import events
+from ..activity.by_service import record_calls
 from ..database import INTEGER_MAX
-from ..durations import parse_instant
 from ..errors import InvalidInputError
 from ..extensions import db
 from ..tokens import load_states
+from ..unit_of_work import unit_of_work
+from .usage_reports import parse_uses
 from .views import bp
 
 MAX_WAIT_SECONDS = 25.0
@@ -88,9 +90,9 @@ def token_snapshot():
 
 @bp.post("/oauth/usage")
 def report_usage():
-    """Batched usage from services that validate locally: ``{"uses": [{"jti", "count", "last_used_at"}]}``.
-
-    Counts go into the same buffer as introspection's, so activity and inactivity expiry see them."""
+    """Batched usage from resource services: ``{"uses": [{"jti", "count", "last_used_at", "scopes",
+    "introspected"}]}`` (usage_reports.py). Calls this server has not counted yet go into the same buffer as
+    introspection's, so activity and inactivity expiry see them; calls per service and scope are written now."""
     client, error = _resource_service()
     if error is not None:
         return error
@@ -100,24 +102,18 @@ def report_usage():
         raise InvalidInputError(f"body must be {{\"uses\": [...]}} with at most {MAX_USAGE_ITEMS} items")
     services = _services()
     now = services.clock.now()
-    parsed = []
-    for item in uses:
-        if not isinstance(item, dict) or not isinstance(item.get("jti"), str) or len(item["jti"]) > 64:
-            raise InvalidInputError("each use needs a jti")
-        count = item.get("count", 1)
-        if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 10**9:
-            raise InvalidInputError("count must be a positive integer")
-        used_at = parse_instant(item["last_used_at"], field="last_used_at") if item.get("last_used_at") else now
-        parsed.append((item["jti"], count, min(used_at, now)))
+    parsed = parse_uses(uses, now)  # the shape and the counting rule: usage_reports.py
     # Only uses of tokens live right now count: a late report must not bring an idle-expired token back to life.
     recent = services.activity.recent_use if services.activity is not None else (lambda jti: None)
-    known = {jti for jti, state in load_states([p[0] for p in parsed]).items()
+    known = {jti for jti, state in load_states([use.jti for use in parsed]).items()
              if (client.account_id is None or state.account_id == client.account_id)
              and state.is_live(now, recent(jti))}
+    with unit_of_work():  # the per-service counts: this request's one transaction
+        record_calls(client.client_id, [(use.jti, use.used_at, use.scopes) for use in parsed if use.jti in known])
     accepted = 0
     if services.activity is not None:
-        for jti, count, used_at in parsed:
-            if jti in known:
-                services.activity.record(jti, client.client_id, used_at, count)
+        for use in parsed:
+            if use.jti in known:
+                services.activity.record(use.jti, client.client_id, use.used_at, use.unseen_calls)
                 accepted += 1
     return jsonify(accepted=accepted), 202
