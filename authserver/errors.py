@@ -46,3 +46,17 @@ class SigningUnavailableError(DomainError):
     status = 503
     code = "signing_unavailable"
     title = "Signing key unavailable"
+
+
+class RateLimitedError(DomainError):
+    """Too many requests against one budget (limits/rates.py). ``retry_after`` is whole seconds: the surfaces send it
+    as Retry-After (RFC 6585); the OAuth endpoints render the same refusal as oauth/server.py's
+    TemporarilyUnavailableError."""
+
+    status = 429
+    code = "rate_limited"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

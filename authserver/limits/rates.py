@@ -15,7 +15,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..errors import DomainError
+from ..errors import RateLimitedError
 from ..tokens import IntegrationTokenGenerator
 
 INTROSPECTION, REVOCATION, TOKEN_GENERATION = "introspection", "revocation", "token_generation"
@@ -31,16 +31,6 @@ class Rate:
     @property
     def interval(self) -> float:
         return self.period / self.count
-
-
-class RateLimitedError(DomainError):
-    status = 429
-    code = "rate_limited"
-    title = "Too many requests"
-
-    def __init__(self, detail: str, *, retry_after: int) -> None:
-        super().__init__(detail)
-        self.retry_after = retry_after
 
 
 class RateStore(Protocol):

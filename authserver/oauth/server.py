@@ -46,7 +46,7 @@ class IntegrationAuthorizationServer(AuthorizationServer):
             subject = client.client_id if client.kind != "token_holder" else f"holder:{http_request.remote_addr}"
             wait = self.limits.retry_after(endpoint, subject)
             if wait is not None:
-                raise RateLimitedError(wait)
+                raise TemporarilyUnavailableError(wait)
         return client
 
     def create_oauth2_request(self, request):
@@ -78,8 +78,9 @@ class IntegrationAuthorizationServer(AuthorizationServer):
         self._error_uris = None
 
 
-class RateLimitedError(OAuth2Error):
-    """429 with Retry-After; ``temporarily_unavailable`` is the RFC 6749 code clients already retry on."""
+class TemporarilyUnavailableError(OAuth2Error):
+    """errors.RateLimitedError as the OAuth endpoints answer it: 429 with Retry-After, and
+    ``temporarily_unavailable``, the RFC 6749 code clients already retry on."""
 
     error = "temporarily_unavailable"
     status_code = 429
