@@ -1,4 +1,4 @@
-"""Registered API clients. Tables only; the rules live in ``clients.py``, authentication in ``oauth/client_auth.py``."""
+"""Registered API clients. Tables only; the rules live in ``clients.py``, authentication in ``oauth/clients.py``."""
 
 from __future__ import annotations
 
