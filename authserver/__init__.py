@@ -45,7 +45,7 @@ def create_app(overrides: dict | None = None, *, clock=None) -> Flask:
     app.register_blueprint(admin_api_bp, url_prefix="/api")
     app.register_blueprint(admin_ui_bp)
 
-    from .oauth.direct import DirectIntrospection
+    from .hotpath.direct import DirectIntrospection
 
     app.wsgi_app = DirectIntrospection(app.wsgi_app, app)  # the hot path, before Flask's request handling
     proxies = app.config["AUTHSERVER_TRUSTED_PROXIES"]

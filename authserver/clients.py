@@ -22,8 +22,9 @@ from .durations import isoformat, parse_duration
 from .emitter import emit
 from .errors import ForbiddenError, InvalidInputError, NotFoundError
 from .extensions import db
+from .hotpath.fair_gate import NOT_GATED, WaitHook
+from .hotpath.prepared_reads import PreparedRead
 from .models import ApiClient, WebhookDelivery, WebhookSubscription
-from .prepared_reads import PreparedRead
 from .principals import Principal
 from .security import digests_match, is_identifier, new_id, new_secret, secret_digest
 
@@ -85,15 +86,16 @@ _CREDENTIAL_COLUMNS = (
 _CREDENTIALS_READ = PreparedRead(select(*_CREDENTIAL_COLUMNS).where(ApiClient.client_id == bindparam("client_id")))
 
 
-def load_credentials(client_id: object) -> ClientCredentials | None:
+def load_credentials(client_id: object, wait: WaitHook = NOT_GATED) -> ClientCredentials | None:
     """An enabled client's credentials, by primary key, from the database every time (no cache: a disable,
     deletion or rotation is effective on the next request in every worker and instance). Outside a transaction it
-    runs prepared on a kept read connection (see prepared_reads), as the token state read does."""
+    runs prepared on a kept read connection (see hotpath/prepared_reads), as the token state read does; ``wait``
+    is entered around that read's round trip."""
     if not is_identifier(client_id):
         return None
     registry = db.session.registry
     if not registry.has() or not registry().in_transaction():
-        row = _CREDENTIALS_READ.first(db.engine, {"client_id": client_id})
+        row = _CREDENTIALS_READ.first(db.engine, {"client_id": client_id}, wait)
     else:
         row = db.session.execute(select(*_CREDENTIAL_COLUMNS).where(ApiClient.client_id == client_id)).first()
     if row is None:

@@ -14,6 +14,8 @@ import time
 
 from flask import g, has_request_context, request
 
+from .hotpath.log_records import stop_collecting_record_details
+
 # What a token or secret looks like when it turns up where it should not (a URL path, a garbled request line, an
 # exception message): a compact JWS (RFC 7515 §7.1; its header starts "eyJ", even cut short), a v1 API key
 # (v1keys.KEY_PREFIX and 43 base64url characters), or a path segment longer than any id of ours (~28 characters).
@@ -143,10 +145,7 @@ def configure_logging(level: str = "INFO", access: str = "batched") -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     if not any(isinstance(f, WithholdRequestText) for f in logging.getLogger("werkzeug").filters):
         logging.getLogger("werkzeug").addFilter(WithholdRequestText())
-    # The JSON lines carry none of the caller's file and line, thread or process names: don't collect them for every
-    # record (the logging HOWTO's "Optimization" settings; measured in docs/performance.md).
-    logging._srcfile = None
-    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    stop_collecting_record_details()  # none of our lines prints them (hotpath/log_records.py)
 
 def flush_access_log() -> None:
     """Write what the access log holds (a stopping worker process, which exits without running atexit)."""

@@ -55,8 +55,8 @@ def init_app(app) -> None:
     @app.after_request
     def observe(response):
         started = g.get("started")
-        if request.endpoint == "oauth.introspect":
-            observe_introspection(response.status_code, g.get("introspection_result"), started)
+        if request.endpoint == "oauth.introspect":  # the view returns its result on the response it answers with
+            observe_introspection(response.status_code, getattr(response, "introspection_result", None), started)
         elif started is not None:
             REQUEST_LATENCY.labels(request.endpoint or "unmatched").observe(time.perf_counter() - started)
         return response

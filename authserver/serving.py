@@ -17,12 +17,12 @@ import threading
 
 from granian.constants import Interfaces
 from granian.log import LogLevels
-from granian.server import Server
 from sqlalchemy.exc import SQLAlchemyError
 
 from .config import ConfigError
 from .database import prepare
 from .extensions import db
+from .hotpath.granian_workers import DrainingWorkerServer
 from .keys import KeyStoreError
 from .logs import GRANIAN_LOG_CONFIG, configure_logging, flush_access_log
 
@@ -121,7 +121,7 @@ def serve_workers(app, host: str, port: int, *, workers: int, threads: int) -> N
                                                                        wrap_loader=False)
 
 
-def granian_server(host: str, port: int, *, workers: int, threads: int) -> Server:
+def granian_server(host: str, port: int, *, workers: int, threads: int) -> DrainingWorkerServer:
     """The production server's settings in one place (the benchmark serves its bare ceiling app with them too).
     ``serve(target_loader=...)`` runs the loader in each worker to get its WSGI app."""
     return _WorkerServer("authserver:app", address=host, port=port, interface=Interfaces.WSGI, workers=workers,
@@ -129,15 +129,12 @@ def granian_server(host: str, port: int, *, workers: int, threads: int) -> Serve
                          log_dictconfig=GRANIAN_LOG_CONFIG, respawn_failed_workers=True, workers_kill_timeout=30)
 
 
-class _WorkerServer(Server):
-    """granian's pre-fork server, plus a step in each worker after it has drained: stop its background work."""
+class _WorkerServer(DrainingWorkerServer):
+    """granian's pre-fork server; each worker, once drained, stops its background work and writes its buffers."""
 
     @staticmethod
-    def _spawn_wsgi_worker(*args, **kwargs):
-        try:
-            Server._spawn_wsgi_worker(*args, **kwargs)  # returns once this worker has stopped serving
-        finally:
-            _stop_worker()
+    def after_drain() -> None:
+        _stop_worker()
 
 
 _WORK: ProcessWork | None = None

@@ -18,9 +18,10 @@ from sqlalchemy import bindparam, select, update
 from authserver_resource.compact_jws import MAX_TOKEN_LENGTH, AccessTokenClaims, TokenRefusedError, read_access_token
 
 from .extensions import db
+from .hotpath.fair_gate import NOT_GATED, WaitHook
+from .hotpath.prepared_reads import PreparedRead
 from .keys import KeyStore
 from .models import AccessToken, Integration, SigningKey
-from .prepared_reads import PreparedRead
 from .security import is_identifier
 
 
@@ -269,18 +270,18 @@ _STATE_BY_JTI = _STATE_QUERY.where(AccessToken.jti == bindparam("jti"))
 _STATE_READ = PreparedRead(_STATE_BY_JTI)
 
 
-def load_state(jti: str) -> TokenState | None:
+def load_state(jti: str, wait: WaitHook = NOT_GATED) -> TokenState | None:
     """One indexed read, built once and run as Core (ORM statement building was a third of an introspection).
 
     Inside a transaction the session has begun, it runs there (pending changes flushed first, as a query would).
     Otherwise there is nothing uncommitted to see, and it runs prepared on a pooled connection of its own without
     creating a session: the same committed rows, without the session's and Core's per-call bookkeeping (most of
-    the read's cost; see prepared_reads)."""
+    the read's cost; see hotpath/prepared_reads). ``wait`` is entered around that read's round trip."""
     if not is_identifier(jti):
         return None
     registry = db.session.registry
     if not registry.has() or not registry().in_transaction():
-        row = _STATE_READ.first(db.engine, {"jti": jti})
+        row = _STATE_READ.first(db.engine, {"jti": jti}, wait)
         return _state_of(row) if row is not None else None
     session = registry()
     if session.autoflush:

@@ -21,6 +21,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
 
 from ..extensions import db
+from ..hotpath.fair_gate import NOT_GATED, WaitHook
 from ..models import LimitCounter
 from .rates import Rate
 from .signin import Limit, wait_for
@@ -147,7 +148,8 @@ class DatabaseRateStore:
         self.transaction = transaction
         self._pruner = _Pruner()
 
-    def acquire(self, key: str, rate: Rate, now: float) -> float:
+    def acquire(self, key: str, rate: Rate, now: float, wait: WaitHook = NOT_GATED) -> float:
+        # ``wait`` is not entered: the gated path's limit lives in memory or Redis, never here (limits/build.py).
         def decide(state: str) -> Decision:
             stored = float(state) if state else now
             if stored > now + rate.period:  # only a clock stepped back gets here: don't lock the key out for it

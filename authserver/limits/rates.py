@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..errors import RateLimitedError
+from ..hotpath.fair_gate import NOT_GATED, WaitHook
 from ..tokens import IntegrationTokenGenerator
 
 INTROSPECTION, REVOCATION, TOKEN_GENERATION = "introspection", "revocation", "token_generation"
@@ -34,8 +35,9 @@ class Rate:
 
 
 class RateStore(Protocol):
-    def acquire(self, key: str, rate: Rate, now: float) -> float:
-        """Count one request and return 0, or return the seconds until one may be made (counting nothing)."""
+    def acquire(self, key: str, rate: Rate, now: float, wait: WaitHook = NOT_GATED) -> float:
+        """Count one request and return 0, or return the seconds until one may be made (counting nothing). A store
+        that goes over the network enters ``wait`` around the round trip (the hot path's gate step-out)."""
 
 
 class MemoryRateStore:
@@ -46,7 +48,7 @@ class MemoryRateStore:
         self._arrival: OrderedDict[str, float] = OrderedDict()
         self._lock = threading.Lock()
 
-    def acquire(self, key: str, rate: Rate, now: float) -> float:
+    def acquire(self, key: str, rate: Rate, now: float, wait: WaitHook = NOT_GATED) -> float:
         with self._lock:
             stored = self._arrival.get(key, now)
             if stored > now + rate.period:  # only a clock stepped back gets here: don't lock the key out for the step
@@ -81,12 +83,13 @@ class RequestLimits:
             if rate is not None:
                 self.rates[kind] = Rate(max(1, rate.count // workers), rate.period)
 
-    def retry_after(self, kind: str, subject: str) -> int | None:
+    def retry_after(self, kind: str, subject: str, wait: WaitHook = NOT_GATED) -> int | None:
+        """``wait`` is handed to the store, for a round trip to Redis (the direct path's gate step-out)."""
         rate = self.rates.get(kind)
         if rate is None:
             return None
-        wait = self.stores[kind].acquire(f"rate:{kind}:{subject}", rate, self.clock.now().timestamp())
-        return max(1, math.ceil(wait)) if wait > 0 else None
+        seconds = self.stores[kind].acquire(f"rate:{kind}:{subject}", rate, self.clock.now().timestamp(), wait)
+        return max(1, math.ceil(seconds)) if seconds > 0 else None
 
     def check_token_generation(self, account_id: str) -> None:
         wait = self.retry_after(TOKEN_GENERATION, account_id)

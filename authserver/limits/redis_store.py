@@ -15,7 +15,7 @@ import time
 
 import redis
 
-from ..fair_gate import stepped_out
+from ..hotpath.fair_gate import NOT_GATED, WaitHook
 from .rates import Rate
 from .signin import Limit
 
@@ -70,21 +70,21 @@ class RedisRateStore:
         self._leases: dict[str, tuple[int, float]] = {}
         self._lock = threading.Lock()
 
-    def acquire(self, key: str, rate: Rate, now: float) -> float:
+    def acquire(self, key: str, rate: Rate, now: float, wait: WaitHook = NOT_GATED) -> float:
         with self._lock:
             left, taken_at = self._leases.get(key, (0, 0.0))
             if left > 0 and 0 <= now - taken_at < LEASE_SECONDS:
                 self._leases[key] = (left - 1, taken_at)
                 return 0.0
         try:
-            with stepped_out():  # a network round trip: the hot path's next request goes on meanwhile
-                granted, wait = self._gcra(keys=[self.prefix + key], args=[
+            with wait:  # a network round trip: the hot path's next request goes on meanwhile
+                granted, retry_in = self._gcra(keys=[self.prefix + key], args=[
                     repr(now), repr(rate.interval), repr(rate.period), max(1, rate.count // 100)])
         except redis.RedisError as exc:
             self._fallback.failed(exc)
             return self.fallback.acquire(key, rate, now)
         if int(granted) < 1:
-            return float(wait)
+            return float(retry_in)
         with self._lock:
             if int(granted) > 1:
                 self._leases[key] = (int(granted) - 1, now)

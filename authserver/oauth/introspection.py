@@ -8,10 +8,10 @@ from datetime import datetime
 
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
-from flask import g
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
+from ..hotpath.fair_gate import NOT_GATED, WaitHook
 from ..tokens import TokenState, VerifiedClaims, epoch, load_state, record_end
 from .request_shape import FormRequestShape
 
@@ -53,11 +53,11 @@ class TokenIntrospectionEndpoint(FormRequestShape, IntrospectionEndpoint):
         if "token" not in request.form:
             raise InvalidRequestError()
 
-    def query_token(self, token_string, token_type_hint):
+    def query_token(self, token_string, token_type_hint, wait: WaitHook = NOT_GATED):
         claims = self.verifier.verify(token_string)
         if claims is None:
             return None
-        state = load_state(claims.jti)
+        state = load_state(claims.jti, wait)
         if state is None or state.integration_id != claims.sub or not state.is_signed_by(claims.kid):
             return None
         if state.account_id != claims.account_id:
@@ -70,16 +70,16 @@ class TokenIntrospectionEndpoint(FormRequestShape, IntrospectionEndpoint):
         return IntrospectedToken(claims=claims, state=state, live=live)
 
     def authenticate_token(self, request, client):
-        """Look the token up and, when it is live, count the use (buffered: no database write here)."""
-        token = super().authenticate_token(request, client)
-        if token is not None and token.live and self.activity is not None:
+        """authlib's steps (check the parameters, look the token up, check permission), with the request's ``wait``
+        handed to the lookup; then, when the token is live, count the use (buffered: no database write here)."""
+        self.check_params(request, client)
+        form = request.form
+        token = self.query_token(form["token"], form.get("token_type_hint"), request.wait)
+        if token is None or not self.check_permission(token, client, request):
+            return None
+        if token.live and self.activity is not None:
             self.activity.record(token.claims.jti, client.client_id, self.clock.now())
         return token
-
-    def create_introspection_payload(self, token):
-        payload = super().create_introspection_payload(token)
-        g.introspection_result = "active" if payload.get("active") else "inactive"  # for metrics
-        return payload
 
     def check_permission(self, token, client, request):
         """A resource service bound to one account may only introspect that account's tokens."""
@@ -101,6 +101,14 @@ class TokenIntrospectionEndpoint(FormRequestShape, IntrospectionEndpoint):
             "account_id": state.account_id,
             "integration_id": state.integration_id,
         }
+
+
+def introspection_result(status: int, body: dict) -> str | None:
+    """What an answered introspection came to, for metrics: "active" or "inactive" (from the body the caller was
+    sent), or None when it was not answered 200 (the status then tells refused from error)."""
+    if status != 200:
+        return None
+    return "active" if body.get("active") else "inactive"
 
 
 def _latch_end(jti: str, now: datetime) -> None:

@@ -11,6 +11,7 @@ from authlib.oauth2.rfc6749.authenticate_client import (
 )
 from flask import request as http_request
 
+from ..hotpath.fair_gate import NOT_GATED
 from .clients import ClientLookup, ClientUses, authenticate_token_holder, uniform_failures
 
 
@@ -25,8 +26,10 @@ class IntegrationAuthorizationServer(AuthorizationServer):
         self.client_lookup = lookup
         self.limits = limits
         self.register_client_auth_method("token_possession", authenticate_token_holder)
-        self.register_client_auth_method("client_secret_basic", uniform_failures(authenticate_client_secret_basic))
-        self.register_client_auth_method("client_secret_post", uniform_failures(authenticate_client_secret_post))
+        self.register_client_auth_method("client_secret_basic",
+                                         uniform_failures(authenticate_client_secret_basic, lookup))
+        self.register_client_auth_method("client_secret_post",
+                                         uniform_failures(authenticate_client_secret_post, lookup))
 
     def authenticate_client(self, request, methods, endpoint="token"):
         """Authenticate, then spend one request of the client's budget for this endpoint (a token holder's budget
@@ -42,18 +45,22 @@ class IntegrationAuthorizationServer(AuthorizationServer):
             # so the caller does not retry with other credentials.
             raise UnauthorizedClientError(description=f"this client may not use the {endpoint} endpoint")
         if self.limits is not None:
-            # Token holders only ever reach the revocation endpoint, which is served through Flask.
-            subject = client.client_id if client.kind != "token_holder" else f"holder:{http_request.remote_addr}"
-            wait = self.limits.retry_after(endpoint, subject)
-            if wait is not None:
-                raise TemporarilyUnavailableError(wait)
+            # A token holder has no client id: its budget is its address's, read from the request itself.
+            subject = client.client_id if client.kind != "token_holder" else f"holder:{request.remote_addr}"
+            retry_in = self.limits.retry_after(endpoint, subject, request.wait)
+            if retry_in is not None:
+                raise TemporarilyUnavailableError(retry_in)
         return client
 
     def create_oauth2_request(self, request):
-        """A request already in authlib's form (the direct introspection path builds one) is used as it is."""
+        """A request already in authlib's form (the direct introspection path builds one, with its gate's step-out
+        as ``wait`` and the caller's ``remote_addr``) is used as it is. Flask's request gets the same two
+        attributes: it holds no gate, and its address is werkzeug's."""
         if isinstance(request, OAuth2Request):
             return request
-        return super().create_oauth2_request(request)
+        built = super().create_oauth2_request(request)
+        built.wait, built.remote_addr = NOT_GATED, http_request.remote_addr
+        return built
 
     def create_endpoint_response(self, name, request=None):
         """authlib's, plus: a refused transport (plain HTTP to a host that is not loopback, e.g. behind a proxy
@@ -64,11 +71,13 @@ class IntegrationAuthorizationServer(AuthorizationServer):
         except InsecureTransportError as error:
             return self.handle_error_response(request, error)
 
-    def answer(self, name: str, request: OAuth2Request) -> tuple[int, dict, list[tuple[str, str]]]:
-        """The endpoint's own ``(status, body, headers)``, for a caller that writes the HTTP response itself: what
-        ``create_endpoint_response`` does, without wrapping the result in a Flask response."""
-        endpoint = self._endpoints[name][0]
+    def answer(self, name: str, request: OAuth2Request | None = None) -> tuple[int, dict, list[tuple[str, str]]]:
+        """The endpoint's own ``(status, body, headers)``, for a caller that reads the answer before it is written:
+        what ``create_endpoint_response`` does, without wrapping the result in a Flask response. ``request`` is
+        authlib's (the direct path builds one) or None for Flask's current request."""
+        endpoint = self._endpoints[name][0]  # authlib private: see hotpath/README.md
         try:
+            request = self.create_oauth2_request(request)  # refuses an insecure transport with an OAuth2Error
             return endpoint(request)
         except OAuth2Error as error:
             return error(self.get_error_uri(request, error))

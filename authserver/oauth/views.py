@@ -8,6 +8,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..errors import DomainError
 from ..extensions import db
 from ..keys import JWKS_MAX_AGE
+from .introspection import introspection_result
 
 bp = Blueprint("oauth", __name__)
 
@@ -35,8 +36,11 @@ def jwks():
 
 @bp.post("/oauth/introspect")
 def introspect():
-    response = _services().oauth.create_endpoint_response("introspection")
+    oauth = _services().oauth
+    status, body, headers = oauth.answer("introspection")
+    response = oauth.handle_response(status, body, headers)
     response.headers["Cache-Control"] = "no-store"
+    response.introspection_result = introspection_result(status, body)  # returned with the answer, for metrics
     return response
 
 

@@ -10,7 +10,7 @@ import pytest
 from werkzeug.test import Client, EnvironBuilder
 
 from authserver.clients import delete_client, rotate_client_secret, set_client_enabled
-from authserver.oauth.direct import DirectIntrospection
+from authserver.hotpath.direct import DirectIntrospection
 from authserver.principals import OPERATOR
 from tests.factories import basic, make_client
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from authserver.fair_gate import FairGate, stepped_out
+from authserver.hotpath.fair_gate import NOT_GATED, FairGate
 
 
 def _wait_until_waiting(gate: FairGate, count: int) -> None:
@@ -47,7 +47,7 @@ def test_a_holder_stepping_out_lets_the_next_in_and_comes_back_first():
     def slow_reader():
         with gate:
             order.append("reader starts")
-            with stepped_out():
+            with gate.stepped_out:
                 stepped.set()
                 back.wait(5)  # the database round trip
             order.append("reader finishes")
@@ -75,7 +75,7 @@ def test_stepping_out_comes_back_ahead_of_requests_already_waiting():
 
     def holder():
         with gate:
-            with stepped_out():
+            with gate.stepped_out:
                 out.set()
                 come_back.wait(5)
             order.append("holder back")
@@ -94,6 +94,33 @@ def test_stepping_out_comes_back_ahead_of_requests_already_waiting():
     assert order == ["holder back", "newcomer"]
 
 
-def test_stepping_out_without_a_gate_does_nothing():
-    with stepped_out():
-        pass
+def test_the_default_wait_of_a_caller_holding_no_gate_lets_nobody_in():
+    """Layers below take ``wait=NOT_GATED`` unless a gate holder hands its step-out down: entering it never opens
+    a gate that is held, and it can be entered again and again (one shared instance)."""
+    gate, order = FairGate(1), []
+    gate.enter()
+    (waiter,) = _queue_holders(gate, ["waiter"], order)
+    for _ in range(2):
+        with NOT_GATED:
+            time.sleep(0.01)
+    assert order == [] and len(gate._waiting) == 1  # still held: the waiter never got in
+    gate.leave()
+    waiter.join(5)
+    assert order == ["waiter"]
+
+
+def test_a_step_out_handed_down_opens_only_its_own_gate():
+    """The step-out is bound to the gate it came from: another gate held meanwhile stays held."""
+    mine, other, order = FairGate(1), FairGate(1), []
+    other.enter()
+    (waiting_on_other,) = _queue_holders(other, ["other"], order)
+    mine.enter()
+    with mine.stepped_out:
+        assert mine._free == 1  # out of my gate while waiting ...
+        time.sleep(0.01)
+    assert mine._free == 0  # ... and back in afterwards
+    assert order == [] and len(other._waiting) == 1
+    mine.leave()
+    other.leave()
+    waiting_on_other.join(5)
+    assert order == ["other"]

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 
 from authserver.extensions import db
-from authserver.prepared_reads import read_connections
+from authserver.hotpath.prepared_reads import read_connections
 from authserver.tokens import load_state
 
 

@@ -10,6 +10,10 @@ access log line, metrics, 503 on database errors, a 500 without a traceback on a
 Only the request shape every resource service sends is served here: ``POST /oauth/introspect`` with a
 ``application/x-www-form-urlencoded`` body of known, modest length. Anything else (another content type, chunked
 or oversized bodies, undecodable bytes) goes on to the Flask route, whose answers are the reference.
+
+The gate's step-out travels on the request it builds (``wait``), and every layer below passes it on as an argument
+to what blocks; the answer's result goes to metrics from the returned body. authlib internals relied on here are
+listed, with the tests that catch their change, in hotpath/README.md.
 """
 
 from __future__ import annotations
@@ -29,11 +33,12 @@ from flask import current_app, g, has_app_context
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import EnvironHeaders, ImmutableMultiDict
 
-from ..fair_gate import FairGate
 from ..httpbase import SECURITY_HEADERS, request_id_for
 from ..logs import log_access
 from ..metrics import observe_introspection
-from .views import token_store_unavailable
+from ..oauth.introspection import introspection_result
+from ..oauth.views import token_store_unavailable
+from .fair_gate import FairGate, WaitHook
 
 log = logging.getLogger("authserver")
 
@@ -46,7 +51,8 @@ _REASONS = {status.value: f"{status.value} {status.phrase}" for status in HTTPSt
 class WsgiOAuth2Request(OAuth2Request):
     """authlib's request, built from the WSGI environ: headers read lazily and case-insensitively (as Flask's),
     the form parsed as werkzeug parses it (a repeated field keeps every value, and is refused as on the Flask
-    route: ``request_shape``).
+    route: ``request_shape``). It carries what our server reads of every request: ``wait`` (the gate's step-out)
+    and ``remote_addr``.
 
     authlib's constructor checks the URL's transport (HTTPS, or plain HTTP on loopback) by parsing it; the URL is
     the same on every request to one host, so the constructor runs once per accepted URL and later requests start
@@ -55,7 +61,7 @@ class WsgiOAuth2Request(OAuth2Request):
     _accepted: dict[str, WsgiOAuth2Request] = {}
 
     @classmethod
-    def from_environ(cls, environ: dict, uri: str, form: ImmutableMultiDict) -> WsgiOAuth2Request:
+    def from_environ(cls, environ: dict, uri: str, form: ImmutableMultiDict, wait: WaitHook) -> WsgiOAuth2Request:
         template = cls._accepted.get(uri)
         if template is None:
             template = cls.__new__(cls)
@@ -68,6 +74,7 @@ class WsgiOAuth2Request(OAuth2Request):
         request.headers = EnvironHeaders(environ)
         request._form = form
         request.payload = BasicOAuth2Payload(form)
+        request.wait, request.remote_addr = wait, environ.get("REMOTE_ADDR")
         return request
 
     @property
@@ -118,14 +125,13 @@ class DirectIntrospection:
         started = time.perf_counter()
         request_id = request_id_for(environ.get("HTTP_X_REQUEST_ID"))
         with self._app_context():
-            g.request_id, g.introspection_result = request_id, None
+            g.request_id = request_id
             status, body, headers = self._answer(environ, form, request_id)
-            result = g.introspection_result
         payload = json.dumps(body, separators=(",", ":")).encode()
         response_headers = [*headers, ("Content-Length", str(len(payload))), ("X-Request-Id", request_id),
                             *SECURITY_HEADERS]
         start_response(_REASONS.get(status, f"{status} Unknown"), response_headers)
-        observe_introspection(status, result, started)
+        observe_introspection(status, introspection_result(status, body), started)
         log_access("POST", PATH, status, started, environ.get("REMOTE_ADDR"), request_id)
         return [payload]
 
@@ -139,7 +145,7 @@ class DirectIntrospection:
     def _answer(self, environ: dict, form: ImmutableMultiDict, request_id: str) -> tuple[int, dict, list]:
         services = self.flask_app.extensions["authserver"]
         try:
-            request = WsgiOAuth2Request.from_environ(environ, _request_uri(environ), form)
+            request = WsgiOAuth2Request.from_environ(environ, _request_uri(environ), form, self.gate.stepped_out)
             status, body, headers = services.oauth.answer("introspection", request)
         except OAuth2Error as error:  # authlib's transport check refused the URL (plain HTTP, not loopback)
             status, body, headers = error()
