@@ -11,26 +11,20 @@ from __future__ import annotations
 import logging
 import threading
 
-from flask import current_app, has_app_context
-from sqlalchemy import event
-from sqlalchemy.orm import Session
-
-from .models import TokenEvent
+import redis
 
 log = logging.getLogger(__name__)
 
 
 class EventBus:
-    def __init__(self, redis_url: str | None = None, prefix: str = "authserver") -> None:
+    """Wakes this process's waiters on a publish, and (given the app's Redis client) every instance's."""
+
+    def __init__(self, client: redis.Redis | None = None, prefix: str = "authserver") -> None:
         self.channel = f"{prefix}:token-events"
         self._condition = threading.Condition()
         self._generation = 0
-        self._redis = None
+        self._redis = client
         self._listener: threading.Thread | None = None
-        if redis_url:
-            import redis
-
-            self._redis = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
 
     @property
     def poll_interval(self) -> float:
@@ -81,22 +75,3 @@ class EventBus:
             except Exception as exc:
                 log.warning("redis subscription lost (%s); retrying", exc.__class__.__name__)
                 threading.Event().wait(1.0)
-
-
-@event.listens_for(Session, "after_flush")
-def _note_token_events(session: Session, flush_context) -> None:
-    if any(isinstance(obj, TokenEvent) for obj in session.new):
-        session.info["token_events_pending"] = True
-
-
-@event.listens_for(Session, "after_commit")
-def _publish_token_events(session: Session) -> None:
-    if session.info.pop("token_events_pending", False) and has_app_context():
-        bus = current_app.extensions.get("authserver_bus")
-        if bus is not None:
-            bus.publish()
-
-
-@event.listens_for(Session, "after_rollback")
-def _drop_token_events(session: Session) -> None:
-    session.info.pop("token_events_pending", None)

@@ -12,6 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from .extensions import db
+from .services import services
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 INTEGER_MAX = 2**31 - 1
@@ -61,5 +62,5 @@ def prepare(app) -> None:
     with app.app_context():
         if app.config["AUTHSERVER_AUTO_MIGRATE"]:
             upgrade(db.engine)
-        services = app.extensions["authserver"]
-        services.keystore.prepare(services.clock.now())
+        found = services(app)
+        found.keystore.prepare(found.clock.now())

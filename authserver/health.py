@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 from sqlalchemy import text
 
 from .extensions import db
+from .services import services
 
 bp = Blueprint("health", __name__)
 
@@ -26,9 +27,9 @@ def readyz():
     except Exception as exc:  # any failure means not ready; the type is enough for the operator
         db.session.rollback()
         checks["database"] = f"unavailable ({exc.__class__.__name__})"
-    bus = current_app.extensions.get("authserver_redis")
-    if bus is not None:
-        checks["redis"] = "ok" if bus.ping() else "unavailable"
+    found = services()
+    if found.redis is not None:
+        checks["redis"] = "ok" if found.bus.ping() else "unavailable"
     ready = all(value == "ok" for value in checks.values())
     response = jsonify(status="ready" if ready else "unavailable", checks=checks)
     response.status_code = 200 if ready else 503

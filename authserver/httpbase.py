@@ -15,6 +15,9 @@ from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
+from .admin_api.problems import problem
+from .extensions import db
+
 log = logging.getLogger("authserver")
 
 
@@ -166,8 +169,6 @@ def init_app(app) -> None:
     def http_error(exc: HTTPException):
         headers = exception_headers(exc)
         if request.path.startswith("/api/"):
-            from .admin_api.problems import problem
-
             return problem(exc.code or 500, exc.name, exc.description, headers=headers)
         response = jsonify(error=exc.name.lower().replace(" ", "_"), error_description=exc.description)
         response.status_code = exc.code or 500
@@ -178,8 +179,6 @@ def init_app(app) -> None:
     def database_error(exc: SQLAlchemyError):
         """The database is away, locked, read-only or full: 503 with what happened, never a 500 or a traceback.
         The log names the kind only: the exception text carries SQL and its parameters."""
-        from .extensions import db
-
         try:
             db.session.rollback()
         except SQLAlchemyError:
@@ -188,8 +187,6 @@ def init_app(app) -> None:
         log.warning("database error on %s %s: %s (%s)", request.method, request.path, detail,
                     exc.__class__.__name__)
         if request.path.startswith("/api/"):
-            from .admin_api.problems import problem
-
             return problem(503, "Service Unavailable", f"{detail}; nothing was changed, try again later",
                            code="database_unavailable", headers={"Retry-After": "5"})
         response = jsonify(error="temporarily_unavailable", error_description=detail)
@@ -203,14 +200,10 @@ def init_app(app) -> None:
         log.error("unhandled %s on %s %s (request %s)", exc.__class__.__name__, request.method, request.path,
                   request_id, exc_info=True)
         try:
-            from .extensions import db
-
             db.session.rollback()
         except Exception:  # noqa: S110 - nothing more to do; the response below is what matters
             pass
         if request.path.startswith("/api/"):
-            from .admin_api.problems import problem
-
             return problem(500, "Internal Server Error", f"unexpected error; request id {request_id}")
         response = jsonify(error="server_error", error_description=f"unexpected error; request id {request_id}")
         response.status_code = 500

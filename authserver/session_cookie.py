@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from flask import current_app, request
 
 from . import user_sessions
+from .services import services
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SIGNIN_NONCE_COOKIE = "authserver_signin"
@@ -24,7 +25,7 @@ def cookie_name() -> str:
 
 
 def now() -> datetime:
-    return current_app.extensions["authserver"].clock.now()
+    return services().clock.now()
 
 
 def current_session() -> user_sessions.ActiveSession | None:

@@ -39,11 +39,11 @@ return 1
 class RedisActivityStage:
     """The Redis side of the hand-off: counts staged per token-day, and the lock one flusher takes to write them."""
 
-    def __init__(self, redis_url: str, prefix: str = "authserver") -> None:
+    def __init__(self, client: redis.Redis, prefix: str = "authserver") -> None:
         self.counts, self.last = f"{prefix}:activity:counts", f"{prefix}:activity:last"
         self.batch_prefix, self.lock = f"{prefix}:activity:batch:", f"{prefix}:activity:lock"
 
-        self.redis = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+        self.redis = client  # the app's one client (redis_client.py)
         self._set_max = self.redis.register_script(_SET_MAX)
         self._take = self.redis.register_script(_TAKE)
 

@@ -1,8 +1,10 @@
-"""The JSON admin API: parse, authorize, one domain call, serialize. Errors are RFC 7807 problems."""
+"""The JSON admin API: parse, authorize, one domain call, serialize. Errors are RFC 7807 problems.
 
-from flask import Blueprint
+Each route module adds its views to the one blueprint (``blueprint.bp``): the core resources, API clients,
+webhooks, the v1 key migration. ``create_app`` registers it under ``/api``.
+"""
 
-bp = Blueprint("admin_api", __name__)
+from . import client_routes, routes, v1_key_routes, webhook_routes  # noqa: F401  (their views join bp)
+from .blueprint import bp
 
-# Each module registers its routes on bp: the core resources, API clients, webhooks, the v1 key migration.
-from . import client_routes, routes, v1_key_routes, webhook_routes  # noqa: E402,F401
+__all__ = ["bp"]

@@ -11,6 +11,7 @@ from .. import session_cookie
 from ..clients import check_client_secret, client_principal, load_credentials
 from ..errors import ForbiddenError, UnauthenticatedError
 from ..principals import Principal
+from ..services import services
 from ..users import user_principal
 
 
@@ -38,11 +39,11 @@ def _basic_client(header: str) -> Principal:
         client_id, _, secret = base64.b64decode(value, validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         raise UnauthenticatedError("malformed Basic credentials") from None
-    services = current_app.extensions["authserver"]
-    now = services.clock.now()
+    found = services()
+    now = found.clock.now()
     client = load_credentials(client_id)  # read every time: a disabled or rotated-out client is refused at once
     if client is None or client.kind != "admin" or not check_client_secret(client, secret, now):
         current_app.logger.info("admin API authentication failed for a client")
         raise UnauthenticatedError("invalid admin client credentials")
-    services.oauth.client_uses.note(client.client_id, now)
+    found.oauth.client_uses.note(client.client_id, now)
     return client_principal(client, request.remote_addr)

@@ -6,16 +6,17 @@ account are the operator's (CLI) alone. Every change holds from the next request
 
 from __future__ import annotations
 
-from flask import current_app, jsonify, request
+from flask import jsonify, request
 
 from .. import clients
-from . import bp
+from ..services import services
 from .auth import current_principal
+from .blueprint import bp
 from .parsing import json_body
 
 
 def _now():
-    return current_app.extensions["authserver"].clock.now()
+    return services().clock.now()
 
 
 @bp.get("/clients")

@@ -5,22 +5,22 @@ from __future__ import annotations
 from flask import current_app, jsonify, request
 
 from ..errors import InvalidInputError
+from ..services import services
 from ..webhooks import catalogue, deliveries, subscriptions
 from ..webhooks.destinations import DestinationPolicy
-from ..webhooks.signing import webhook_keys
-from . import bp
 from .auth import current_principal
+from .blueprint import bp
 from .parsing import digits_param, json_body, string_field
 
 
 def _now():
-    return current_app.extensions["authserver"].clock.now()
+    return services().clock.now()
 
 
 @bp.get("/webhooks/public-key")
 def webhook_public_key():
     """Public by design: receivers verify ``v1a`` (Ed25519) signatures with it."""
-    response = jsonify(public_key=webhook_keys(current_app).public_key(), algorithm="ed25519",
+    response = jsonify(public_key=services().webhook_keys.public_key(), algorithm="ed25519",
                        signature_version="v1a", signed_content="{webhook-id}.{webhook-timestamp}.{body}")
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
@@ -45,14 +45,14 @@ def create_webhook(account_id):
     integration_id = string_field(data, "integration_id")
     row, secret = subscriptions.create_subscription(
         principal, url=data.get("url"), now=_now(), policy=DestinationPolicy.from_config(current_app.config),
-        keys=webhook_keys(current_app), account_id=account_id, integration_id=integration_id,
+        keys=services().webhook_keys, account_id=account_id, integration_id=integration_id,
         events=data.get("events"), signing=data.get("signing", "ed25519"), description=data.get("description"),
     )
     body = subscriptions.serialize_subscription(row)
     if secret is not None:
         body["secret"] = secret
     else:
-        body["public_key"] = webhook_keys(current_app).public_key()
+        body["public_key"] = services().webhook_keys.public_key()
     response = jsonify(body)
     response.status_code = 201
     response.headers["Cache-Control"] = "no-store"

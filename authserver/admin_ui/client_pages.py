@@ -11,7 +11,8 @@ from flask import flash, redirect, render_template, request, url_for
 from .. import accounts, clients
 from ..errors import NotFoundError
 from ..session_cookie import now
-from . import bp
+from ..unit_of_work import unit_of_work
+from .blueprint import bp
 from .guard import current_principal
 
 # The overlap choices offered on the page: (form value, label). The API and CLI take any duration up to 30d.
@@ -49,7 +50,8 @@ def client_rotate_secret(account_id: str, client_id: str):
     account = accounts.get_account_for(principal, account_id, write=True)
     client = _client_of(principal, account, client_id)
     overlap = clients.parse_overlap(request.form.get("overlap", "24h"))
-    client, secret = clients.rotate_client_secret(principal, client.client_id, overlap=overlap, now=now())
+    with unit_of_work():
+        client, secret = clients.rotate_client_secret(principal, client.client_id, overlap=overlap, now=now())
     return _page(account, principal, secret=secret, rotated=client)
 
 
@@ -58,16 +60,18 @@ def client_change(account_id: str, client_id: str, action: str):
     principal = current_principal()
     account = accounts.get_account_for(principal, account_id, write=True)
     client = _client_of(principal, account, client_id)
-    if action == "disable":
-        clients.set_client_enabled(principal, client.client_id, False, now=now())
-        flash(f"{client.name} is disabled: it can no longer authenticate, from its next request on.", "success")
-    elif action == "enable":
-        clients.set_client_enabled(principal, client.client_id, True, now=now())
-        flash(f"{client.name} is enabled again.", "success")
-    elif action == "delete":
-        name = client.name
-        clients.delete_client(principal, client.client_id, now=now())
-        flash(f"{name} is deleted: it can no longer authenticate.", "success")
-    else:
-        raise NotFoundError("no such action")
+    name = client.name
+    with unit_of_work():
+        if action == "disable":
+            clients.set_client_enabled(principal, client.client_id, False, now=now())
+            message = f"{name} is disabled: it can no longer authenticate, from its next request on."
+        elif action == "enable":
+            clients.set_client_enabled(principal, client.client_id, True, now=now())
+            message = f"{name} is enabled again."
+        elif action == "delete":
+            clients.delete_client(principal, client.client_id, now=now())
+            message = f"{name} is deleted: it can no longer authenticate."
+        else:
+            raise NotFoundError("no such action")
+    flash(message, "success")
     return redirect(url_for("admin_ui.client_list", account_id=account.id))

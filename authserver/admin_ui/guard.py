@@ -16,8 +16,10 @@ from ..errors import DomainError, UnauthenticatedError
 from ..extensions import db
 from ..httpbase import describe_database_error
 from ..principals import Principal
+from ..unit_of_work import unit_of_work
 from ..users import user_principal
-from . import bp, presenters
+from . import presenters
+from .blueprint import bp
 
 log = logging.getLogger("authserver")
 
@@ -39,7 +41,8 @@ def require_signed_in_user():
         return refused("This form was sent from another site, so nothing was changed.")
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
-    signed_in = session_cookie.current_session()
+    with unit_of_work():  # reading the session may note its use
+        signed_in = session_cookie.current_session()
     if signed_in is None:
         target = request.full_path.rstrip("?") if request.method == "GET" else None
         return redirect(url_for("admin_ui.signin", next=target))
@@ -83,7 +86,7 @@ def page_context() -> dict:
 
 @bp.errorhandler(DomainError)
 def domain_error_page(exc: DomainError):
-    db.session.rollback()
+    # A domain call's unit of work has already rolled back what it did.
     if isinstance(exc, UnauthenticatedError):
         return redirect(url_for("admin_ui.signin"))
     headers = {"Retry-After": str(exc.retry_after)} if getattr(exc, "retry_after", None) else {}

@@ -9,10 +9,11 @@ from flask import flash, redirect, render_template, request, url_for
 from .. import accounts, audit, integrations
 from ..activity import usage_by_day
 from ..errors import InvalidInputError, NotFoundError
-from ..extensions import db
 from ..scopes import split_scopes
 from ..session_cookie import now
-from . import bp, charts, forms, presenters
+from ..unit_of_work import unit_of_work
+from . import charts, forms, presenters
+from .blueprint import bp
 from .guard import current_principal
 
 CHART_DAYS = 30
@@ -53,12 +54,13 @@ def integration_new(account_id: str):
                   "scopes": frozenset(forms.scopes()),
                   "inactivity_window": request.form.get("inactivity_window", "default")}
         try:
-            integration = integrations.create_integration(
-                principal, account_id=account.id, name=forms.text("name"), description=forms.text("description"),
-                scopes=forms.scopes(), now=now(), inactivity_window=forms.inactivity_window(),
-            )
+            with unit_of_work():
+                integration = integrations.create_integration(
+                    principal, account_id=account.id, name=forms.text("name"),
+                    description=forms.text("description"), scopes=forms.scopes(), now=now(),
+                    inactivity_window=forms.inactivity_window(),
+                )
         except InvalidInputError as exc:
-            db.session.rollback()
             errors[exc.field or "form"] = sentence(exc.detail)
         else:
             flash(f"Created {integration.name}. Generate its access token when you are ready to hand it over.",
@@ -110,12 +112,12 @@ def integration_edit(account_id: str, integration_id: str):
         values = {"name": request.form.get("name", ""), "description": request.form.get("description", ""),
                   "scopes": frozenset(forms.scopes()), "version": forms.expected_version()}
         try:
-            integrations.update_integration(
-                principal, integration.id, now=now(), expected_version=forms.expected_version(),
-                name=forms.text("name"), description=forms.text("description"), scopes=forms.scopes(),
-            )
+            with unit_of_work():
+                integrations.update_integration(
+                    principal, integration.id, now=now(), expected_version=forms.expected_version(),
+                    name=forms.text("name"), description=forms.text("description"), scopes=forms.scopes(),
+                )
         except InvalidInputError as exc:
-            db.session.rollback()
             errors[exc.field or "form"] = sentence(exc.detail)
         else:
             flash("Saved. Removed scopes apply to the live token at once; added scopes need a new token.",

@@ -10,8 +10,11 @@ from flask import current_app, flash, g, redirect, render_template, request, url
 from .. import session_cookie, user_sessions
 from ..accounts import list_accounts
 from ..errors import InvalidInputError
+from ..services import services
+from ..unit_of_work import unit_of_work
 from ..users import authenticate_user, change_password
-from . import bp, presenters
+from . import presenters
+from .blueprint import bp
 from .guard import current_principal
 
 MAX_EMAIL, MAX_PASSWORD = 320, 1024
@@ -20,7 +23,9 @@ MAX_EMAIL, MAX_PASSWORD = 320, 1024
 @bp.route("/signin", methods=["GET", "POST"])
 def signin():
     if request.method == "GET":
-        if session_cookie.current_session() is not None:
+        with unit_of_work():  # reading the session may note its use
+            signed_in = session_cookie.current_session()
+        if signed_in is not None:
             return redirect(_next_page())
         notice = "You are signed out." if request.args.get("signed_out") else None
         return _signin_form(notice=notice)
@@ -28,7 +33,7 @@ def signin():
     password = request.form.get("password", "")[:MAX_PASSWORD]
     if not session_cookie.is_valid_signin_token(request.form.get("csrf_token")):
         return _signin_form(email=email, error="This sign-in form expired. Please try again.", status=400)
-    limiter = current_app.extensions["authserver_signin_limiter"]
+    limiter = services().signin_limiter
     now, address = session_cookie.now(), request.remote_addr
     # Counted before the password is checked, in one step shared by every worker: concurrent guesses can't slip past.
     wait = limiter.try_attempt(email=email, address=address, now=now)
@@ -40,9 +45,10 @@ def signin():
     if user is None:
         return _signin_form(email=email, error="The email or password is not correct.", status=400)
     limiter.record_success(email=email, address=address, now=now)
-    started = user_sessions.start_session(user, now=now, replacing=request.cookies.get(session_cookie.cookie_name()),
-                                     lifetime=int(current_app.config.get("AUTHSERVER_SESSION_LIFETIME",
-                                                                         user_sessions.LIFETIME)))
+    with unit_of_work():
+        started = user_sessions.start_session(
+            user, now=now, replacing=request.cookies.get(session_cookie.cookie_name()),
+            lifetime=int(current_app.config.get("AUTHSERVER_SESSION_LIFETIME", user_sessions.LIFETIME)))
     response = redirect(_next_page())
     session_cookie.set_session_cookie(response, started)
     session_cookie.clear_signin_nonce(response)
@@ -51,7 +57,8 @@ def signin():
 
 @bp.post("/signout")
 def signout():
-    user_sessions.end_session(request.cookies.get(session_cookie.cookie_name()), now=session_cookie.now())
+    with unit_of_work():
+        user_sessions.end_session(request.cookies.get(session_cookie.cookie_name()), now=session_cookie.now())
     response = redirect(url_for("admin_ui.signin", signed_out=1))
     session_cookie.clear_session_cookie(response)
     return response
@@ -68,7 +75,7 @@ def password():
         else:
             now = session_cookie.now()
             # The current password is a secret a stolen session could guess: the sign-in limits count its checks.
-            limiter = current_app.extensions["authserver_signin_limiter"]
+            limiter = services().signin_limiter
             wait = limiter.try_attempt(email=user.email, address=request.remote_addr, now=now)
             if wait is not None:
                 errors["current_password"] = f"Too many wrong passwords. {_try_again_in(wait)}"
@@ -77,16 +84,17 @@ def password():
                 response.headers["Retry-After"] = str(wait)
                 return response
             try:
-                change_password(user, current_password=request.form.get("current_password", "")[:MAX_PASSWORD],
-                                new_password=new, now=now)
+                with unit_of_work():  # the new password, every session ended and this browser's new one: together
+                    change_password(user, current_password=request.form.get("current_password", "")[:MAX_PASSWORD],
+                                    new_password=new, now=now)
+                    # Every session just ended, this one included; this browser carries on with a brand-new one.
+                    started = user_sessions.start_session(user, now=now)
             except InvalidInputError as exc:
                 errors[exc.field or "form"] = exc.detail[:1].upper() + exc.detail[1:] + "."
                 if exc.field != "current_password":
                     limiter.record_success(email=user.email, address=request.remote_addr, now=now)
             else:
                 limiter.record_success(email=user.email, address=request.remote_addr, now=now)
-                # Every session just ended, this one included; this browser carries on with a brand-new one.
-                started = user_sessions.start_session(user, now=now)
                 flash("Your password was changed. Every other browser was signed out.", "success")
                 response = redirect(url_for("admin_ui.index"))
                 session_cookie.set_session_cookie(response, started)

@@ -6,12 +6,12 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 
 from .. import accounts
 from ..errors import ConflictError, InvalidInputError, NotFoundError
-from ..extensions import db
+from ..services import services
 from ..session_cookie import now
+from ..unit_of_work import unit_of_work
 from ..webhooks import catalogue, deliveries, subscriptions
 from ..webhooks.destinations import DestinationPolicy
-from ..webhooks.signing import webhook_keys
-from . import bp
+from .blueprint import bp
 from .guard import current_principal
 from .integrations import sentence
 
@@ -24,7 +24,7 @@ def _page(account, principal, *, secret=None, errors=None, values=None):
                     for d, e in deliveries.list_deliveries(principal, hook.id, limit=LOG_LINES)])
             for hook in subscriptions.list_subscriptions(principal, account.id)]
     return render_template("webhooks/list.html", account=account, rows=rows, events=catalogue.describe(),
-                           public_key=webhook_keys(current_app).public_key(), secret=secret,
+                           public_key=services().webhook_keys.public_key(), secret=secret,
                            errors=errors or {}, values=values or {"url": "", "signing": "ed25519"},
                            can_manage=principal.can_administer(account.id), section="webhooks")
 
@@ -41,12 +41,12 @@ def webhook_create(account_id: str):
     account = accounts.get_account_for(principal, account_id, write=True)
     values = {"url": request.form.get("url", "").strip(), "signing": request.form.get("signing", "ed25519")}
     try:
-        _hook, secret = subscriptions.create_subscription(
-            principal, url=values["url"], now=now(), policy=DestinationPolicy.from_config(current_app.config),
-            keys=webhook_keys(current_app), account_id=account.id, events=request.form.getlist("events") or None,
-            signing=values["signing"])
+        with unit_of_work():
+            _hook, secret = subscriptions.create_subscription(
+                principal, url=values["url"], now=now(), policy=DestinationPolicy.from_config(current_app.config),
+                keys=services().webhook_keys, account_id=account.id,
+                events=request.form.getlist("events") or None, signing=values["signing"])
     except InvalidInputError as exc:
-        db.session.rollback()
         return _page(account, principal, errors={exc.field or "url": sentence(exc.detail)}, values=values), 400
     flash("Subscribed. Deliveries are signed; check each one before you trust it.", "success")
     return _page(account, principal, secret=secret)
@@ -59,7 +59,8 @@ def webhook_delete(account_id: str, subscription_id: str):
     hook = subscriptions.get_subscription_for(principal, subscription_id, write=True)
     if hook.account_id != account.id:
         raise NotFoundError(f"webhook {subscription_id!r} not found")
-    subscriptions.delete_subscription(principal, hook.id, now=now())
+    with unit_of_work():
+        subscriptions.delete_subscription(principal, hook.id, now=now())
     flash("Unsubscribed; nothing more will be sent to that URL.", "success")
     return redirect(url_for("admin_ui.webhook_list", account_id=account.id))
 
@@ -69,9 +70,9 @@ def webhook_redeliver(account_id: str, delivery_id: str):
     principal = current_principal()
     account = accounts.get_account_for(principal, account_id, write=True)
     try:
-        deliveries.redeliver(principal, delivery_id, now=now())
+        with unit_of_work():
+            deliveries.redeliver(principal, delivery_id, now=now())
         flash("Queued: the event will be sent again, with the same webhook-id.", "success")
     except ConflictError as exc:
-        db.session.rollback()
         flash(sentence(exc.detail), "error")
     return redirect(url_for("admin_ui.webhook_list", account_id=account.id))

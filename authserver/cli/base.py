@@ -1,20 +1,24 @@
 """What every ``authserver`` command shares: one-line usage errors, ``--json``, and the ``command`` decorator that
-turns a domain error into one line on stderr and exit code 1."""
+makes a command one unit of work and turns a domain error into one line on stderr and exit code 1."""
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import json
 
 import click
-from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from ..config import ConfigError
 from ..durations import parse_duration
 from ..errors import DomainError
-from ..extensions import db
 from ..keys import KeyStoreError
+from ..services import services
+from ..unit_of_work import unit_of_work
+
+__all__ = ["OneLineCommand", "OneLineFlaskGroup", "OneLineGroup", "command", "duration", "emit", "json_option",
+           "now", "services"]
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 
@@ -59,8 +63,8 @@ class OneLineFlaskGroup(_OneLineUsageErrors, FlaskGroup):
     """The ``authserver`` command itself: an unknown top-level command is one line too."""
 
 
-def services():
-    return current_app.extensions["authserver"]
+# What a command has emitted while its unit of work is open: printed once it has committed.
+_HELD: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("authserver_cli_held", default=None)
 
 
 def now():
@@ -68,27 +72,46 @@ def now():
 
 
 def emit(as_json: bool, payload: dict, text: str) -> None:
-    click.echo(json.dumps(payload, default=str) if as_json else text)
+    """Print the result; inside a command's unit of work, only once it has committed, so a secret shown once
+    (a token, a client secret) is never one that was rolled back."""
+    line = json.dumps(payload, default=str) if as_json else text
+    held = _HELD.get()
+    if held is None:
+        click.echo(line)
+    else:
+        held.append(line)
 
 
 def duration(value, field):
     return None if value is None else parse_duration(value, field=field)
 
 
-def command(group, name, **kwargs):
-    """A CLI command in an app context whose domain errors become one line on stderr and exit code 1."""
+def command(group, name, *, transaction: bool = True, **kwargs):
+    """A CLI command in an app context, and one unit of work: it commits all it did, then prints, or on an error
+    rolls all of it back and prints one line on stderr with exit code 1. ``transaction=False`` is for a command
+    that commits as it goes (the webhook worker) or must act after its commit (removing spent key files)."""
 
     def decorate(func):
         @functools.wraps(func)
         def wrapper(*args, **kw):
+            held: list[str] = []
+            reset = _HELD.set(held if transaction else None)
             try:
-                return func(*args, **kw)
+                if transaction:
+                    with unit_of_work():
+                        result = func(*args, **kw)
+                else:
+                    result = func(*args, **kw)
             except (DomainError, KeyStoreError, ConfigError) as exc:
-                db.session.rollback()
                 detail = getattr(exc, "detail", str(exc))
                 raise click.ClickException(detail) from None
             except click.UsageError as exc:
                 raise _one_line(exc) from None
+            finally:
+                _HELD.reset(reset)
+            for line in held:
+                click.echo(line)
+            return result
 
         return group.command(name, **kwargs)(with_appcontext(wrapper))
 

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 import click
 from flask import current_app
-from flask.cli import with_appcontext
+from flask.cli import ScriptInfo, with_appcontext
 
 from .. import serving
 from .base import OneLineCommand
@@ -39,6 +39,9 @@ def serve(host, port, workers, threads):
     """Production serving: granian with pre-forked worker processes (migrates and creates keys first)."""
     config = current_app.config
     port = port or urlsplit(config["AUTHSERVER_ISSUER"]).port or 5000
+    # How this command line builds the app (main's factory), for workers that are spawned rather than forked.
+    info = click.get_current_context().find_object(ScriptInfo)
     serving.serve_workers(current_app._get_current_object(), host, port,
                           workers=workers or config["AUTHSERVER_WORKERS"],
-                          threads=threads or config["AUTHSERVER_THREADS"])
+                          threads=threads or config["AUTHSERVER_THREADS"],
+                          factory=info.create_app if info is not None else None)

@@ -10,9 +10,8 @@ from flask import current_app
 from ..principals import OPERATOR
 from ..webhooks import deliveries, expiring, subscriptions
 from ..webhooks.destinations import DestinationPolicy
-from ..webhooks.signing import webhook_keys
 from ..webhooks.worker import WebhookWorker
-from .base import command, emit, json_option, now
+from .base import command, emit, json_option, now, services
 
 
 @click.group("webhooks", help="Signed webhooks: subscriptions, deliveries and the delivery worker.")
@@ -20,7 +19,7 @@ def webhooks_group():
     pass
 
 
-@command(webhooks_group, "worker")
+@command(webhooks_group, "worker", transaction=False)  # each delivery attempt commits on its own
 @click.option("--once", is_flag=True, help="Attempt what is due now, then exit (cron-style).")
 @click.option("--concurrency", default=4, type=click.IntRange(1, 64), show_default=True)
 @json_option
@@ -50,13 +49,13 @@ def webhooks_worker(once, concurrency, as_json):
 def webhooks_subscribe(url, account_id, integration_id, client_id, events, signing, description, as_json):
     row, secret = subscriptions.create_subscription(
         OPERATOR, url=url, now=now(), policy=DestinationPolicy.from_config(current_app.config),
-        keys=webhook_keys(current_app), account_id=account_id, integration_id=integration_id, client_id=client_id,
+        keys=services().webhook_keys, account_id=account_id, integration_id=integration_id, client_id=client_id,
         events=list(events) or None, signing=signing, description=description)
     payload = subscriptions.serialize_subscription(row)
     if secret:
         payload["secret"] = secret
     else:
-        payload["public_key"] = webhook_keys(current_app).public_key()
+        payload["public_key"] = services().webhook_keys.public_key()
     text = row.id + (f"\nsecret: {secret}\n(the secret is shown only once)" if secret else
                      f"\nverify v1a signatures with {payload['public_key']}")
     emit(as_json, payload, text)
@@ -115,5 +114,5 @@ def webhooks_scan(as_json):
 @command(webhooks_group, "public-key")
 @json_option
 def webhooks_public_key(as_json):
-    key = webhook_keys(current_app).public_key()
+    key = services().webhook_keys.public_key()
     emit(as_json, {"public_key": key, "algorithm": "ed25519", "signature_version": "v1a"}, key)

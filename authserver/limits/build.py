@@ -11,8 +11,11 @@ thing every process shares. Introspection stays off the database: per instance, 
 
 from __future__ import annotations
 
+import redis
+
 from .database_store import DatabaseAttemptStore, DatabaseRateStore, callers_transaction
 from .rates import INTROSPECTION, REVOCATION, TOKEN_GENERATION, MemoryRateStore, Rate, RateStore, RequestLimits
+from .redis_store import RedisAttemptStore, RedisRateStore
 from .signin import AttemptStore, Limit, SignInLimiter
 
 _RATE_KEYS = ((INTROSPECTION, "AUTHSERVER_RATE_LIMIT_INTROSPECTION"),
@@ -20,8 +23,9 @@ _RATE_KEYS = ((INTROSPECTION, "AUTHSERVER_RATE_LIMIT_INTROSPECTION"),
               (TOKEN_GENERATION, "AUTHSERVER_RATE_LIMIT_TOKEN_GENERATION"))
 
 
-def build_limits(config: dict, clock) -> RequestLimits:
-    """Rates from config (``(count, seconds)`` or None for off), each in the store the table above gives it."""
+def build_limits(config: dict, clock, client: redis.Redis | None = None) -> RequestLimits:
+    """Rates from config (``(count, seconds)`` or None for off), each in the store the table above gives it;
+    ``client`` is the app's Redis client (``REDIS_URL``), shared with the other users of Redis."""
     rates = {kind: None if config[key] is None else Rate(*config[key]) for kind, key in _RATE_KEYS}
     stores: dict[str, RateStore] = {
         INTROSPECTION: MemoryRateStore(),
@@ -30,23 +34,19 @@ def build_limits(config: dict, clock) -> RequestLimits:
         TOKEN_GENERATION: DatabaseRateStore(callers_transaction),
     }
     per_process = frozenset({INTROSPECTION})
-    if config.get("REDIS_URL"):
-        from .redis_store import RedisRateStore
-
-        stores = {kind: RedisRateStore(config["REDIS_URL"], config["REDIS_KEY_PREFIX"], fallback=store)
+    if client is not None:
+        stores = {kind: RedisRateStore(client, config["REDIS_KEY_PREFIX"], fallback=store)
                   for kind, store in stores.items()}
         per_process = frozenset()
     return RequestLimits(rates, stores, clock, per_process)
 
 
-def build_signin_limiter(config: dict) -> SignInLimiter:
+def build_signin_limiter(config: dict, client: redis.Redis | None = None) -> SignInLimiter:
     """Failed password checks (sign-in, password change) per account and per address, in the database or Redis."""
     account, address = config["AUTHSERVER_SIGNIN_ACCOUNT_LIMIT"], config["AUTHSERVER_SIGNIN_ADDRESS_LIMIT"]
     limits = (Limit("account", failures=account[0], window=int(account[1])),
               Limit("address", failures=address[0], window=int(address[1])))
     store: AttemptStore = DatabaseAttemptStore()
-    if config.get("REDIS_URL"):
-        from .redis_store import RedisAttemptStore
-
-        store = RedisAttemptStore(config["REDIS_URL"], config["REDIS_KEY_PREFIX"], fallback=store)
+    if client is not None:
+        store = RedisAttemptStore(client, config["REDIS_KEY_PREFIX"], fallback=store)
     return SignInLimiter(store, limits)

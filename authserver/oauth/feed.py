@@ -1,42 +1,28 @@
 """What resource services need beyond RFC 7662: the token event feed (fast revocation) and usage reports.
 
-Both are for registered resource-service clients, authenticated exactly like introspection.
+Both are for registered resource-service clients, authenticated exactly like introspection. The views are routed
+in views.py, with the rest of the protocol surface.
 """
 
 from __future__ import annotations
 
 import time
 
-from authlib.oauth2 import OAuth2Error
-from flask import current_app, jsonify, request
+from flask import jsonify, request
 
 from .. import events
 from ..activity.by_service import record_calls
 from ..database import INTEGER_MAX
 from ..errors import InvalidInputError
 from ..extensions import db
+from ..services import services
 from ..tokens import load_states
 from ..unit_of_work import unit_of_work
+from .resource_service import authenticate_resource_service
 from .usage_reports import parse_uses
-from .views import bp
 
 MAX_WAIT_SECONDS = 25.0
 MAX_USAGE_ITEMS = 5000
-
-
-def _services():
-    return current_app.extensions["authserver"]
-
-
-def _resource_service():
-    """The calling resource service, or an OAuth error response."""
-    server = _services().oauth
-    oauth_request = server.create_oauth2_request(request)
-    try:
-        return server.authenticate_client(oauth_request, ["client_secret_basic", "client_secret_post"],
-                                          "introspection"), None
-    except OAuth2Error as error:
-        return None, server.handle_error_response(oauth_request, error)
 
 
 def _int_arg(name: str, default: float, *, upper: float) -> float:
@@ -52,16 +38,15 @@ def _int_arg(name: str, default: float, *, upper: float) -> float:
     return value
 
 
-@bp.get("/oauth/events")
 def token_events():
     """Long poll: events after ``after`` (a cursor), waiting up to ``wait`` seconds for the first one."""
-    client, error = _resource_service()
+    client, error = authenticate_resource_service()
     if error is not None:
         return error
     cursor = int(_int_arg("after", 0, upper=INTEGER_MAX))  # event ids are INTEGER
     wait = _int_arg("wait", 0, upper=MAX_WAIT_SECONDS)
     deadline = time.monotonic() + wait
-    bus = current_app.extensions["authserver_bus"]
+    bus = services().bus
     while True:
         found = events.events_after(cursor, account_id=client.account_id)
         remaining = deadline - time.monotonic()
@@ -75,45 +60,43 @@ def token_events():
     return response
 
 
-@bp.get("/oauth/events/snapshot")
 def token_snapshot():
-    client, error = _resource_service()
+    client, error = authenticate_resource_service()
     if error is not None:
         return error
     # "account_id": the one account this client sees (null: all). A service validating locally must refuse other
     # accounts' tokens, since it never hears of their revocations.
-    body = events.snapshot(_services().clock.now(), account_id=client.account_id)
+    body = events.snapshot(services().clock.now(), account_id=client.account_id)
     response = jsonify(body | {"account_id": client.account_id})
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-@bp.post("/oauth/usage")
 def report_usage():
     """Batched usage from resource services: ``{"uses": [{"jti", "count", "last_used_at", "scopes",
     "introspected"}]}`` (usage_reports.py). Calls this server has not counted yet go into the same buffer as
     introspection's, so activity and inactivity expiry see them; calls per service and scope are written now."""
-    client, error = _resource_service()
+    client, error = authenticate_resource_service()
     if error is not None:
         return error
     body = request.get_json(silent=True)
     uses = body.get("uses") if isinstance(body, dict) else None
     if not isinstance(uses, list) or len(uses) > MAX_USAGE_ITEMS:
         raise InvalidInputError(f"body must be {{\"uses\": [...]}} with at most {MAX_USAGE_ITEMS} items")
-    services = _services()
-    now = services.clock.now()
+    app_services = services()
+    now = app_services.clock.now()
     parsed = parse_uses(uses, now)  # the shape and the counting rule: usage_reports.py
     # Only uses of tokens live right now count: a late report must not bring an idle-expired token back to life.
-    recent = services.activity.recent_use if services.activity is not None else (lambda jti: None)
-    known = {jti for jti, state in load_states([use.jti for use in parsed]).items()
-             if (client.account_id is None or state.account_id == client.account_id)
-             and state.is_live(now, recent(jti))}
-    with unit_of_work():  # the per-service counts: this request's one transaction
+    recent = app_services.activity.recent_use if app_services.activity is not None else (lambda jti: None)
+    with unit_of_work():  # the request's one transaction: the liveness read and the per-service counts
+        known = {jti for jti, state in load_states([use.jti for use in parsed]).items()
+                 if (client.account_id is None or state.account_id == client.account_id)
+                 and state.is_live(now, recent(jti))}
         record_calls(client.client_id, [(use.jti, use.used_at, use.scopes) for use in parsed if use.jti in known])
     accepted = 0
-    if services.activity is not None:
+    if app_services.activity is not None:
         for use in parsed:
             if use.jti in known:
-                services.activity.record(use.jti, client.client_id, use.used_at, use.unseen_calls)
+                app_services.activity.record(use.jti, client.client_id, use.used_at, use.unseen_calls)
                 accepted += 1
     return jsonify(accepted=accepted), 202

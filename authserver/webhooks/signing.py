@@ -106,11 +106,3 @@ class WebhookKeys:
                 raise ValueError("an hmac subscription without a secret")
             return hmac_signature(self.unseal(sealed_secret), content)
         return self.ed25519_signature(content)
-
-
-def webhook_keys(app) -> WebhookKeys:
-    """One WebhookKeys per app, made on first use (no key is touched at import or app creation)."""
-    keys = app.extensions.get("authserver_webhook_keys")
-    if keys is None:
-        keys = app.extensions.setdefault("authserver_webhook_keys", WebhookKeys(app.config["AUTHSERVER_KEYS_DIR"]))
-    return keys

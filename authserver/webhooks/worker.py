@@ -13,9 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ..extensions import db
 from ..models import WebhookDelivery, WebhookEvent, WebhookSubscription
+from ..services import services
 from . import deliveries, expiring, transport
 from .destinations import DestinationPolicy, DestinationRefusedError, resolve
-from .signing import webhook_keys
 
 log = logging.getLogger("authserver.webhooks")
 SCAN_INTERVAL = 60.0
@@ -25,12 +25,12 @@ class WebhookWorker:
     def __init__(self, app, *, concurrency: int = 4) -> None:
         self.app = app
         config = app.config
-        self.clock = app.extensions["authserver"].clock
+        self.clock = services(app).clock
         self.timeout = config["AUTHSERVER_WEBHOOK_TIMEOUT"]
         self.retry_base = config["AUTHSERVER_WEBHOOK_RETRY_BASE"]
         self.poll_interval = config["AUTHSERVER_WEBHOOK_POLL_INTERVAL"]
         self.policy = DestinationPolicy.from_config(config)
-        self.keys = webhook_keys(app)
+        self.keys = services(app).webhook_keys
         self.concurrency = concurrency
         self._last_scan = float("-inf")
         self._stop = threading.Event()

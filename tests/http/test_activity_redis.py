@@ -9,6 +9,7 @@ import pytest
 from authserver.activity import ActivityBuffer, Flusher, RedisActivityStage
 from authserver.extensions import db
 from authserver.models import AccessToken, TokenUsageDaily
+from authserver.redis_client import connect_redis
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -31,7 +32,7 @@ def stage_prefix():
 
 def _instance(app, prefix):
     buffer = ActivityBuffer()
-    stage = RedisActivityStage(REDIS_URL, prefix)
+    stage = RedisActivityStage(connect_redis(REDIS_URL), prefix)
     return buffer, Flusher(app, buffer, interval=3600, stage=stage)
 
 

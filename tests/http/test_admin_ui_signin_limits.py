@@ -13,6 +13,7 @@ from authserver.extensions import db
 from authserver.limits.database_store import DatabaseAttemptStore
 from authserver.limits.signin import ACCOUNT_LIMIT, ADDRESS_LIMIT, Limit, MemoryAttemptStore, SignInLimiter
 from authserver.models import LimitCounter
+from authserver.services import services
 from tests.factories import make_account
 from tests.support.admin_ui import make_user, sign_in
 
@@ -128,8 +129,8 @@ def test_too_many_failed_sign_ins_get_429_with_retry_after_even_with_the_right_p
 
 
 def test_one_address_guessing_across_accounts_is_limited(app, client, admin):
-    limiter = app.extensions["authserver_signin_limiter"]
-    now = app.extensions["authserver"].clock.now()
+    limiter = services(app).signin_limiter
+    now = services(app).clock.now()
     for index in range(ADDRESS_LIMIT.failures):  # as if the page had refused these (each check costs a scrypt)
         assert limiter.try_attempt(email=f"guess{index}@acme.test", address="127.0.0.1", now=now) is None
     refused = sign_in(client, "admin@acme.test")

@@ -17,6 +17,7 @@ import requests
 
 from authserver.limits.rates import MemoryRateStore, Rate
 from authserver.limits.redis_store import RedisAttemptStore, RedisRateStore
+from authserver.redis_client import connect_redis
 from authserver.limits.signin import Limit, MemoryAttemptStore
 from tests.factories import basic
 from tests.support.servers import make_authserver
@@ -176,8 +177,9 @@ def test_sign_in_failures_from_one_address_past_its_limit_are_429_across_instanc
 def test_limits_hold_per_instance_when_redis_is_unreachable(caplog):
     """The Redis stores, pointed at a closed port, carry on in their fallback store (memory here; the database in
     an instance: limits/build.py), never an error."""
-    store = RedisRateStore("redis://127.0.0.1:1/0", "unreachable", fallback=MemoryRateStore())
-    attempts = RedisAttemptStore("redis://127.0.0.1:1/0", "unreachable", fallback=MemoryAttemptStore())
+    closed_port = connect_redis("redis://127.0.0.1:1/0")
+    store = RedisRateStore(closed_port, "unreachable", fallback=MemoryRateStore())
+    attempts = RedisAttemptStore(closed_port, "unreachable", fallback=MemoryAttemptStore())
     now, rate = time.time(), Rate(2, 60)
     assert [store.acquire("client", rate, now) == 0 for _ in range(3)] == [True, True, False]
     limit = Limit("account", 2, 60)
@@ -189,7 +191,7 @@ def test_redis_lets_exactly_the_limit_of_racing_password_checks_through():
     """The Redis path counts before the check too, in one script: racing attempts cannot all read 4 of 5."""
     if not redis_available():
         pytest.skip("Redis is not running on 127.0.0.1:6379")
-    store = RedisAttemptStore(REDIS_URL, f"authserver-race-{secrets.token_hex(4)}", fallback=MemoryAttemptStore())
+    store = RedisAttemptStore(connect_redis(REDIS_URL), f"authserver-race-{secrets.token_hex(4)}", fallback=MemoryAttemptStore())
     limit, now = Limit("account", 5, 900), time.time()
     try:
         with ThreadPoolExecutor(8) as pool:
