@@ -17,7 +17,7 @@ class Principal:
     admin_of: frozenset[str] = field(default_factory=frozenset)
     member_of: frozenset[str] = field(default_factory=frozenset)
     source_address: str | None = None
-    # The caller's own account: where its refused attempts on other accounts are audited (audit.record_refused).
+    # The caller's own account: where its refused attempts on other accounts are audited (domain_events.Refusal).
     account_id: str | None = None
 
     @property

@@ -6,7 +6,8 @@ from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from flask import request as http_request
 
-from .. import audit
+from ..domain_events import TokenRevocationRefused
+from ..emitter import emit_refusal
 from ..extensions import db
 from ..integrations import revoke_by_endpoint
 from ..principals import Principal
@@ -17,7 +18,7 @@ from .request_shape import FormRequestShape
 class TokenRevocationEndpoint(FormRequestShape, RevocationEndpoint):
     """Unknown, invalid and already-revoked tokens get 200 (section 2.2). A token of an account the caller does
     not administer is left alone and also gets 200, so the answer never confirms another tenant's token exists;
-    the refused attempt is audited on the caller's own account, never on the token's (``audit.record_refused``)."""
+    the refused attempt is audited on the caller's own account, never on the token's (TokenRevocationRefused)."""
 
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "token_possession"]
 
@@ -50,8 +51,8 @@ class TokenRevocationEndpoint(FormRequestShape, RevocationEndpoint):
         principal = self._principal(request, client)
         if client.kind == "token_holder" or principal.can_administer(state.account_id):
             return state
-        audit.record_refused(principal, "token.revocation_refused", now=self.clock.now(), target_type="token",
-                             target_id=state.jti, reason="not an admin of the token's account")
+        emit_refusal(TokenRevocationRefused(actor=principal, now=self.clock.now(), target_type="token",
+                                            target_id=state.jti, reason="not an admin of the token's account"))
         db.session.commit()
         return None
 

@@ -11,6 +11,7 @@ from authserver.accounts import update_account
 from authserver.activity import flush
 from authserver.integrations import list_integrations, live_tokens
 from authserver.principals import OPERATOR
+from authserver.unit_of_work import unit_of_work
 from tests.support.admin_ui import ADMIN, add_people, detail_path, introspect, signed_in, version_field
 
 _TOKEN = re.compile(r'<pre id="token-value"[^>]*>([^<]+)</pre>')
@@ -62,7 +63,8 @@ def test_create_form_shows_the_message_next_to_the_field(admin, world, form, fie
 
 
 def test_the_scope_picker_offers_only_what_the_account_allows(admin, world, clock):
-    update_account(OPERATOR, world.agency.account_id, now=clock.now(), allowed=["contacts.readonly"])
+    with unit_of_work():
+        update_account(OPERATOR, world.agency.account_id, now=clock.now(), allowed=["contacts.readonly"])
     page = admin.get(f"/accounts/{world.agency.account_id}/settings/integrations/new").text
     assert re.search(r'value="contacts.readonly"\s*>', page)
     assert re.search(r'value="contacts.write"\s*disabled', page)

@@ -8,6 +8,7 @@ import pytest
 
 from authserver.integrations import get_integration_for, live_tokens, update_integration
 from authserver.principals import OPERATOR
+from authserver.unit_of_work import unit_of_work
 from tests.factories import make_integration
 from tests.support.admin_ui import (
     ADMIN,
@@ -79,7 +80,8 @@ DESCRIPTION = "<img src=x onerror=alert(1)> & more"
 
 def test_names_and_descriptions_are_shown_as_text_everywhere(admin, world, clock):
     hostile = make_integration(clock, world.agency.account_id, name=NAME)
-    update_integration(OPERATOR, hostile.id, now=clock.now(), description=DESCRIPTION)
+    with unit_of_work():
+        update_integration(OPERATOR, hostile.id, now=clock.now(), description=DESCRIPTION)
     base = f"/accounts/{world.agency.account_id}/settings/integrations"
     page = f"{base}/{hostile.id}"
     token_page = admin.post(f"{page}/token", {"version": version_field(admin.get(page).text)})

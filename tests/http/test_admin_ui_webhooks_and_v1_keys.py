@@ -8,6 +8,7 @@ import pytest
 
 from authserver.extensions import db
 from authserver.principals import OPERATOR
+from authserver.unit_of_work import unit_of_work
 from authserver.v1keys.keys import create_key
 from authserver.webhooks.worker import WebhookWorker
 from tests.support.admin_ui import ADMIN, MEMBER, add_people, introspect, signed_in
@@ -29,7 +30,8 @@ def admin(app, world, clock):
 
 @pytest.fixture
 def legacy_key(app, client, world, clock):
-    row, key = create_key(OPERATOR, account_id=world.agency.account_id, name="Nightly export", now=clock.now())
+    with unit_of_work():
+        row, key = create_key(OPERATOR, account_id=world.agency.account_id, name="Nightly export", now=clock.now())
     for route in ("GET /v1/contacts", "GET /v1/calendars"):
         client.post("/oauth/v1-keys/check", headers=world.rs_headers, data={"key": key, "route": route})
     return row.id

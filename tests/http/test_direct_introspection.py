@@ -12,6 +12,7 @@ from werkzeug.test import Client, EnvironBuilder
 from authserver.clients import delete_client, rotate_client_secret, set_client_enabled
 from authserver.hotpath.direct import DirectIntrospection
 from authserver.principals import OPERATOR
+from authserver.unit_of_work import unit_of_work
 from tests.factories import basic, make_client
 
 from . import forge
@@ -161,15 +162,15 @@ def test_a_disabled_rotated_out_or_deleted_client_is_refused_alike_on_both_paths
         client_id, secret = make_client(shared.clock, kind="resource-service", name="lifecycle-direct")
     request = dict(data={"token": shared.world.agency.token}, headers=basic(client_id, secret))
     assert _compare(shared, **request).get_json()["active"] is True  # both paths have seen the client
-    with shared.app.app_context():
+    with shared.app.app_context(), unit_of_work():
         set_client_enabled(OPERATOR, client_id, False, now=now)
     assert _compare(shared, **request).get_json()["error"] == "invalid_client"
-    with shared.app.app_context():
+    with shared.app.app_context(), unit_of_work():
         set_client_enabled(OPERATOR, client_id, True, now=now)
         _client, new_secret = rotate_client_secret(OPERATOR, client_id, overlap=0, now=now)
     assert _compare(shared, **request).status_code == 401
     rotated = dict(data={"token": shared.world.agency.token}, headers=basic(client_id, new_secret))
     assert _compare(shared, **rotated).get_json()["active"] is True
-    with shared.app.app_context():
+    with shared.app.app_context(), unit_of_work():
         delete_client(OPERATOR, client_id, now=now)
     assert _compare(shared, **rotated).get_json()["error"] == "invalid_client"

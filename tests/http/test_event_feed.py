@@ -11,6 +11,7 @@ from authserver import create_app
 from authserver.extensions import db
 from authserver.integrations import expire_now
 from authserver.principals import OPERATOR
+from authserver.unit_of_work import unit_of_work
 from tests.factories import basic
 
 
@@ -44,7 +45,7 @@ def test_long_poll_returns_as_soon_as_a_revocation_commits(app, client, world, c
 
     def revoke_soon():
         time.sleep(0.3)
-        with app.app_context():
+        with app.app_context(), unit_of_work():
             expire_now(OPERATOR, world.other.integration_id, now=clock.now())
 
     threading.Thread(target=revoke_soon).start()
@@ -78,7 +79,7 @@ def test_redis_wakes_a_long_poll_on_another_instance(app_config, app, world, clo
 
     def revoke_on_a():
         time.sleep(0.3)
-        with instance_a.app_context():
+        with instance_a.app_context(), unit_of_work():
             expire_now(OPERATOR, world.sub.integration_id, now=clock.now())
 
     worker = threading.Thread(target=revoke_on_a)

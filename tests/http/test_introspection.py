@@ -205,8 +205,10 @@ def test_an_idle_token_is_inactive_at_once_and_a_use_keeps_it_alive(client, worl
     lifecycle = Lifecycle(services, clock)
     from authserver.integrations import update_integration
     from authserver.principals import OPERATOR
+    from authserver.unit_of_work import unit_of_work
 
-    update_integration(OPERATOR, world.agency.integration_id, now=clock.now(), inactivity_window=3600)
+    with unit_of_work():
+        update_integration(OPERATOR, world.agency.integration_id, now=clock.now(), inactivity_window=3600)
     issued = lifecycle.rotate_now(world.agency.integration_id)
     clock.advance(1800)
     assert introspect(client, issued.token, world.rs_headers).get_json()["active"] is True  # a use, unflushed

@@ -12,6 +12,7 @@ from authserver.extensions import db
 from authserver.integrations import update_integration
 from authserver.models import AccessToken, TokenUsageDaily
 from authserver.principals import OPERATOR
+from authserver.unit_of_work import unit_of_work
 from tests.factories import basic, make_client
 from tests.unit.helpers import Lifecycle
 
@@ -48,7 +49,8 @@ def test_a_service_bound_to_an_account_cannot_report_for_another(client, world, 
 
 
 def test_a_reported_use_cannot_bring_back_an_idle_token(client, world, services, clock):
-    update_integration(OPERATOR, world.agency.integration_id, now=clock.now(), inactivity_window=3600)
+    with unit_of_work():
+        update_integration(OPERATOR, world.agency.integration_id, now=clock.now(), inactivity_window=3600)
     clock.advance(3600)
     assert not active(client, world, world.agency.token)
     response = report(client, world.rs_headers, [{"jti": world.agency.jti}])

@@ -11,6 +11,7 @@ from authserver.extensions import db
 from authserver.integrations import revoke_by_endpoint
 from authserver.models import WebhookDelivery, WebhookEvent
 from authserver.principals import OPERATOR
+from authserver.unit_of_work import unit_of_work
 from authserver.webhooks import expiring
 from authserver.webhooks.worker import WebhookWorker
 from tests.factories import make_integration
@@ -92,7 +93,8 @@ def test_each_event_arrives_once_signed_and_without_the_token(app, client, world
     tokens.append(client.post(f"{path}/tokens", headers=account.admin_headers, json={}).get_json()["token"])
     jti = next(t["token_id"] for t in client.get(f"{path}/tokens", headers=account.admin_headers)
                .get_json()["tokens"] if t["status"] == "active")
-    revoke_by_endpoint(OPERATOR, jti, now=clock.now())
+    with unit_of_work():
+        revoke_by_endpoint(OPERATOR, jti, now=clock.now())
     assert client.delete(path, headers=account.admin_headers).status_code == 204
 
     assert deliver(app) == 11

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from authserver.principals import OPERATOR
+from authserver.unit_of_work import unit_of_work
 from authserver.users import create_user
 
 PASSWORD = "correct horse battery"
@@ -15,7 +16,9 @@ _VERSION = re.compile(r'name="version" value="(\d+)"')
 
 
 def make_user(clock, account_id: str, email: str, role: str = "admin", password: str = PASSWORD):
-    return create_user(OPERATOR, account_id=account_id, email=email, role=role, password=password, now=clock.now())
+    with unit_of_work():
+        return create_user(OPERATOR, account_id=account_id, email=email, role=role, password=password,
+                           now=clock.now())
 
 
 def form_token(html: str) -> str:
