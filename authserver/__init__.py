@@ -8,9 +8,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import database, health, httpbase, logs, metrics, services
+from .admin_api import bp as admin_api_bp
+from .admin_ui import bp as admin_ui_bp
+from .cli.commands import register as register_cli
 from .config import load_config
 from .extensions import db
+from .feed_wakeups import install_feed_wakeups
+from .hotpath.direct import DirectIntrospection
+from .oauth.views import bp as oauth_bp
 
 
 def create_app(overrides: dict | None = None, *, clock=None) -> Flask:
@@ -21,22 +29,10 @@ def create_app(overrides: dict | None = None, *, clock=None) -> Flask:
         app.instance_path = str(instance)
     app.config.update(load_config(Path(app.instance_path), overrides))
 
-    from . import bus, database, health, httpbase, logs, metrics
-    from .admin_api import bp as admin_api_bp
-    from .admin_ui import bp as admin_ui_bp
-    from .oauth import (
-        feed,  # noqa: F401  (adds the feed routes to the oauth blueprint)
-        v1_keys,  # noqa: F401  (adds the v1 key check for resource services)
-    )
-    from .oauth.views import bp as oauth_bp
-    from .services import build_services
-
     db.init_app(app)
     database.init_app(app)
-    app.extensions["authserver"] = build_services(app, clock=clock)
-    app.extensions["authserver_bus"] = bus.EventBus(app.config["REDIS_URL"], app.config["REDIS_KEY_PREFIX"])
-    if app.config["REDIS_URL"]:
-        app.extensions["authserver_redis"] = app.extensions["authserver_bus"]
+    services.init_app(app, clock=clock)
+    install_feed_wakeups()
     httpbase.init_app(app)
     metrics.init_app(app)
     logs.init_app(app)
@@ -45,16 +41,10 @@ def create_app(overrides: dict | None = None, *, clock=None) -> Flask:
     app.register_blueprint(admin_api_bp, url_prefix="/api")
     app.register_blueprint(admin_ui_bp)
 
-    from .hotpath.direct import DirectIntrospection
-
     app.wsgi_app = DirectIntrospection(app.wsgi_app, app)  # the hot path, before Flask's request handling
     proxies = app.config["AUTHSERVER_TRUSTED_PROXIES"]
     if proxies:  # outermost: every path, the direct one included, sees the caller's scheme, host and address
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies)
 
-    from .cli import register
-
-    register(app)
+    register_cli(app)
     return app

@@ -8,23 +8,29 @@ when it stops: SIGTERM lets in-flight requests finish, then every process writes
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 
 from granian.constants import Interfaces
 from granian.log import LogLevels
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.serving import make_server
 
 from .config import ConfigError
 from .database import prepare
 from .extensions import db
 from .hotpath.granian_workers import DrainingWorkerServer
+from .httpbase import describe_database_error
 from .keys import KeyStoreError
 from .logs import GRANIAN_LOG_CONFIG, configure_logging, flush_access_log
+from .services import services
+from .webhooks.worker import start_in_process
 
 log = logging.getLogger("authserver")
 
@@ -40,8 +46,6 @@ def _prepare_or_exit(app) -> None:
         print(f"Error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
     except SQLAlchemyError as exc:  # unreachable, read-only or full: one clear line, not a traceback
-        from .httpbase import describe_database_error
-
         reason = getattr(exc, "orig", None) or exc.__class__.__name__
         print(f"Error: {describe_database_error(exc)} ({reason}); check DATABASE_URL and that the database "
               "(and, for SQLite, its file and folder) can be written", file=sys.stderr)
@@ -63,12 +67,10 @@ class ProcessWork:
         self.webhook_worker = None
 
     def start(self) -> ProcessWork:
-        services = self.app.extensions["authserver"]
-        if services.flusher is not None:
-            services.flusher.start()
-        services.oauth.client_uses.start(self.app)
-        from .webhooks.worker import start_in_process
-
+        found = services(self.app)
+        if found.flusher is not None:
+            found.flusher.start()
+        found.oauth.client_uses.start(self.app)
         self.webhook_worker = start_in_process(self.app)  # None unless AUTHSERVER_WEBHOOK_WORKER=in-process
         return self
 
@@ -76,18 +78,16 @@ class ProcessWork:
         """Stop background threads and write what this process buffered (the flusher flushes once more)."""
         if self.webhook_worker is not None:
             self.webhook_worker.stop()
-        services = self.app.extensions["authserver"]
-        if services.flusher is not None:
-            services.flusher.stop()
-        services.oauth.client_uses.stop()
+        found = services(self.app)
+        if found.flusher is not None:
+            found.flusher.stop()
+        found.oauth.client_uses.stop()
         flush_access_log()
 
 
 # -- development: one threaded werkzeug process ---------------------------------------------------------------
 def serve(app, host: str, port: int) -> None:
     """``authserver run``: one process, a thread per request."""
-    from werkzeug.serving import make_server
-
     _prepare_or_exit(app)
     server = make_server(host, port, app, threaded=True)
     _announce(app, host, server.port, "one process, threaded; use `authserver serve` in production")
@@ -104,21 +104,24 @@ def serve(app, host: str, port: int) -> None:
 
 
 # -- production: granian, pre-forked workers ------------------------------------------------------------------
-def serve_workers(app, host: str, port: int, *, workers: int, threads: int) -> None:
+def serve_workers(app, host: str, port: int, *, workers: int, threads: int,
+                  factory: Callable[[], object] | None = None) -> None:
     """``authserver serve``: the schema and keys are prepared once in the parent, then ``workers`` processes
-    each serve with ``threads`` request threads (threads beyond one are for long polls, not for throughput)."""
+    each serve with ``threads`` request threads (threads beyond one are for long polls, not for throughput).
+    ``factory`` builds the app in a worker that was spawned rather than forked (macOS, Windows): the command
+    line's own, handed in by the caller, since this module sits below ``create_app``."""
     global _APP
     _prepare_or_exit(app)
     with app.app_context():
         db.engine.dispose()  # no connection crosses the fork
     # Budgets kept in process memory are split between the workers, so the instance grants the configured figure.
-    app.extensions["authserver"].limits.share_among(workers)
+    services(app).limits.share_among(workers)
     _APP = app
     _freeze_long_lived_objects()
 
     _announce(app, host, port, f"granian, {workers} worker process(es) x {threads} thread(s)")
-    granian_server(host, port, workers=workers, threads=threads).serve(target_loader=_load_worker_app,
-                                                                       wrap_loader=False)
+    granian_server(host, port, workers=workers, threads=threads).serve(
+        target_loader=functools.partial(_load_worker_app, factory), wrap_loader=False)
 
 
 def granian_server(host: str, port: int, *, workers: int, threads: int) -> DrainingWorkerServer:
@@ -140,14 +143,14 @@ class _WorkerServer(DrainingWorkerServer):
 _WORK: ProcessWork | None = None
 
 
-def _load_worker_app():
+def _load_worker_app(factory: Callable[[], object] | None):
     """Runs in each worker before it serves: its own database connections and its own background work."""
     global _WORK
     app = _APP
     if app is None:  # a spawned (not forked) worker: build the app from the same environment
-        from . import create_app
-
-        app = create_app()
+        if factory is None:
+            raise SystemExit("a spawned worker needs the app factory: start it with `authserver serve`")
+        app = factory()
     with app.app_context():
         db.engine.dispose(close=False)  # never reuse a connection the parent opened
     _WORK = ProcessWork(app).start()

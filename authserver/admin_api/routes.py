@@ -15,28 +15,22 @@ from ..errors import DomainError, InvalidInputError
 from ..integrations import DEFAULT_GRACE, serialize_integration, serialize_token
 from ..scopes import describe_catalogue
 from ..security import is_identifier
-from . import bp
+from ..services import services
 from .auth import current_principal
+from .blueprint import bp
 from .parsing import deadline, digits_param, duration, expected_version, json_body, string_field
 from .problems import domain_problem
 
 OPENAPI = Path(__file__).with_name("openapi.json")
 
 
-def _services():
-    return current_app.extensions["authserver"]
-
-
 def _now():
-    return _services().clock.now()
+    return services().clock.now()
 
 
 @bp.errorhandler(DomainError)
 def on_domain_error(exc: DomainError):
-    from ..extensions import db
-
-    db.session.rollback()
-    return domain_problem(exc)
+    return domain_problem(exc)  # the view's unit of work has already rolled back
 
 
 @bp.get("/openapi.json")
@@ -214,10 +208,9 @@ def list_tokens(integration_id):
 @bp.post("/integrations/<integration_id>/tokens")
 def generate_token(integration_id):
     principal, data = current_principal(), json_body()
-    services = _services()
     issued = integrations.generate_token(
-        principal, integration_id, generator=services.generator, now=_now(),
-        expires_in=duration(data, "expires_in"), expected_version=expected_version(), **services.lifetimes(),
+        principal, integration_id, generator=services().generator, now=_now(),
+        expires_in=duration(data, "expires_in"), expected_version=expected_version(), **services().lifetimes(),
     )
     return _issued_response(issued)
 
@@ -227,10 +220,10 @@ def rotate(integration_id):
     """``{"mode": "now"}`` stops the old token at once; ``{"mode": "later", "grace": "7d"}`` (or ``grace_until``)
     keeps it working through the grace period."""
     principal, data = current_principal(), json_body()
-    services, now = _services(), _now()
+    now = _now()
     mode = data.get("mode", "later" if ("grace" in data or "grace_until" in data) else "now")
-    common = dict(generator=services.generator, now=now, expires_in=duration(data, "expires_in"),
-                  expected_version=expected_version(), **services.lifetimes())
+    common = dict(generator=services().generator, now=now, expires_in=duration(data, "expires_in"),
+                  expected_version=expected_version(), **services().lifetimes())
     if mode == "now":
         issued = integrations.rotate_now(principal, integration_id, **common)
     elif mode == "later":

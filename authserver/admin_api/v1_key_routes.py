@@ -2,32 +2,28 @@
 
 from __future__ import annotations
 
-from flask import current_app, jsonify
+from flask import jsonify
 
 from ..integrations import serialize_integration, serialize_token
+from ..services import services
 from ..v1keys import keys, migration, report
-from . import bp
 from .auth import current_principal
+from .blueprint import bp
 from .parsing import duration, json_body
-
-
-def _services():
-    return current_app.extensions["authserver"]
 
 
 @bp.get("/accounts/<account_id>/v1-keys/migration-report")
 def v1_migration_report(account_id):
-    return jsonify(report.migration_report(current_principal(), account_id, now=_services().clock.now()))
+    return jsonify(report.migration_report(current_principal(), account_id, now=services().clock.now()))
 
 
 @bp.post("/v1-keys/<key_id>/migrate")
 def migrate_v1_key(key_id):
     """``{"overlap": "14d"}``. The v2 token is in this response only."""
     principal, data = current_principal(), json_body()
-    services = _services()
-    now = services.clock.now()
+    now = services().clock.now()
     done = migration.migrate_key(principal, key_id, overlap=duration(data, "overlap"), now=now,
-                                 generator=services.generator, **services.lifetimes())
+                                 generator=services().generator, **services().lifetimes())
     response = jsonify(key=keys.serialize_key(done.key, now), integration=serialize_integration(done.integration),
                        token=serialize_token(done.issued.record, now) | {"token": done.issued.token,
                                                                           "token_type": "Bearer"})
@@ -38,6 +34,6 @@ def migrate_v1_key(key_id):
 
 @bp.post("/v1-keys/<key_id>/rollback")
 def rollback_v1_key_migration(key_id):
-    now = _services().clock.now()
+    now = services().clock.now()
     key = migration.rollback_migration(current_principal(), key_id, now=now)
     return jsonify(keys.serialize_key(key, now))

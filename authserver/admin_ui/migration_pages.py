@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 
 from .. import accounts
 from ..durations import parse_duration, parse_instant
 from ..errors import ConflictError, InvalidInputError
-from ..extensions import db
+from ..services import services
 from ..session_cookie import now
+from ..unit_of_work import unit_of_work
 from ..v1keys import migration, report
-from . import bp
+from .blueprint import bp
 from .guard import current_principal
 from .integrations import sentence
 
@@ -36,13 +37,12 @@ def v1_key_report(account_id: str):
 def v1_key_migrate(account_id: str, key_id: str):
     principal = current_principal()
     account = accounts.get_account_for(principal, account_id, write=True)
-    services = current_app.extensions["authserver"]
     try:
         overlap = parse_duration(request.form.get("overlap", "14d"), field="overlap")
-        done = migration.migrate_key(principal, key_id, overlap=overlap, now=now(), generator=services.generator,
-                                     **services.lifetimes())
+        with unit_of_work():
+            done = migration.migrate_key(principal, key_id, overlap=overlap, now=now(),
+                                         generator=services().generator, **services().lifetimes())
     except (ConflictError, InvalidInputError) as exc:
-        db.session.rollback()
         flash(sentence(exc.detail), "error")
         return redirect(url_for("admin_ui.v1_key_report", account_id=account.id))
     return render_template("v1keys/migrated.html", account=account, integration=done.integration,
@@ -54,10 +54,10 @@ def v1_key_rollback(account_id: str, key_id: str):
     principal = current_principal()
     account = accounts.get_account_for(principal, account_id, write=True)
     try:
-        key = migration.rollback_migration(principal, key_id, now=now())
+        with unit_of_work():
+            key = migration.rollback_migration(principal, key_id, now=now())
         flash(f"The migration of {key.name} was rolled back: the v1 key keeps working and the new integration "
               "was deleted.", "success")
     except ConflictError as exc:
-        db.session.rollback()
         flash(sentence(exc.detail), "error")
     return redirect(url_for("admin_ui.v1_key_report", account_id=account.id))

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 
 from .. import integrations
 from ..errors import ConflictError, InvalidInputError
-from ..extensions import db
+from ..services import services
 from ..session_cookie import now
-from . import bp, forms
+from ..unit_of_work import unit_of_work
+from . import forms
+from .blueprint import bp
 from .guard import current_principal
 from .integrations import load, sentence
 
@@ -19,14 +21,15 @@ BASE = "/accounts/<account_id>/settings/integrations/<integration_id>"
 
 
 def back_to_integration_on_refusal(view):
-    """A refused action (stale page, nothing to rotate, bad date) goes back to the page with the reason."""
+    """Each action is one unit of work; a refused one (stale page, nothing to rotate, bad date) changes nothing
+    and goes back to the page with the reason."""
 
     @wraps(view)
     def wrapper(account_id: str, integration_id: str):
         try:
-            return view(account_id, integration_id)
+            with unit_of_work():
+                return view(account_id, integration_id)
         except (ConflictError, InvalidInputError) as exc:
-            db.session.rollback()
             flash(sentence(exc.detail), "error")
             return redirect(url_for("admin_ui.integration_detail", account_id=account_id,
                                     integration_id=integration_id))
@@ -41,8 +44,8 @@ def _token_page(account, integration, issued, *, previous_until=None, previous_s
 
 
 def _lifetimes() -> dict:
-    services = current_app.extensions["authserver"]
-    return {"generator": services.generator, **services.lifetimes()}
+    found = services()
+    return {"generator": found.generator, **found.lifetimes()}
 
 
 @bp.post(f"{BASE}/token")

@@ -38,6 +38,7 @@ from ..logs import log_access
 from ..metrics import observe_introspection
 from ..oauth.introspection import introspection_result
 from ..oauth.views import token_store_unavailable
+from ..services import services
 from .fair_gate import FairGate, WaitHook
 
 log = logging.getLogger("authserver")
@@ -143,10 +144,10 @@ class DirectIntrospection:
         return self.flask_app.app_context()
 
     def _answer(self, environ: dict, form: ImmutableMultiDict, request_id: str) -> tuple[int, dict, list]:
-        services = self.flask_app.extensions["authserver"]
+        oauth = services(self.flask_app).oauth
         try:
             request = WsgiOAuth2Request.from_environ(environ, _request_uri(environ), form, self.gate.stepped_out)
-            status, body, headers = services.oauth.answer("introspection", request)
+            status, body, headers = oauth.answer("introspection", request)
         except OAuth2Error as error:  # authlib's transport check refused the URL (plain HTTP, not loopback)
             status, body, headers = error()
         except SQLAlchemyError as exc:

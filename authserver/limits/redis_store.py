@@ -37,8 +37,6 @@ return {grant, '0'}
 
 LEASE_SECONDS = 1.0  # cells taken ahead and not used within this long are given up
 
-_CONNECT = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
-
 
 class _Fallback:
     """Runs a Redis call, or the in-memory one when Redis fails."""
@@ -62,8 +60,8 @@ class RedisRateStore:
     cells are already spent in Redis, so instances together never exceed the limit; at worst they stop a lease
     short of it."""
 
-    def __init__(self, redis_url: str, prefix: str, *, fallback) -> None:
-        self.redis = redis.Redis.from_url(redis_url, **_CONNECT)
+    def __init__(self, client: redis.Redis, prefix: str, *, fallback) -> None:
+        self.redis = client  # the app's one client (redis_client.py): its timeouts are the hot path's
         self.prefix, self.fallback = f"{prefix}:", fallback
         self._gcra = self.redis.register_script(_GCRA)
         self._fallback = _Fallback("rate limits")
@@ -98,8 +96,8 @@ class RedisRateStore:
 class RedisAttemptStore:
     """``signin.AttemptStore`` over Redis: one sorted set of attempt times per key, expiring with its window."""
 
-    def __init__(self, redis_url: str, prefix: str, *, fallback) -> None:
-        self.redis = redis.Redis.from_url(redis_url, **_CONNECT)
+    def __init__(self, client: redis.Redis, prefix: str, *, fallback) -> None:
+        self.redis = client
         self.prefix, self.fallback = f"{prefix}:", fallback
         self._take = self.redis.register_script(_TAKE_ATTEMPT)
         self._give_back = self.redis.register_script(_GIVE_BACK_ATTEMPT)

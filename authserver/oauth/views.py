@@ -8,26 +8,32 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..errors import DomainError
 from ..extensions import db
 from ..keys import JWKS_MAX_AGE
+from ..services import services
+from ..unit_of_work import unit_of_work
+from .feed import report_usage, token_events, token_snapshot
 from .introspection import introspection_result
+from .v1_keys import check_v1_key
 
 bp = Blueprint("oauth", __name__)
 
-
-def _services():
-    return current_app.extensions["authserver"]
+# Beyond RFC 7662, for resource services (feed.py, v1_keys.py): routed here so the surface is read in one place.
+bp.add_url_rule("/oauth/events", view_func=token_events, methods=["GET"])
+bp.add_url_rule("/oauth/events/snapshot", view_func=token_snapshot, methods=["GET"])
+bp.add_url_rule("/oauth/usage", view_func=report_usage, methods=["POST"])
+bp.add_url_rule("/oauth/v1-keys/check", view_func=check_v1_key, methods=["POST"])
 
 
 @bp.get("/.well-known/oauth-authorization-server")
 def metadata():
-    response = jsonify(dict(_services().metadata))
+    response = jsonify(dict(services().metadata))
     response.headers["Cache-Control"] = "public, max-age=3600"
     return response
 
 
 @bp.get("/.well-known/jwks.json")
 def jwks():
-    services = _services()
-    response = jsonify(services.keystore.published_jwks(services.clock.now()))
+    keystore, now = services().keystore, services().clock.now()
+    response = jsonify(keystore.published_jwks(now))
     # A new key is published this long before it signs (AUTHSERVER_KEY_PREPUBLISH defaults to it), so a service
     # honouring max-age has it in time; resource services also refetch on an unknown kid.
     response.headers["Cache-Control"] = f"public, max-age={JWKS_MAX_AGE}"
@@ -36,7 +42,7 @@ def jwks():
 
 @bp.post("/oauth/introspect")
 def introspect():
-    oauth = _services().oauth
+    oauth = services().oauth
     status, body, headers = oauth.answer("introspection")
     response = oauth.handle_response(status, body, headers)
     response.headers["Cache-Control"] = "no-store"
@@ -46,7 +52,8 @@ def introspect():
 
 @bp.post("/oauth/revoke")
 def revoke():
-    response = _services().oauth.create_endpoint_response("revocation")
+    with unit_of_work():  # a revocation, or the audit entry of a refused one, commits with the answer
+        response = services().oauth.create_endpoint_response("revocation")
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -11,6 +11,7 @@ from authserver import create_app
 from authserver.extensions import db
 from authserver.integrations import expire_now
 from authserver.principals import OPERATOR
+from authserver.services import services
 from authserver.unit_of_work import unit_of_work
 from tests.factories import basic
 
@@ -75,7 +76,7 @@ def test_redis_wakes_a_long_poll_on_another_instance(app_config, app, world, clo
     instance_b = create_app(dict(config, INSTANCE_PATH=tmp_path / "b"), clock=clock)
     headers = basic(*world.resource_service)
     cursor = _events(instance_b.test_client(), headers)["cursor"]
-    instance_b.extensions["authserver_bus"].wait(0.2)  # subscribe before the change is published
+    services(instance_b).bus.wait(0.2)  # subscribe before the change is published
 
     def revoke_on_a():
         time.sleep(0.3)
