@@ -1,9 +1,9 @@
 """Wake-ups for the token event feed: a long-polling resource service hears of a revocation as soon as it commits.
 
-Without Redis, a commit wakes waiters in the same process at once, and waiters also poll the shared table every
-100 ms, which covers other processes and instances. With ``REDIS_URL``, a commit is published on a Redis channel
-that every instance subscribes to, so any instance wakes its waiters within milliseconds; the table is then only
-polled once a second as a safety net.
+Without Redis, a commit (published by feed_wakeups.py) wakes waiters in the same process at once, and waiters
+also poll the shared table every 100 ms, which covers other processes and instances. With ``REDIS_URL``, a commit
+is published on a Redis channel that every instance subscribes to, so any instance wakes its waiters within
+milliseconds; the table is then only polled once a second as a safety net.
 """
 
 from __future__ import annotations
