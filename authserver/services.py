@@ -21,6 +21,7 @@ from .oauth.metadata import PrivateIntegrationMetadata, build_metadata
 from .oauth.revocation import TokenRevocationEndpoint
 from .oauth.server import IntegrationAuthorizationServer
 from .redis_client import connect_redis
+from .token_policy import TokenPolicy
 from .tokens import IntegrationTokenGenerator, TokenVerifier
 from .webhooks.signing import WebhookKeys
 
@@ -39,16 +40,11 @@ class Services:
     metadata: PrivateIntegrationMetadata
     config: dict
     limits: RequestLimits
+    policy: TokenPolicy  # the generator and lifetimes every token verb takes
     signin_limiter: SignInLimiter  # failed password checks, per account and per address
     bus: EventBus  # wakes the feed's long polls after a commit that wrote token events
     webhook_keys: WebhookKeys  # the webhook signing key, read or created on first use
     redis: redis.Redis | None = None  # the one client every Redis user shares; None without REDIS_URL
-
-    def lifetimes(self) -> dict:
-        return {
-            "default_lifetime": self.config["AUTHSERVER_DEFAULT_TOKEN_LIFETIME"],
-            "max_lifetime": self.config["AUTHSERVER_MAX_TOKEN_LIFETIME"],
-        }
 
 
 def services(app: Flask | None = None) -> Services:
@@ -92,5 +88,6 @@ def build_services(app: Flask, clock=None) -> Services:
     metadata = build_metadata(issuer, ["RS256", "ES256", "EdDSA"])
     return Services(clock=clock, keystore=keystore, verifier=verifier, generator=generator, activity=activity,
                     flusher=flusher, oauth=oauth, metadata=metadata, config=config, limits=limits,
+                    policy=TokenPolicy.from_config(generator, config),
                     signin_limiter=build_signin_limiter(config, client), bus=EventBus(client, prefix),
                     webhook_keys=WebhookKeys(config["AUTHSERVER_KEYS_DIR"]), redis=client)

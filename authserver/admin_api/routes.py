@@ -209,8 +209,8 @@ def list_tokens(integration_id):
 def generate_token(integration_id):
     principal, data = current_principal(), json_body()
     issued = integrations.generate_token(
-        principal, integration_id, generator=services().generator, now=_now(),
-        expires_in=duration(data, "expires_in"), expected_version=expected_version(), **services().lifetimes(),
+        principal, integration_id, policy=services().policy, now=_now(),
+        expires_in=duration(data, "expires_in"), expected_version=expected_version(),
     )
     return _issued_response(issued)
 
@@ -222,8 +222,8 @@ def rotate(integration_id):
     principal, data = current_principal(), json_body()
     now = _now()
     mode = data.get("mode", "later" if ("grace" in data or "grace_until" in data) else "now")
-    common = dict(generator=services().generator, now=now, expires_in=duration(data, "expires_in"),
-                  expected_version=expected_version(), **services().lifetimes())
+    common = dict(policy=services().policy, now=now, expires_in=duration(data, "expires_in"),
+                  expected_version=expected_version())
     if mode == "now":
         issued = integrations.rotate_now(principal, integration_id, **common)
     elif mode == "later":

@@ -23,7 +23,7 @@ def migrate_v1_key(key_id):
     principal, data = current_principal(), json_body()
     now = services().clock.now()
     done = migration.migrate_key(principal, key_id, overlap=duration(data, "overlap"), now=now,
-                                 generator=services().generator, **services().lifetimes())
+                                 policy=services().policy)
     response = jsonify(key=keys.serialize_key(done.key, now), integration=serialize_integration(done.integration),
                        token=serialize_token(done.issued.record, now) | {"token": done.issued.token,
                                                                           "token_type": "Bearer"})

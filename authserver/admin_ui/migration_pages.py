@@ -41,7 +41,7 @@ def v1_key_migrate(account_id: str, key_id: str):
         overlap = parse_duration(request.form.get("overlap", "14d"), field="overlap")
         with unit_of_work():
             done = migration.migrate_key(principal, key_id, overlap=overlap, now=now(),
-                                         generator=services().generator, **services().lifetimes())
+                                         policy=services().policy)
     except (ConflictError, InvalidInputError) as exc:
         flash(sentence(exc.detail), "error")
         return redirect(url_for("admin_ui.v1_key_report", account_id=account.id))

@@ -44,8 +44,7 @@ def _token_page(account, integration, issued, *, previous_until=None, previous_s
 
 
 def _lifetimes() -> dict:
-    found = services()
-    return {"generator": found.generator, **found.lifetimes()}
+    return {"policy": services().policy}
 
 
 @bp.post(f"{BASE}/token")
