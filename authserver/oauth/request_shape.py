@@ -18,7 +18,7 @@ _NAMED = frozenset({"token", "token_type_hint", "client_id", "client_secret"})  
 def check_form_request(request) -> None:
     """Raise ``invalid_request`` unless the body is a urlencoded form with each parameter at most once."""
     content_type = request.headers.get("Content-Type") or ""
-    if content_type.partition(";")[0].strip().lower() != FORM:
+    if content_type.partition(";")[0].strip().lower() != FORM and not _is_bodiless(request, content_type):
         raise InvalidRequestError(description=f"send the parameters as {FORM}")
     repeated = sorted(name for name, values in request.form.lists() if len(values) > 1)
     if repeated:
@@ -26,6 +26,13 @@ def check_form_request(request) -> None:
         raise InvalidRequestError(
             description=f"parameters must not be repeated: {', '.join(named)}" if named
             else "parameters must not be repeated")
+
+
+def _is_bodiless(request, content_type: str) -> bool:
+    """A POST with no body and no type carries no parameters to misread: it goes on to client authentication
+    (401 ``invalid_client`` for a caller with no credentials), as an empty form would."""
+    headers = request.headers
+    return not content_type and headers.get("Content-Length", "0") == "0" and "Transfer-Encoding" not in headers
 
 
 class FormRequestShape:

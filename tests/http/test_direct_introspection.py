@@ -76,6 +76,8 @@ def _cases(world, services):
         "charset parameter": dict(data=f"token={world.agency.token}", headers=rs,
                                   content_type="application/x-www-form-urlencoded; charset=UTF-8"),
         "empty body": dict(data=b"", headers=rs, content_type="application/x-www-form-urlencoded"),
+        "no body and no type, no credentials": dict(data=b""),  # nothing to misread: 401 invalid_client
+        "no body and no type": dict(data=b"", headers=rs),  # authenticated, then 400: no token
     }
 
 
@@ -83,7 +85,8 @@ CASES = ["active", "active, client_secret_post", "two methods at once", "no cred
          "unknown client", "malformed basic", "lower-case scheme", "admin client", "missing token", "empty token",
          "garbage token", "tampered token", "odd hint", "repeated token field", "repeated token, same value",
          "repeated client_secret", "multipart body", "no content type",
-         "percent-encoded and plus signs", "charset parameter", "empty body"]
+         "percent-encoded and plus signs", "charset parameter", "empty body",
+         "no body and no type, no credentials", "no body and no type"]
 
 
 @pytest.mark.parametrize("case", CASES)
