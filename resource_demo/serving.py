@@ -9,7 +9,8 @@ import threading
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from . import log_redaction
+from authserver_resource import log_redaction
+
 from .database import prepare
 
 log = logging.getLogger("resource_demo")

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from resource_demo.log_redaction import WITHHELD, RedactingFormatter, redact
+from authserver_resource.log_redaction import WITHHELD, RedactingFormatter, redact
 
 JWS = "eyJ0eXAiOiJhdCtqd3QiLCJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJpbnRfMSJ9.c2lnbmF0dXJlLWJ5dGVz"
 V1_KEY = "v1_" + "A" * 21 + "b-_" + "9" * 19

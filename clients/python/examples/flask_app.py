@@ -8,7 +8,7 @@ import sys
 
 from flask import Flask, jsonify
 
-from authserver_resource import Guard, Settings
+from authserver_resource import Guard, Settings, log_redaction
 from authserver_resource.flask import FlaskResource, current_grant
 
 guard = Guard(Settings(issuer=os.environ["ISSUER"], client_id=os.environ["CLIENT_ID"],
@@ -45,5 +45,6 @@ def open_endpoint():
 if __name__ == "__main__":
     from werkzeug.serving import run_simple
 
+    log_redaction.install()  # request lines are logged; a token someone put in a URL is not
     guard.start()
     run_simple("127.0.0.1", int(sys.argv[1]), app, threaded=True)

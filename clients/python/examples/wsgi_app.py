@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from authserver_resource import Guard, Settings
+from authserver_resource import Guard, Settings, log_redaction
 from authserver_resource.routes import RouteTable
 from authserver_resource.wsgi import GRANT_KEY, ProtectedWSGI
 
@@ -33,5 +33,6 @@ app = ProtectedWSGI(application, guard, routes=ROUTES, public=("/healthz",))
 if __name__ == "__main__":
     from werkzeug.serving import run_simple
 
+    log_redaction.install()  # request lines are logged; a token someone put in a URL is not
     guard.start()
     run_simple("127.0.0.1", int(sys.argv[1]), app, threaded=True)

@@ -1,4 +1,4 @@
-"""Tokens never reach this service's log: whatever looks like one is withheld from every formatted line.
+"""Tokens never reach a service's log: whatever looks like one is withheld from every formatted line.
 
 A client may put a token where it should not be: in the URL path (``GET /v2/<token>``), a query string, a garbled
 request line werkzeug reports, or an exception message. Rather than guess every place a line can come from, the
