@@ -40,7 +40,8 @@ def test_a_refused_cross_tenant_revocation_is_audited_on_the_requesters_account_
     assert target.is_active(token)
     victims = victim_trail(target, target.agency.account_id)
     assert mentions(victims, attacker.client_id) == []
-    assert "token.revocation_refused" not in {event["action"] for event in victims}
+    # The victim's own clients may have been refused elsewhere in the shared run: none of those rows is about this token.
+    assert [event for event in mentions(victims, jti) if event["action"] == "token.revocation_refused"] == []
     [event] = attacker.request("GET", f"/accounts/{attacker.account_id}/audit",
                                params={"action": "token.revocation_refused", "target_id": jti}).json()["events"]
     assert event["account_id"] == attacker.account_id
