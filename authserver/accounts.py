@@ -87,8 +87,13 @@ def create_account(principal: Principal, *, name: str, parent_id: str | None, no
         parent = get_account_for(principal, parent_id, write=True)
         if len(ancestry(parent)) >= MAX_DEPTH:
             raise InvalidInputError(f"accounts nest at most {MAX_DEPTH} deep", field="parent_id")
-    account = Account(id=new_id("acc"), name=name, parent_id=parent_id, created_at=now,
-                      default_inactivity_window=DEFAULT_INACTIVITY_WINDOW)
+    account = Account(
+        id=new_id("acc"),
+        name=name,
+        parent_id=parent_id,
+        created_at=now,
+        default_inactivity_window=DEFAULT_INACTIVITY_WINDOW,
+    )
     db.session.add(account)
     emit(de.AccountCreated(actor=principal, now=now, account_id=account.id, after=serialize_account(account)))
     db.session.flush()
@@ -127,8 +132,11 @@ def update_account(
         account.max_token_lifetime = max_token_lifetime
     db.session.flush()
     _narrow_integrations(principal, descendants({account.id}), now=now)
-    emit(de.AccountUpdated(actor=principal, now=now, account_id=account.id, before=before,
-                           after=serialize_account(account)))
+    emit(
+        de.AccountUpdated(
+            actor=principal, now=now, account_id=account.id, before=before, after=serialize_account(account)
+        )
+    )
     db.session.flush()
     return account
 
@@ -152,8 +160,15 @@ def _narrow_integrations(principal: Principal, account_ids: frozenset[str], *, n
             integration.scopes = format_scopes(narrowed)
             narrow_token_scopes(integration.id, narrowed)
             integration.updated_at = now
-            emit(de.IntegrationScopesNarrowedByAccount(actor=principal, now=now, integration=integration,
-                                                       scopes_before=sorted(current), scopes_after=sorted(narrowed)))
+            emit(
+                de.IntegrationScopesNarrowedByAccount(
+                    actor=principal,
+                    now=now,
+                    integration=integration,
+                    scopes_before=sorted(current),
+                    scopes_after=sorted(narrowed),
+                )
+            )
 
 
 def list_accounts(principal: Principal) -> list[Account]:

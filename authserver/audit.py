@@ -30,12 +30,29 @@ def project(event: DomainEvent) -> None:
         _record_refused(event)
         return
     account_id, target_type, target_id, before, after = _ENTRIES[type(event)](event)
-    _record(event.actor, event.AUDIT, now=event.now, account_id=account_id, target_type=target_type,
-            target_id=target_id, before=before, after=after)
+    _record(
+        event.actor,
+        event.AUDIT,
+        now=event.now,
+        account_id=account_id,
+        target_type=target_type,
+        target_id=target_id,
+        before=before,
+        after=after,
+    )
 
 
-def _record(principal: Principal, action: str, *, now: datetime, account_id: str | None, target_type: str | None,
-            target_id: str | None, before: dict | None = None, after: dict | None = None) -> AuditEvent:
+def _record(
+    principal: Principal,
+    action: str,
+    *,
+    now: datetime,
+    account_id: str | None,
+    target_type: str | None,
+    target_id: str | None,
+    before: dict | None = None,
+    after: dict | None = None,
+) -> AuditEvent:
     """Add an audit row to the current transaction, so it commits or rolls back with the change."""
     row = AuditEvent(
         account_id=account_id,
@@ -57,8 +74,15 @@ def _record_refused(event: de.Refusal) -> None:
     """A refused attempt on something that is not the caller's: on the caller's own account (no account for a
     caller without one; the operator sees it). Never on the account it reached for, which neither the caller can
     write into nor another tenant's client id and address show up in; and the row names no other account."""
-    _record(event.actor, event.AUDIT, now=event.now, account_id=event.actor.account_id,
-            target_type=event.target_type, target_id=event.target_id, after={"reason": event.reason})
+    _record(
+        event.actor,
+        event.AUDIT,
+        now=event.now,
+        account_id=event.actor.account_id,
+        target_type=event.target_type,
+        target_id=event.target_id,
+        after={"reason": event.reason},
+    )
 
 
 def _tokens(rows) -> dict:
@@ -69,38 +93,70 @@ def _tokens(rows) -> dict:
 _ENTRIES: dict[type, Callable[..., tuple]] = {
     de.IntegrationCreated: lambda e: (e.integration.account_id, "integration", e.integration.id, None, e.after),
     de.IntegrationUpdated: lambda e: (e.integration.account_id, "integration", e.integration.id, e.before, e.after),
-    de.IntegrationScopesChanged: lambda e: (e.integration.account_id, "integration", e.integration.id, e.before,
-                                            e.after),
-    de.IntegrationScopesNarrowedByAccount: lambda e: (e.integration.account_id, "integration", e.integration.id,
-                                                      {"scopes": e.scopes_before}, {"scopes": e.scopes_after}),
-    de.IntegrationDisabled: lambda e: (e.integration.account_id, "integration", e.integration.id, e.before,
-                                       e.after),
+    de.IntegrationScopesChanged: lambda e: (
+        e.integration.account_id,
+        "integration",
+        e.integration.id,
+        e.before,
+        e.after,
+    ),
+    de.IntegrationScopesNarrowedByAccount: lambda e: (
+        e.integration.account_id,
+        "integration",
+        e.integration.id,
+        {"scopes": e.scopes_before},
+        {"scopes": e.scopes_after},
+    ),
+    de.IntegrationDisabled: lambda e: (e.integration.account_id, "integration", e.integration.id, e.before, e.after),
     de.IntegrationEnabled: lambda e: (e.integration.account_id, "integration", e.integration.id, e.before, e.after),
     de.IntegrationDeleted: lambda e: (e.integration.account_id, "integration", e.integration.id, e.before, e.after),
     de.TokenGenerated: lambda e: (e.integration.account_id, "integration", e.integration.id, None, e.after),
-    de.TokenRotated: lambda e: (e.integration.account_id, "integration", e.integration.id, _tokens(e.previous),
-                                e.after),
-    de.TokenRotatedWithGrace: lambda e: (e.integration.account_id, "integration", e.integration.id,
-                                         _tokens(e.previous), e.after),
-    de.TokenExpired: lambda e: (e.integration.account_id, "integration", e.integration.id, _tokens(e.stopped),
-                                {"ended_at": isoformat(e.now)}),
-    de.TokenExpiryScheduled: lambda e: (e.integration.account_id, "integration", e.integration.id, e.before,
-                                        e.after),
+    de.TokenRotated: lambda e: (
+        e.integration.account_id,
+        "integration",
+        e.integration.id,
+        _tokens(e.previous),
+        e.after,
+    ),
+    de.TokenRotatedWithGrace: lambda e: (
+        e.integration.account_id,
+        "integration",
+        e.integration.id,
+        _tokens(e.previous),
+        e.after,
+    ),
+    de.TokenExpired: lambda e: (
+        e.integration.account_id,
+        "integration",
+        e.integration.id,
+        _tokens(e.stopped),
+        {"ended_at": isoformat(e.now)},
+    ),
+    de.TokenExpiryScheduled: lambda e: (e.integration.account_id, "integration", e.integration.id, e.before, e.after),
     de.TokenRevoked: lambda e: (e.token.account_id, "token", e.token.jti, e.before, e.after),
-    de.TokenExpiredInactive: lambda e: (e.token.account_id, "token", e.token.jti, None,
-                                        {"last_used_at": isoformat(e.token.last_used_at), "window": e.window}),
+    de.TokenExpiredInactive: lambda e: (
+        e.token.account_id,
+        "token",
+        e.token.jti,
+        None,
+        {"last_used_at": isoformat(e.token.last_used_at), "window": e.window},
+    ),
     de.SigningKeyRevoked: lambda e: (None, "signing_key", e.kid, e.before, e.after),
     de.AccountCreated: lambda e: (e.account_id, "account", e.account_id, None, e.after),
     de.AccountUpdated: lambda e: (e.account_id, "account", e.account_id, e.before, e.after),
     de.UserAdded: lambda e: (e.account_id, "user", e.user_id, None, {"email": e.email, "role": e.role}),
     de.PasswordChanged: lambda e: (None, "user", e.user_id, None, None),
-    **{cls: (lambda e: (e.account_id, "client", e.client_id, e.before, e.after))
-       for cls in (de.ClientCreated, de.ClientSecretRotated, de.ClientDisabled, de.ClientEnabled, de.ClientDeleted)},
+    **{
+        cls: (lambda e: (e.account_id, "client", e.client_id, e.before, e.after))
+        for cls in (de.ClientCreated, de.ClientSecretRotated, de.ClientDisabled, de.ClientEnabled, de.ClientDeleted)
+    },
     de.WebhookSubscribed: lambda e: (e.account_id, "webhook", e.subscription_id, None, e.after),
     de.WebhookDeleted: lambda e: (e.account_id, "webhook", e.subscription_id, e.before, None),
     de.WebhookRedeliveryRequested: lambda e: (e.account_id, "webhook_delivery", e.delivery_id, e.before, None),
-    **{cls: (lambda e: (e.account_id, "v1_key", e.key_id, e.before, e.after))
-       for cls in (de.V1KeyCreated, de.V1KeyMigrated, de.V1KeyMigrationRolledBack)},
+    **{
+        cls: (lambda e: (e.account_id, "v1_key", e.key_id, e.before, e.after))
+        for cls in (de.V1KeyCreated, de.V1KeyMigrated, de.V1KeyMigrationRolledBack)
+    },
 }
 PROJECTED = frozenset(_ENTRIES)  # with every Refusal: checked against the AUDIT declarations by a unit test
 
@@ -145,8 +201,19 @@ def serialize(row: AuditEvent) -> dict:
     }
 
 
-CSV_COLUMNS = ["id", "occurred_at", "account_id", "actor_type", "actor_id", "action",
-               "target_type", "target_id", "source_address", "before", "after"]
+CSV_COLUMNS = [
+    "id",
+    "occurred_at",
+    "account_id",
+    "actor_type",
+    "actor_id",
+    "action",
+    "target_type",
+    "target_id",
+    "source_address",
+    "before",
+    "after",
+]
 
 
 def to_csv(rows: list[AuditEvent]) -> str:
@@ -154,12 +221,21 @@ def to_csv(rows: list[AuditEvent]) -> str:
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for row in rows:
-        writer.writerow([
-            row.id, isoformat(row.occurred_at), row.account_id, row.actor_type, row.actor_id,
-            row.action, row.target_type, row.target_id, row.source_address,
-            json.dumps(row.before, sort_keys=True) if row.before is not None else "",
-            json.dumps(row.after, sort_keys=True) if row.after is not None else "",
-        ])
+        writer.writerow(
+            [
+                row.id,
+                isoformat(row.occurred_at),
+                row.account_id,
+                row.actor_type,
+                row.actor_id,
+                row.action,
+                row.target_type,
+                row.target_id,
+                row.source_address,
+                json.dumps(row.before, sort_keys=True) if row.before is not None else "",
+                json.dumps(row.after, sort_keys=True) if row.after is not None else "",
+            ]
+        )
     return out.getvalue()
 
 
@@ -174,7 +250,5 @@ def _refuse_audit_changes(session: Session, flush_context, instances) -> None:
 @event.listens_for(Session, "do_orm_execute")
 def _refuse_audit_rewrites(state) -> None:
     """...and bulk ``update(AuditEvent)`` / ``delete(AuditEvent)`` statements, which never pass through a flush."""
-    if (state.is_update or state.is_delete) and any(
-        mapper.class_ is AuditEvent for mapper in state.all_mappers
-    ):
+    if (state.is_update or state.is_delete) and any(mapper.class_ is AuditEvent for mapper in state.all_mappers):
         raise RuntimeError("audit events are append-only")

@@ -49,12 +49,23 @@ def create_client(
         raise ForbiddenError("only the operator may register a resource service for every account")
     secret = new_secret()
     client = ApiClient(
-        client_id=new_id("cli"), name=name, kind=kind, account_id=account_id,
-        secret_digest=secret_digest(secret), created_at=now,
+        client_id=new_id("cli"),
+        name=name,
+        kind=kind,
+        account_id=account_id,
+        secret_digest=secret_digest(secret),
+        created_at=now,
     )
     db.session.add(client)
-    emit(de.ClientCreated(actor=principal, now=now, account_id=account_id, client_id=client.client_id,
-                          after={"name": name, "kind": kind}))
+    emit(
+        de.ClientCreated(
+            actor=principal,
+            now=now,
+            account_id=account_id,
+            client_id=client.client_id,
+            after={"name": name, "kind": kind},
+        )
+    )
     db.session.flush()
     return client, secret
 
@@ -79,8 +90,13 @@ class ClientCredentials:
 
 
 _CREDENTIAL_COLUMNS = (
-    ApiClient.client_id, ApiClient.kind, ApiClient.account_id, ApiClient.secret_digest,
-    ApiClient.previous_secret_digest, ApiClient.previous_secret_expires_at, ApiClient.disabled_at,
+    ApiClient.client_id,
+    ApiClient.kind,
+    ApiClient.account_id,
+    ApiClient.secret_digest,
+    ApiClient.previous_secret_digest,
+    ApiClient.previous_secret_expires_at,
+    ApiClient.disabled_at,
     ApiClient.deleted_at,
 )
 _CREDENTIALS_READ = PreparedRead(select(*_CREDENTIAL_COLUMNS).where(ApiClient.client_id == bindparam("client_id")))
@@ -125,15 +141,19 @@ def find_client(client_id: str) -> ApiClient | None:
 
 def client_principal(client: ApiClient | ClientCredentials, source_address: str | None) -> Principal:
     admin_of = descendants({client.account_id}) if client.kind == "admin" and client.account_id else frozenset()
-    return Principal(kind="admin_client", id=client.client_id, admin_of=admin_of, source_address=source_address,
-                     account_id=client.account_id)
+    return Principal(
+        kind="admin_client",
+        id=client.client_id,
+        admin_of=admin_of,
+        source_address=source_address,
+        account_id=client.account_id,
+    )
 
 
 # -- management -----------------------------------------------------------------------------------------
 def list_clients(account_id: str | None = None) -> list[ApiClient]:
     """Every client that is not deleted (the operator's view), optionally of one account."""
-    query = select(ApiClient).where(ApiClient.deleted_at.is_(None)).order_by(ApiClient.created_at,
-                                                                               ApiClient.client_id)
+    query = select(ApiClient).where(ApiClient.deleted_at.is_(None)).order_by(ApiClient.created_at, ApiClient.client_id)
     if account_id:
         query = query.where(ApiClient.account_id == account_id)
     return list(db.session.scalars(query))
@@ -188,8 +208,7 @@ def parse_overlap(value: object, *, field: str = "overlap") -> int:
     return seconds
 
 
-def rotate_client_secret(principal: Principal, client_id: str, *, overlap: int, now: datetime
-                         ) -> tuple[ApiClient, str]:
+def rotate_client_secret(principal: Principal, client_id: str, *, overlap: int, now: datetime) -> tuple[ApiClient, str]:
     """A new secret, returned once. The one it replaces keeps working for ``overlap`` seconds (0: not at all);
     a secret older than that (from an earlier rotation) stops now, so at most two ever work."""
     client = get_client_for(principal, client_id, write=True)
@@ -201,8 +220,15 @@ def rotate_client_secret(principal: Principal, client_id: str, *, overlap: int, 
     client.previous_secret_expires_at = ends
     client.secret_digest = secret_digest(secret)
     client.secret_rotated_at = now
-    emit(de.ClientSecretRotated(actor=principal, now=now, account_id=client.account_id, client_id=client.client_id,
-                                after={"previous_secret_expires_at": isoformat(ends)}))
+    emit(
+        de.ClientSecretRotated(
+            actor=principal,
+            now=now,
+            account_id=client.account_id,
+            client_id=client.client_id,
+            after={"previous_secret_expires_at": isoformat(ends)},
+        )
+    )
     db.session.flush()
     return client, secret
 
@@ -215,8 +241,16 @@ def set_client_enabled(principal: Principal, client_id: str, enabled: bool, *, n
     before = {"status": client_status(client)}
     client.disabled_at = None if enabled else now
     changed = de.ClientEnabled if enabled else de.ClientDisabled
-    emit(changed(actor=principal, now=now, account_id=client.account_id, client_id=client.client_id, before=before,
-                 after={"status": client_status(client)}))
+    emit(
+        changed(
+            actor=principal,
+            now=now,
+            account_id=client.account_id,
+            client_id=client.client_id,
+            before=before,
+            after={"status": client_status(client)},
+        )
+    )
     db.session.flush()
     return client
 
@@ -232,21 +266,33 @@ def delete_client(principal: Principal, client_id: str, *, now: datetime) -> Non
     client.previous_secret_digest = None
     client.previous_secret_expires_at = None
     _stop_webhooks_of(client.client_id, now)
-    emit(de.ClientDeleted(actor=principal, now=now, account_id=client.account_id, client_id=client.client_id,
-                          before=before))
+    emit(
+        de.ClientDeleted(
+            actor=principal, now=now, account_id=client.account_id, client_id=client.client_id, before=before
+        )
+    )
     db.session.flush()
 
 
 def _stop_webhooks_of(client_id: str, now: datetime) -> None:
     """A deleted resource service's webhook subscriptions are deleted too, as ``delete_subscription`` does it:
     kept for the audit trail, pending deliveries cancelled."""
-    subscriptions = select(WebhookSubscription.id).where(WebhookSubscription.client_id == client_id,
-                                                         WebhookSubscription.status != "deleted")
-    db.session.execute(update(WebhookDelivery).where(
-        WebhookDelivery.subscription_id.in_(subscriptions), WebhookDelivery.status == "pending",
-    ).values(status="cancelled", next_attempt_at=None))
-    db.session.execute(update(WebhookSubscription).where(WebhookSubscription.id.in_(subscriptions))
-                       .values(status="deleted", updated_at=now))
+    subscriptions = select(WebhookSubscription.id).where(
+        WebhookSubscription.client_id == client_id, WebhookSubscription.status != "deleted"
+    )
+    db.session.execute(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.subscription_id.in_(subscriptions),
+            WebhookDelivery.status == "pending",
+        )
+        .values(status="cancelled", next_attempt_at=None)
+    )
+    db.session.execute(
+        update(WebhookSubscription)
+        .where(WebhookSubscription.id.in_(subscriptions))
+        .values(status="deleted", updated_at=now)
+    )
 
 
 def client_status(client: ApiClient) -> str:
@@ -280,8 +326,11 @@ def note_client_uses(uses: dict[str, datetime]) -> None:
     """Write buffered last-used times (one statement for all); a time only ever moves forward."""
     if not uses:
         return
-    statement = (update(ApiClient).where(ApiClient.client_id == bindparam("b_id"))
-                 .where(or_(ApiClient.last_used_at.is_(None), ApiClient.last_used_at < _USED_AT))
-                 .values(last_used_at=_USED_AT))
+    statement = (
+        update(ApiClient)
+        .where(ApiClient.client_id == bindparam("b_id"))
+        .where(or_(ApiClient.last_used_at.is_(None), ApiClient.last_used_at < _USED_AT))
+        .values(last_used_at=_USED_AT)
+    )
     db.session.connection().execute(statement, [{"b_id": key, "b_at": at} for key, at in uses.items()])
     db.session.commit()

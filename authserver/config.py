@@ -47,13 +47,10 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         # How long `keys rotate` publishes a new key before it signs: the JWKS max-age (300 s), so a resource service
         # honouring it has the key before its first token. Seconds, or 30s, 15m, 2h, 1d; 0 signs at once.
         "AUTHSERVER_KEY_PREPUBLISH": env.get("AUTHSERVER_KEY_PREPUBLISH", "300"),
-        "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL")
-        or f"sqlite:///{instance_path / 'authserver.db'}",
+        "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL") or f"sqlite:///{instance_path / 'authserver.db'}",
         # Tokens never outlive this unless an account allows less.
         "AUTHSERVER_MAX_TOKEN_LIFETIME": int(env.get("AUTHSERVER_MAX_TOKEN_LIFETIME", 365 * 86400)),
-        "AUTHSERVER_DEFAULT_TOKEN_LIFETIME": int(
-            env.get("AUTHSERVER_DEFAULT_TOKEN_LIFETIME", 90 * 86400)
-        ),
+        "AUTHSERVER_DEFAULT_TOKEN_LIFETIME": int(env.get("AUTHSERVER_DEFAULT_TOKEN_LIFETIME", 90 * 86400)),
         # How often buffered token activity is written to the database (seconds).
         "AUTHSERVER_ACTIVITY_FLUSH_INTERVAL": float(env.get("AUTHSERVER_ACTIVITY_FLUSH_INTERVAL", 2.0)),
         "AUTHSERVER_ACTIVITY_TRACKING": env.get("AUTHSERVER_ACTIVITY_TRACKING", "on") != "off",
@@ -79,7 +76,8 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "AUTHSERVER_DB_LOCK_TIMEOUT": float(env.get("AUTHSERVER_DB_LOCK_TIMEOUT", 15.0)),
         # Webhooks: non-public destinations (IPs or CIDRs, comma-separated) an operator allows, plain http, timing.
         "AUTHSERVER_WEBHOOK_ALLOW_HOSTS": [
-            h.strip() for h in env.get("AUTHSERVER_WEBHOOK_ALLOW_HOSTS", "").split(",") if h.strip()],
+            h.strip() for h in env.get("AUTHSERVER_WEBHOOK_ALLOW_HOSTS", "").split(",") if h.strip()
+        ],
         "AUTHSERVER_WEBHOOK_ALLOW_HTTP": env.get("AUTHSERVER_WEBHOOK_ALLOW_HTTP", "off") == "on",
         "AUTHSERVER_WEBHOOK_TIMEOUT": float(env.get("AUTHSERVER_WEBHOOK_TIMEOUT", 15.0)),
         "AUTHSERVER_WEBHOOK_RETRY_BASE": float(env.get("AUTHSERVER_WEBHOOK_RETRY_BASE", 5.0)),
@@ -110,15 +108,19 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
     return config
 
 
-RATE_LIMIT_KEYS = ("AUTHSERVER_RATE_LIMIT_INTROSPECTION", "AUTHSERVER_RATE_LIMIT_REVOCATION",
-                   "AUTHSERVER_RATE_LIMIT_TOKEN_GENERATION", "AUTHSERVER_SIGNIN_ACCOUNT_LIMIT",
-                   "AUTHSERVER_SIGNIN_ADDRESS_LIMIT")
+RATE_LIMIT_KEYS = (
+    "AUTHSERVER_RATE_LIMIT_INTROSPECTION",
+    "AUTHSERVER_RATE_LIMIT_REVOCATION",
+    "AUTHSERVER_RATE_LIMIT_TOKEN_GENERATION",
+    "AUTHSERVER_SIGNIN_ACCOUNT_LIMIT",
+    "AUTHSERVER_SIGNIN_ADDRESS_LIMIT",
+)
 _RATE = re.compile(r"^([1-9][0-9]{0,8})/([1-9][0-9]{0,6})([smhd])$")
 _RATE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def parse_rate(value: object, key: str) -> tuple[int, int] | None:
-    """"N/period" as (N, seconds); "off" (not for sign-in) as None."""
+    """ "N/period" as (N, seconds); "off" (not for sign-in) as None."""
     if value is None or isinstance(value, tuple):
         return value
     text = str(value).strip().lower()
@@ -126,8 +128,10 @@ def parse_rate(value: object, key: str) -> tuple[int, int] | None:
         return None
     match = _RATE.match(text)
     if not match:
-        raise ConfigError(f'{key} must look like "100/1s", "20/15m" or "300/1h"'
-                          + ("" if key.startswith("AUTHSERVER_SIGNIN_") else ' (or "off")'))
+        raise ConfigError(
+            f'{key} must look like "100/1s", "20/15m" or "300/1h"'
+            + ("" if key.startswith("AUTHSERVER_SIGNIN_") else ' (or "off")')
+        )
     return int(match.group(1)), int(match.group(2)) * _RATE_UNITS[match.group(3)]
 
 
@@ -180,9 +184,7 @@ def validate_config(config: dict) -> None:
     if issuer.scheme == "http" and issuer.hostname not in ("127.0.0.1", "localhost", "::1"):
         raise ConfigError("AUTHSERVER_ISSUER must use https unless it is a loopback address")
     if config["AUTHSERVER_SIGNING_ALG"] not in SUPPORTED_SIGNING_ALGS:
-        raise ConfigError(
-            f"AUTHSERVER_SIGNING_ALG must be one of {', '.join(SUPPORTED_SIGNING_ALGS)}"
-        )
+        raise ConfigError(f"AUTHSERVER_SIGNING_ALG must be one of {', '.join(SUPPORTED_SIGNING_ALGS)}")
     config["AUTHSERVER_KEY_PREPUBLISH"] = _prepublish_seconds(config["AUTHSERVER_KEY_PREPUBLISH"])
     if not config["AUTHSERVER_AUDIENCE"]:
         raise ConfigError("AUTHSERVER_AUDIENCE must not be empty")

@@ -23,8 +23,10 @@ def check_seconds(value: object, *, field: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInputError(f"{field} must be a whole number of seconds", field=field)
     if value < minimum:
-        raise InvalidInputError(f"{field} must be at least {format_duration(minimum)}" if minimum > 1
-                                else f"{field} must be positive", field=field)
+        raise InvalidInputError(
+            f"{field} must be at least {format_duration(minimum)}" if minimum > 1 else f"{field} must be positive",
+            field=field,
+        )
     if value > MAX_SECONDS:
         raise InvalidInputError(f"{field} is longer than 50 years", field=field)
     return value
@@ -43,9 +45,7 @@ def parse_duration(text: str, *, field: str = "duration") -> int:
     """Seconds in ``text``; anything else (negative, zero, unitless, huge) is an InvalidInputError."""
     match = _DURATION.match(text.strip()) if isinstance(text, str) else None
     if not match:
-        raise InvalidInputError(
-            f"{field} must look like 30s, 15m, 12h, 90d or 2w", field=field
-        )
+        raise InvalidInputError(f"{field} must look like 30s, 15m, 12h, 90d or 2w", field=field)
     return check_seconds(int(match.group(1)) * _UNITS[match.group(2)], field=field)
 
 

@@ -44,34 +44,63 @@ def project(event: DomainEvent) -> None:
 
 
 def _token_revoked(row: AccessToken, now: datetime) -> None:
-    db.session.add(TokenEvent(occurred_at=now, type=TOKEN_REVOKED, account_id=row.account_id,
-                              integration_id=row.integration_id, jti=row.jti,
-                              data={"exp": int(row.expires_at.timestamp()), "reason": row.revocation_reason}))
+    db.session.add(
+        TokenEvent(
+            occurred_at=now,
+            type=TOKEN_REVOKED,
+            account_id=row.account_id,
+            integration_id=row.integration_id,
+            jti=row.jti,
+            data={"exp": int(row.expires_at.timestamp()), "reason": row.revocation_reason},
+        )
+    )
 
 
 def _token_ends(row: AccessToken, now: datetime) -> None:
-    db.session.add(TokenEvent(occurred_at=now, type=TOKEN_ENDS, account_id=row.account_id,
-                              integration_id=row.integration_id, jti=row.jti,
-                              data={"ends_at": int(row.ends_at.timestamp()) if row.ends_at else None,
-                                    "exp": int(row.expires_at.timestamp())}))
+    db.session.add(
+        TokenEvent(
+            occurred_at=now,
+            type=TOKEN_ENDS,
+            account_id=row.account_id,
+            integration_id=row.integration_id,
+            jti=row.jti,
+            data={
+                "ends_at": int(row.ends_at.timestamp()) if row.ends_at else None,
+                "exp": int(row.expires_at.timestamp()),
+            },
+        )
+    )
 
 
 def _integration_changed(integration: Integration, now: datetime) -> None:
-    db.session.add(TokenEvent(occurred_at=now, type=INTEGRATION_CHANGED, account_id=integration.account_id,
-                              integration_id=integration.id, jti=None,
-                              data={"scopes": integration.scopes.split(), "status": integration.status}))
+    db.session.add(
+        TokenEvent(
+            occurred_at=now,
+            type=INTEGRATION_CHANGED,
+            account_id=integration.account_id,
+            integration_id=integration.id,
+            jti=None,
+            data={"scopes": integration.scopes.split(), "status": integration.status},
+        )
+    )
 
 
 def _key_revoked(kid: str, now: datetime) -> None:
     """Every token ``kid`` signed is inactive: services validating locally drop the key. About every account, so
     every service hears it (account_id NULL)."""
-    db.session.add(TokenEvent(occurred_at=now, type=KEY_REVOKED, account_id=None, integration_id=None, jti=None,
-                              data={"kid": kid}))
+    db.session.add(
+        TokenEvent(occurred_at=now, type=KEY_REVOKED, account_id=None, integration_id=None, jti=None, data={"kid": kid})
+    )
 
 
 def serialize(event: TokenEvent) -> dict:
-    body = {"id": event.id, "type": event.type, "occurred_at": isoformat(event.occurred_at),
-            "account_id": event.account_id, "integration_id": event.integration_id}
+    body = {
+        "id": event.id,
+        "type": event.type,
+        "occurred_at": isoformat(event.occurred_at),
+        "account_id": event.account_id,
+        "integration_id": event.integration_id,
+    }
     if event.jti:
         body["jti"] = event.jti
     body.update(event.data or {})
@@ -93,8 +122,11 @@ def snapshot(now: datetime, *, account_id: str | None = None) -> dict:
     """What a service starting cold must know to validate locally: tokens revoked or scheduled to end before
     their exp, and integrations that are not plainly active with their scopes."""
     cursor = latest_cursor()
-    tokens = select(AccessToken).where(AccessToken.expires_at > now).where(
-        (AccessToken.revoked_at.is_not(None)) | (AccessToken.ends_at.is_not(None)))
+    tokens = (
+        select(AccessToken)
+        .where(AccessToken.expires_at > now)
+        .where((AccessToken.revoked_at.is_not(None)) | (AccessToken.ends_at.is_not(None)))
+    )
     integrations = select(Integration)
     if account_id is not None:
         tokens = tokens.where(AccessToken.account_id == account_id)
@@ -104,15 +136,21 @@ def snapshot(now: datetime, *, account_id: str | None = None) -> dict:
         if row.revoked_at is not None:
             revoked.append({"jti": row.jti, "exp": int(row.expires_at.timestamp())})
         else:
-            ending.append({"jti": row.jti, "ends_at": int(row.ends_at.timestamp()),
-                           "exp": int(row.expires_at.timestamp())})
+            ending.append(
+                {"jti": row.jti, "ends_at": int(row.ends_at.timestamp()), "exp": int(row.expires_at.timestamp())}
+            )
     return {
         "cursor": cursor,
         "revoked": revoked,
         "ending": ending,
         # Keys whose every token is inactive, whatever the JWKS a service has cached says.
-        "revoked_keys": list(db.session.scalars(
-            select(SigningKey.kid).where(SigningKey.revoked_at.is_not(None)).order_by(SigningKey.kid))),
-        "integrations": [{"integration_id": i.id, "account_id": i.account_id, "scopes": i.scopes.split(),
-                          "status": i.status} for i in db.session.scalars(integrations)],
+        "revoked_keys": list(
+            db.session.scalars(
+                select(SigningKey.kid).where(SigningKey.revoked_at.is_not(None)).order_by(SigningKey.kid)
+            )
+        ),
+        "integrations": [
+            {"integration_id": i.id, "account_id": i.account_id, "scopes": i.scopes.split(), "status": i.status}
+            for i in db.session.scalars(integrations)
+        ],
     }

@@ -30,8 +30,11 @@ def _drop_token_events(session: Session) -> None:
     session.info.pop(_PENDING, None)
 
 
-_LISTENERS = (("after_flush", _note_token_events), ("after_commit", _publish_token_events),
-              ("after_rollback", _drop_token_events))
+_LISTENERS = (
+    ("after_flush", _note_token_events),
+    ("after_commit", _publish_token_events),
+    ("after_rollback", _drop_token_events),
+)
 
 
 def install_feed_wakeups() -> None:

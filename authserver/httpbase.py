@@ -184,11 +184,15 @@ def init_app(app) -> None:
         except SQLAlchemyError:
             pass
         detail = describe_database_error(exc)
-        log.warning("database error on %s %s: %s (%s)", request.method, request.path, detail,
-                    exc.__class__.__name__)
+        log.warning("database error on %s %s: %s (%s)", request.method, request.path, detail, exc.__class__.__name__)
         if request.path.startswith("/api/"):
-            return problem(503, "Service Unavailable", f"{detail}; nothing was changed, try again later",
-                           code="database_unavailable", headers={"Retry-After": "5"})
+            return problem(
+                503,
+                "Service Unavailable",
+                f"{detail}; nothing was changed, try again later",
+                code="database_unavailable",
+                headers={"Retry-After": "5"},
+            )
         response = jsonify(error="temporarily_unavailable", error_description=detail)
         response.status_code = 503
         response.headers["Retry-After"] = "5"
@@ -197,8 +201,14 @@ def init_app(app) -> None:
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception):
         request_id = g.get("request_id", "-")
-        log.error("unhandled %s on %s %s (request %s)", exc.__class__.__name__, request.method, request.path,
-                  request_id, exc_info=True)
+        log.error(
+            "unhandled %s on %s %s (request %s)",
+            exc.__class__.__name__,
+            request.method,
+            request.path,
+            request_id,
+            exc_info=True,
+        )
         try:
             db.session.rollback()
         except Exception:  # noqa: S110 - nothing more to do; the response below is what matters

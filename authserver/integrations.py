@@ -58,17 +58,22 @@ def get_integration_for(principal: Principal, integration_id: str, *, write: boo
 
 def list_integrations(principal: Principal, account_id: str) -> list[Integration]:
     get_account_for(principal, account_id)
-    return list(db.session.scalars(
-        select(Integration).where(Integration.account_id == account_id, Integration.status != "deleted")
-        .order_by(Integration.created_at.desc(), Integration.id)
-    ))
+    return list(
+        db.session.scalars(
+            select(Integration)
+            .where(Integration.account_id == account_id, Integration.status != "deleted")
+            .order_by(Integration.created_at.desc(), Integration.id)
+        )
+    )
 
 
 def live_tokens(integration_id: str, now: datetime) -> list[AccessToken]:
     """Tokens still working now, current first."""
     rows = db.session.scalars(
-        select(AccessToken).where(AccessToken.integration_id == integration_id, AccessToken.revoked_at.is_(None),
-                                  AccessToken.expires_at > now)
+        select(AccessToken)
+        .where(
+            AccessToken.integration_id == integration_id, AccessToken.revoked_at.is_(None), AccessToken.expires_at > now
+        )
         .order_by(AccessToken.issued_at.desc())
     )
     live = [row for row in rows if token_state(row).is_live(now)]
@@ -77,22 +82,36 @@ def live_tokens(integration_id: str, now: datetime) -> list[AccessToken]:
 
 def list_tokens(principal: Principal, integration_id: str) -> list[AccessToken]:
     integration = get_integration_for(principal, integration_id)
-    return list(db.session.scalars(
-        select(AccessToken).where(AccessToken.integration_id == integration.id)
-        .order_by(AccessToken.issued_at.desc(), AccessToken.jti)
-    ))
+    return list(
+        db.session.scalars(
+            select(AccessToken)
+            .where(AccessToken.integration_id == integration.id)
+            .order_by(AccessToken.issued_at.desc(), AccessToken.jti)
+        )
+    )
 
 
 def token_state(row: AccessToken) -> TokenState:
     """The row's liveness inputs, from objects already in the session (no extra query per token)."""
     integration = db.session.get(Integration, row.integration_id)
     return TokenState(
-        jti=row.jti, integration_id=row.integration_id, account_id=row.account_id, token_scopes=row.scopes,
-        integration_scopes=integration.scopes, integration_status=integration.status,
-        inactivity_window=integration.inactivity_window, issued_at=row.issued_at, expires_at=row.expires_at,
-        ends_at=row.ends_at, revoked_at=row.revoked_at, last_used_at=row.last_used_at, kid=row.kid,
+        jti=row.jti,
+        integration_id=row.integration_id,
+        account_id=row.account_id,
+        token_scopes=row.scopes,
+        integration_scopes=integration.scopes,
+        integration_status=integration.status,
+        inactivity_window=integration.inactivity_window,
+        issued_at=row.issued_at,
+        expires_at=row.expires_at,
+        ends_at=row.ends_at,
+        revoked_at=row.revoked_at,
+        last_used_at=row.last_used_at,
+        kid=row.kid,
         key_revoked_at=key.revoked_at if (key := db.session.get(SigningKey, row.kid)) is not None else None,
-        ended_at=row.ended_at, revocation_reason=row.revocation_reason, replaced_by=row.replaced_by,
+        ended_at=row.ended_at,
+        revocation_reason=row.revocation_reason,
+        replaced_by=row.replaced_by,
     )
 
 
@@ -101,9 +120,7 @@ def _check_scopes(account: Account, requested: frozenset[str]) -> None:
     ceiling = allowed_scopes(account)
     beyond = sorted(requested - ceiling)
     if beyond:
-        raise InvalidInputError(
-            f"scope not allowed for this account: {', '.join(beyond)}", field="scopes"
-        )
+        raise InvalidInputError(f"scope not allowed for this account: {', '.join(beyond)}", field="scopes")
 
 
 def _inactivity_window(account: Account, value: int | None | str) -> int | None:
@@ -139,8 +156,14 @@ def serialize_integration(integration: Integration) -> dict:
 
 
 def create_integration(
-    principal: Principal, *, account_id: str, name: str, description: str | None, scopes: object,
-    now: datetime, inactivity_window: int | None | str = "default",
+    principal: Principal,
+    *,
+    account_id: str,
+    name: str,
+    description: str | None,
+    scopes: object,
+    now: datetime,
+    inactivity_window: int | None | str = "default",
 ) -> Integration:
     account = get_account_for(principal, account_id, write=True)
     name = clean_name(name)
@@ -150,21 +173,36 @@ def create_integration(
     requested = parse_scopes(scopes)
     _check_scopes(account, requested)
     integration = Integration(
-        id=new_id("int"), account_id=account.id, name=name, description=description.strip(),
-        scopes=format_scopes(requested), status="active",
+        id=new_id("int"),
+        account_id=account.id,
+        name=name,
+        description=description.strip(),
+        scopes=format_scopes(requested),
+        status="active",
         inactivity_window=_inactivity_window(account, inactivity_window),
-        created_by=f"{principal.kind}:{principal.id}", created_at=now, updated_at=now,
+        created_by=f"{principal.kind}:{principal.id}",
+        created_at=now,
+        updated_at=now,
     )
     db.session.add(integration)
-    emit(de.IntegrationCreated(actor=principal, now=now, integration=integration,
-                               after=serialize_integration(integration)))
+    emit(
+        de.IntegrationCreated(
+            actor=principal, now=now, integration=integration, after=serialize_integration(integration)
+        )
+    )
     _flush()
     return integration
 
 
 def update_integration(
-    principal: Principal, integration_id: str, *, now: datetime, expected_version: int | None = None,
-    name: str | None = None, description: str | None = None, scopes: object = None,
+    principal: Principal,
+    integration_id: str,
+    *,
+    now: datetime,
+    expected_version: int | None = None,
+    name: str | None = None,
+    description: str | None = None,
+    scopes: object = None,
     inactivity_window: int | None | str = "unchanged",
 ) -> Integration:
     """Edit an integration. Narrowed scopes apply to live tokens at once; widening needs a new token."""
@@ -192,8 +230,9 @@ def update_integration(
     return integration
 
 
-def set_status(principal: Principal, integration_id: str, status: str, *, now: datetime,
-               expected_version: int | None = None) -> Integration:
+def set_status(
+    principal: Principal, integration_id: str, status: str, *, now: datetime, expected_version: int | None = None
+) -> Integration:
     """Disable (all tokens stop at once, reversible), enable, or delete (tokens revoked, audit kept)."""
     if status not in ("active", "disabled", "deleted"):
         raise InvalidInputError("status must be active, disabled or deleted", field="status")
@@ -204,8 +243,11 @@ def set_status(principal: Principal, integration_id: str, status: str, *, now: d
     integration.updated_at = now
     after = serialize_integration(integration)
     if status == "deleted":
-        emit(de.IntegrationDeleted(actor=principal, now=now, integration=integration, before=before, after=after,
-                                   stopped=tuple(stopped)))
+        emit(
+            de.IntegrationDeleted(
+                actor=principal, now=now, integration=integration, before=before, after=after, stopped=tuple(stopped)
+            )
+        )
     else:
         changed = de.IntegrationEnabled if status == "active" else de.IntegrationDisabled
         emit(changed(actor=principal, now=now, integration=integration, before=before, after=after))
@@ -215,7 +257,12 @@ def set_status(principal: Principal, integration_id: str, status: str, *, now: d
 
 # -- token verbs --------------------------------------------------------------------------------------
 def generate_token(
-    principal: Principal, integration_id: str, *, policy: TokenPolicy, now: datetime, expires_in: int | None = None,
+    principal: Principal,
+    integration_id: str,
+    *,
+    policy: TokenPolicy,
+    now: datetime,
+    expires_in: int | None = None,
     expected_version: int | None = None,
 ) -> IssuedToken:
     """The first token of an integration (or the next one after all were expired). Refused while one is live."""
@@ -225,14 +272,27 @@ def generate_token(
         raise ConflictError("this integration already has a live token; rotate it instead")
     stopped = _end_older_tokens(integration.id, now)
     issued = _issue(integration, policy, now, expires_in)
-    emit(de.TokenGenerated(actor=principal, now=now, integration=integration, token=issued.record,
-                           after=serialize_token(issued.record, now), stopped=tuple(stopped)))
+    emit(
+        de.TokenGenerated(
+            actor=principal,
+            now=now,
+            integration=integration,
+            token=issued.record,
+            after=serialize_token(issued.record, now),
+            stopped=tuple(stopped),
+        )
+    )
     _flush()
     return issued
 
 
 def rotate_now(
-    principal: Principal, integration_id: str, *, policy: TokenPolicy, now: datetime, expires_in: int | None = None,
+    principal: Principal,
+    integration_id: str,
+    *,
+    policy: TokenPolicy,
+    now: datetime,
+    expires_in: int | None = None,
     expected_version: int | None = None,
 ) -> IssuedToken:
     """A new token; every previous live token stops at once."""
@@ -247,16 +307,30 @@ def rotate_now(
         if row.replaced_by is None:
             row.replaced_by = issued.record.jti
     superseded = _end_older_tokens(integration.id, now, keep=[issued.record])
-    emit(de.TokenRotated(actor=principal, now=now, integration=integration, token=issued.record,
-                         previous=tuple(previous), stopped=(*previous, *superseded),
-                         after={"token": serialize_token(issued.record, now), "old_tokens_end": isoformat(now)}))
+    emit(
+        de.TokenRotated(
+            actor=principal,
+            now=now,
+            integration=integration,
+            token=issued.record,
+            previous=tuple(previous),
+            stopped=(*previous, *superseded),
+            after={"token": serialize_token(issued.record, now), "old_tokens_end": isoformat(now)},
+        )
+    )
     _flush()
     return issued
 
 
 def rotate_with_grace(
-    principal: Principal, integration_id: str, *, policy: TokenPolicy, now: datetime, grace_until: datetime,
-    expires_in: int | None = None, expected_version: int | None = None,
+    principal: Principal,
+    integration_id: str,
+    *,
+    policy: TokenPolicy,
+    now: datetime,
+    grace_until: datetime,
+    expires_in: int | None = None,
+    expected_version: int | None = None,
 ) -> IssuedToken:
     """A new token; the current one keeps working until ``grace_until``. An older grace token ends at once."""
     if not now + timedelta(seconds=MIN_GRACE) <= grace_until <= now + timedelta(seconds=MAX_GRACE):
@@ -274,16 +348,34 @@ def rotate_with_grace(
     for row in current:
         row.replaced_by = issued.record.jti
         row.ends_at = min(grace_until, row.ends_at or grace_until, row.expires_at)
-    emit(de.TokenRotatedWithGrace(actor=principal, now=now, integration=integration, token=issued.record,
-                                  previous=tuple(previous), stopped=tuple(superseded), ending=tuple(current),
-                                  after={"token": serialize_token(issued.record, now), "grace_token": current[0].jti,
-                                         "grace_until": isoformat(current[0].ends_at)}))
+    emit(
+        de.TokenRotatedWithGrace(
+            actor=principal,
+            now=now,
+            integration=integration,
+            token=issued.record,
+            previous=tuple(previous),
+            stopped=tuple(superseded),
+            ending=tuple(current),
+            after={
+                "token": serialize_token(issued.record, now),
+                "grace_token": current[0].jti,
+                "grace_until": isoformat(current[0].ends_at),
+            },
+        )
+    )
     _flush()
     return issued
 
 
-def expire_now(principal: Principal, integration_id: str, *, now: datetime, jti: str | None = None,
-               expected_version: int | None = None) -> list[AccessToken]:
+def expire_now(
+    principal: Principal,
+    integration_id: str,
+    *,
+    now: datetime,
+    jti: str | None = None,
+    expected_version: int | None = None,
+) -> list[AccessToken]:
     """Every live token (or just ``jti``, e.g. a grace token) stops at once; the integration stays."""
     integration = _for_change(principal, integration_id, expected_version, now)
     targets = _unended_tokens(integration.id, now)
@@ -298,8 +390,9 @@ def expire_now(principal: Principal, integration_id: str, *, now: datetime, jti:
     return targets
 
 
-def expire_later(principal: Principal, integration_id: str, *, now: datetime, at: datetime,
-                 expected_version: int | None = None) -> AccessToken:
+def expire_later(
+    principal: Principal, integration_id: str, *, now: datetime, at: datetime, expected_version: int | None = None
+) -> AccessToken:
     """Schedule the current token's end without rotating."""
     if at <= now:
         raise InvalidInputError("the end must be in the future; use expire now instead", field="at")
@@ -312,8 +405,16 @@ def expire_later(principal: Principal, integration_id: str, *, now: datetime, at
     row = current[0]
     before = serialize_token(row, now)
     row.ends_at = min(at, row.expires_at)
-    emit(de.TokenExpiryScheduled(actor=principal, now=now, integration=integration, ending=(row,), before=before,
-                                 after=serialize_token(row, now)))
+    emit(
+        de.TokenExpiryScheduled(
+            actor=principal,
+            now=now,
+            integration=integration,
+            ending=(row,),
+            before=before,
+            after=serialize_token(row, now),
+        )
+    )
     _flush()
     return row
 
@@ -345,8 +446,13 @@ def _revoke_once(principal: Principal, jti: str, now: datetime) -> bool:
     return True
 
 
-def expire_inactive(principal: Principal, *, now: datetime, limit: int = 1000,
-                    recent_use: Callable[[str], datetime | None] | None = None) -> list[str]:
+def expire_inactive(
+    principal: Principal,
+    *,
+    now: datetime,
+    limit: int = 1000,
+    recent_use: Callable[[str], datetime | None] | None = None,
+) -> list[str]:
     """Mark tokens idle past their window as expired, and audit each. Idempotent: safe to run from cron.
 
     Idleness is the token's own ``status`` (TokenState), counting a use still in this process's activity buffer
@@ -354,10 +460,13 @@ def expire_inactive(principal: Principal, *, now: datetime, limit: int = 1000,
     rows = db.session.scalars(
         select(AccessToken)
         .join(Integration, Integration.id == AccessToken.integration_id)
-        .where(AccessToken.revoked_at.is_(None), AccessToken.expires_at > now,
-               # a token whose grace or scheduled end has passed ended; it is not relabelled "inactive"
-               or_(AccessToken.ends_at.is_(None), AccessToken.ends_at > now),
-               Integration.inactivity_window.is_not(None))
+        .where(
+            AccessToken.revoked_at.is_(None),
+            AccessToken.expires_at > now,
+            # a token whose grace or scheduled end has passed ended; it is not relabelled "inactive"
+            or_(AccessToken.ends_at.is_(None), AccessToken.ends_at > now),
+            Integration.inactivity_window.is_not(None),
+        )
     ).all()
     expired = []
     for row in rows:
@@ -374,8 +483,7 @@ def expire_inactive(principal: Principal, *, now: datetime, limit: int = 1000,
 
 
 # -- helpers ------------------------------------------------------------------------------------------
-def _for_change(principal: Principal, integration_id: str, expected_version: int | None,
-                now: datetime) -> Integration:
+def _for_change(principal: Principal, integration_id: str, expected_version: int | None, now: datetime) -> Integration:
     """Load for a change and touch it, so the commit bumps its version and concurrent changes conflict."""
     try:
         integration = get_integration_for(principal, integration_id, write=True)
@@ -402,9 +510,15 @@ def _audit_refused_change(principal: Principal, integration_id: object, now: dat
     integration = db.session.get(Integration, integration_id)
     if integration is not None and principal.can_view(integration.account_id):
         return
-    emit_refusal(de.IntegrationChangeRefused(actor=principal, now=now, target_type="integration",
-                                             target_id=str(integration_id),
-                                             reason="no integration of the caller's accounts"))
+    emit_refusal(
+        de.IntegrationChangeRefused(
+            actor=principal,
+            now=now,
+            target_type="integration",
+            target_id=str(integration_id),
+            reason="no integration of the caller's accounts",
+        )
+    )
 
 
 def _touch(integration: Integration, now: datetime) -> None:
@@ -421,15 +535,29 @@ def _require_enabled(integration: Integration) -> None:
 
 def _issue(integration: Integration, policy: TokenPolicy, now: datetime, expires_in: int | None) -> IssuedToken:
     # Like the scope ceiling, an agency's maximum binds its sub-accounts too.
-    maximums = [node.max_token_lifetime for node in ancestry(get_account(integration.account_id))
-                if node.max_token_lifetime]
+    maximums = [
+        node.max_token_lifetime for node in ancestry(get_account(integration.account_id)) if node.max_token_lifetime
+    ]
     lifetime = policy.lifetime(expires_in, maximums)
     jti = new_jti()
     expires_at = seconds_after(now, lifetime, field="expires_in")
-    token, kid = policy.generator.mint(integration_id=integration.id, account_id=integration.account_id,
-                                scope=integration.scopes, jti=jti, issued_at=now, expires_at=expires_at)
-    record = AccessToken(jti=jti, integration_id=integration.id, account_id=integration.account_id, kid=kid,
-                         scopes=integration.scopes, issued_at=now, expires_at=expires_at)
+    token, kid = policy.generator.mint(
+        integration_id=integration.id,
+        account_id=integration.account_id,
+        scope=integration.scopes,
+        jti=jti,
+        issued_at=now,
+        expires_at=expires_at,
+    )
+    record = AccessToken(
+        jti=jti,
+        integration_id=integration.id,
+        account_id=integration.account_id,
+        kid=kid,
+        scopes=integration.scopes,
+        issued_at=now,
+        expires_at=expires_at,
+    )
     db.session.add(record)
     return IssuedToken(token=token, record=record)
 
@@ -443,12 +571,18 @@ def _revoke(row: AccessToken, now: datetime, reason: str) -> None:
 def _unended_tokens(integration_id: str, now: datetime) -> list[AccessToken]:
     """Tokens not revoked and not past their end, whatever the integration's status: what "expire now" must stop
     for good (``live_tokens`` skips a disabled integration's tokens, which enabling it would bring back)."""
-    return list(db.session.scalars(
-        select(AccessToken).where(AccessToken.integration_id == integration_id, AccessToken.revoked_at.is_(None),
-                                  AccessToken.expires_at > now,
-                                  or_(AccessToken.ends_at.is_(None), AccessToken.ends_at > now))
-        .order_by(AccessToken.issued_at.desc())
-    ))
+    return list(
+        db.session.scalars(
+            select(AccessToken)
+            .where(
+                AccessToken.integration_id == integration_id,
+                AccessToken.revoked_at.is_(None),
+                AccessToken.expires_at > now,
+                or_(AccessToken.ends_at.is_(None), AccessToken.ends_at > now),
+            )
+            .order_by(AccessToken.issued_at.desc())
+        )
+    )
 
 
 def _end_older_tokens(integration_id: str, now: datetime, *, keep: list[AccessToken] = ()) -> list[AccessToken]:
@@ -462,8 +596,11 @@ def _end_older_tokens(integration_id: str, now: datetime, *, keep: list[AccessTo
 
 
 def _revoke_all(integration_id: str, now: datetime, *, reason: str) -> list[AccessToken]:
-    rows = list(db.session.scalars(select(AccessToken).where(AccessToken.integration_id == integration_id,
-                                                             AccessToken.revoked_at.is_(None))))
+    rows = list(
+        db.session.scalars(
+            select(AccessToken).where(AccessToken.integration_id == integration_id, AccessToken.revoked_at.is_(None))
+        )
+    )
     for row in rows:
         _revoke(row, now, reason)
     return rows

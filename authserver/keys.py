@@ -93,21 +93,28 @@ def _refuse_loose_permissions(path: Path, fix: str) -> None:
     honour, and one they can write could be swapped for theirs."""
     mode = path.stat().st_mode
     if mode & 0o077:
-        raise KeyStoreError(f"{path} is accessible by group or others (mode {stat.S_IMODE(mode):o}); "
-                            f"run `{fix} {path}`")
+        raise KeyStoreError(
+            f"{path} is accessible by group or others (mode {stat.S_IMODE(mode):o}); run `{fix} {path}`"
+        )
 
 
 def _signing_now(now: datetime):
     """Keys that may sign at ``now``; the one with the latest ``signs_from`` does."""
-    return and_(SigningKey.revoked_at.is_(None), SigningKey.signs_from <= now,
-                or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > now))
+    return and_(
+        SigningKey.revoked_at.is_(None),
+        SigningKey.signs_from <= now,
+        or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > now),
+    )
 
 
 def _has_live_token(now: datetime):
     """A token the key signed may still be active: not revoked, not past exp or a scheduled end."""
-    return exists().where(AccessToken.kid == SigningKey.kid, AccessToken.expires_at > now,
-                          AccessToken.revoked_at.is_(None),
-                          or_(AccessToken.ends_at.is_(None), AccessToken.ends_at > now))
+    return exists().where(
+        AccessToken.kid == SigningKey.kid,
+        AccessToken.expires_at > now,
+        AccessToken.revoked_at.is_(None),
+        or_(AccessToken.ends_at.is_(None), AccessToken.ends_at > now),
+    )
 
 
 def key_state(row: SigningKey, now: datetime) -> str:
@@ -155,16 +162,29 @@ class KeyStore:
                 # With nothing on record the first file signs. Otherwise a file the database does not know (a
                 # rotation that died before its commit) is recorded as a key that never signed: it is spent.
                 signs = not on_record and kid == next(iter(on_disk))
-                db.session.add(SigningKey(kid=kid, alg=alg, public_jwk=_public_jwk(jose_key, kid, alg),
-                                          created_at=now, signs_from=now, retired_at=None if signs else now))
+                db.session.add(
+                    SigningKey(
+                        kid=kid,
+                        alg=alg,
+                        public_jwk=_public_jwk(jose_key, kid, alg),
+                        created_at=now,
+                        signs_from=now,
+                        retired_at=None if signs else now,
+                    )
+                )
         db.session.flush()
         current = self.current_kid(now)
         if current is None:
-            raise KeyStoreError("no signing key is active (every key is retired or revoked); "
-                                "run `authserver keys rotate --now`")
-        pending = db.session.scalars(select(SigningKey.kid).where(
-            SigningKey.revoked_at.is_(None), SigningKey.signs_from > now,
-            or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > now)))
+            raise KeyStoreError(
+                "no signing key is active (every key is retired or revoked); run `authserver keys rotate --now`"
+            )
+        pending = db.session.scalars(
+            select(SigningKey.kid).where(
+                SigningKey.revoked_at.is_(None),
+                SigningKey.signs_from > now,
+                or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > now),
+            )
+        )
         for kid in [current, *pending]:
             if kid not in on_disk:
                 raise KeyStoreError(
@@ -216,8 +236,13 @@ class KeyStore:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)  # the file appears whole or not at all
-        row = SigningKey(kid=kid, alg=self.alg, public_jwk=_public_jwk(jose_key, kid, self.alg), created_at=now,
-                         signs_from=signs_from)
+        row = SigningKey(
+            kid=kid,
+            alg=self.alg,
+            public_jwk=_public_jwk(jose_key, kid, self.alg),
+            created_at=now,
+            signs_from=signs_from,
+        )
         db.session.add(row)
         return row
 
@@ -230,9 +255,11 @@ class KeyStore:
         The key file is written before the database commit: a crash in between leaves an unused file, never a
         current key without its private half."""
         if immediate:
-            for row in db.session.scalars(select(SigningKey).where(
-                    SigningKey.revoked_at.is_(None), or_(SigningKey.retired_at.is_(None),
-                                                         SigningKey.retired_at > now))):
+            for row in db.session.scalars(
+                select(SigningKey).where(
+                    SigningKey.revoked_at.is_(None), or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > now)
+                )
+            ):
                 row.retired_at = now
         row = self._create_key(now, signs_from=now if immediate else now + timedelta(seconds=self.prepublish))
         db.session.flush()
@@ -256,17 +283,29 @@ class KeyStore:
             row.retired_at = now
         db.session.flush()
         self._schedule_retirements(now)
-        emit(de.SigningKeyRevoked(actor=principal, now=now, kid=kid, before=before,
-                                  after={"state": REVOKED, "replaced_by": replacement.kid if replacement else None}))
+        emit(
+            de.SigningKeyRevoked(
+                actor=principal,
+                now=now,
+                kid=kid,
+                before=before,
+                after={"state": REVOKED, "replaced_by": replacement.kid if replacement else None},
+            )
+        )
         return row, replacement
 
     def _schedule_retirements(self, now: datetime) -> None:
         """Each key that has not retired yet signs until the next one's ``signs_from``; the last one until further
         notice. Kept as data so every process reads the same schedule."""
-        upcoming = list(db.session.scalars(
-            select(SigningKey).where(SigningKey.revoked_at.is_(None),
-                                     or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > now))
-            .order_by(SigningKey.signs_from, SigningKey.created_at)))
+        upcoming = list(
+            db.session.scalars(
+                select(SigningKey)
+                .where(
+                    SigningKey.revoked_at.is_(None), or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > now)
+                )
+                .order_by(SigningKey.signs_from, SigningKey.created_at)
+            )
+        )
         for row, successor in zip(upcoming, [*upcoming[1:], None], strict=True):
             row.retired_at = successor.signs_from if successor is not None else None
         db.session.flush()
@@ -274,9 +313,11 @@ class KeyStore:
     def remove_spent_key_files(self, now: datetime) -> list[str]:
         """Delete the private key files of revoked keys and of retired keys no live token needs: nothing they
         could sign would be honoured. Run after the commit that made them spent (start-up, rotate, revoke, list)."""
-        spent = db.session.scalars(select(SigningKey.kid).where(or_(
-            SigningKey.revoked_at.is_not(None),
-            and_(SigningKey.retired_at <= now, ~_has_live_token(now)))))
+        spent = db.session.scalars(
+            select(SigningKey.kid).where(
+                or_(SigningKey.revoked_at.is_not(None), and_(SigningKey.retired_at <= now, ~_has_live_token(now)))
+            )
+        )
         removed = []
         for kid in spent:
             path = self.directory / f"{kid}.pem"
@@ -291,8 +332,10 @@ class KeyStore:
     def current_kid(self, now: datetime | None = None) -> str | None:
         """The kid that signs at ``now`` (default: the wall clock)."""
         return db.session.scalar(
-            select(SigningKey.kid).where(_signing_now(now or datetime.now(UTC)))
-            .order_by(SigningKey.signs_from.desc(), SigningKey.created_at.desc()).limit(1)
+            select(SigningKey.kid)
+            .where(_signing_now(now or datetime.now(UTC)))
+            .order_by(SigningKey.signs_from.desc(), SigningKey.created_at.desc())
+            .limit(1)
         )
 
     # -- signing ----------------------------------------------------------------------------------
@@ -300,8 +343,10 @@ class KeyStore:
         """(kid, alg, a one-key KeySet) for the key that signs at ``now``; a set with more keys would sign with a
         random one. Read from the database on every call, so a key's signing start is honoured by every worker."""
         row = db.session.scalar(
-            select(SigningKey).where(_signing_now(now or datetime.now(UTC)))
-            .order_by(SigningKey.signs_from.desc(), SigningKey.created_at.desc()).limit(1)
+            select(SigningKey)
+            .where(_signing_now(now or datetime.now(UTC)))
+            .order_by(SigningKey.signs_from.desc(), SigningKey.created_at.desc())
+            .limit(1)
         )
         if row is None:
             raise SigningUnavailableError("no signing key is configured")
@@ -320,8 +365,12 @@ class KeyStore:
         if row.kid not in self._verification:
             # A token this process signs must verify here at once, even within the unknown-kid refresh throttle.
             with self._lock:
-                self._verification = {**self._verification, row.kid: VerificationKey(
-                    kid=row.kid, alg=row.alg, key=pyjwt.PyJWK(row.public_jwk, algorithm=row.alg).key)}
+                self._verification = {
+                    **self._verification,
+                    row.kid: VerificationKey(
+                        kid=row.kid, alg=row.alg, key=pyjwt.PyJWK(row.public_jwk, algorithm=row.alg).key
+                    ),
+                }
         return row.kid, row.alg, cached[0]
 
     # -- verification -----------------------------------------------------------------------------
@@ -356,9 +405,11 @@ class KeyStore:
         """Pending and active keys, plus every retired key that signed a token that may still be active; never a
         revoked key."""
         rows = db.session.scalars(
-            select(SigningKey).where(SigningKey.revoked_at.is_(None),
-                                     or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > now,
-                                         _has_live_token(now)))
+            select(SigningKey)
+            .where(
+                SigningKey.revoked_at.is_(None),
+                or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > now, _has_live_token(now)),
+            )
             .order_by(SigningKey.signs_from.desc(), SigningKey.created_at.desc())
         )
         return {"keys": [dict(row.public_jwk) for row in rows]}

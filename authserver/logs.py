@@ -23,13 +23,16 @@ _TOKEN_LIKE = re.compile(r"eyJ[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*){0,2}|v1_[A-Z
 _LONG_SEGMENT = 40
 _REQUEST_TEXT = re.compile(r"\('.*'\)|\(\".*\"\)")
 
+
 def scrub(text: str) -> str:
     return _TOKEN_LIKE.sub("[token withheld]", text)
+
 
 @functools.lru_cache(maxsize=512)  # a handful of paths make most lines
 def loggable_path(path: str) -> str:
     """The request path with any segment that could be a token or secret withheld."""
     return "/".join("[withheld]" if len(part) > _LONG_SEGMENT else part for part in scrub(path).split("/"))
+
 
 class WithholdRequestText(logging.Filter):
     """werkzeug logs a malformed request's raw first line ("Bad request syntax ('GET /?token=...')"): keep the
@@ -39,6 +42,7 @@ class WithholdRequestText(logging.Filter):
         record.msg, record.args = _REQUEST_TEXT.sub("(request text withheld)", record.getMessage()), ()
         return True
 
+
 class ScrubbingFormatter(logging.Formatter):
     """Plain-text lines of loggers we do not format as JSON (granian's own) with token-shaped text withheld."""
 
@@ -47,12 +51,15 @@ class ScrubbingFormatter(logging.Formatter):
 
 
 # granian's logging settings (``log_dictconfig``): its own formatters, each line scrubbed.
-GRANIAN_LOG_CONFIG = {"formatters": {
-    "generic": {"()": f"{__name__}.ScrubbingFormatter", "fmt": "[%(levelname)s] %(message)s"},
-    "access": {"()": f"{__name__}.ScrubbingFormatter", "fmt": "%(message)s"},
-}}
+GRANIAN_LOG_CONFIG = {
+    "formatters": {
+        "generic": {"()": f"{__name__}.ScrubbingFormatter", "fmt": "[%(levelname)s] %(message)s"},
+        "access": {"()": f"{__name__}.ScrubbingFormatter", "fmt": "%(message)s"},
+    }
+}
 
 access_log = logging.getLogger("authserver.access")
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -75,7 +82,6 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info and record.exc_info[0] is not None:
             entry["error"] = record.exc_info[0].__name__
         return json.dumps(entry)
-
 
 
 class AccessLogHandler(logging.StreamHandler):
@@ -147,13 +153,16 @@ def configure_logging(level: str = "INFO", access: str = "batched") -> None:
         logging.getLogger("werkzeug").addFilter(WithholdRequestText())
     stop_collecting_record_details()  # none of our lines prints them (hotpath/log_records.py)
 
+
 def flush_access_log() -> None:
     """Write what the access log holds (a stopping worker process, which exits without running atexit)."""
     for handler in access_log.handlers:
         handler.flush()
 
-def log_access(method: str, path: str, status: int, started: float | None, remote_addr: str | None,
-               request_id: str | None = None) -> None:
+
+def log_access(
+    method: str, path: str, status: int, started: float | None, remote_addr: str | None, request_id: str | None = None
+) -> None:
     """One access-log line per request; ``started`` is the request's ``time.perf_counter()`` at arrival."""
     if not access_log.isEnabledFor(logging.INFO):
         return
@@ -167,8 +176,13 @@ def log_access(method: str, path: str, status: int, started: float | None, remot
         entry = {"ts": _timestamp(), "level": "info", "logger": "authserver.access", "msg": "request"}
         if request_id is not None:
             entry["request_id"] = request_id
-        entry |= {"method": method, "path": loggable_path(path), "status": status, "duration_ms": duration,
-                  "remote_addr": remote_addr}
+        entry |= {
+            "method": method,
+            "path": loggable_path(path),
+            "status": status,
+            "duration_ms": duration,
+            "remote_addr": remote_addr,
+        }
         handler.add_line(json.dumps(entry))
         return
     extra = {"method": method, "path": path, "status": status, "duration_ms": duration, "remote_addr": remote_addr}
@@ -188,6 +202,7 @@ def _timestamp() -> str:
     if _second[0] != whole:
         _second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
     return f"{_second[1]}.{int((now - whole) * 1000):03d}Z"
+
 
 def init_app(app) -> None:
     @app.after_request

@@ -24,11 +24,14 @@ from .extensions import db
 
 INTROSPECTIONS = Counter("authserver_introspections_total", "Introspection requests by result", ["result"])
 REQUEST_LATENCY = Histogram(
-    "authserver_request_seconds", "Request latency by endpoint", ["endpoint"],
+    "authserver_request_seconds",
+    "Request latency by endpoint",
+    ["endpoint"],
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
-LIFECYCLE = Counter("authserver_lifecycle_actions_total", "Committed lifecycle actions (from the audit log)",
-                    ["action"])
+LIFECYCLE = Counter(
+    "authserver_lifecycle_actions_total", "Committed lifecycle actions (from the audit log)", ["action"]
+)
 
 bp = Blueprint("metrics", __name__)
 
@@ -63,8 +66,9 @@ def init_app(app) -> None:
 
 
 _INTROSPECTION_LATENCY = REQUEST_LATENCY.labels("oauth.introspect")
-_INTROSPECTION_RESULTS = {result: INTROSPECTIONS.labels(result) for result in ("active", "inactive", "refused",
-                                                                                 "error")}
+_INTROSPECTION_RESULTS = {
+    result: INTROSPECTIONS.labels(result) for result in ("active", "inactive", "refused", "error")
+}
 
 
 def observe_introspection(status: int, result: str | None, started: float | None) -> None:

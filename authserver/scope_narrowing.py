@@ -11,8 +11,9 @@ from .models import AccessToken
 
 def narrow_token_scopes(integration_id: str, scopes: frozenset[str]) -> None:
     """Narrow the integration's unrevoked tokens to ``scopes`` (widening needs a new token). Flushes nothing."""
-    rows = db.session.scalars(select(AccessToken).where(AccessToken.integration_id == integration_id,
-                                                        AccessToken.revoked_at.is_(None)))
+    rows = db.session.scalars(
+        select(AccessToken).where(AccessToken.integration_id == integration_id, AccessToken.revoked_at.is_(None))
+    )
     for row in rows:
         kept = frozenset(row.scopes.split()) & scopes
         if kept != frozenset(row.scopes.split()):

@@ -8,30 +8,48 @@ from .errors import InvalidInputError
 
 # resource -> (label, {access: description})
 CATALOGUE: dict[str, tuple[str, dict[str, str]]] = {
-    "contacts": ("Contacts", {
-        "readonly": "View contacts",
-        "write": "Create, edit and delete contacts",
-    }),
-    "calendars": ("Calendars", {
-        "readonly": "View calendars and their events",
-        "write": "Create, edit and delete calendars and events",
-    }),
-    "opportunities": ("Opportunities", {
-        "readonly": "View opportunities and pipelines",
-        "write": "Create, edit and delete opportunities",
-    }),
-    "conversations": ("Conversations", {
-        "readonly": "View conversations and messages",
-        "write": "Send messages and manage conversations",
-    }),
-    "locations": ("Locations", {
-        "readonly": "View locations (sub-accounts) and their settings",
-        "write": "Edit location settings",
-    }),
-    "users": ("Users", {
-        "readonly": "View users of the account",
-        "write": "Invite, edit and remove users",
-    }),
+    "contacts": (
+        "Contacts",
+        {
+            "readonly": "View contacts",
+            "write": "Create, edit and delete contacts",
+        },
+    ),
+    "calendars": (
+        "Calendars",
+        {
+            "readonly": "View calendars and their events",
+            "write": "Create, edit and delete calendars and events",
+        },
+    ),
+    "opportunities": (
+        "Opportunities",
+        {
+            "readonly": "View opportunities and pipelines",
+            "write": "Create, edit and delete opportunities",
+        },
+    ),
+    "conversations": (
+        "Conversations",
+        {
+            "readonly": "View conversations and messages",
+            "write": "Send messages and manage conversations",
+        },
+    ),
+    "locations": (
+        "Locations",
+        {
+            "readonly": "View locations (sub-accounts) and their settings",
+            "write": "Edit location settings",
+        },
+    ),
+    "users": (
+        "Users",
+        {
+            "readonly": "View users of the account",
+            "write": "Invite, edit and remove users",
+        },
+    ),
 }
 
 ALL_SCOPES: frozenset[str] = frozenset(

@@ -65,8 +65,9 @@ def build_services(app: Flask, clock=None) -> Services:
     issuer, audience = config["AUTHSERVER_ISSUER"], config["AUTHSERVER_AUDIENCE"]
     prefix = config["REDIS_KEY_PREFIX"]
     client = connect_redis(config["REDIS_URL"]) if config.get("REDIS_URL") else None
-    keystore = KeyStore(config["AUTHSERVER_KEYS_DIR"], config["AUTHSERVER_SIGNING_ALG"],
-                        prepublish=config["AUTHSERVER_KEY_PREPUBLISH"])
+    keystore = KeyStore(
+        config["AUTHSERVER_KEYS_DIR"], config["AUTHSERVER_SIGNING_ALG"], prepublish=config["AUTHSERVER_KEY_PREPUBLISH"]
+    )
     verifier = TokenVerifier(keystore, issuer, audience)
     limits = build_limits(config, clock, client)
     generator: IntegrationTokenGenerator = RateLimitedTokenGenerator(issuer, audience, keystore, limits)
@@ -76,18 +77,36 @@ def build_services(app: Flask, clock=None) -> Services:
         stage = RedisActivityStage(client, prefix) if client is not None else None
         flusher = Flusher(app, activity, config["AUTHSERVER_ACTIVITY_FLUSH_INTERVAL"], stage)
 
-    oauth = IntegrationAuthorizationServer(limits, clock=clock,
-                                           last_used_interval=config["AUTHSERVER_ACTIVITY_FLUSH_INTERVAL"])
+    oauth = IntegrationAuthorizationServer(
+        limits, clock=clock, last_used_interval=config["AUTHSERVER_ACTIVITY_FLUSH_INTERVAL"]
+    )
     oauth.init_app(app)
-    oauth.register_endpoint(TokenIntrospectionEndpoint(oauth, verifier=verifier, clock=clock, activity=activity,
-                                                       issuer=issuer))
-    oauth.register_endpoint(TokenRevocationEndpoint(
-        oauth, verifier=verifier, clock=clock,
-        admin_scope=lambda account_id: descendants({account_id}) if account_id else frozenset(),
-    ))
+    oauth.register_endpoint(
+        TokenIntrospectionEndpoint(oauth, verifier=verifier, clock=clock, activity=activity, issuer=issuer)
+    )
+    oauth.register_endpoint(
+        TokenRevocationEndpoint(
+            oauth,
+            verifier=verifier,
+            clock=clock,
+            admin_scope=lambda account_id: descendants({account_id}) if account_id else frozenset(),
+        )
+    )
     metadata = build_metadata(issuer, ["RS256", "ES256", "EdDSA"])
-    return Services(clock=clock, keystore=keystore, verifier=verifier, generator=generator, activity=activity,
-                    flusher=flusher, oauth=oauth, metadata=metadata, config=config, limits=limits,
-                    policy=TokenPolicy.from_config(generator, config),
-                    signin_limiter=build_signin_limiter(config, client), bus=EventBus(client, prefix),
-                    webhook_keys=WebhookKeys(config["AUTHSERVER_KEYS_DIR"]), redis=client)
+    return Services(
+        clock=clock,
+        keystore=keystore,
+        verifier=verifier,
+        generator=generator,
+        activity=activity,
+        flusher=flusher,
+        oauth=oauth,
+        metadata=metadata,
+        config=config,
+        limits=limits,
+        policy=TokenPolicy.from_config(generator, config),
+        signin_limiter=build_signin_limiter(config, client),
+        bus=EventBus(client, prefix),
+        webhook_keys=WebhookKeys(config["AUTHSERVER_KEYS_DIR"]),
+        redis=client,
+    )

@@ -47,16 +47,22 @@ def _prepare_or_exit(app) -> None:
         raise SystemExit(1) from None
     except SQLAlchemyError as exc:  # unreachable, read-only or full: one clear line, not a traceback
         reason = getattr(exc, "orig", None) or exc.__class__.__name__
-        print(f"Error: {describe_database_error(exc)} ({reason}); check DATABASE_URL and that the database "
-              "(and, for SQLite, its file and folder) can be written", file=sys.stderr)
+        print(
+            f"Error: {describe_database_error(exc)} ({reason}); check DATABASE_URL and that the database "
+            "(and, for SQLite, its file and folder) can be written",
+            file=sys.stderr,
+        )
         raise SystemExit(1) from None
 
 
 def _announce(app, host: str, port: int, how: str) -> None:
     issuer = app.config["AUTHSERVER_ISSUER"]
     print(f"authserver listening on http://{host}:{port} (issuer {issuer}; {how})", flush=True)
-    print(f"  metadata:  {issuer}/.well-known/oauth-authorization-server\n"
-          "  next:      authserver account create --name 'My company'   (see README: Getting started)", flush=True)
+    print(
+        f"  metadata:  {issuer}/.well-known/oauth-authorization-server\n"
+        "  next:      authserver account create --name 'My company'   (see README: Getting started)",
+        flush=True,
+    )
 
 
 class ProcessWork:
@@ -104,8 +110,9 @@ def serve(app, host: str, port: int) -> None:
 
 
 # -- production: granian, pre-forked workers ------------------------------------------------------------------
-def serve_workers(app, host: str, port: int, *, workers: int, threads: int,
-                  factory: Callable[[], object] | None = None) -> None:
+def serve_workers(
+    app, host: str, port: int, *, workers: int, threads: int, factory: Callable[[], object] | None = None
+) -> None:
     """``authserver serve``: the schema and keys are prepared once in the parent, then ``workers`` processes
     each serve with ``threads`` request threads (threads beyond one are for long polls, not for throughput).
     ``factory`` builds the app in a worker that was spawned rather than forked (macOS, Windows): the command
@@ -121,15 +128,26 @@ def serve_workers(app, host: str, port: int, *, workers: int, threads: int,
 
     _announce(app, host, port, f"granian, {workers} worker process(es) x {threads} thread(s)")
     granian_server(host, port, workers=workers, threads=threads).serve(
-        target_loader=functools.partial(_load_worker_app, factory), wrap_loader=False)
+        target_loader=functools.partial(_load_worker_app, factory), wrap_loader=False
+    )
 
 
 def granian_server(host: str, port: int, *, workers: int, threads: int) -> DrainingWorkerServer:
     """The production server's settings in one place (the benchmark serves its bare ceiling app with them too).
     ``serve(target_loader=...)`` runs the loader in each worker to get its WSGI app."""
-    return _WorkerServer("authserver:app", address=host, port=port, interface=Interfaces.WSGI, workers=workers,
-                         blocking_threads=threads, websockets=False, log_level=LogLevels.warning,
-                         log_dictconfig=GRANIAN_LOG_CONFIG, respawn_failed_workers=True, workers_kill_timeout=30)
+    return _WorkerServer(
+        "authserver:app",
+        address=host,
+        port=port,
+        interface=Interfaces.WSGI,
+        workers=workers,
+        blocking_threads=threads,
+        websockets=False,
+        log_level=LogLevels.warning,
+        log_dictconfig=GRANIAN_LOG_CONFIG,
+        respawn_failed_workers=True,
+        workers_kill_timeout=30,
+    )
 
 
 class _WorkerServer(DrainingWorkerServer):

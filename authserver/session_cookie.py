@@ -36,8 +36,15 @@ def current_session() -> user_sessions.ActiveSession | None:
 def set_session_cookie(response, started: user_sessions.StartedSession) -> None:
     """Max-Age rather than Expires: relative to the browser's own clock, so it holds whatever that clock says."""
     lifetime = started.record.expires_at - started.record.created_at
-    response.set_cookie(cookie_name(), started.session_id, max_age=int(lifetime.total_seconds()), path="/",
-                        secure=_secure(), httponly=True, samesite="Lax")
+    response.set_cookie(
+        cookie_name(),
+        started.session_id,
+        max_age=int(lifetime.total_seconds()),
+        path="/",
+        secure=_secure(),
+        httponly=True,
+        samesite="Lax",
+    )
 
 
 def clear_session_cookie(response) -> None:
@@ -74,8 +81,9 @@ def is_valid_signin_token(presented: object) -> bool:
 
 
 def set_signin_nonce(response, nonce: str) -> None:
-    response.set_cookie(SIGNIN_NONCE_COOKIE, nonce, max_age=3600, path="/signin", secure=_secure(), httponly=True,
-                        samesite="Strict")
+    response.set_cookie(
+        SIGNIN_NONCE_COOKIE, nonce, max_age=3600, path="/signin", secure=_secure(), httponly=True, samesite="Strict"
+    )
 
 
 def clear_signin_nonce(response) -> None:

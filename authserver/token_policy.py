@@ -19,8 +19,11 @@ class TokenPolicy:
 
     @classmethod
     def from_config(cls, generator: IntegrationTokenGenerator, config) -> TokenPolicy:
-        return cls(generator=generator, default_lifetime=config["AUTHSERVER_DEFAULT_TOKEN_LIFETIME"],
-                   max_lifetime=config["AUTHSERVER_MAX_TOKEN_LIFETIME"])
+        return cls(
+            generator=generator,
+            default_lifetime=config["AUTHSERVER_DEFAULT_TOKEN_LIFETIME"],
+            max_lifetime=config["AUTHSERVER_MAX_TOKEN_LIFETIME"],
+        )
 
     def lifetime(self, expires_in: int | None, account_maximums: list[int]) -> int:
         """Seconds a new token lives: ``expires_in`` if given and allowed, else the default, cut to the lowest
@@ -32,6 +35,7 @@ class TokenPolicy:
         if lifetime > ceiling:
             if expires_in is None:
                 return ceiling
-            raise InvalidInputError(f"expires_in exceeds the account's maximum of {ceiling} seconds",
-                                    field="expires_in")
+            raise InvalidInputError(
+                f"expires_in exceeds the account's maximum of {ceiling} seconds", field="expires_in"
+            )
         return lifetime

@@ -57,8 +57,9 @@ class IntegrationTokenGenerator(JWTBearerTokenGenerator):
     def get_extra_claims(self, client, grant_type, user, scope):
         return self._local.claims
 
-    def mint(self, *, integration_id: str, account_id: str, scope: str, jti: str, issued_at: datetime,
-             expires_at: datetime) -> tuple[str, str]:
+    def mint(
+        self, *, integration_id: str, account_id: str, scope: str, jti: str, issued_at: datetime, expires_at: datetime
+    ) -> tuple[str, str]:
         """Return (jwt, kid). Times come from the domain's clock, not the generator's."""
         kid, alg, keyset = self.keystore.signing_keyset(issued_at)
         if alg == "EdDSA":
@@ -73,8 +74,9 @@ class IntegrationTokenGenerator(JWTBearerTokenGenerator):
             "account_id": account_id,
         }
         try:
-            token = self.access_token_generator(_IntegrationAsClient(integration_id), "private_integration",
-                                                None, scope)
+            token = self.access_token_generator(
+                _IntegrationAsClient(integration_id), "private_integration", None, scope
+            )
         finally:
             self._local.__dict__.clear()
         return token, kid
@@ -240,16 +242,30 @@ LIVE_STATUSES = frozenset({"active", "grace"})
 
 # Labelled with TokenState's field names: rows are mapped by name (_state_of), never by position.
 _STATE_COLUMNS = (
-    AccessToken.jti, AccessToken.integration_id, AccessToken.account_id, AccessToken.scopes.label("token_scopes"),
-    Integration.scopes.label("integration_scopes"), Integration.status.label("integration_status"),
-    Integration.inactivity_window, AccessToken.issued_at,
-    AccessToken.expires_at, AccessToken.ends_at, AccessToken.revoked_at, AccessToken.last_used_at,
-    AccessToken.kid, SigningKey.revoked_at.label("key_revoked_at"), AccessToken.ended_at,
-    AccessToken.revocation_reason, AccessToken.replaced_by,
+    AccessToken.jti,
+    AccessToken.integration_id,
+    AccessToken.account_id,
+    AccessToken.scopes.label("token_scopes"),
+    Integration.scopes.label("integration_scopes"),
+    Integration.status.label("integration_status"),
+    Integration.inactivity_window,
+    AccessToken.issued_at,
+    AccessToken.expires_at,
+    AccessToken.ends_at,
+    AccessToken.revoked_at,
+    AccessToken.last_used_at,
+    AccessToken.kid,
+    SigningKey.revoked_at.label("key_revoked_at"),
+    AccessToken.ended_at,
+    AccessToken.revocation_reason,
+    AccessToken.replaced_by,
 )
 # The signing key joins by primary key in the same query: a key revocation is seen by every worker at its commit.
-_STATE_QUERY = (select(*_STATE_COLUMNS).join(Integration, Integration.id == AccessToken.integration_id)
-                .join(SigningKey, SigningKey.kid == AccessToken.kid))
+_STATE_QUERY = (
+    select(*_STATE_COLUMNS)
+    .join(Integration, Integration.id == AccessToken.integration_id)
+    .join(SigningKey, SigningKey.kid == AccessToken.kid)
+)
 _STATE_FIELDS = tuple(column.name for column in _STATE_QUERY.selected_columns)
 
 
@@ -261,8 +277,9 @@ def record_end(jti: str, now: datetime) -> bool:
     """Latch a token's end: a reader saw it past ``exp``, a scheduled end or its idle deadline at ``now``, so it is
     never live again, even if a clock (this instance's or another's) later steps back. One conditional write, at
     the transition only; False if another reader latched it first. The caller commits."""
-    done = db.session.execute(update(AccessToken).where(AccessToken.jti == jti, AccessToken.ended_at.is_(None))
-                              .values(ended_at=now))
+    done = db.session.execute(
+        update(AccessToken).where(AccessToken.jti == jti, AccessToken.ended_at.is_(None)).values(ended_at=now)
+    )
     return bool(done.rowcount)
 
 

@@ -47,15 +47,22 @@ class ActiveSession:
         return csrf_token(self.session_id)
 
 
-def start_session(user: User, *, now: datetime, replacing: str | None = None,
-                  lifetime: int = LIFETIME) -> StartedSession:
+def start_session(
+    user: User, *, now: datetime, replacing: str | None = None, lifetime: int = LIFETIME
+) -> StartedSession:
     """A fresh random id at every sign-in, so an id planted before sign-in (fixation) is worth nothing."""
     if replacing:
         _end(replacing, now)
     _forget_old(user.id, now)
     session_id = secrets.token_urlsafe(32)
-    record = UserSession(id_digest=secret_digest(session_id), user_id=user.id, generation=user.session_generation,
-                         created_at=now, last_seen_at=now, expires_at=now + timedelta(seconds=lifetime))
+    record = UserSession(
+        id_digest=secret_digest(session_id),
+        user_id=user.id,
+        generation=user.session_generation,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + timedelta(seconds=lifetime),
+    )
     db.session.add(record)
     db.session.commit()
     return StartedSession(session_id=session_id, record=record)
@@ -79,8 +86,11 @@ def find_session(session_id: str | None, *, now: datetime, idle_timeout: int = I
 
 
 def is_live(record: UserSession, now: datetime, idle_timeout: int = IDLE_TIMEOUT) -> bool:
-    return (record.revoked_at is None and now < record.expires_at
-            and now < record.last_seen_at + timedelta(seconds=idle_timeout))
+    return (
+        record.revoked_at is None
+        and now < record.expires_at
+        and now < record.last_seen_at + timedelta(seconds=idle_timeout)
+    )
 
 
 def end_session(session_id: str | None, *, now: datetime) -> bool:
@@ -93,7 +103,8 @@ def end_session(session_id: str | None, *, now: datetime) -> bool:
 def end_all_sessions(user_id: str, *, now: datetime) -> int:
     """Every session of the user ends (password change). Joins the caller's transaction; the caller commits."""
     result = db.session.execute(
-        update(UserSession).where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+        update(UserSession)
+        .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
         .values(revoked_at=now)
     )
     return result.rowcount or 0
@@ -126,13 +137,15 @@ def _forget_old(user_id: str, now: datetime) -> None:
     """Rows of sessions that ended long ago carry no information anyone needs."""
     cutoff = now - timedelta(seconds=KEEP_ENDED)
     db.session.execute(
-        delete(UserSession).where(UserSession.user_id == user_id,
-                                  or_(UserSession.expires_at < cutoff, UserSession.revoked_at < cutoff))
+        delete(UserSession).where(
+            UserSession.user_id == user_id, or_(UserSession.expires_at < cutoff, UserSession.revoked_at < cutoff)
+        )
     )
 
 
 def live_session_count(user_id: str, now: datetime) -> int:
     """How many browsers are signed in as the user (shown on the password page)."""
-    rows = db.session.scalars(select(UserSession).where(UserSession.user_id == user_id,
-                                                        UserSession.revoked_at.is_(None)))
+    rows = db.session.scalars(
+        select(UserSession).where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+    )
     return sum(1 for row in rows if is_live(row, now))

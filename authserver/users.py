@@ -22,9 +22,7 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 MIN_PASSWORD_LENGTH = 10
 
 
-def create_user(
-    principal: Principal, *, account_id: str, email: str, role: str, password: str, now: datetime
-) -> User:
+def create_user(principal: Principal, *, account_id: str, email: str, role: str, password: str, now: datetime) -> User:
     """Create a user with a role on an account, or add the role to an existing user of that email."""
     get_account_for(principal, account_id, write=True)
     if not isinstance(email, str) or not _EMAIL.match(email.strip()):
@@ -32,9 +30,7 @@ def create_user(
     if role not in ROLES:
         raise InvalidInputError("role must be admin or member", field="role")
     if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInputError(
-            f"password must be at least {MIN_PASSWORD_LENGTH} characters", field="password"
-        )
+        raise InvalidInputError(f"password must be at least {MIN_PASSWORD_LENGTH} characters", field="password")
     email = email.strip().lower()
     user = db.session.scalar(select(User).where(User.email == email))
     if user is None:
@@ -67,8 +63,14 @@ def user_principal(user: User, source_address: str | None) -> Principal:
     admin_of = descendants(admin_roots)
     member_of = descendants(member_roots) - admin_of
     home = admin_roots | member_roots  # a user of several accounts has no one home: its refusals go to the operator
-    return Principal(kind="user", id=user.id, admin_of=admin_of, member_of=member_of,
-                     source_address=source_address, account_id=next(iter(home)) if len(home) == 1 else None)
+    return Principal(
+        kind="user",
+        id=user.id,
+        admin_of=admin_of,
+        member_of=member_of,
+        source_address=source_address,
+        account_id=next(iter(home)) if len(home) == 1 else None,
+    )
 
 
 def change_password(user: User, *, current_password: str, new_password: str, now: datetime) -> None:

@@ -48,8 +48,7 @@ def add_filler(count: int) -> int:
     """``count`` more rows (revoked copies of a real one), then fresh planner statistics; returns the row total."""
     if count > 0:
         dialect = db.engine.dialect.name
-        db.session.execute(text(_FILLER_POSTGRESQL if dialect == "postgresql" else _FILLER_SQLITE),
-                           {"count": count})
+        db.session.execute(text(_FILLER_POSTGRESQL if dialect == "postgresql" else _FILLER_SQLITE), {"count": count})
         db.session.commit()
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(text("ANALYZE access_tokens" if dialect == "postgresql" else "ANALYZE"))
@@ -74,8 +73,10 @@ def build(*, tokens: int, integrations: int, filler: int, admin: bool) -> dict:
         admin_client = cli("client", "create", "--name", "bench-admin", "--kind", "admin", "--account", account)
         made |= {"admin_id": admin_client["client_id"], "admin_secret": admin_client["client_secret"]}
     scope_args = [arg for scope in SCOPES for arg in ("--scope", scope)]
-    integration_ids = [cli("integration", "create", "--account", account, "--name", f"bench-{n}", *scope_args)["id"]
-                       for n in range(max(1, integrations))]
+    integration_ids = [
+        cli("integration", "create", "--account", account, "--name", f"bench-{n}", *scope_args)["id"]
+        for n in range(max(1, integrations))
+    ]
     made["integrations"] = integration_ids
     with app.app_context():
         services = app.extensions["authserver"]
@@ -86,11 +87,21 @@ def build(*, tokens: int, integrations: int, filler: int, admin: bool) -> dict:
         for n in range(tokens):
             integration = integration_ids[n % len(integration_ids)]
             jti = new_id("tok")
-            token, kid = services.generator.mint(integration_id=integration, account_id=account, scope=scope,
-                                                 jti=jti, issued_at=now, expires_at=expires)
+            token, kid = services.generator.mint(
+                integration_id=integration, account_id=account, scope=scope, jti=jti, issued_at=now, expires_at=expires
+            )
             minted.append(token)
-            rows.append({"jti": jti, "integration_id": integration, "account_id": account, "kid": kid,
-                         "scopes": scope, "issued_at": now, "expires_at": expires})
+            rows.append(
+                {
+                    "jti": jti,
+                    "integration_id": integration,
+                    "account_id": account,
+                    "kid": kid,
+                    "scopes": scope,
+                    "issued_at": now,
+                    "expires_at": expires,
+                }
+            )
             if len(rows) == BATCH:
                 db.session.execute(insert(AccessToken), rows)
                 rows = []
@@ -108,16 +119,21 @@ def main() -> None:
     parser.add_argument("--integrations", type=int, default=100)
     parser.add_argument("--filler", type=int, default=0)
     parser.add_argument("--admin", action="store_true", help="also register an admin client of the account")
-    parser.add_argument("--add-filler", type=int, default=None, help="only add this many filler rows to the "
-                        "existing database (a copy of a built one)")
+    parser.add_argument(
+        "--add-filler",
+        type=int,
+        default=None,
+        help="only add this many filler rows to the existing database (a copy of a built one)",
+    )
     args = parser.parse_args()
     if args.add_filler is not None:
         app = create_app()
         with app.app_context():
             json.dump({"records": add_filler(args.add_filler)}, sys.stdout)
         return
-    json.dump(build(tokens=args.tokens, integrations=args.integrations, filler=args.filler, admin=args.admin),
-              sys.stdout)
+    json.dump(
+        build(tokens=args.tokens, integrations=args.integrations, filler=args.filler, admin=args.admin), sys.stdout
+    )
 
 
 if __name__ == "__main__":

@@ -36,17 +36,36 @@ def run_memory(args) -> dict:
         try:
             idle = server.rss_mib()
             # One pass over every token first, so each worker's caches hold the whole pool before anything is read.
-            run_wrk(url, duration=WARMUP_SECONDS + args.memory_pool / 2000, connections=args.connections,
-                    bodies=world.bodies["pool"], authorization=world.authorization)
+            run_wrk(
+                url,
+                duration=WARMUP_SECONDS + args.memory_pool / 2000,
+                connections=args.connections,
+                bodies=world.bodies["pool"],
+                authorization=world.authorization,
+            )
             for _ in range(args.rounds):
-                pool.results.append(run_wrk(url, duration=args.duration, connections=args.connections,
-                                            bodies=world.bodies["pool"], authorization=world.authorization))
+                pool.results.append(
+                    run_wrk(
+                        url,
+                        duration=args.duration,
+                        connections=args.connections,
+                        bodies=world.bodies["pool"],
+                        authorization=world.authorization,
+                    )
+                )
             under_load = server.rss_mib()
             chunk = max(5.0, min(30.0, args.soak / 10))
             started = time.monotonic()
             while time.monotonic() - started < args.soak:
-                soak.results.append(run_wrk(url, duration=chunk, connections=args.connections,
-                                            bodies=world.bodies["pool"], authorization=world.authorization))
+                soak.results.append(
+                    run_wrk(
+                        url,
+                        duration=chunk,
+                        connections=args.connections,
+                        bodies=world.bodies["pool"],
+                        authorization=world.authorization,
+                    )
+                )
                 samples.append((time.monotonic() - started, server.rss_mib()))
         finally:
             server.stop()
@@ -55,13 +74,23 @@ def run_memory(args) -> dict:
     first, last = samples[0][1], samples[-1][1]
     growth = [b - a for a, b in zip(first[1], last[1], strict=False)]
     pool.note = f"RSS per worker {_per_worker(under_load)} MiB (idle {_per_worker(idle)})"
-    soak.note = (f"RSS per worker {_per_worker(first)} -> {_per_worker(last)} MiB over {samples[-1][0]:.0f}s "
-                 f"({len(samples)} samples)")
-    print_table(f"memory: `authserver serve --workers {args.workers} --threads {args.threads}`, SQLite, wrk "
-                f"{args.connections} connections; pool {args.duration:g}s x {args.rounds}, soak in "
-                f"{len(samples)} chunks, medians", [pool, soak])
+    soak.note = (
+        f"RSS per worker {_per_worker(first)} -> {_per_worker(last)} MiB over {samples[-1][0]:.0f}s "
+        f"({len(samples)} samples)"
+    )
+    print_table(
+        f"memory: `authserver serve --workers {args.workers} --threads {args.threads}`, SQLite, wrk "
+        f"{args.connections} connections; pool {args.duration:g}s x {args.rounds}, soak in "
+        f"{len(samples)} chunks, medians",
+        [pool, soak],
+    )
     print("soak RSS per worker (MiB): " + ", ".join(f"{t:.0f}s {_per_worker(rss)}" for t, rss in samples))
     print(f"soak_rss_growth_mib_per_worker: {' '.join(f'{g:+.1f}' for g in growth)}")
-    return {"pool": pool.figures(), "soak": soak.figures(), "rss_idle_mib": idle[1],
-            "rss_under_load_mib": under_load[1], "soak_samples": [(t, rss[1]) for t, rss in samples],
-            "soak_growth_mib": growth}
+    return {
+        "pool": pool.figures(),
+        "soak": soak.figures(),
+        "rss_idle_mib": idle[1],
+        "rss_under_load_mib": under_load[1],
+        "soak_samples": [(t, rss[1]) for t, rss in samples],
+        "soak_growth_mib": growth,
+    }

@@ -34,8 +34,10 @@ def main() -> None:
     for _ in range(requests):
         introspect()
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-    print(f"{requests} introspections in-process (no profiler): {1e6 * cpu / requests:.0f} us CPU each "
-          f"({1e6 * elapsed / requests:.0f} us wall on this machine's load)")
+    print(
+        f"{requests} introspections in-process (no profiler): {1e6 * cpu / requests:.0f} us CPU each "
+        f"({1e6 * elapsed / requests:.0f} us wall on this machine's load)"
+    )
     profiler = Profiler(interval=0.0005)
     with profiler:
         for _ in range(requests):

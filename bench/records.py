@@ -25,11 +25,21 @@ def _measure(world: BulkWorld, env: dict, series: Series, args) -> None:
     server = world.server(workers=args.workers, threads=args.threads, DATABASE_URL=env["DATABASE_URL"]).start()
     try:
         url = server.url + "/oauth/introspect"
-        run_wrk(url, duration=WARMUP_SECONDS, connections=args.connections, bodies=world.bodies["pool"],
-                authorization=world.authorization)
+        run_wrk(
+            url,
+            duration=WARMUP_SECONDS,
+            connections=args.connections,
+            bodies=world.bodies["pool"],
+            authorization=world.authorization,
+        )
         cpu = server.cpu_seconds()
-        result = run_wrk(url, duration=args.duration, connections=args.connections, bodies=world.bodies["pool"],
-                         authorization=world.authorization)
+        result = run_wrk(
+            url,
+            duration=args.duration,
+            connections=args.connections,
+            bodies=world.bodies["pool"],
+            authorization=world.authorization,
+        )
         used = server.cpu_seconds() - cpu
         series.results.append(replace(result, server_cpu_us=1e6 * used / result.requests if result.requests else 0))
     finally:
@@ -48,14 +58,24 @@ def _compare(backend: str, world: BulkWorld, large_env: dict, records: int, args
     throughput = large.median("rps") / max(1.0, small.median("rps"))
     cpu = large.median("server_cpu_us") / max(1.0, small.median("server_cpu_us"))
     small.note = f"server CPU {small.median('server_cpu_us'):.0f} us/req"
-    large.note = (f"server CPU {large.median('server_cpu_us'):.0f} us/req ({cpu:.2f}x); p99 {ratio:.2f}x the "
-                  f"{SMALL:,}-record figure; throughput {throughput:.2f}x")
-    print_table(f"introspection of {SMALL:,} distinct tokens by record count ({backend}), "
-                f"`authserver serve --workers {args.workers} --threads {args.threads}`, wrk {args.connections} "
-                f"connections, {args.duration:g}s x {args.rounds} rounds interleaved, medians", [small, large])
+    large.note = (
+        f"server CPU {large.median('server_cpu_us'):.0f} us/req ({cpu:.2f}x); p99 {ratio:.2f}x the "
+        f"{SMALL:,}-record figure; throughput {throughput:.2f}x"
+    )
+    print_table(
+        f"introspection of {SMALL:,} distinct tokens by record count ({backend}), "
+        f"`authserver serve --workers {args.workers} --threads {args.threads}`, wrk {args.connections} "
+        f"connections, {args.duration:g}s x {args.rounds} rounds interleaved, medians",
+        [small, large],
+    )
     print(f"records_p99_ratio_{backend}: {ratio:.2f}")
-    return {"small": small.figures(), "large": large.figures(), "records": records, "p99_ratio": ratio,
-            "cpu_ratio": cpu}
+    return {
+        "small": small.figures(),
+        "large": large.figures(),
+        "records": records,
+        "p99_ratio": ratio,
+        "cpu_ratio": cpu,
+    }
 
 
 def _sqlite(args, workdir: Path) -> dict:

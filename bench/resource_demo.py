@@ -42,8 +42,9 @@ CONFIGURATIONS = [  # (label, mode, extra environment)
 PROPAGATION_TIMEOUT = 5.0
 
 
-def measure_propagation(demo_url: str, admin: AdminApi, revoke_url: str, integration: str, *, count: int,
-                        budget: float) -> dict:
+def measure_propagation(
+    demo_url: str, admin: AdminApi, revoke_url: str, integration: str, *, count: int, budget: float
+) -> dict:
     """Revoke ``count`` tokens one after another; seconds from sending each revocation until the first 401."""
     from_send, from_return = [], []
     poller, revoker = requests.Session(), requests.Session()
@@ -66,15 +67,16 @@ def measure_propagation(demo_url: str, admin: AdminApi, revoke_url: str, integra
         done = time.monotonic()
         from_send.append(done - sent)
         from_return.append(done - returned)
-    return {"revocations": len(from_send), **summarize("from_send", from_send),
-            **summarize("from_return", from_return)}
+    return {"revocations": len(from_send), **summarize("from_send", from_send), **summarize("from_return", from_return)}
 
 
 def summarize(prefix: str, seconds: list[float]) -> dict:
     ordered = sorted(seconds)
-    return {f"{prefix}_p50_ms": round(statistics.median(ordered) * 1000, 1),
-            f"{prefix}_p90_ms": round(ordered[int(0.9 * (len(ordered) - 1))] * 1000, 1),
-            f"{prefix}_max_ms": round(ordered[-1] * 1000, 1)}
+    return {
+        f"{prefix}_p50_ms": round(statistics.median(ordered) * 1000, 1),
+        f"{prefix}_p90_ms": round(ordered[int(0.9 * (len(ordered) - 1))] * 1000, 1),
+        f"{prefix}_max_ms": round(ordered[-1] * 1000, 1),
+    }
 
 
 def run(args) -> list[dict]:
@@ -93,25 +95,41 @@ def run(args) -> list[dict]:
         admin = AdminApi(server.url, account["id"], admin_client["client_id"], admin_client["client_secret"])
         revoke_url = server.url + "/oauth/revoke"
         for index, (label, mode, env) in enumerate(CONFIGURATIONS):
-            demo = make_resource_demo(workdir / f"demo-{index}", authserver_url=server.url, mode=mode,
-                                      client_id=service["client_id"], client_secret=service["client_secret"],
-                                      RESOURCE_DEMO_USAGE_INTERVAL="5", **env).start()
+            demo = make_resource_demo(
+                workdir / f"demo-{index}",
+                authserver_url=server.url,
+                mode=mode,
+                client_id=service["client_id"],
+                client_secret=service["client_secret"],
+                RESOURCE_DEMO_USAGE_INTERVAL="5",
+                **env,
+            ).start()
             integration = admin.create_integration(f"bench {index}", ["contacts.readonly"])
             token = admin.generate_token(integration)
             authorization = f"Bearer {token}"
             run_wrk(f"{demo.url}/v2/ping", duration=1, connections=args.connections, authorization=authorization)
             open_result = run_wrk(f"{demo.url}/healthz", duration=args.duration, connections=args.connections)
-            guarded = run_wrk(f"{demo.url}/v2/ping", duration=args.duration, connections=args.connections,
-                              authorization=authorization)
-            row = {"configuration": label, "rps_without_validation": round(open_result.rps),
-                   "rps_with_validation": round(guarded.rps), "p50_ms_with_validation": round(guarded.p50_ms, 2),
-                   "errors": open_result.errors + guarded.errors}
+            guarded = run_wrk(
+                f"{demo.url}/v2/ping", duration=args.duration, connections=args.connections, authorization=authorization
+            )
+            row = {
+                "configuration": label,
+                "rps_without_validation": round(open_result.rps),
+                "rps_with_validation": round(guarded.rps),
+                "p50_ms_with_validation": round(guarded.p50_ms, 2),
+                "errors": open_result.errors + guarded.errors,
+            }
             if args.revocations and env.get("RESOURCE_DEMO_CACHE_TTL") != "0":
                 admin.expire_now(integration)
-                propagation_integration = admin.create_integration(f"bench revocations {index}",
-                                                                   ["contacts.readonly"])
-                row |= measure_propagation(demo.url, admin, revoke_url, propagation_integration,
-                                           count=args.revocations, budget=args.revocation_budget)
+                propagation_integration = admin.create_integration(f"bench revocations {index}", ["contacts.readonly"])
+                row |= measure_propagation(
+                    demo.url,
+                    admin,
+                    revoke_url,
+                    propagation_integration,
+                    count=args.revocations,
+                    budget=args.revocation_budget,
+                )
             results.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
             demo.stop()
@@ -135,13 +153,18 @@ def main() -> None:
     if args.json:
         print(json.dumps(results, indent=2))
         return
-    print(f"\n{'configuration':<28} {'req/s open':>10} {'req/s token':>11} {'revocations':>11} "
-          f"{'p50 ms':>7} {'p90 ms':>7} {'max ms':>7}")
+    print(
+        f"\n{'configuration':<28} {'req/s open':>10} {'req/s token':>11} {'revocations':>11} "
+        f"{'p50 ms':>7} {'p90 ms':>7} {'max ms':>7}"
+    )
     for row in results:
-        prop = [str(row.get(k, "-")) for k in ("revocations", "from_send_p50_ms", "from_send_p90_ms",
-                                                 "from_send_max_ms")]
-        print(f"{row['configuration']:<28} {row['rps_without_validation']:>10} {row['rps_with_validation']:>11} "
-              f"{prop[0]:>11} {prop[1]:>7} {prop[2]:>7} {prop[3]:>7}")
+        prop = [
+            str(row.get(k, "-")) for k in ("revocations", "from_send_p50_ms", "from_send_p90_ms", "from_send_max_ms")
+        ]
+        print(
+            f"{row['configuration']:<28} {row['rps_without_validation']:>10} {row['rps_with_validation']:>11} "
+            f"{prop[0]:>11} {prop[1]:>7} {prop[2]:>7} {prop[3]:>7}"
+        )
     print("(propagation: from sending the RFC 7009 revocation to the service's first 401)")
 
 

@@ -50,10 +50,15 @@ def start_example(kit: Kit, workdir: Path, name: str, mode: str) -> tuple[Proces
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHSERVER_")} | {
-        "ISSUER": kit.server.url, "CLIENT_ID": kit.service["client_id"],
-        "CLIENT_SECRET": kit.service["client_secret"], "MODE": mode, "RESOURCE": RESOURCE}
-    process = Process([sys.executable, str(EXAMPLES / f"{name}.py"), str(port)], workdir / f"{name}.log", env=env,
-                      cwd=EXAMPLES)
+        "ISSUER": kit.server.url,
+        "CLIENT_ID": kit.service["client_id"],
+        "CLIENT_SECRET": kit.service["client_secret"],
+        "MODE": mode,
+        "RESOURCE": RESOURCE,
+    }
+    process = Process(
+        [sys.executable, str(EXAMPLES / f"{name}.py"), str(port)], workdir / f"{name}.log", env=env, cwd=EXAMPLES
+    )
     url = f"http://127.0.0.1:{port}"
     process.wait_until(lambda: requests.get(f"{url}/healthz", timeout=1).json()["status"] == "ok")
     return process, url
@@ -80,21 +85,25 @@ http {{
     }}
 }}
 """)
-    nginx = Process([NGINX, "-p", str(workdir), "-c", str(workdir / "nginx.conf")], workdir / "nginx.log",
-                    cwd=workdir)
+    nginx = Process([NGINX, "-p", str(workdir), "-c", str(workdir / "nginx.conf")], workdir / "nginx.log", cwd=workdir)
     return nginx.wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/open", timeout=1).ok), port
 
 
 def compare(open_url: str, protected_url: str, token: str, args) -> dict:
     run_wrk(protected_url, duration=1, connections=args.connections, authorization=f"Bearer {token}")  # warm
     plain = run_wrk(open_url, duration=args.duration, connections=args.connections)
-    guarded = run_wrk(protected_url, duration=args.duration, connections=args.connections,
-                      authorization=f"Bearer {token}")
+    guarded = run_wrk(
+        protected_url, duration=args.duration, connections=args.connections, authorization=f"Bearer {token}"
+    )
     open_rps, protected_rps = plain.requests / plain.seconds, guarded.requests / guarded.seconds
-    return {"open_rps": round(open_rps), "protected_rps": round(protected_rps),
-            "cost": round(open_rps / max(protected_rps, 1e-9), 3),
-            "open_p50_ms": round(plain.p50_ms, 3), "protected_p50_ms": round(guarded.p50_ms, 3),
-            "errors": plain.errors + guarded.errors}
+    return {
+        "open_rps": round(open_rps),
+        "protected_rps": round(protected_rps),
+        "cost": round(open_rps / max(protected_rps, 1e-9), 3),
+        "open_p50_ms": round(plain.p50_ms, 3),
+        "protected_p50_ms": round(guarded.p50_ms, 3),
+        "errors": plain.errors + guarded.errors,
+    }
 
 
 def revocations(kit: Kit, url: str, integration: str, count: int) -> dict:
@@ -111,8 +120,11 @@ def revocations(kit: Kit, url: str, integration: str, count: int) -> dict:
                 raise RuntimeError("a revoked token was still honoured after 5 s")
             time.sleep(0.002)
         elapsed.append(time.monotonic() - sent)
-    return {"count": len(elapsed), "p50_ms": round(statistics.median(elapsed) * 1000, 1),
-            "max_ms": round(max(elapsed) * 1000, 1)}
+    return {
+        "count": len(elapsed),
+        "p50_ms": round(statistics.median(elapsed) * 1000, 1),
+        "max_ms": round(max(elapsed) * 1000, 1),
+    }
 
 
 def main() -> None:
@@ -130,9 +142,11 @@ def main() -> None:
         server.start()
         try:
             account, service, admin = cli_batch(
-                server, ("account", "create", "--name", "Bench", "--json"),
+                server,
+                ("account", "create", "--name", "Bench", "--json"),
                 ("client", "create", "--name", "bench-kit", "--kind", "resource-service", "--json"),
-                ("client", "create", "--name", "bench-admin", "--kind", "admin", "--account", "{0[id]}", "--json"))
+                ("client", "create", "--name", "bench-admin", "--kind", "admin", "--account", "{0[id]}", "--json"),
+            )
             kit = Kit(server, service, AdminApi(server.url, account["id"], admin["client_id"], admin["client_secret"]))
             integration = kit.admin.create_integration("bench", [READ])
             token = kit.admin.generate_token(integration)
@@ -149,13 +163,15 @@ def main() -> None:
                 nginx, port = start_nginx(work / f"nginx-{mode}", gate=gate_port, upstream=node_port)
                 direct, direct_port = start_direct_nginx(work / f"direct-{mode}", node_port)
                 started += [nginx, direct]
-                through = compare(f"http://127.0.0.1:{direct_port}/v2/contacts", f"http://127.0.0.1:{port}/v2/contacts",
-                                  token, args)
+                through = compare(
+                    f"http://127.0.0.1:{direct_port}/v2/contacts", f"http://127.0.0.1:{port}/v2/contacts", token, args
+                )
                 through["gate_p50_delta_ms"] = round(through["protected_p50_ms"] - through["open_p50_ms"], 3)
                 results[f"gate behind nginx {mode}"] = through
                 revoked = kit.admin.create_integration(f"revoked {mode}", [READ])  # one live token at a time
                 results[f"revocation through the gate {mode}"] = revocations(
-                    kit, f"http://127.0.0.1:{port}/v2/contacts", revoked, args.revocations)
+                    kit, f"http://127.0.0.1:{port}/v2/contacts", revoked, args.revocations
+                )
                 for process in (nginx, direct, node, gate):
                     process.stop()
         finally:

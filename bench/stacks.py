@@ -15,24 +15,71 @@ BIN = Path(sys.executable).parent
 
 def werkzeug_threaded(target: str, port: int, workers: int) -> list[str]:
     """What ``authserver run`` used first: one process, a thread per request."""
-    return [str(BIN / "flask"), "--app", target, "run", "--host", "127.0.0.1", "--port", str(port),
-            "--with-threads", "--no-reload", "--no-debugger"]
+    return [
+        str(BIN / "flask"),
+        "--app",
+        target,
+        "run",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--with-threads",
+        "--no-reload",
+        "--no-debugger",
+    ]
 
 
 def gunicorn_sync(target: str, port: int, workers: int) -> list[str]:
-    return [str(BIN / "gunicorn"), "--workers", str(workers), "--worker-class", "sync",
-            "--bind", f"127.0.0.1:{port}", "--log-level", "warning", target]
+    return [
+        str(BIN / "gunicorn"),
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "sync",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+        target,
+    ]
 
 
 def gunicorn_gthread(target: str, port: int, workers: int) -> list[str]:
-    return [str(BIN / "gunicorn"), "--workers", str(workers), "--worker-class", "gthread", "--threads", "4",
-            "--bind", f"127.0.0.1:{port}", "--log-level", "warning", target]
+    return [
+        str(BIN / "gunicorn"),
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        "4",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+        target,
+    ]
 
 
 def granian_wsgi(target: str, port: int, workers: int, threads: int = 1) -> list[str]:
-    return [str(BIN / "granian"), "--interface", "wsgi", "--workers", str(workers),
-            "--blocking-threads", str(threads), "--host", "127.0.0.1", "--port", str(port),
-            "--log-level", "warning", "--no-ws", target]
+    return [
+        str(BIN / "granian"),
+        "--interface",
+        "wsgi",
+        "--workers",
+        str(workers),
+        "--blocking-threads",
+        str(threads),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-ws",
+        target,
+    ]
 
 
 def granian_wsgi_threads(target: str, port: int, workers: int) -> list[str]:

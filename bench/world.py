@@ -35,8 +35,18 @@ def build(pool: int, revoked: int) -> dict:
     client = cli("client", "create", "--name", "bench-service", "--kind", "resource-service")
 
     def new_token(name: str) -> tuple[str, str]:
-        integration = cli("integration", "create", "--account", account, "--name", name,
-                          "--scope", "contacts.readonly", "--scope", "calendars.readonly")["id"]
+        integration = cli(
+            "integration",
+            "create",
+            "--account",
+            account,
+            "--name",
+            name,
+            "--scope",
+            "contacts.readonly",
+            "--scope",
+            "calendars.readonly",
+        )["id"]
         return integration, cli("token", "generate", integration, "--expires-in", "1d")["token"]
 
     _, active = new_token("bench-active")
@@ -46,8 +56,13 @@ def build(pool: int, revoked: int) -> dict:
         integration, token = new_token(f"bench-revoked-{n}")
         cli("token", "expire", integration)
         dead.append(token)
-    return {"client_id": client["client_id"], "client_secret": client["client_secret"],
-            "active": active, "pool": tokens, "revoked": dead}
+    return {
+        "client_id": client["client_id"],
+        "client_secret": client["client_secret"],
+        "active": active,
+        "pool": tokens,
+        "revoked": dead,
+    }
 
 
 def main() -> None:

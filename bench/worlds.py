@@ -30,23 +30,30 @@ def basic(client_id: str, secret: str) -> str:
 def server_env(workdir: Path, port: int, database_url: str | None = None, **extra: str) -> dict:
     """What ``run.py`` gives its servers: fresh keys, limits off (the limiter is not what is measured)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTHSERVER_", "DATABASE_URL"))}
-    env.update({
-        "DATABASE_URL": database_url or f"sqlite:///{workdir / 'authserver.db'}",
-        "AUTHSERVER_KEYS_DIR": str(workdir / "keys"),
-        "AUTHSERVER_ISSUER": f"http://127.0.0.1:{port}",
-        "AUTHSERVER_SECRET_KEY": base64.b64encode(os.urandom(32)).decode(),
-        "AUTHSERVER_RATE_LIMIT_INTROSPECTION": "off",
-        "AUTHSERVER_RATE_LIMIT_REVOCATION": "off",
-        "AUTHSERVER_RATE_LIMIT_TOKEN_GENERATION": "off",
-        "PYTHONPATH": str(ROOT),
-    })
+    env.update(
+        {
+            "DATABASE_URL": database_url or f"sqlite:///{workdir / 'authserver.db'}",
+            "AUTHSERVER_KEYS_DIR": str(workdir / "keys"),
+            "AUTHSERVER_ISSUER": f"http://127.0.0.1:{port}",
+            "AUTHSERVER_SECRET_KEY": base64.b64encode(os.urandom(32)).decode(),
+            "AUTHSERVER_RATE_LIMIT_INTROSPECTION": "off",
+            "AUTHSERVER_RATE_LIMIT_REVOCATION": "off",
+            "AUTHSERVER_RATE_LIMIT_TOKEN_GENERATION": "off",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
     env.update(extra)
     return env
 
 
 def _bulk(env: dict, *args: str) -> dict:
-    done = subprocess.run([sys.executable, str(ROOT / "bench" / "bulk.py"), *args], env=env, capture_output=True,  # noqa: S603
-                          text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bulk.py"), *args],
+        env=env,
+        capture_output=True,  # noqa: S603
+        text=True,
+        check=False,
+    )
     if done.returncode != 0:
         raise SystemExit(f"bench/bulk.py {' '.join(args)} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout)
@@ -78,13 +85,24 @@ class BulkWorld:
         return self.write_bodies(name, [urllib.parse.urlencode({"token": token}) for token in tokens])
 
     def server(self, *, workers: int, threads: int, log: str = "server.log", **extra_env: str) -> ServerProcess:
-        argv = [sys.executable, "-m", "authserver", "serve", "--port", str(self.port), "--workers", str(workers),
-                "--threads", str(threads)]
+        argv = [
+            sys.executable,
+            "-m",
+            "authserver",
+            "serve",
+            "--port",
+            str(self.port),
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+        ]
         return ServerProcess(argv, dict(self.env, **extra_env), self.port, self.workdir / log)
 
 
-def bulk_world(workdir: Path, port: int, *, tokens: int, integrations: int, admin: bool = False,
-               database_url: str | None = None) -> BulkWorld:
+def bulk_world(
+    workdir: Path, port: int, *, tokens: int, integrations: int, admin: bool = False, database_url: str | None = None
+) -> BulkWorld:
     env = server_env(workdir, port, database_url)
     made = _bulk(env, "--tokens", str(tokens), "--integrations", str(integrations), *(["--admin"] if admin else []))
     return BulkWorld(workdir=workdir, env=env, port=port, made=made)

@@ -51,8 +51,9 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "RESOURCE_DEMO_CACHE_TTL": _number(env, "RESOURCE_DEMO_CACHE_TTL", 30, low=0, high=300),
         "RESOURCE_DEMO_NEGATIVE_CACHE_TTL": _number(env, "RESOURCE_DEMO_NEGATIVE_CACHE_TTL", 5, low=0, high=60),
         # Local mode: the least time between two JWKS fetches caused by an unknown kid.
-        "RESOURCE_DEMO_JWKS_REFETCH_INTERVAL": _number(env, "RESOURCE_DEMO_JWKS_REFETCH_INTERVAL", 10,
-                                                       low=0.1, high=3600),
+        "RESOURCE_DEMO_JWKS_REFETCH_INTERVAL": _number(
+            env, "RESOURCE_DEMO_JWKS_REFETCH_INTERVAL", 10, low=0.1, high=3600
+        ),
         # How often batched token use (calls, scopes needed) is reported to the authorization server.
         "RESOURCE_DEMO_USAGE_INTERVAL": _number(env, "RESOURCE_DEMO_USAGE_INTERVAL", 5, low=0.1, high=300),
         # Long-poll length on the event feed; a hung connection is noticed within this plus a few seconds.
@@ -80,8 +81,10 @@ def validate_config(config: dict) -> None:
     if issuer.scheme == "http" and issuer.hostname not in ("127.0.0.1", "localhost", "::1"):
         raise ConfigError("AUTHSERVER_URL must use https unless it is a loopback address")
     if not config["RESOURCE_DEMO_CLIENT_ID"] or not config["RESOURCE_DEMO_CLIENT_SECRET"]:
-        raise ConfigError("RESOURCE_DEMO_CLIENT_ID and RESOURCE_DEMO_CLIENT_SECRET are required "
-                          "(authserver client create --kind resource-service)")
+        raise ConfigError(
+            "RESOURCE_DEMO_CLIENT_ID and RESOURCE_DEMO_CLIENT_SECRET are required "
+            "(authserver client create --kind resource-service)"
+        )
     if config["RESOURCE_DEMO_MODE"] not in MODES:
         raise ConfigError(f"RESOURCE_DEMO_MODE must be one of {', '.join(MODES)}")
     if not config["RESOURCE_DEMO_AUDIENCE"]:

@@ -35,8 +35,13 @@ class NotFoundError(ApiError):
 
 
 def problem(status: int, title: str, detail: str, *, field: str | None = None):
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
-            "request_id": g.get("request_id")}
+    body = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "request_id": g.get("request_id"),
+    }
     if field:
         body["field"] = field
     response = jsonify(body)
@@ -71,8 +76,14 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception):
         request_id = g.get("request_id", "-")
-        log.error("unhandled %s on %s %s (request %s)", exc.__class__.__name__, request.method, request.path,
-                  request_id, exc_info=True)
+        log.error(
+            "unhandled %s on %s %s (request %s)",
+            exc.__class__.__name__,
+            request.method,
+            request.path,
+            request_id,
+            exc_info=True,
+        )
         from .extensions import db
 
         try:

@@ -26,13 +26,21 @@ def build_guard(config: dict, clock=None) -> Guard:
 
 def _settings(config: dict) -> Settings:
     return Settings(
-        issuer=config["AUTHSERVER_URL"], client_id=config["RESOURCE_DEMO_CLIENT_ID"],
-        client_secret=config["RESOURCE_DEMO_CLIENT_SECRET"], mode=config["RESOURCE_DEMO_MODE"],
-        resource=config["RESOURCE_DEMO_RESOURCE"], audience=config["RESOURCE_DEMO_AUDIENCE"], scopes_supported=SCOPES,
-        cache_ttl=config["RESOURCE_DEMO_CACHE_TTL"], negative_cache_ttl=config["RESOURCE_DEMO_NEGATIVE_CACHE_TTL"],
+        issuer=config["AUTHSERVER_URL"],
+        client_id=config["RESOURCE_DEMO_CLIENT_ID"],
+        client_secret=config["RESOURCE_DEMO_CLIENT_SECRET"],
+        mode=config["RESOURCE_DEMO_MODE"],
+        resource=config["RESOURCE_DEMO_RESOURCE"],
+        audience=config["RESOURCE_DEMO_AUDIENCE"],
+        scopes_supported=SCOPES,
+        cache_ttl=config["RESOURCE_DEMO_CACHE_TTL"],
+        negative_cache_ttl=config["RESOURCE_DEMO_NEGATIVE_CACHE_TTL"],
         jwks_refetch_interval=config["RESOURCE_DEMO_JWKS_REFETCH_INTERVAL"],
-        usage_interval=config["RESOURCE_DEMO_USAGE_INTERVAL"], feed_wait=config["RESOURCE_DEMO_FEED_WAIT"],
-        http_timeout=config["RESOURCE_DEMO_HTTP_TIMEOUT"], user_agent="resource_demo/0.1")
+        usage_interval=config["RESOURCE_DEMO_USAGE_INTERVAL"],
+        feed_wait=config["RESOURCE_DEMO_FEED_WAIT"],
+        http_timeout=config["RESOURCE_DEMO_HTTP_TIMEOUT"],
+        user_agent="resource_demo/0.1",
+    )
 
 
 def clock_from_config(config: dict):

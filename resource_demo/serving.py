@@ -25,8 +25,11 @@ def serve(app, host: str, port: int) -> None:
     prepare(app)
     guard = app.extensions["resource_demo"]
     server = make_server(host, port, app, threaded=True, request_handler=KeepAliveHandler)
-    print(f"resource_demo listening on http://{host}:{server.port} ({guard.mode} mode, "
-          f"authorization server {guard.link.issuer})", flush=True)
+    print(
+        f"resource_demo listening on http://{host}:{server.port} ({guard.mode} mode, "
+        f"authorization server {guard.link.issuer})",
+        flush=True,
+    )
     guard.start()
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     try:

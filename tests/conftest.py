@@ -87,4 +87,3 @@ def services(app):
 def world(app, services, clock):
     """Two tenants (agency with a sub-account, and an unrelated account), clients and one integration each."""
     return factories.make_world(services, clock)
-

@@ -31,8 +31,9 @@ def make_client(clock, kind="resource-service", account_id=None, name="client"):
 
 def make_integration(clock, account_id, scopes=("contacts.readonly",), name="Zapier", **kwargs):
     with unit_of_work():
-        return create_integration(OPERATOR, account_id=account_id, name=name, description="", scopes=list(scopes),
-                                  now=clock.now(), **kwargs)
+        return create_integration(
+            OPERATOR, account_id=account_id, name=name, description="", scopes=list(scopes), now=clock.now(), **kwargs
+        )
 
 
 def issue_token(services, clock, integration_id, expires_in=None):

@@ -21,8 +21,12 @@ NO_SCOPE = ""  # a call that needed a valid token and no particular scope
 
 def record_calls(service_id: str, calls: list[tuple[str, datetime, dict[str, int]]]) -> None:
     """Add ``(jti, used_at, {scope: count})`` to the per-day counts of ``service_id``; the caller commits."""
-    rows = [{"b_jti": jti, "b_day": used_at.date(), "b_service": service_id, "b_scope": scope, "b_count": count}
-            for jti, used_at, scopes in calls for scope, count in scopes.items() if count]
+    rows = [
+        {"b_jti": jti, "b_day": used_at.date(), "b_service": service_id, "b_scope": scope, "b_count": count}
+        for jti, used_at, scopes in calls
+        for scope, count in scopes.items()
+        if count
+    ]
     if rows:
         db.session.connection().execute(_add_calls(db.engine.dialect.name), rows)
 
@@ -32,8 +36,11 @@ def scopes_exercised(jtis: list[str]) -> set[str]:
     a granted scope not in here was never exercised)."""
     if not jtis:
         return set()
-    found = db.session.scalars(select(TokenUsageByService.scope).distinct()
-                               .where(TokenUsageByService.jti.in_(jtis), TokenUsageByService.scope != NO_SCOPE))
+    found = db.session.scalars(
+        select(TokenUsageByService.scope)
+        .distinct()
+        .where(TokenUsageByService.jti.in_(jtis), TokenUsageByService.scope != NO_SCOPE)
+    )
     return set(found)
 
 
@@ -41,8 +48,9 @@ def calls_by_service(jtis: list[str]) -> dict[str, int]:
     """Reported calls per service across these tokens."""
     if not jtis:
         return {}
-    rows = db.session.execute(select(TokenUsageByService.service_id, TokenUsageByService.count)
-                              .where(TokenUsageByService.jti.in_(jtis)))
+    rows = db.session.execute(
+        select(TokenUsageByService.service_id, TokenUsageByService.count).where(TokenUsageByService.jti.in_(jtis))
+    )
     totals: dict[str, int] = {}
     for service_id, count in rows:
         totals[service_id] = totals.get(service_id, 0) + int(count)
@@ -54,8 +62,12 @@ def _add_calls(dialect: str):
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = TokenUsageByService
     statement = insert(table).values(
-        jti=bindparam("b_jti", type_=table.jti.type), day=bindparam("b_day", type_=table.day.type),
+        jti=bindparam("b_jti", type_=table.jti.type),
+        day=bindparam("b_day", type_=table.day.type),
         service_id=bindparam("b_service", type_=table.service_id.type),
-        scope=bindparam("b_scope", type_=table.scope.type), count=bindparam("b_count", type_=table.count.type))
-    return statement.on_conflict_do_update(index_elements=["jti", "day", "service_id", "scope"],
-                                           set_={"count": table.count + statement.excluded.count})
+        scope=bindparam("b_scope", type_=table.scope.type),
+        count=bindparam("b_count", type_=table.count.type),
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["jti", "day", "service_id", "scope"], set_={"count": table.count + statement.excluded.count}
+    )

@@ -57,8 +57,11 @@ class RedisActivityStage:
             for jti, entry in pending.items():
                 for day, count in entry.per_day.items():
                     pipe.hincrby(self.counts, f"{jti}|{day.isoformat()}", count)
-                self._set_max(keys=[self.last], args=[jti, int(entry.last_used_at.timestamp()),
-                                                 entry.last_used_by or ""], client=pipe)
+                self._set_max(
+                    keys=[self.last],
+                    args=[jti, int(entry.last_used_at.timestamp()), entry.last_used_by or ""],
+                    client=pipe,
+                )
             pipe.execute()
         except Exception:
             buffer.put_back(pending)

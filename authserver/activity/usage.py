@@ -39,13 +39,18 @@ def write_usage(pending: dict[str, PendingUse]) -> None:
     known = set(db.session.scalars(select(AccessToken.jti).where(AccessToken.jti.in_(list(pending)))))
     rows = [
         {"b_jti": jti, "b_day": day, "b_count": count}
-        for jti, entry in pending.items() if jti in known
-        for day, count in entry.per_day.items() if count
+        for jti, entry in pending.items()
+        if jti in known
+        for day, count in entry.per_day.items()
+        if count
     ]
     if rows:  # one upsert statement, built once per dialect, executed for every (token, day) at once
         db.session.connection().execute(_count_uses(db.engine.dialect.name), rows)
-    touched = [{"b_jti": jti, "b_at": entry.last_used_at, "b_by": entry.last_used_by}
-               for jti, entry in pending.items() if jti in known]
+    touched = [
+        {"b_jti": jti, "b_at": entry.last_used_at, "b_by": entry.last_used_by}
+        for jti, entry in pending.items()
+        if jti in known
+    ]
     if touched:  # one statement, executed for every token at once (a statement per token was most of a flush)
         db.session.connection().execute(_TOUCH_TOKEN, touched)
     db.session.commit()
@@ -56,10 +61,13 @@ def _count_uses(dialect: str):
     """Add each (token, day)'s count to its row, creating the row if needed."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(TokenUsageDaily).values(
-        jti=bindparam("b_jti", type_=TokenUsageDaily.jti.type), day=bindparam("b_day", type_=TokenUsageDaily.day.type),
-        count=bindparam("b_count", type_=TokenUsageDaily.count.type))
+        jti=bindparam("b_jti", type_=TokenUsageDaily.jti.type),
+        day=bindparam("b_day", type_=TokenUsageDaily.day.type),
+        count=bindparam("b_count", type_=TokenUsageDaily.count.type),
+    )
     return statement.on_conflict_do_update(
-        index_elements=["jti", "day"], set_={"count": TokenUsageDaily.count + statement.excluded.count})
+        index_elements=["jti", "day"], set_={"count": TokenUsageDaily.count + statement.excluded.count}
+    )
 
 
 _USED_AT = bindparam("b_at", type_=AccessToken.last_used_at.type)
@@ -69,12 +77,15 @@ _TOUCH_TOKEN = (
     .where(AccessToken.jti == bindparam("b_jti"))
     .values(
         last_used_by=case(
-            (and_(AccessToken.last_used_at.is_not(None), AccessToken.last_used_at > _USED_AT),
-             AccessToken.last_used_by),
+            (
+                and_(AccessToken.last_used_at.is_not(None), AccessToken.last_used_at > _USED_AT),
+                AccessToken.last_used_by,
+            ),
             else_=bindparam("b_by", type_=AccessToken.last_used_by.type),
         ),
-        last_used_at=func.coalesce(case((AccessToken.last_used_at > _USED_AT, AccessToken.last_used_at),
-                                        else_=_USED_AT), _USED_AT),
+        last_used_at=func.coalesce(
+            case((AccessToken.last_used_at > _USED_AT, AccessToken.last_used_at), else_=_USED_AT), _USED_AT
+        ),
     )
 )
 

@@ -38,8 +38,9 @@ def rotate_api_client_secret(client_id):
     """``{"overlap": "24h" | seconds | 0}``: the new secret is in this answer only."""
     principal, data = current_principal(), json_body()
     now = _now()
-    client, secret = clients.rotate_client_secret(principal, client_id, overlap=clients.parse_overlap(
-        data.get("overlap")), now=now)
+    client, secret = clients.rotate_client_secret(
+        principal, client_id, overlap=clients.parse_overlap(data.get("overlap")), now=now
+    )
     response = jsonify(clients.serialize_client(client, now) | {"client_secret": secret})
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -48,15 +49,17 @@ def rotate_api_client_secret(client_id):
 @bp.post("/clients/<client_id>/disable")
 def disable_api_client(client_id):
     now = _now()
-    return jsonify(clients.serialize_client(clients.set_client_enabled(current_principal(), client_id, False,
-                                                                       now=now), now))
+    return jsonify(
+        clients.serialize_client(clients.set_client_enabled(current_principal(), client_id, False, now=now), now)
+    )
 
 
 @bp.post("/clients/<client_id>/enable")
 def enable_api_client(client_id):
     now = _now()
-    return jsonify(clients.serialize_client(clients.set_client_enabled(current_principal(), client_id, True,
-                                                                       now=now), now))
+    return jsonify(
+        clients.serialize_client(clients.set_client_enabled(current_principal(), client_id, True, now=now), now)
+    )
 
 
 @bp.delete("/clients/<client_id>")

@@ -58,7 +58,7 @@ def expected_version() -> int | None:
         return None
     value = header.strip().removeprefix("W/").strip('"')
     if not (value.isascii() and value.isdigit()) or len(value) > 12:  # "²".isdigit(), but int("²") fails
-        raise InvalidInputError("If-Match must be the integration's ETag, e.g. \"3\"", field="If-Match")
+        raise InvalidInputError('If-Match must be the integration\'s ETag, e.g. "3"', field="If-Match")
     return int(value)
 
 

@@ -9,8 +9,15 @@ from ..errors import DomainError
 PROBLEM_TYPE = "https://authserver.dev/problems/"
 
 
-def problem(status: int, title: str, detail: str | None = None, *, code: str | None = None,
-            field: str | None = None, headers: dict | None = None):
+def problem(
+    status: int,
+    title: str,
+    detail: str | None = None,
+    *,
+    code: str | None = None,
+    field: str | None = None,
+    headers: dict | None = None,
+):
     body = {
         "type": PROBLEM_TYPE + (code or title.lower().replace(" ", "_")),
         "title": title,

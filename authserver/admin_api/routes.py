@@ -63,8 +63,9 @@ def list_accounts():
 @bp.post("/accounts")
 def create_account():
     principal, data = current_principal(), json_body()
-    account = accounts.create_account(principal, name=data.get("name"), parent_id=string_field(data, "parent_id"),
-                                      now=_now())
+    account = accounts.create_account(
+        principal, name=data.get("name"), parent_id=string_field(data, "parent_id"), now=_now()
+    )
     return jsonify(_account_body(account)), 201
 
 
@@ -78,8 +79,12 @@ def update_account(account_id):
     principal, data = current_principal(), json_body()
     clear = "allowed_scopes" in data and data["allowed_scopes"] is None
     account = accounts.update_account(
-        principal, account_id, now=_now(), name=string_field(data, "name"),
-        allowed=None if clear else data.get("allowed_scopes"), clear_allowed=clear,
+        principal,
+        account_id,
+        now=_now(),
+        name=string_field(data, "name"),
+        allowed=None if clear else data.get("allowed_scopes"),
+        clear_allowed=clear,
         max_token_lifetime=duration(data, "max_token_lifetime"),
     )
     return jsonify(_account_body(account))
@@ -98,10 +103,13 @@ def list_audit(account_id):
         if args.get(key) and not is_identifier(args[key]):
             raise InvalidInputError(f"{key} must be printable text of at most 64 characters", field=key)
     rows = audit.list_events(
-        [account.id], action=args.get("action") or None, target_id=args.get("target_id") or None,
+        [account.id],
+        action=args.get("action") or None,
+        target_id=args.get("target_id") or None,
         since=parse_instant(args["since"], field="since") if args.get("since") else None,
         until=parse_instant(args["until"], field="until") if args.get("until") else None,
-        limit=int(limit), before_id=before_id or None,
+        limit=int(limit),
+        before_id=before_id or None,
     )
     if args.get("format") == "csv":
         return Response(audit.to_csv(rows), mimetype="text/csv")
@@ -112,8 +120,10 @@ def list_audit(account_id):
 def _integration_response(integration, status: int = 200):
     now = _now()
     body = serialize_integration(integration)
-    body["tokens"] = [serialize_token(row, now) | {"status": integrations.token_status(row, now)}
-                      for row in integrations.live_tokens(integration.id, now)]
+    body["tokens"] = [
+        serialize_token(row, now) | {"status": integrations.token_status(row, now)}
+        for row in integrations.live_tokens(integration.id, now)
+    ]
     response = jsonify(body)
     response.status_code = status
     response.headers["ETag"] = f'"{integration.version}"'
@@ -135,8 +145,10 @@ def list_integrations(account_id):
     items = []
     for integration in integrations.list_integrations(principal, account_id):
         body = serialize_integration(integration)
-        body["tokens"] = [serialize_token(row, now) | {"status": integrations.token_status(row, now)}
-                          for row in integrations.live_tokens(integration.id, now)]
+        body["tokens"] = [
+            serialize_token(row, now) | {"status": integrations.token_status(row, now)}
+            for row in integrations.live_tokens(integration.id, now)
+        ]
         items.append(body)
     return jsonify(integrations=items)
 
@@ -145,8 +157,13 @@ def list_integrations(account_id):
 def create_integration(account_id):
     principal, data = current_principal(), json_body()
     integration = integrations.create_integration(
-        principal, account_id=account_id, name=data.get("name"), description=data.get("description"),
-        scopes=data.get("scopes"), now=_now(), inactivity_window=_inactivity(data, "default"),
+        principal,
+        account_id=account_id,
+        name=data.get("name"),
+        description=data.get("description"),
+        scopes=data.get("scopes"),
+        now=_now(),
+        inactivity_window=_inactivity(data, "default"),
     )
     return _integration_response(integration, 201)
 
@@ -160,31 +177,39 @@ def get_integration(integration_id):
 def update_integration(integration_id):
     principal, data = current_principal(), json_body()
     integration = integrations.update_integration(
-        principal, integration_id, now=_now(), expected_version=expected_version(),
-        name=string_field(data, "name"), description=string_field(data, "description"),
-        scopes=data.get("scopes"), inactivity_window=_inactivity(data, "unchanged"),
+        principal,
+        integration_id,
+        now=_now(),
+        expected_version=expected_version(),
+        name=string_field(data, "name"),
+        description=string_field(data, "description"),
+        scopes=data.get("scopes"),
+        inactivity_window=_inactivity(data, "unchanged"),
     )
     return _integration_response(integration)
 
 
 @bp.delete("/integrations/<integration_id>")
 def delete_integration(integration_id):
-    integrations.set_status(current_principal(), integration_id, "deleted", now=_now(),
-                            expected_version=expected_version())
+    integrations.set_status(
+        current_principal(), integration_id, "deleted", now=_now(), expected_version=expected_version()
+    )
     return "", 204
 
 
 @bp.post("/integrations/<integration_id>/disable")
 def disable_integration(integration_id):
-    integration = integrations.set_status(current_principal(), integration_id, "disabled", now=_now(),
-                                          expected_version=expected_version())
+    integration = integrations.set_status(
+        current_principal(), integration_id, "disabled", now=_now(), expected_version=expected_version()
+    )
     return _integration_response(integration)
 
 
 @bp.post("/integrations/<integration_id>/enable")
 def enable_integration(integration_id):
-    integration = integrations.set_status(current_principal(), integration_id, "active", now=_now(),
-                                          expected_version=expected_version())
+    integration = integrations.set_status(
+        current_principal(), integration_id, "active", now=_now(), expected_version=expected_version()
+    )
     return _integration_response(integration)
 
 
@@ -209,8 +234,12 @@ def list_tokens(integration_id):
 def generate_token(integration_id):
     principal, data = current_principal(), json_body()
     issued = integrations.generate_token(
-        principal, integration_id, policy=services().policy, now=_now(),
-        expires_in=duration(data, "expires_in"), expected_version=expected_version(),
+        principal,
+        integration_id,
+        policy=services().policy,
+        now=_now(),
+        expires_in=duration(data, "expires_in"),
+        expected_version=expected_version(),
     )
     return _issued_response(issued)
 
@@ -222,8 +251,9 @@ def rotate(integration_id):
     principal, data = current_principal(), json_body()
     now = _now()
     mode = data.get("mode", "later" if ("grace" in data or "grace_until" in data) else "now")
-    common = dict(policy=services().policy, now=now, expires_in=duration(data, "expires_in"),
-                  expected_version=expected_version())
+    common = dict(
+        policy=services().policy, now=now, expires_in=duration(data, "expires_in"), expected_version=expected_version()
+    )
     if mode == "now":
         issued = integrations.rotate_now(principal, integration_id, **common)
     elif mode == "later":
@@ -241,8 +271,9 @@ def expire(integration_id):
     now = _now()
     at = deadline(data, now, duration_key="in", at_key="at", default=None)
     if at is None:
-        integrations.expire_now(principal, integration_id, now=now, jti=string_field(data, "token_id"),
-                                expected_version=expected_version())
+        integrations.expire_now(
+            principal, integration_id, now=now, jti=string_field(data, "token_id"), expected_version=expected_version()
+        )
     else:
         integrations.expire_later(principal, integration_id, now=now, at=at, expected_version=expected_version())
     return _integration_response(integrations.get_integration_for(principal, integration_id))

@@ -22,11 +22,14 @@ def migrate_v1_key(key_id):
     """``{"overlap": "14d"}``. The v2 token is in this response only."""
     principal, data = current_principal(), json_body()
     now = services().clock.now()
-    done = migration.migrate_key(principal, key_id, overlap=duration(data, "overlap"), now=now,
-                                 policy=services().policy)
-    response = jsonify(key=keys.serialize_key(done.key, now), integration=serialize_integration(done.integration),
-                       token=serialize_token(done.issued.record, now) | {"token": done.issued.token,
-                                                                          "token_type": "Bearer"})
+    done = migration.migrate_key(
+        principal, key_id, overlap=duration(data, "overlap"), now=now, policy=services().policy
+    )
+    response = jsonify(
+        key=keys.serialize_key(done.key, now),
+        integration=serialize_integration(done.integration),
+        token=serialize_token(done.issued.record, now) | {"token": done.issued.token, "token_type": "Bearer"},
+    )
     response.status_code = 201
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -20,8 +20,12 @@ def _now():
 @bp.get("/webhooks/public-key")
 def webhook_public_key():
     """Public by design: receivers verify ``v1a`` (Ed25519) signatures with it."""
-    response = jsonify(public_key=services().webhook_keys.public_key(), algorithm="ed25519",
-                       signature_version="v1a", signed_content="{webhook-id}.{webhook-timestamp}.{body}")
+    response = jsonify(
+        public_key=services().webhook_keys.public_key(),
+        algorithm="ed25519",
+        signature_version="v1a",
+        signed_content="{webhook-id}.{webhook-timestamp}.{body}",
+    )
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
 
@@ -44,9 +48,16 @@ def create_webhook(account_id):
     principal, data = current_principal(), json_body()
     integration_id = string_field(data, "integration_id")
     row, secret = subscriptions.create_subscription(
-        principal, url=data.get("url"), now=_now(), policy=DestinationPolicy.from_config(current_app.config),
-        keys=services().webhook_keys, account_id=account_id, integration_id=integration_id,
-        events=data.get("events"), signing=data.get("signing", "ed25519"), description=data.get("description"),
+        principal,
+        url=data.get("url"),
+        now=_now(),
+        policy=DestinationPolicy.from_config(current_app.config),
+        keys=services().webhook_keys,
+        account_id=account_id,
+        integration_id=integration_id,
+        events=data.get("events"),
+        signing=data.get("signing", "ed25519"),
+        description=data.get("description"),
     )
     body = subscriptions.serialize_subscription(row)
     if secret is not None:

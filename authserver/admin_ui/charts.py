@@ -55,12 +55,25 @@ def usage_chart(usage: dict[date, int]) -> UsageChart:
         count = usage[day]
         # A quiet day is a thin line on the axis; a day with any use is never thinner than 3 px.
         height = 2.0 if count == 0 else max(plot_height * count / top, 3.0)
-        bars.append(Bar(x=round(LEFT + index * slot + slot * 0.15, 2), y=round(baseline - height, 2),
-                        width=round(slot * 0.7, 2), height=round(height, 2), day=day, count=count))
-    ticks = [Tick(y=round(baseline - plot_height * value / top, 2), label=f"{value:,}")
-             for value in ([0, top // 2, top] if top % 2 == 0 else [0, top])]
-    labels = [DayLabel(x=round(LEFT + index * slot + slot / 2, 2), day=day) for index, day in enumerate(days)
-              if (len(days) - 1 - index) % 7 == 0]  # weekly, ending on today
+        bars.append(
+            Bar(
+                x=round(LEFT + index * slot + slot * 0.15, 2),
+                y=round(baseline - height, 2),
+                width=round(slot * 0.7, 2),
+                height=round(height, 2),
+                day=day,
+                count=count,
+            )
+        )
+    ticks = [
+        Tick(y=round(baseline - plot_height * value / top, 2), label=f"{value:,}")
+        for value in ([0, top // 2, top] if top % 2 == 0 else [0, top])
+    ]
+    labels = [
+        DayLabel(x=round(LEFT + index * slot + slot / 2, 2), day=day)
+        for index, day in enumerate(days)
+        if (len(days) - 1 - index) % 7 == 0
+    ]  # weekly, ending on today
     return UsageChart(WIDTH, HEIGHT, LEFT, WIDTH - RIGHT, baseline, bars, ticks, labels, sum(usage.values()))
 
 

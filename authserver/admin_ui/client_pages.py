@@ -24,10 +24,19 @@ def _page(account, principal, *, secret=None, rotated=None, status=200):
     moment = now()
     confirm = request.args.get("confirm") if principal.can_administer(account.id) else None
     rows = clients.list_clients_for(principal, account.id)
-    return render_template("clients/list.html", account=account, rows=rows, now=moment, overlaps=OVERLAPS,
-                           secret=secret, rotated=rotated, can_manage=principal.can_administer(account.id),
-                           confirm=confirm if confirm in CONFIRMATIONS else None,
-                           confirm_client=request.args.get("client"), section="clients"), status
+    return render_template(
+        "clients/list.html",
+        account=account,
+        rows=rows,
+        now=moment,
+        overlaps=OVERLAPS,
+        secret=secret,
+        rotated=rotated,
+        can_manage=principal.can_administer(account.id),
+        confirm=confirm if confirm in CONFIRMATIONS else None,
+        confirm_client=request.args.get("client"),
+        section="clients",
+    ), status
 
 
 def _client_of(principal, account, client_id: str):

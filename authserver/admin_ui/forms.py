@@ -14,8 +14,14 @@ from ..integrations import DEFAULT_GRACE
 # The choices offered for "rotate and expire later" and "expire later"; "date" means an exact moment.
 PERIOD_CHOICES = (("1h", "1 hour"), ("24h", "24 hours"), ("7d", "7 days"), ("30d", "30 days"))
 DEFAULT_PERIOD = next(value for value, _ in PERIOD_CHOICES if parse_duration(value) == DEFAULT_GRACE)
-INACTIVITY_CHOICES = (("default", "Account default"), ("30d", "30 days"), ("90d", "90 days"),
-                      ("180d", "180 days"), ("365d", "1 year"), ("never", "Never"))
+INACTIVITY_CHOICES = (
+    ("default", "Account default"),
+    ("30d", "30 days"),
+    ("90d", "90 days"),
+    ("180d", "180 days"),
+    ("365d", "1 year"),
+    ("never", "Never"),
+)
 MAX_TEXT = 4000
 
 
@@ -69,5 +75,6 @@ class PeriodOption:
 
 def period_options(now: datetime) -> list[PeriodOption]:
     """Each period with the moment it lands on, so a confirmation can name the exact date."""
-    return [PeriodOption(value, label, now + timedelta(seconds=parse_duration(value))) for value, label in
-            PERIOD_CHOICES]
+    return [
+        PeriodOption(value, label, now + timedelta(seconds=parse_duration(value))) for value, label in PERIOD_CHOICES
+    ]

@@ -102,9 +102,16 @@ def database_error_page(exc: SQLAlchemyError):
     g.pop("principal", None)
     detail = describe_database_error(exc)
     log.warning("database error on %s %s: %s (%s)", request.method, request.path, detail, exc.__class__.__name__)
-    return render_template("error.html", status=503, title="Temporarily unavailable",
-                           detail=f"Nothing was changed: {detail}. Please try again in a moment."), 503, {
-        "Retry-After": "5"}
+    return (
+        render_template(
+            "error.html",
+            status=503,
+            title="Temporarily unavailable",
+            detail=f"Nothing was changed: {detail}. Please try again in a moment.",
+        ),
+        503,
+        {"Retry-After": "5"},
+    )
 
 
 @bp.errorhandler(HTTPException)
@@ -116,8 +123,18 @@ def http_error_page(exc: HTTPException):
 @bp.errorhandler(Exception)
 def unexpected_error_page(exc: Exception):
     request_id = g.get("request_id", "-")
-    log.error("unhandled %s on %s %s (request %s)", exc.__class__.__name__, request.method, request.path,
-              request_id, exc_info=True)
+    log.error(
+        "unhandled %s on %s %s (request %s)",
+        exc.__class__.__name__,
+        request.method,
+        request.path,
+        request_id,
+        exc_info=True,
+    )
     db.session.rollback()
-    return render_template("error.html", status=500, title="Something went wrong",
-                           detail=f"An unexpected error happened. Request id: {request_id}"), 500
+    return render_template(
+        "error.html",
+        status=500,
+        title="Something went wrong",
+        detail=f"An unexpected error happened. Request id: {request_id}",
+    ), 500

@@ -18,8 +18,9 @@ from .guard import current_principal
 
 CHART_DAYS = 30
 AUDIT_LINES = 50
-CONFIRMATIONS = frozenset({"rotate-now", "rotate-later", "expire-now", "expire-later", "expire-token", "disable",
-                           "enable", "delete"})
+CONFIRMATIONS = frozenset(
+    {"rotate-now", "rotate-later", "expire-now", "expire-later", "expire-token", "disable", "enable", "delete"}
+)
 
 
 def load(principal, account_id: str, integration_id: str, *, write: bool = False):
@@ -39,8 +40,13 @@ def integration_list(account_id: str):
     live = {item.id: integrations.live_tokens(item.id, moment) for item in found}
     names = presenters.client_names({row.last_used_by for rows in live.values() for row in rows})
     rows = [presenters.integration_row(item, live[item.id], moment, names) for item in found]
-    return render_template("integrations/list.html", account=account, rows=rows, now=moment,
-                           can_manage=principal.can_administer(account.id))
+    return render_template(
+        "integrations/list.html",
+        account=account,
+        rows=rows,
+        now=moment,
+        can_manage=principal.can_administer(account.id),
+    )
 
 
 @bp.route("/accounts/<account_id>/settings/integrations/new", methods=["GET", "POST"])
@@ -50,26 +56,39 @@ def integration_new(account_id: str):
     errors: dict[str, str] = {}
     values = {"name": "", "description": "", "scopes": frozenset(), "inactivity_window": "default"}
     if request.method == "POST":
-        values = {"name": request.form.get("name", ""), "description": request.form.get("description", ""),
-                  "scopes": frozenset(forms.scopes()),
-                  "inactivity_window": request.form.get("inactivity_window", "default")}
+        values = {
+            "name": request.form.get("name", ""),
+            "description": request.form.get("description", ""),
+            "scopes": frozenset(forms.scopes()),
+            "inactivity_window": request.form.get("inactivity_window", "default"),
+        }
         try:
             with unit_of_work():
                 integration = integrations.create_integration(
-                    principal, account_id=account.id, name=forms.text("name"),
-                    description=forms.text("description"), scopes=forms.scopes(), now=now(),
+                    principal,
+                    account_id=account.id,
+                    name=forms.text("name"),
+                    description=forms.text("description"),
+                    scopes=forms.scopes(),
+                    now=now(),
                     inactivity_window=forms.inactivity_window(),
                 )
         except InvalidInputError as exc:
             errors[exc.field or "form"] = sentence(exc.detail)
         else:
-            flash(f"Created {integration.name}. Generate its access token when you are ready to hand it over.",
-                  "success")
-            return redirect(url_for("admin_ui.integration_detail", account_id=account.id,
-                                    integration_id=integration.id))
+            flash(
+                f"Created {integration.name}. Generate its access token when you are ready to hand it over.", "success"
+            )
+            return redirect(
+                url_for("admin_ui.integration_detail", account_id=account.id, integration_id=integration.id)
+            )
     return render_template(
-        "integrations/new.html", account=account, values=values, errors=errors,
-        picker=presenters.scope_picker(account, values["scopes"]), inactivity_choices=forms.INACTIVITY_CHOICES,
+        "integrations/new.html",
+        account=account,
+        values=values,
+        errors=errors,
+        picker=presenters.scope_picker(account, values["scopes"]),
+        inactivity_choices=forms.INACTIVITY_CHOICES,
     ), 400 if errors else 200
 
 
@@ -90,14 +109,22 @@ def integration_detail(account_id: str, integration_id: str):
     can_manage = principal.can_administer(account.id)
     confirm = request.args.get("confirm") if can_manage else None
     return render_template(
-        "integrations/detail.html", account=account, integration=integration, live=live, history=history,
+        "integrations/detail.html",
+        account=account,
+        integration=integration,
+        live=live,
+        history=history,
         current=next((row for row in live if row.status == "active"), None),
         grace=next((row for row in live if row.status == "grace"), None),
-        chart=charts.usage_chart(usage), last_used=last_used, now=moment, can_manage=can_manage,
-        confirm=confirm if confirm in CONFIRMATIONS else None, periods=forms.period_options(moment),
-        default_period=forms.DEFAULT_PERIOD, scopes=presenters.scope_summary(integration.scopes),
-        trail=presenters.audit_lines(audit.list_events([account.id], target_id=integration.id,
-                                                       limit=AUDIT_LINES)),
+        chart=charts.usage_chart(usage),
+        last_used=last_used,
+        now=moment,
+        can_manage=can_manage,
+        confirm=confirm if confirm in CONFIRMATIONS else None,
+        periods=forms.period_options(moment),
+        default_period=forms.DEFAULT_PERIOD,
+        scopes=presenters.scope_summary(integration.scopes),
+        trail=presenters.audit_lines(audit.list_events([account.id], target_id=integration.id, limit=AUDIT_LINES)),
     )
 
 
@@ -106,27 +133,45 @@ def integration_edit(account_id: str, integration_id: str):
     principal = current_principal()
     account, integration = load(principal, account_id, integration_id, write=True)
     errors: dict[str, str] = {}
-    values = {"name": integration.name, "description": integration.description,
-              "scopes": split_scopes(integration.scopes), "version": integration.version}
+    values = {
+        "name": integration.name,
+        "description": integration.description,
+        "scopes": split_scopes(integration.scopes),
+        "version": integration.version,
+    }
     if request.method == "POST":
-        values = {"name": request.form.get("name", ""), "description": request.form.get("description", ""),
-                  "scopes": frozenset(forms.scopes()), "version": forms.expected_version()}
+        values = {
+            "name": request.form.get("name", ""),
+            "description": request.form.get("description", ""),
+            "scopes": frozenset(forms.scopes()),
+            "version": forms.expected_version(),
+        }
         try:
             with unit_of_work():
                 integrations.update_integration(
-                    principal, integration.id, now=now(), expected_version=forms.expected_version(),
-                    name=forms.text("name"), description=forms.text("description"), scopes=forms.scopes(),
+                    principal,
+                    integration.id,
+                    now=now(),
+                    expected_version=forms.expected_version(),
+                    name=forms.text("name"),
+                    description=forms.text("description"),
+                    scopes=forms.scopes(),
                 )
         except InvalidInputError as exc:
             errors[exc.field or "form"] = sentence(exc.detail)
         else:
-            flash("Saved. Removed scopes apply to the live token at once; added scopes need a new token.",
-                  "success")
-            return redirect(url_for("admin_ui.integration_detail", account_id=account.id,
-                                    integration_id=integration.id))
-    return render_template("integrations/edit.html", account=account, integration=integration, values=values,
-                           errors=errors, picker=presenters.scope_picker(account, values["scopes"])), \
-        400 if errors else 200
+            flash("Saved. Removed scopes apply to the live token at once; added scopes need a new token.", "success")
+            return redirect(
+                url_for("admin_ui.integration_detail", account_id=account.id, integration_id=integration.id)
+            )
+    return render_template(
+        "integrations/edit.html",
+        account=account,
+        integration=integration,
+        values=values,
+        errors=errors,
+        picker=presenters.scope_picker(account, values["scopes"]),
+    ), 400 if errors else 200
 
 
 def sentence(detail: str) -> str:

@@ -29,8 +29,14 @@ def v1_key_report(account_id: str):
     principal = current_principal()
     account = accounts.get_account_for(principal, account_id)
     body = report.migration_report(principal, account.id, now=now())
-    return render_template("v1keys/report.html", account=account, keys=body["keys"], overlaps=OVERLAPS,
-                           can_manage=principal.can_administer(account.id), section="v1-keys")
+    return render_template(
+        "v1keys/report.html",
+        account=account,
+        keys=body["keys"],
+        overlaps=OVERLAPS,
+        can_manage=principal.can_administer(account.id),
+        section="v1-keys",
+    )
 
 
 @bp.post("/accounts/<account_id>/settings/v1-keys/<key_id>/migrate")
@@ -40,13 +46,18 @@ def v1_key_migrate(account_id: str, key_id: str):
     try:
         overlap = parse_duration(request.form.get("overlap", "14d"), field="overlap")
         with unit_of_work():
-            done = migration.migrate_key(principal, key_id, overlap=overlap, now=now(),
-                                         policy=services().policy)
+            done = migration.migrate_key(principal, key_id, overlap=overlap, now=now(), policy=services().policy)
     except (ConflictError, InvalidInputError) as exc:
         flash(sentence(exc.detail), "error")
         return redirect(url_for("admin_ui.v1_key_report", account_id=account.id))
-    return render_template("v1keys/migrated.html", account=account, integration=done.integration,
-                           issued=done.issued, key=done.key, section="v1-keys")
+    return render_template(
+        "v1keys/migrated.html",
+        account=account,
+        integration=done.integration,
+        issued=done.issued,
+        key=done.key,
+        section="v1-keys",
+    )
 
 
 @bp.post("/accounts/<account_id>/settings/v1-keys/<key_id>/rollback")
@@ -56,8 +67,11 @@ def v1_key_rollback(account_id: str, key_id: str):
     try:
         with unit_of_work():
             key = migration.rollback_migration(principal, key_id, now=now())
-        flash(f"The migration of {key.name} was rolled back: the v1 key keeps working and the new integration "
-              "was deleted.", "success")
+        flash(
+            f"The migration of {key.name} was rolled back: the v1 key keeps working and the new integration "
+            "was deleted.",
+            "success",
+        )
     except ConflictError as exc:
         flash(sentence(exc.detail), "error")
     return redirect(url_for("admin_ui.v1_key_report", account_id=account.id))

@@ -113,11 +113,20 @@ def scope_picker(account: Account, checked: frozenset[str] | set[str]) -> list[S
     """The catalogue grouped by resource; scopes beyond the account's ceiling are shown but cannot be picked."""
     ceiling = allowed_scopes(account)
     return [
-        ScopeGroup(resource, label, [
-            ScopeChoice(f"{resource}.{access}", ACCESS_LABELS.get(access, access), text,
-                        f"{resource}.{access}" in ceiling, f"{resource}.{access}" in checked)
-            for access, text in accesses.items()
-        ])
+        ScopeGroup(
+            resource,
+            label,
+            [
+                ScopeChoice(
+                    f"{resource}.{access}",
+                    ACCESS_LABELS.get(access, access),
+                    text,
+                    f"{resource}.{access}" in ceiling,
+                    f"{resource}.{access}" in checked,
+                )
+                for access, text in accesses.items()
+            ],
+        )
         for resource, (label, accesses) in CATALOGUE.items()
     ]
 
@@ -145,9 +154,15 @@ def token_row(row: AccessToken, now: datetime, client_names: dict[str, str] | No
     if used_by and client_names is not None:
         used_by = client_names.get(used_by, used_by)
     return TokenRow(
-        jti=row.jti, status=status, label=label, colour=colour, issued_at=row.issued_at, ends_at=ends,
+        jti=row.jti,
+        status=status,
+        label=label,
+        colour=colour,
+        issued_at=row.issued_at,
+        ends_at=ends,
         scheduled_end=row.ends_at is not None and row.ends_at < row.expires_at,
-        last_used_at=row.last_used_at, last_used_by=used_by,
+        last_used_at=row.last_used_at,
+        last_used_by=used_by,
         expires_if_unused_after=integrations.token_state(row).idle_deadline(),
     )
 
@@ -172,12 +187,19 @@ def integration_badge(integration: Integration, live: list[AccessToken]) -> tupl
     return "Active", "green"
 
 
-def integration_row(integration: Integration, live: list[AccessToken], now: datetime,
-                    client_names: dict[str, str]) -> IntegrationRow:
+def integration_row(
+    integration: Integration, live: list[AccessToken], now: datetime, client_names: dict[str, str]
+) -> IntegrationRow:
     label, colour = integration_badge(integration, live)
     current = next((row for row in live if row.replaced_by is None), None)
-    return IntegrationRow(integration, label, colour, scope_summary(integration.scopes),
-                          token_row(current, now, client_names) if current is not None else None, len(live))
+    return IntegrationRow(
+        integration,
+        label,
+        colour,
+        scope_summary(integration.scopes),
+        token_row(current, now, client_names) if current is not None else None,
+        len(live),
+    )
 
 
 def client_names(client_ids: set[str | None]) -> dict[str, str]:
@@ -226,8 +248,16 @@ class AuditLine:
 def audit_lines(rows: list[AuditEvent]) -> list[AuditLine]:
     people = emails_by_id({row.actor_id for row in rows if row.actor_type == "user" and row.actor_id})
     clients = client_names({row.actor_id for row in rows if row.actor_type == "admin_client"})
-    return [AuditLine(row.occurred_at, _actor(row, people, clients), ACTION_LABELS.get(row.action, row.action),
-                      _detail(row), row.source_address) for row in rows]
+    return [
+        AuditLine(
+            row.occurred_at,
+            _actor(row, people, clients),
+            ACTION_LABELS.get(row.action, row.action),
+            _detail(row),
+            row.source_address,
+        )
+        for row in rows
+    ]
 
 
 def _actor(row: AuditEvent, people: dict[str, str], clients: dict[str, str]) -> str:

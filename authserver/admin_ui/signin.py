@@ -47,8 +47,11 @@ def signin():
     limiter.record_success(email=email, address=address, now=now)
     with unit_of_work():
         started = user_sessions.start_session(
-            user, now=now, replacing=request.cookies.get(session_cookie.cookie_name()),
-            lifetime=int(current_app.config.get("AUTHSERVER_SESSION_LIFETIME", user_sessions.LIFETIME)))
+            user,
+            now=now,
+            replacing=request.cookies.get(session_cookie.cookie_name()),
+            lifetime=int(current_app.config.get("AUTHSERVER_SESSION_LIFETIME", user_sessions.LIFETIME)),
+        )
     response = redirect(_next_page())
     session_cookie.set_session_cookie(response, started)
     session_cookie.clear_signin_nonce(response)
@@ -79,14 +82,19 @@ def password():
             wait = limiter.try_attempt(email=user.email, address=request.remote_addr, now=now)
             if wait is not None:
                 errors["current_password"] = f"Too many wrong passwords. {_try_again_in(wait)}"
-                response = current_app.make_response((render_template(
-                    "password.html", errors=errors, other_sessions=0), 429))
+                response = current_app.make_response(
+                    (render_template("password.html", errors=errors, other_sessions=0), 429)
+                )
                 response.headers["Retry-After"] = str(wait)
                 return response
             try:
                 with unit_of_work():  # the new password, every session ended and this browser's new one: together
-                    change_password(user, current_password=request.form.get("current_password", "")[:MAX_PASSWORD],
-                                    new_password=new, now=now)
+                    change_password(
+                        user,
+                        current_password=request.form.get("current_password", "")[:MAX_PASSWORD],
+                        new_password=new,
+                        now=now,
+                    )
                     # Every session just ended, this one included; this browser carries on with a brand-new one.
                     started = user_sessions.start_session(user, now=now)
             except InvalidInputError as exc:
@@ -123,8 +131,14 @@ def _try_again_in(wait: int) -> str:
 
 def _signin_form(*, email: str = "", error: str | None = None, notice: str | None = None, status: int = 200):
     nonce = session_cookie.signin_nonce() or secrets.token_urlsafe(32)
-    body = render_template("signin.html", email=email, error=error, notice=notice,
-                           signin_token=session_cookie.signin_token(nonce), next=_safe_next())
+    body = render_template(
+        "signin.html",
+        email=email,
+        error=error,
+        notice=notice,
+        signin_token=session_cookie.signin_token(nonce),
+        next=_safe_next(),
+    )
     response = current_app.make_response((body, status))
     session_cookie.set_signin_nonce(response, nonce)
     return response

@@ -31,16 +31,23 @@ def back_to_integration_on_refusal(view):
                 return view(account_id, integration_id)
         except (ConflictError, InvalidInputError) as exc:
             flash(sentence(exc.detail), "error")
-            return redirect(url_for("admin_ui.integration_detail", account_id=account_id,
-                                    integration_id=integration_id))
+            return redirect(
+                url_for("admin_ui.integration_detail", account_id=account_id, integration_id=integration_id)
+            )
 
     return wrapper
 
 
 def _token_page(account, integration, issued, *, previous_until=None, previous_stopped=False):
     """The only page that ever shows the token; it is never stored, cached or shown again."""
-    return render_template("integrations/token.html", account=account, integration=integration, issued=issued,
-                           previous_until=previous_until, previous_stopped=previous_stopped)
+    return render_template(
+        "integrations/token.html",
+        account=account,
+        integration=integration,
+        issued=issued,
+        previous_until=previous_until,
+        previous_stopped=previous_stopped,
+    )
 
 
 def _lifetimes() -> dict:
@@ -52,8 +59,9 @@ def _lifetimes() -> dict:
 def token_generate(account_id: str, integration_id: str):
     principal = current_principal()
     account, integration = load(principal, account_id, integration_id, write=True)
-    issued = integrations.generate_token(principal, integration.id, now=now(), expires_in=None,
-                                         expected_version=forms.expected_version(), **_lifetimes())
+    issued = integrations.generate_token(
+        principal, integration.id, now=now(), expires_in=None, expected_version=forms.expected_version(), **_lifetimes()
+    )
     return _token_page(account, integration, issued)
 
 
@@ -78,24 +86,38 @@ def token_expire(account_id: str, integration_id: str):
     principal, moment = current_principal(), now()
     account, integration = load(principal, account_id, integration_id, write=True)
     if request.form.get("mode") == "later":
-        row = integrations.expire_later(principal, integration.id, now=moment, at=forms.deadline("at", moment),
-                                        expected_version=forms.expected_version())
+        row = integrations.expire_later(
+            principal,
+            integration.id,
+            now=moment,
+            at=forms.deadline("at", moment),
+            expected_version=forms.expected_version(),
+        )
         flash(f"The current token keeps working until {row.ends_at:%-d %b %Y, %H:%M} UTC, then stops.", "success")
     else:
-        ended = integrations.expire_now(principal, integration.id, now=moment,
-                                        jti=request.form.get("token_id") or None,
-                                        expected_version=forms.expected_version())
+        ended = integrations.expire_now(
+            principal,
+            integration.id,
+            now=moment,
+            jti=request.form.get("token_id") or None,
+            expected_version=forms.expected_version(),
+        )
         count = len(ended)
-        flash(f"{count} token{'' if count == 1 else 's'} stopped working just now." if count
-              else "There was no live token to expire.", "success")
+        flash(
+            f"{count} token{'' if count == 1 else 's'} stopped working just now."
+            if count
+            else "There was no live token to expire.",
+            "success",
+        )
     return redirect(url_for("admin_ui.integration_detail", account_id=account.id, integration_id=integration.id))
 
 
 @bp.post(f"{BASE}/disable")
 @back_to_integration_on_refusal
 def integration_disable(account_id: str, integration_id: str):
-    return _set_status(account_id, integration_id, "disabled",
-                       "Disabled. Its tokens stop working until you enable it again.")
+    return _set_status(
+        account_id, integration_id, "disabled", "Disabled. Its tokens stop working until you enable it again."
+    )
 
 
 @bp.post(f"{BASE}/enable")
@@ -109,8 +131,7 @@ def integration_enable(account_id: str, integration_id: str):
 def integration_delete(account_id: str, integration_id: str):
     principal = current_principal()
     account, integration = load(principal, account_id, integration_id, write=True)
-    integrations.set_status(principal, integration.id, "deleted", now=now(),
-                            expected_version=forms.expected_version())
+    integrations.set_status(principal, integration.id, "deleted", now=now(), expected_version=forms.expected_version())
     flash(f"Deleted {integration.name}. Its tokens were revoked; its audit trail is kept.", "success")
     return redirect(url_for("admin_ui.integration_list", account_id=account.id))
 

@@ -20,13 +20,28 @@ LOG_LINES = 20
 
 def _page(account, principal, *, secret=None, errors=None, values=None):
     moment = now()
-    rows = [(hook, [deliveries.serialize_delivery(d, e, moment)
-                    for d, e in deliveries.list_deliveries(principal, hook.id, limit=LOG_LINES)])
-            for hook in subscriptions.list_subscriptions(principal, account.id)]
-    return render_template("webhooks/list.html", account=account, rows=rows, events=catalogue.describe(),
-                           public_key=services().webhook_keys.public_key(), secret=secret,
-                           errors=errors or {}, values=values or {"url": "", "signing": "ed25519"},
-                           can_manage=principal.can_administer(account.id), section="webhooks")
+    rows = [
+        (
+            hook,
+            [
+                deliveries.serialize_delivery(d, e, moment)
+                for d, e in deliveries.list_deliveries(principal, hook.id, limit=LOG_LINES)
+            ],
+        )
+        for hook in subscriptions.list_subscriptions(principal, account.id)
+    ]
+    return render_template(
+        "webhooks/list.html",
+        account=account,
+        rows=rows,
+        events=catalogue.describe(),
+        public_key=services().webhook_keys.public_key(),
+        secret=secret,
+        errors=errors or {},
+        values=values or {"url": "", "signing": "ed25519"},
+        can_manage=principal.can_administer(account.id),
+        section="webhooks",
+    )
 
 
 @bp.get("/accounts/<account_id>/settings/webhooks")
@@ -43,9 +58,15 @@ def webhook_create(account_id: str):
     try:
         with unit_of_work():
             _hook, secret = subscriptions.create_subscription(
-                principal, url=values["url"], now=now(), policy=DestinationPolicy.from_config(current_app.config),
-                keys=services().webhook_keys, account_id=account.id,
-                events=request.form.getlist("events") or None, signing=values["signing"])
+                principal,
+                url=values["url"],
+                now=now(),
+                policy=DestinationPolicy.from_config(current_app.config),
+                keys=services().webhook_keys,
+                account_id=account.id,
+                events=request.form.getlist("events") or None,
+                signing=values["signing"],
+            )
     except InvalidInputError as exc:
         return _page(account, principal, errors={exc.field or "url": sentence(exc.detail)}, values=values), 400
     flash("Subscribed. Deliveries are signed; check each one before you trust it.", "success")

@@ -30,6 +30,10 @@ def create_app_or_exit():
 
 
 def main() -> None:
-    OneLineFlaskGroup(create_app=create_app_or_exit, add_default_commands=False, load_dotenv=False,
-                      set_debug_flag=False, help="authserver: private integrations and their access tokens.")(
-        prog_name="authserver")
+    OneLineFlaskGroup(
+        create_app=create_app_or_exit,
+        add_default_commands=False,
+        load_dotenv=False,
+        set_debug_flag=False,
+        help="authserver: private integrations and their access tokens.",
+    )(prog_name="authserver")

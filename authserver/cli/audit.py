@@ -28,6 +28,9 @@ def audit_list(account_id, action, target_id, limit, fmt, as_json):
         click.echo(audit_log.to_csv(rows), nl=False)
         return
     payload = {"events": [audit_log.serialize(r) for r in rows]}
-    text = "\n".join(f"{e['occurred_at']}  {e['action']:32} {e['actor']['type']}:{e['actor']['id']}  "
-                     f"{e['target']['type']}:{e['target']['id']}" for e in payload["events"])
+    text = "\n".join(
+        f"{e['occurred_at']}  {e['action']:32} {e['actor']['type']}:{e['actor']['id']}  "
+        f"{e['target']['type']}:{e['target']['id']}"
+        for e in payload["events"]
+    )
     emit(as_json or fmt == "json", payload, text or "(no events)")

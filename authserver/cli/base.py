@@ -17,8 +17,17 @@ from ..keys import KeyStoreError
 from ..services import services
 from ..unit_of_work import unit_of_work
 
-__all__ = ["OneLineCommand", "OneLineFlaskGroup", "OneLineGroup", "command", "duration", "emit", "json_option",
-           "now", "services"]
+__all__ = [
+    "OneLineCommand",
+    "OneLineFlaskGroup",
+    "OneLineGroup",
+    "command",
+    "duration",
+    "emit",
+    "json_option",
+    "now",
+    "services",
+]
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 

@@ -34,8 +34,11 @@ def client_group():
 @json_option
 def client_create(name, kind, account_id, as_json):
     client, secret = create_client(OPERATOR, name=name, kind=kind, account_id=account_id, now=now())
-    emit(as_json, {"client_id": client.client_id, "client_secret": secret, "kind": kind, "account_id": account_id},
-         f"client_id:     {client.client_id}\nclient_secret: {secret}\n(the secret is shown only once)")
+    emit(
+        as_json,
+        {"client_id": client.client_id, "client_secret": secret, "kind": kind, "account_id": account_id},
+        f"client_id:     {client.client_id}\nclient_secret: {secret}\n(the secret is shown only once)",
+    )
 
 
 @command(client_group, "list")
@@ -44,22 +47,32 @@ def client_create(name, kind, account_id, as_json):
 def client_list(account_id, as_json):
     moment = now()
     rows = [serialize_client(client, moment) for client in list_clients_for(OPERATOR, account_id)]
-    text = "\n".join(f"{r['client_id']}  {r['status']:8}  {r['kind']:16}  {r['account_id'] or '(every account)':30}"
-                     f"  last used {r['last_used_at'] or 'never'}  {r['name']}" for r in rows)
+    text = "\n".join(
+        f"{r['client_id']}  {r['status']:8}  {r['kind']:16}  {r['account_id'] or '(every account)':30}"
+        f"  last used {r['last_used_at'] or 'never'}  {r['name']}"
+        for r in rows
+    )
     emit(as_json, {"clients": rows}, text or "(no clients)")
 
 
 @command(client_group, "rotate-secret")
 @click.argument("client_id")
-@click.option("--overlap", default="24h", show_default=True,
-              help="How long the old secret keeps working, e.g. 24h; 0 stops it at once.")
+@click.option(
+    "--overlap",
+    default="24h",
+    show_default=True,
+    help="How long the old secret keeps working, e.g. 24h; 0 stops it at once.",
+)
 @json_option
 def client_rotate_secret(client_id, overlap, as_json):
     client, secret = rotate_client_secret(OPERATOR, client_id, overlap=parse_overlap(overlap), now=now())
     until = isoformat(client.previous_secret_expires_at)
-    emit(as_json, serialize_client(client, now()) | {"client_secret": secret},
-         f"client_id:     {client.client_id}\nclient_secret: {secret}\n(the secret is shown only once; "
-         + (f"the old one works until {until})" if until else "the old one stopped working)"))
+    emit(
+        as_json,
+        serialize_client(client, now()) | {"client_secret": secret},
+        f"client_id:     {client.client_id}\nclient_secret: {secret}\n(the secret is shown only once; "
+        + (f"the old one works until {until})" if until else "the old one stopped working)"),
+    )
 
 
 @command(client_group, "disable")

@@ -16,8 +16,22 @@ from .tokens import token_group
 from .users import user_group
 from .webhooks import webhooks_group
 
-COMMANDS = (init, db_group, account_group, user_group, client_group, integration_group, token_group, keys_group,
-            audit_group, run, serve, webhooks_group, migrate_group, v1_key_group)
+COMMANDS = (
+    init,
+    db_group,
+    account_group,
+    user_group,
+    client_group,
+    integration_group,
+    token_group,
+    keys_group,
+    audit_group,
+    run,
+    serve,
+    webhooks_group,
+    migrate_group,
+    v1_key_group,
+)
 
 
 def register(app: Flask) -> None:

@@ -36,7 +36,9 @@ def init(as_json):
     except (KeyStoreError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from None
     found = services()
-    payload = {"database": current_app.config["SQLALCHEMY_DATABASE_URI"].split("@")[-1],
-               "keys_dir": str(found.keystore.directory),
-               "current_kid": found.keystore.current_kid(found.clock.now())}
+    payload = {
+        "database": current_app.config["SQLALCHEMY_DATABASE_URI"].split("@")[-1],
+        "keys_dir": str(found.keystore.directory),
+        "current_kid": found.keystore.current_kid(found.clock.now()),
+    }
     emit(as_json, payload, f"ready: schema migrated, signing key {payload['current_kid']}")

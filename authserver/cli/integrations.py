@@ -24,11 +24,20 @@ def integration_group():
 @click.option("--inactivity-window", default=None, help="e.g. 90d, or 'never'.")
 @json_option
 def integration_create(account_id, name, description, scopes, inactivity_window, as_json):
-    window = "default" if inactivity_window is None else (
-        None if inactivity_window == "never" else parse_duration(inactivity_window, field="inactivity-window"))
-    integration = integrations.create_integration(OPERATOR, account_id=account_id, name=name,
-                                                  description=description, scopes=list(scopes), now=now(),
-                                                  inactivity_window=window)
+    window = (
+        "default"
+        if inactivity_window is None
+        else (None if inactivity_window == "never" else parse_duration(inactivity_window, field="inactivity-window"))
+    )
+    integration = integrations.create_integration(
+        OPERATOR,
+        account_id=account_id,
+        name=name,
+        description=description,
+        scopes=list(scopes),
+        now=now(),
+        inactivity_window=window,
+    )
     emit(as_json, serialize_integration(integration), integration.id)
 
 

@@ -22,8 +22,11 @@ def v1_key_group():
 @json_option
 def v1_key_create(account_id, name, as_json):
     row, secret = keys.create_key(OPERATOR, account_id=account_id, name=name, now=now())
-    emit(as_json, keys.serialize_key(row, row.created_at) | {"key": secret},
-         f"{secret}\n(key {row.id}; it is shown only once)")
+    emit(
+        as_json,
+        keys.serialize_key(row, row.created_at) | {"key": secret},
+        f"{secret}\n(key {row.id}; it is shown only once)",
+    )
 
 
 @click.group("migrate", help="Move v1 API keys to v2 private integrations.")
@@ -39,8 +42,10 @@ def migrate_report(account_id, as_json):
     body = report.migration_report(OPERATOR, account_id, now=now())
     lines = []
     for key in body["keys"]:
-        lines.append(f"{key['id']}  {key['name']}  {key['status']}  last used {key['last_used_at'] or 'never'}"
-                     f"  needs [{' '.join(key['needed_scopes'])}]")
+        lines.append(
+            f"{key['id']}  {key['name']}  {key['status']}  last used {key['last_used_at'] or 'never'}"
+            f"  needs [{' '.join(key['needed_scopes'])}]"
+        )
         lines += [f"    {r['route']:40} {r['calls']:>8} calls  -> {r['scope'] or 'unmapped'}" for r in key["routes"]]
     emit(as_json, body, "\n".join(lines) or "(no v1 keys)")
 
@@ -52,13 +57,21 @@ def migrate_report(account_id, as_json):
 def migrate_v1_key(key_id, overlap, as_json):
     """Create the integration and its v2 token (shown once); the v1 key stops after the overlap."""
     found, moment = services(), now()
-    done = migration.migrate_key(OPERATOR, key_id, overlap=parse_duration(overlap, field="overlap"), now=moment,
-                                 policy=found.policy)
-    payload = {"key": keys.serialize_key(done.key, moment), "integration": serialize_integration(done.integration),
-               "token": serialize_token(done.issued.record, moment) | {"token": done.issued.token}}
-    emit(as_json, payload, f"{done.issued.token}\n(v2 token of {done.integration.id} with "
-                           f"[{done.integration.scopes}], shown only once; the v1 key stops at "
-                           f"{payload['key']['stops_at']})")
+    done = migration.migrate_key(
+        OPERATOR, key_id, overlap=parse_duration(overlap, field="overlap"), now=moment, policy=found.policy
+    )
+    payload = {
+        "key": keys.serialize_key(done.key, moment),
+        "integration": serialize_integration(done.integration),
+        "token": serialize_token(done.issued.record, moment) | {"token": done.issued.token},
+    }
+    emit(
+        as_json,
+        payload,
+        f"{done.issued.token}\n(v2 token of {done.integration.id} with "
+        f"[{done.integration.scopes}], shown only once; the v1 key stops at "
+        f"{payload['key']['stops_at']})",
+    )
 
 
 @command(migrate_group, "rollback")

@@ -20,8 +20,11 @@ def token_group():
 
 def _issued(as_json, issued):
     payload = serialize_token(issued.record, now()) | {"token": issued.token}
-    emit(as_json, payload, f"{issued.token}\n(token {issued.record.jti}, expires {payload['expires_at']}; "
-                           "it is shown only once)")
+    emit(
+        as_json,
+        payload,
+        f"{issued.token}\n(token {issued.record.jti}, expires {payload['expires_at']}; it is shown only once)",
+    )
 
 
 @command(token_group, "generate")
@@ -30,8 +33,9 @@ def _issued(as_json, issued):
 @json_option
 def token_generate(integration_id, expires_in, as_json):
     found = services()
-    issued = integrations.generate_token(OPERATOR, integration_id, policy=found.policy, now=now(),
-                                         expires_in=duration(expires_in, "expires-in"))
+    issued = integrations.generate_token(
+        OPERATOR, integration_id, policy=found.policy, now=now(), expires_in=duration(expires_in, "expires-in")
+    )
     _issued(as_json, issued)
 
 
@@ -78,10 +82,15 @@ def token_expire(integration_id, at, jti, as_json):
 @json_option
 def token_list(integration_id, as_json):
     moment = now()
-    rows = [serialize_token(r, moment) | {"status": integrations.token_status(r, moment)}
-            for r in integrations.list_tokens(OPERATOR, integration_id)]
-    text = "\n".join(f"{r['token_id']}  {r['status']:16}  issued {r['issued_at']}  expires {r['expires_at']}  "
-                     f"unused-expiry {r['expires_if_unused_after'] or 'never'}" for r in rows)
+    rows = [
+        serialize_token(r, moment) | {"status": integrations.token_status(r, moment)}
+        for r in integrations.list_tokens(OPERATOR, integration_id)
+    ]
+    text = "\n".join(
+        f"{r['token_id']}  {r['status']:16}  issued {r['issued_at']}  expires {r['expires_at']}  "
+        f"unused-expiry {r['expires_if_unused_after'] or 'never'}"
+        for r in rows
+    )
     emit(as_json, {"tokens": rows}, text or "(no tokens)")
 
 

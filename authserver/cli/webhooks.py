@@ -40,24 +40,37 @@ def webhooks_worker(once, concurrency, as_json):
 @click.option("--url", required=True)
 @click.option("--account", "account_id", default=None)
 @click.option("--integration", "integration_id", default=None)
-@click.option("--resource-service", "client_id", default=None, help="A resource service's client id "
-              "(revocation events only).")
+@click.option(
+    "--resource-service", "client_id", default=None, help="A resource service's client id (revocation events only)."
+)
 @click.option("--event", "events", multiple=True, help="Event type; repeat. Default: every event allowed.")
 @click.option("--signing", type=click.Choice(["ed25519", "hmac"]), default="ed25519", show_default=True)
 @click.option("--description", default=None)
 @json_option
 def webhooks_subscribe(url, account_id, integration_id, client_id, events, signing, description, as_json):
     row, secret = subscriptions.create_subscription(
-        OPERATOR, url=url, now=now(), policy=DestinationPolicy.from_config(current_app.config),
-        keys=services().webhook_keys, account_id=account_id, integration_id=integration_id, client_id=client_id,
-        events=list(events) or None, signing=signing, description=description)
+        OPERATOR,
+        url=url,
+        now=now(),
+        policy=DestinationPolicy.from_config(current_app.config),
+        keys=services().webhook_keys,
+        account_id=account_id,
+        integration_id=integration_id,
+        client_id=client_id,
+        events=list(events) or None,
+        signing=signing,
+        description=description,
+    )
     payload = subscriptions.serialize_subscription(row)
     if secret:
         payload["secret"] = secret
     else:
         payload["public_key"] = services().webhook_keys.public_key()
-    text = row.id + (f"\nsecret: {secret}\n(the secret is shown only once)" if secret else
-                     f"\nverify v1a signatures with {payload['public_key']}")
+    text = row.id + (
+        f"\nsecret: {secret}\n(the secret is shown only once)"
+        if secret
+        else f"\nverify v1a signatures with {payload['public_key']}"
+    )
     emit(as_json, payload, text)
 
 
@@ -66,8 +79,7 @@ def webhooks_subscribe(url, account_id, integration_id, client_id, events, signi
 @json_option
 def webhooks_list(account_id, as_json):
     rows = [subscriptions.serialize_subscription(r) for r in subscriptions.list_subscriptions(OPERATOR, account_id)]
-    text = "\n".join(f"{r['id']}  {r['status']:8}  {r['owner']:16} {r['url']}  [{' '.join(r['events'])}]"
-                     for r in rows)
+    text = "\n".join(f"{r['id']}  {r['status']:8}  {r['owner']:16} {r['url']}  [{' '.join(r['events'])}]" for r in rows)
     emit(as_json, {"webhooks": rows}, text or "(no webhooks)")
 
 
@@ -87,10 +99,14 @@ def webhooks_delete(subscription_id, as_json):
 def webhooks_deliveries(subscription_id, status, limit, as_json):
     """The delivery log: status, attempts and last error of each delivery."""
     moment = now()
-    rows = [deliveries.serialize_delivery(d, e, moment)
-            for d, e in deliveries.list_deliveries(OPERATOR, subscription_id, limit=limit, status=status)]
-    text = "\n".join(f"{r['id']}  {r['event']['type']:28} {r['status']:9} attempts={r['attempts']}  "
-                     f"{r['last_error'] or ''}" for r in rows)
+    rows = [
+        deliveries.serialize_delivery(d, e, moment)
+        for d, e in deliveries.list_deliveries(OPERATOR, subscription_id, limit=limit, status=status)
+    ]
+    text = "\n".join(
+        f"{r['id']}  {r['event']['type']:28} {r['status']:9} attempts={r['attempts']}  {r['last_error'] or ''}"
+        for r in rows
+    )
     emit(as_json, {"deliveries": rows}, text or "(no deliveries)")
 
 

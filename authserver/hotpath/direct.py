@@ -129,8 +129,12 @@ class DirectIntrospection:
             g.request_id = request_id
             status, body, headers = self._answer(environ, form, request_id)
         payload = json.dumps(body, separators=(",", ":")).encode()
-        response_headers = [*headers, ("Content-Length", str(len(payload))), ("X-Request-Id", request_id),
-                            *SECURITY_HEADERS]
+        response_headers = [
+            *headers,
+            ("Content-Length", str(len(payload))),
+            ("X-Request-Id", request_id),
+            *SECURITY_HEADERS,
+        ]
         start_response(_REASONS.get(status, f"{status} Unknown"), response_headers)
         observe_introspection(status, introspection_result(status, body), started)
         log_access("POST", PATH, status, started, environ.get("REMOTE_ADDR"), request_id)
@@ -154,8 +158,7 @@ class DirectIntrospection:
             status, body, headers = token_store_unavailable(exc, PATH)
             headers = [("Content-Type", "application/json"), ("Cache-Control", "no-store"), *headers]
         except Exception as exc:
-            log.error("unhandled %s on POST %s (request %s)", exc.__class__.__name__, PATH, request_id,
-                      exc_info=True)
+            log.error("unhandled %s on POST %s (request %s)", exc.__class__.__name__, PATH, request_id, exc_info=True)
             body = {"error": "server_error", "error_description": f"unexpected error; request id {request_id}"}
             status, headers = 500, [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
         return status, body, headers

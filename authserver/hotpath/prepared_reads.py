@@ -124,8 +124,10 @@ class PreparedRead:
         if found is None:
             dialect = engine.dialect
             compiled = self.statement.compile(dialect=dialect)
-            processors = [column.type.dialect_impl(dialect).result_processor(dialect, None)
-                          for column in self.statement.selected_columns]
+            processors = [
+                column.type.dialect_impl(dialect).result_processor(dialect, None)
+                for column in self.statement.selected_columns
+            ]
             found = self._compiled[engine] = (str(compiled), compiled.positiontup, processors)
         return found
 
@@ -139,8 +141,9 @@ class PreparedRead:
             row = _fetch_first(connections, sql, arguments, wait, retried=True)
         if row is None:
             return None
-        return tuple(value if process is None else process(value) for process, value in zip(processors, row,
-                                                                                           strict=True))
+        return tuple(
+            value if process is None else process(value) for process, value in zip(processors, row, strict=True)
+        )
 
 
 class _Disconnected(Exception):
@@ -169,7 +172,14 @@ def _fetch_first(connections: ReadConnections, sql: str, arguments, wait: WaitHo
             connections.discard(connection)
         if disconnected and not retried:
             raise _Disconnected() from exc
-        raise DBAPIError.instance(sql, arguments, exc, dbapi_error, hide_parameters=engine.hide_parameters,
-                                  connection_invalidated=disconnected, dialect=dialect) from exc
+        raise DBAPIError.instance(
+            sql,
+            arguments,
+            exc,
+            dbapi_error,
+            hide_parameters=engine.hide_parameters,
+            connection_invalidated=disconnected,
+            dialect=dialect,
+        ) from exc
     connections.release(connection)
     return rows[0] if rows else None

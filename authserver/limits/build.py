@@ -18,9 +18,11 @@ from .rates import INTROSPECTION, REVOCATION, TOKEN_GENERATION, MemoryRateStore,
 from .redis_store import RedisAttemptStore, RedisRateStore
 from .signin import AttemptStore, Limit, SignInLimiter
 
-_RATE_KEYS = ((INTROSPECTION, "AUTHSERVER_RATE_LIMIT_INTROSPECTION"),
-              (REVOCATION, "AUTHSERVER_RATE_LIMIT_REVOCATION"),
-              (TOKEN_GENERATION, "AUTHSERVER_RATE_LIMIT_TOKEN_GENERATION"))
+_RATE_KEYS = (
+    (INTROSPECTION, "AUTHSERVER_RATE_LIMIT_INTROSPECTION"),
+    (REVOCATION, "AUTHSERVER_RATE_LIMIT_REVOCATION"),
+    (TOKEN_GENERATION, "AUTHSERVER_RATE_LIMIT_TOKEN_GENERATION"),
+)
 
 
 def build_limits(config: dict, clock, client: redis.Redis | None = None) -> RequestLimits:
@@ -35,8 +37,9 @@ def build_limits(config: dict, clock, client: redis.Redis | None = None) -> Requ
     }
     per_process = frozenset({INTROSPECTION})
     if client is not None:
-        stores = {kind: RedisRateStore(client, config["REDIS_KEY_PREFIX"], fallback=store)
-                  for kind, store in stores.items()}
+        stores = {
+            kind: RedisRateStore(client, config["REDIS_KEY_PREFIX"], fallback=store) for kind, store in stores.items()
+        }
         per_process = frozenset()
     return RequestLimits(rates, stores, clock, per_process)
 
@@ -44,8 +47,10 @@ def build_limits(config: dict, clock, client: redis.Redis | None = None) -> Requ
 def build_signin_limiter(config: dict, client: redis.Redis | None = None) -> SignInLimiter:
     """Failed password checks (sign-in, password change) per account and per address, in the database or Redis."""
     account, address = config["AUTHSERVER_SIGNIN_ACCOUNT_LIMIT"], config["AUTHSERVER_SIGNIN_ADDRESS_LIMIT"]
-    limits = (Limit("account", failures=account[0], window=int(account[1])),
-              Limit("address", failures=address[0], window=int(address[1])))
+    limits = (
+        Limit("account", failures=account[0], window=int(account[1])),
+        Limit("address", failures=address[0], window=int(address[1])),
+    )
     store: AttemptStore = DatabaseAttemptStore()
     if client is not None:
         store = RedisAttemptStore(client, config["REDIS_KEY_PREFIX"], fallback=store)

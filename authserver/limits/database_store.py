@@ -60,8 +60,9 @@ def compare_and_set(connection: Connection, key: str, decide: Callable[[str], De
             values = {"state": state, "version": row.version + 1}
             if expires_at is not None:
                 values["expires_at"] = expires_at
-            written = connection.execute(update(_TABLE).where(
-                _TABLE.c.key == key, _TABLE.c.version == row.version).values(**values)).rowcount
+            written = connection.execute(
+                update(_TABLE).where(_TABLE.c.key == key, _TABLE.c.version == row.version).values(**values)
+            ).rowcount
         if written == 1:
             return answer
     return None
@@ -109,7 +110,7 @@ class DatabaseAttemptStore:
             wait = wait_for(recent, at, limit)
             if wait > 0:
                 return None, None, wait
-            recent = sorted([*recent, at])[-limit.failures:]
+            recent = sorted([*recent, at])[-limit.failures :]
             return _encode(recent), _ms(recent[-1] + limit.window), 0.0
 
         with own_transaction() as connection:

@@ -70,8 +70,13 @@ class RequestLimits:
     ``stores`` names each limit's store; a kind listed in ``per_process`` keeps its budget in process memory, and
     ``share_among(workers)`` gives each worker its share of it."""
 
-    def __init__(self, rates: dict[str, Rate | None], stores: dict[str, RateStore], clock,
-                 per_process: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        rates: dict[str, Rate | None],
+        stores: dict[str, RateStore],
+        clock,
+        per_process: frozenset[str] = frozenset(),
+    ) -> None:
         self.rates, self.stores, self.clock = dict(rates), stores, clock
         self.configured, self.per_process = dict(rates), per_process
 
@@ -95,7 +100,8 @@ class RequestLimits:
         wait = self.retry_after(TOKEN_GENERATION, account_id)
         if wait is not None:
             raise RateLimitedError(
-                f"too many tokens generated for this account; try again in {wait} seconds", retry_after=wait)
+                f"too many tokens generated for this account; try again in {wait} seconds", retry_after=wait
+            )
 
 
 class RateLimitedTokenGenerator(IntegrationTokenGenerator):

@@ -48,8 +48,11 @@ class _Fallback:
     def failed(self, exc: Exception) -> None:
         if time.monotonic() - self._warned_at > 60:
             self._warned_at = time.monotonic()
-            log.warning("redis unavailable for %s (%s); limits are per instance until it returns",
-                        self.what, exc.__class__.__name__)
+            log.warning(
+                "redis unavailable for %s (%s); limits are per instance until it returns",
+                self.what,
+                exc.__class__.__name__,
+            )
 
 
 class RedisRateStore:
@@ -76,8 +79,10 @@ class RedisRateStore:
                 return 0.0
         try:
             with wait:  # a network round trip: the hot path's next request goes on meanwhile
-                granted, retry_in = self._gcra(keys=[self.prefix + key], args=[
-                    repr(now), repr(rate.interval), repr(rate.period), max(1, rate.count // 100)])
+                granted, retry_in = self._gcra(
+                    keys=[self.prefix + key],
+                    args=[repr(now), repr(rate.interval), repr(rate.period), max(1, rate.count // 100)],
+                )
         except redis.RedisError as exc:
             self._fallback.failed(exc)
             return self.fallback.acquire(key, rate, now)
@@ -105,20 +110,28 @@ class RedisAttemptStore:
 
     def take(self, key: str, at: float, limit: Limit) -> float:
         try:
-            return float(self._take(keys=[self.prefix + key], args=[
-                repr(at), limit.window, limit.failures, f"{at!r}:{secrets.token_hex(4)}"]))
+            return float(
+                self._take(
+                    keys=[self.prefix + key],
+                    args=[repr(at), limit.window, limit.failures, f"{at!r}:{secrets.token_hex(4)}"],
+                )
+            )
         except redis.RedisError as exc:
             self._fallback.failed(exc)
             return self.fallback.take(key, at, limit)
 
     def wait(self, key: str, at: float, limit: Limit) -> float:
         try:
-            times = [score for _, score in self.redis.zrangebyscore(
-                self.prefix + key, f"({at - limit.window!r}", "+inf", withscores=True)]
+            times = [
+                score
+                for _, score in self.redis.zrangebyscore(
+                    self.prefix + key, f"({at - limit.window!r}", "+inf", withscores=True
+                )
+            ]
         except redis.RedisError as exc:
             self._fallback.failed(exc)
             return self.fallback.wait(key, at, limit)
-        recent = times[-limit.failures:]
+        recent = times[-limit.failures :]
         return max(recent[0] + limit.window - at, 0.0) if len(recent) >= limit.failures else 0.0
 
     def give_back(self, key: str, at: float) -> None:

@@ -91,8 +91,9 @@ class MemoryAttemptStore:
 class SignInLimiter:
     """Counts each password check before it runs, and hears which ones succeeded."""
 
-    def __init__(self, store: AttemptStore | None = None,
-                 limits: tuple[Limit, Limit] = (ACCOUNT_LIMIT, ADDRESS_LIMIT)) -> None:
+    def __init__(
+        self, store: AttemptStore | None = None, limits: tuple[Limit, Limit] = (ACCOUNT_LIMIT, ADDRESS_LIMIT)
+    ) -> None:
         self.store = store or MemoryAttemptStore()
         self.account_limit, self.address_limit = limits
 

@@ -9,7 +9,6 @@ config = context.config
 connection = config.attributes.get("connection")
 if connection is None:
     raise RuntimeError("run migrations through `authserver db upgrade`")
-context.configure(connection=connection, target_metadata=db.metadata, render_as_batch=True,
-                  compare_type=True)
+context.configure(connection=connection, target_metadata=db.metadata, render_as_batch=True, compare_type=True)
 with context.begin_transaction():
     context.run_migrations()

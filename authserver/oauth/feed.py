@@ -82,16 +82,18 @@ def report_usage():
     body = request.get_json(silent=True)
     uses = body.get("uses") if isinstance(body, dict) else None
     if not isinstance(uses, list) or len(uses) > MAX_USAGE_ITEMS:
-        raise InvalidInputError(f"body must be {{\"uses\": [...]}} with at most {MAX_USAGE_ITEMS} items")
+        raise InvalidInputError(f'body must be {{"uses": [...]}} with at most {MAX_USAGE_ITEMS} items')
     app_services = services()
     now = app_services.clock.now()
     parsed = parse_uses(uses, now)  # the shape and the counting rule: usage_reports.py
     # Only uses of tokens live right now count: a late report must not bring an idle-expired token back to life.
     recent = app_services.activity.recent_use if app_services.activity is not None else (lambda jti: None)
     with unit_of_work():  # the request's one transaction: the liveness read and the per-service counts
-        known = {jti for jti, state in load_states([use.jti for use in parsed]).items()
-                 if (client.account_id is None or state.account_id == client.account_id)
-                 and state.is_live(now, recent(jti))}
+        known = {
+            jti
+            for jti, state in load_states([use.jti for use in parsed]).items()
+            if (client.account_id is None or state.account_id == client.account_id) and state.is_live(now, recent(jti))
+        }
         record_calls(client.client_id, [(use.jti, use.used_at, use.scopes) for use in parsed if use.jti in known])
     accepted = 0
     if app_services.activity is not None:

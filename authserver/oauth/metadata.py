@@ -22,23 +22,25 @@ class PrivateIntegrationMetadata(AuthorizationServerMetadata):
 
 def build_metadata(issuer: str, signing_algs: list[str]) -> PrivateIntegrationMetadata:
     base = issuer.rstrip("/")
-    return PrivateIntegrationMetadata({
-        "issuer": issuer,
-        "jwks_uri": f"{base}/.well-known/jwks.json",
-        "introspection_endpoint": f"{base}/oauth/introspect",
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "revocation_endpoint": f"{base}/oauth/revoke",
-        # "none": a token holder may revoke the token it holds without client credentials (possession is proof).
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "scopes_supported": sorted(ALL_SCOPES),
-        "grant_types_supported": [],
-        "response_types_supported": [],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "access_token_signing_alg_values_supported": signing_algs,
-        "service_documentation": f"{base}/docs",
-        "admin_api_openapi": f"{base}/api/openapi.json",
-        "token_usage_endpoint": f"{base}/oauth/usage",
-        # Resource services follow this feed (long poll) to stop honouring revoked tokens within a second.
-        "token_events_endpoint": f"{base}/oauth/events",
-        "token_events_snapshot_endpoint": f"{base}/oauth/events/snapshot",
-    })
+    return PrivateIntegrationMetadata(
+        {
+            "issuer": issuer,
+            "jwks_uri": f"{base}/.well-known/jwks.json",
+            "introspection_endpoint": f"{base}/oauth/introspect",
+            "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "revocation_endpoint": f"{base}/oauth/revoke",
+            # "none": a token holder may revoke the token it holds without client credentials (possession is proof).
+            "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+            "scopes_supported": sorted(ALL_SCOPES),
+            "grant_types_supported": [],
+            "response_types_supported": [],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "access_token_signing_alg_values_supported": signing_algs,
+            "service_documentation": f"{base}/docs",
+            "admin_api_openapi": f"{base}/api/openapi.json",
+            "token_usage_endpoint": f"{base}/oauth/usage",
+            # Resource services follow this feed (long poll) to stop honouring revoked tokens within a second.
+            "token_events_endpoint": f"{base}/oauth/events",
+            "token_events_snapshot_endpoint": f"{base}/oauth/events/snapshot",
+        }
+    )

@@ -24,8 +24,10 @@ def check_form_request(request) -> None:
     if repeated:
         named = [name for name in repeated if name in _NAMED]
         raise InvalidRequestError(
-            description=f"parameters must not be repeated: {', '.join(named)}" if named
-            else "parameters must not be repeated")
+            description=f"parameters must not be repeated: {', '.join(named)}"
+            if named
+            else "parameters must not be repeated"
+        )
 
 
 def _is_bodiless(request, content_type: str) -> bool:

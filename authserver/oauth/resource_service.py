@@ -13,7 +13,8 @@ def authenticate_resource_service() -> tuple[object | None, Response | None]:
     server = services().oauth
     oauth_request = server.create_oauth2_request(request)
     try:
-        return server.authenticate_client(oauth_request, ["client_secret_basic", "client_secret_post"],
-                                          "introspection"), None
+        return server.authenticate_client(
+            oauth_request, ["client_secret_basic", "client_secret_post"], "introspection"
+        ), None
     except OAuth2Error as error:
         return None, server.handle_error_response(oauth_request, error)

@@ -50,8 +50,15 @@ class TokenRevocationEndpoint(FormRequestShape, RevocationEndpoint):
         principal = self._principal(request, client)
         if client.kind == "token_holder" or principal.can_administer(state.account_id):
             return state
-        emit_refusal(TokenRevocationRefused(actor=principal, now=self.clock.now(), target_type="token",
-                                            target_id=state.jti, reason="not an admin of the token's account"))
+        emit_refusal(
+            TokenRevocationRefused(
+                actor=principal,
+                now=self.clock.now(),
+                target_type="token",
+                target_id=state.jti,
+                reason="not an admin of the token's account",
+            )
+        )
         return None  # the view's unit of work commits the audit entry with the (uninformative) 200
 
     def revoke_token(self, token, request):
@@ -61,5 +68,10 @@ class TokenRevocationEndpoint(FormRequestShape, RevocationEndpoint):
         address = http_request.remote_addr
         if client.kind == "token_holder":
             return Principal(kind="token_holder", id=None, source_address=address)
-        return Principal(kind="admin_client", id=client.client_id, admin_of=self.admin_scope(client.account_id),
-                         source_address=address, account_id=client.account_id)
+        return Principal(
+            kind="admin_client",
+            id=client.client_id,
+            admin_of=self.admin_scope(client.account_id),
+            source_address=address,
+            account_id=client.account_id,
+        )

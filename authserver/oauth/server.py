@@ -26,10 +26,12 @@ class IntegrationAuthorizationServer(AuthorizationServer):
         self.client_lookup = lookup
         self.limits = limits
         self.register_client_auth_method("token_possession", authenticate_token_holder)
-        self.register_client_auth_method("client_secret_basic",
-                                         uniform_failures(authenticate_client_secret_basic, lookup))
-        self.register_client_auth_method("client_secret_post",
-                                         uniform_failures(authenticate_client_secret_post, lookup))
+        self.register_client_auth_method(
+            "client_secret_basic", uniform_failures(authenticate_client_secret_basic, lookup)
+        )
+        self.register_client_auth_method(
+            "client_secret_post", uniform_failures(authenticate_client_secret_post, lookup)
+        )
 
     def authenticate_client(self, request, methods, endpoint="token"):
         """Authenticate, then spend one request of the client's budget for this endpoint (a token holder's budget

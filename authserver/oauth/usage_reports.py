@@ -48,9 +48,14 @@ def parse_use(item: object, now: datetime) -> ReportedUse:
         raise InvalidInputError("count must be a positive integer")
     used_at = parse_instant(item["last_used_at"], field="last_used_at") if item.get("last_used_at") else now
     scopes = item.get("scopes", {})
-    if not isinstance(scopes, dict) or len(scopes) > MAX_SCOPES_PER_USE \
-            or not all(isinstance(scope, str) and _SCOPE.fullmatch(scope) and _is_count(n) and n >= 1
-                       for scope, n in scopes.items()):
+    if (
+        not isinstance(scopes, dict)
+        or len(scopes) > MAX_SCOPES_PER_USE
+        or not all(
+            isinstance(scope, str) and _SCOPE.fullmatch(scope) and _is_count(n) and n >= 1
+            for scope, n in scopes.items()
+        )
+    ):
         raise InvalidInputError("scopes must map scope names to positive call counts", field="scopes")
     if scopes and sum(scopes.values()) != count:
         raise InvalidInputError("scopes must split the use's count exactly", field="scopes")

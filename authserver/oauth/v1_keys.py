@@ -24,11 +24,24 @@ def check_v1_key():
         return error
     route = parse_route(request.form.get("route"))
     with unit_of_work():
-        found = check_key(request.form.get("key"), route, now=services().clock.now(), checked_by=client.client_id,
-                          account_id=client.account_id)
-    body = {"active": False} if found is None else {
-        "active": True, "key_id": found.key.id, "account_id": found.key.account_id,
-        "stops_at": isoformat(found.stops_at), "migrated_to_integration_id": found.key.migrated_integration_id}
+        found = check_key(
+            request.form.get("key"),
+            route,
+            now=services().clock.now(),
+            checked_by=client.client_id,
+            account_id=client.account_id,
+        )
+    body = (
+        {"active": False}
+        if found is None
+        else {
+            "active": True,
+            "key_id": found.key.id,
+            "account_id": found.key.account_id,
+            "stops_at": isoformat(found.stops_at),
+            "migrated_to_integration_id": found.key.migrated_integration_id,
+        }
+    )
     response = jsonify(body)
     response.headers["Cache-Control"] = "no-store"
     return response

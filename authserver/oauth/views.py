@@ -81,7 +81,6 @@ def database_unavailable(exc):
 
 @bp.errorhandler(DomainError)
 def domain_error(exc: DomainError):
-    response = jsonify(error="server_error" if exc.status >= 500 else "invalid_request",
-                       error_description=exc.detail)
+    response = jsonify(error="server_error" if exc.status >= 500 else "invalid_request", error_description=exc.detail)
     response.status_code = exc.status
     return response

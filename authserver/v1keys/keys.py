@@ -35,11 +35,24 @@ def create_key(principal: Principal, *, account_id: str, name: str, now: datetim
     """A legacy key (for demos and tests of the migration); the key is returned once."""
     account = get_account_for(principal, account_id, write=True)
     secret = KEY_PREFIX + new_secret()
-    row = V1ApiKey(id=new_id("v1k"), account_id=account.id, name=clean_name(name), key_digest=secret_digest(secret),
-                   key_prefix=secret[:10], created_at=now)
+    row = V1ApiKey(
+        id=new_id("v1k"),
+        account_id=account.id,
+        name=clean_name(name),
+        key_digest=secret_digest(secret),
+        key_prefix=secret[:10],
+        created_at=now,
+    )
     db.session.add(row)
-    emit(de.V1KeyCreated(actor=principal, now=now, account_id=account.id, key_id=row.id,
-                         after={"name": row.name, "key_prefix": row.key_prefix}))
+    emit(
+        de.V1KeyCreated(
+            actor=principal,
+            now=now,
+            account_id=account.id,
+            key_id=row.id,
+            after={"name": row.name, "key_prefix": row.key_prefix},
+        )
+    )
     db.session.flush()
     return row, secret
 
@@ -57,8 +70,9 @@ def is_usable(row: V1ApiKey, now: datetime) -> bool:
     return key_status(row, now) in ("active", "migrating")
 
 
-def check_key(presented: object, route: str, *, now: datetime, checked_by: str,
-              account_id: str | None = None) -> KeyCheck | None:
+def check_key(
+    presented: object, route: str, *, now: datetime, checked_by: str, account_id: str | None = None
+) -> KeyCheck | None:
     """Look the key up by digest and record the use on ``route``; None for anything not usable right now.
 
     ``account_id`` confines a resource service bound to one account to that account's keys."""
@@ -74,14 +88,24 @@ def check_key(presented: object, route: str, *, now: datetime, checked_by: str,
 def _record_use(row: V1ApiKey, route: str, now: datetime, checked_by: str) -> None:
     """v1 traffic is legacy and small: one row per (key, route), upserted so concurrent first uses never clash."""
     insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(V1KeyUsage).values(key_id=row.id, route=route, count=1, first_used_at=now, last_used_at=now,
-                                          last_used_by=checked_by)
-    db.session.execute(statement.on_conflict_do_update(
-        index_elements=["key_id", "route"],
-        set_={"count": V1KeyUsage.count + 1, "last_used_by": checked_by,
-              "last_used_at": case((V1KeyUsage.last_used_at > now, V1KeyUsage.last_used_at), else_=now)}))
-    db.session.execute(update(V1ApiKey).where(V1ApiKey.id == row.id).values(
-        last_used_at=case((V1ApiKey.last_used_at > now, V1ApiKey.last_used_at), else_=now)))
+    statement = insert(V1KeyUsage).values(
+        key_id=row.id, route=route, count=1, first_used_at=now, last_used_at=now, last_used_by=checked_by
+    )
+    db.session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["key_id", "route"],
+            set_={
+                "count": V1KeyUsage.count + 1,
+                "last_used_by": checked_by,
+                "last_used_at": case((V1KeyUsage.last_used_at > now, V1KeyUsage.last_used_at), else_=now),
+            },
+        )
+    )
+    db.session.execute(
+        update(V1ApiKey)
+        .where(V1ApiKey.id == row.id)
+        .values(last_used_at=case((V1ApiKey.last_used_at > now, V1ApiKey.last_used_at), else_=now))
+    )
     db.session.commit()
 
 
@@ -96,13 +120,15 @@ def get_key_for(principal: Principal, key_id: str, *, write: bool = False) -> V1
 
 def list_keys(principal: Principal, account_id: str) -> list[V1ApiKey]:
     get_account_for(principal, account_id)
-    return list(db.session.scalars(select(V1ApiKey).where(V1ApiKey.account_id == account_id)
-                                   .order_by(V1ApiKey.created_at, V1ApiKey.id)))
+    return list(
+        db.session.scalars(
+            select(V1ApiKey).where(V1ApiKey.account_id == account_id).order_by(V1ApiKey.created_at, V1ApiKey.id)
+        )
+    )
 
 
 def usage_of(key_id: str) -> list[V1KeyUsage]:
-    return list(db.session.scalars(select(V1KeyUsage).where(V1KeyUsage.key_id == key_id)
-                                   .order_by(V1KeyUsage.route)))
+    return list(db.session.scalars(select(V1KeyUsage).where(V1KeyUsage.key_id == key_id).order_by(V1KeyUsage.route)))
 
 
 def serialize_key(row: V1ApiKey, now: datetime) -> dict:

@@ -37,11 +37,22 @@ def migration_report(principal: Principal, account_id: str, *, now: datetime) ->
     for row in list_keys(principal, account.id):
         usage = usage_of(row.id)
         needs = needs_of(row.id)
-        keys.append(serialize_key(row, now) | {
-            "routes": [{"route": u.route, "calls": u.count, "first_used_at": isoformat(u.first_used_at),
-                        "last_used_at": isoformat(u.last_used_at), "scope": scope_for(u.route)} for u in usage],
-            "needed_scopes": sorted(needs.scopes),
-            "unmapped_routes": list(needs.unmapped_routes),
-            "beyond_account_ceiling": sorted(needs.scopes - ceiling),
-        })
+        keys.append(
+            serialize_key(row, now)
+            | {
+                "routes": [
+                    {
+                        "route": u.route,
+                        "calls": u.count,
+                        "first_used_at": isoformat(u.first_used_at),
+                        "last_used_at": isoformat(u.last_used_at),
+                        "scope": scope_for(u.route),
+                    }
+                    for u in usage
+                ],
+                "needed_scopes": sorted(needs.scopes),
+                "unmapped_routes": list(needs.unmapped_routes),
+                "beyond_account_ceiling": sorted(needs.scopes - ceiling),
+            }
+        )
     return {"account_id": account.id, "generated_at": isoformat(now), "keys": keys}

@@ -22,9 +22,17 @@ _IPV4_MAPPED = IPv6Network("::ffff:0:0/96")  # RFC 4291 §2.5.5.2
 _IPV4_TRANSLATED = IPv6Network("::ffff:0:0:0/96")  # RFC 2765 §2.1 (SIIT)
 
 # Not globally reachable (IANA IPv6 special-purpose registry), whatever this Python's ``is_global`` says.
-_NOT_GLOBAL_IPV6 = (_NAT64_LOCAL_USE, IPv6Network("100::/64"), IPv6Network("2001::/23"),
-                    IPv6Network("2001:db8::/32"), IPv6Network("3fff::/20"), IPv6Network("5f00::/16"),
-                    IPv6Network("fc00::/7"), IPv6Network("fe80::/10"), IPv6Network("fec0::/10"))
+_NOT_GLOBAL_IPV6 = (
+    _NAT64_LOCAL_USE,
+    IPv6Network("100::/64"),
+    IPv6Network("2001::/23"),
+    IPv6Network("2001:db8::/32"),
+    IPv6Network("3fff::/20"),
+    IPv6Network("5f00::/16"),
+    IPv6Network("fc00::/7"),
+    IPv6Network("fe80::/10"),
+    IPv6Network("fec0::/10"),
+)
 
 
 def embedded_ipv4_addresses(address: IPAddress) -> tuple[IPv4Address, ...]:
@@ -33,8 +41,12 @@ def embedded_ipv4_addresses(address: IPAddress) -> tuple[IPv4Address, ...]:
     if not isinstance(address, IPv6Address):
         return ()
     value = int(address)
-    if address in _NAT64_WELL_KNOWN or address in _IPV4_COMPATIBLE or address in _IPV4_MAPPED \
-            or address in _IPV4_TRANSLATED:
+    if (
+        address in _NAT64_WELL_KNOWN
+        or address in _IPV4_COMPATIBLE
+        or address in _IPV4_MAPPED
+        or address in _IPV4_TRANSLATED
+    ):
         return (IPv4Address(value & 0xFFFFFFFF),)
     if address in _SIX_TO_FOUR:
         return (IPv4Address((value >> 80) & 0xFFFFFFFF),)
@@ -64,4 +76,3 @@ def _is_public(address: IPAddress) -> bool:
     if isinstance(address, IPv6Address) and any(address in network for network in _NOT_GLOBAL_IPV6):
         return False
     return address.is_global and not address.is_multicast
-

@@ -31,8 +31,10 @@ REVOCATION_EVENTS: frozenset[str] = frozenset(
 
 
 def describe() -> list[dict]:
-    return [{"type": name, "description": text, "revocation": name in REVOCATION_EVENTS}
-            for name, text in EVENT_TYPES.items()]
+    return [
+        {"type": name, "description": text, "revocation": name in REVOCATION_EVENTS}
+        for name, text in EVENT_TYPES.items()
+    ]
 
 
 def parse_event_types(value: object, *, allowed: frozenset[str] | None = None) -> frozenset[str]:

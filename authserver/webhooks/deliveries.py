@@ -35,37 +35,74 @@ def backoff(attempts: int, base: float, rng: random.Random | None = None) -> flo
 
 
 def due_ids(now: datetime, *, limit: int = 50) -> list[str]:
-    return list(db.session.scalars(
-        select(WebhookDelivery.id).where(
-            WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now,
-            or_(WebhookDelivery.lease_until.is_(None), WebhookDelivery.lease_until <= now))
-        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(limit)))
+    return list(
+        db.session.scalars(
+            select(WebhookDelivery.id)
+            .where(
+                WebhookDelivery.status == "pending",
+                WebhookDelivery.next_attempt_at <= now,
+                or_(WebhookDelivery.lease_until.is_(None), WebhookDelivery.lease_until <= now),
+            )
+            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+            .limit(limit)
+        )
+    )
 
 
 def claim(delivery_id: str, now: datetime, *, lease_seconds: float) -> str | None:
     """Take the delivery for one attempt; None if another worker has it or it is no longer due."""
     lease_id = new_id("lease")
-    result = db.session.execute(update(WebhookDelivery).where(
-        WebhookDelivery.id == delivery_id, WebhookDelivery.status == "pending",
-        WebhookDelivery.next_attempt_at <= now,
-        or_(WebhookDelivery.lease_until.is_(None), WebhookDelivery.lease_until <= now),
-    ).values(lease_id=lease_id, lease_until=now + timedelta(seconds=lease_seconds),
-             attempts=WebhookDelivery.attempts + 1, last_attempt_at=now))
+    result = db.session.execute(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.id == delivery_id,
+            WebhookDelivery.status == "pending",
+            WebhookDelivery.next_attempt_at <= now,
+            or_(WebhookDelivery.lease_until.is_(None), WebhookDelivery.lease_until <= now),
+        )
+        .values(
+            lease_id=lease_id,
+            lease_until=now + timedelta(seconds=lease_seconds),
+            attempts=WebhookDelivery.attempts + 1,
+            last_attempt_at=now,
+        )
+    )
     db.session.commit()
     return lease_id if result.rowcount == 1 else None
 
 
 def record_success(delivery_id: str, now: datetime, status_code: int) -> None:
     """Success wins even if the lease ran out meanwhile: the receiver has the event."""
-    db.session.execute(update(WebhookDelivery).where(
-        WebhookDelivery.id == delivery_id, WebhookDelivery.status == "pending",
-    ).values(status="succeeded", delivered_at=now, last_status_code=status_code, last_error=None,
-             next_attempt_at=None, lease_id=None, lease_until=None))
+    db.session.execute(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.id == delivery_id,
+            WebhookDelivery.status == "pending",
+        )
+        .values(
+            status="succeeded",
+            delivered_at=now,
+            last_status_code=status_code,
+            last_error=None,
+            next_attempt_at=None,
+            lease_id=None,
+            lease_until=None,
+        )
+    )
     db.session.commit()
 
 
-def record_failure(delivery_id: str, lease_id: str, now: datetime, *, error: str, status_code: int | None,
-                   base: float, retry_after: float | None = None, rng: random.Random | None = None) -> str:
+def record_failure(
+    delivery_id: str,
+    lease_id: str,
+    now: datetime,
+    *,
+    error: str,
+    status_code: int | None,
+    base: float,
+    retry_after: float | None = None,
+    rng: random.Random | None = None,
+) -> str:
     """Schedule the next attempt (or give up past ``retry_until``); returns the new status."""
     row = db.session.get(WebhookDelivery, delivery_id)
     if row is None or row.lease_id != lease_id or row.status != "pending":
@@ -84,9 +121,18 @@ def record_failure(delivery_id: str, lease_id: str, now: datetime, *, error: str
 
 def give_up(delivery_id: str, now: datetime, *, status: str, error: str, status_code: int | None = None) -> None:
     """End a delivery without retrying: its subscription is gone (cancelled) or answered 410 Gone (failed)."""
-    db.session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(
-        status=status, last_error=error[:500], last_status_code=status_code, next_attempt_at=None,
-        lease_id=None, lease_until=None))
+    db.session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id == delivery_id)
+        .values(
+            status=status,
+            last_error=error[:500],
+            last_status_code=status_code,
+            next_attempt_at=None,
+            lease_id=None,
+            lease_until=None,
+        )
+    )
     db.session.commit()
 
 
@@ -103,12 +149,16 @@ def get_delivery_for(principal: Principal, delivery_id: str, *, write: bool = Fa
     return row
 
 
-def list_deliveries(principal: Principal, subscription_id: str, *, limit: int = 100,
-                    status: str | None = None) -> list[tuple[WebhookDelivery, WebhookEvent]]:
+def list_deliveries(
+    principal: Principal, subscription_id: str, *, limit: int = 100, status: str | None = None
+) -> list[tuple[WebhookDelivery, WebhookEvent]]:
     """A subscription's delivery log, newest first."""
     subscription = get_subscription_for(principal, subscription_id)
-    query = (select(WebhookDelivery, WebhookEvent).join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
-             .where(WebhookDelivery.subscription_id == subscription.id))
+    query = (
+        select(WebhookDelivery, WebhookEvent)
+        .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
+        .where(WebhookDelivery.subscription_id == subscription.id)
+    )
     if status:
         query = query.where(WebhookDelivery.status == status)
     query = query.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc()).limit(max(1, min(limit, 500)))
@@ -126,8 +176,11 @@ def redeliver(principal: Principal, delivery_id: str, *, now: datetime) -> Webho
     before = serialize_delivery(row, None, now)
     row.status, row.next_attempt_at, row.retry_until = "pending", now, now + RETRY_WINDOW
     row.lease_id = row.lease_until = None
-    emit(de.WebhookRedeliveryRequested(actor=principal, now=now, account_id=subscription.account_id,
-                                       delivery_id=row.id, before=before))
+    emit(
+        de.WebhookRedeliveryRequested(
+            actor=principal, now=now, account_id=subscription.account_id, delivery_id=row.id, before=before
+        )
+    )
     db.session.flush()
     return row
 

@@ -33,9 +33,12 @@ class DestinationPolicy:
 
     @classmethod
     def from_config(cls, config: dict) -> DestinationPolicy:
-        return cls(allow_http=bool(config.get("AUTHSERVER_WEBHOOK_ALLOW_HTTP")),
-                   allowed_networks=tuple(ipaddress.ip_network(item, strict=False)
-                                          for item in config.get("AUTHSERVER_WEBHOOK_ALLOW_HOSTS", ())))
+        return cls(
+            allow_http=bool(config.get("AUTHSERVER_WEBHOOK_ALLOW_HTTP")),
+            allowed_networks=tuple(
+                ipaddress.ip_network(item, strict=False) for item in config.get("AUTHSERVER_WEBHOOK_ALLOW_HOSTS", ())
+            ),
+        )
 
     def is_allowed_address(self, address: IPAddress) -> bool:
         """Public, or listed by the operator. A listed IPv4 network allows its IPv4-mapped spelling (the same host
@@ -69,8 +72,9 @@ class Destination:
 def check_url(url: object, policy: DestinationPolicy) -> SplitResult:
     """The URL's shape: absolute, https (or http if allowed), no credentials, a host."""
     if not isinstance(url, str) or not url.strip() or len(url) > MAX_URL_LENGTH:
-        raise DestinationRefusedError(f"url must be an absolute URL of at most {MAX_URL_LENGTH} characters",
-                                      field="url")
+        raise DestinationRefusedError(
+            f"url must be an absolute URL of at most {MAX_URL_LENGTH} characters", field="url"
+        )
     try:
         parts = urlsplit(url.strip())
         port = parts.port
@@ -103,5 +107,7 @@ def resolve(url: object, policy: DestinationPolicy) -> Destination:
     if refused:
         raise DestinationRefusedError(
             f"webhooks may not be sent to {refused[0]}: loopback, private, link-local and metadata addresses "
-            "are refused unless the operator allows them", field="url")
+            "are refused unless the operator allows them",
+            field="url",
+        )
     return Destination(url=parts, address=str(addresses[0]), port=port)

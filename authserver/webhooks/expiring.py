@@ -38,34 +38,63 @@ def scan(now: datetime, recent_use: Callable[[str], datetime | None] | None = No
             continue
         if row.ends_at is not None and row.ends_at <= now + SCHEDULED_END_NOTICE:
             reason = "grace" if row.replaced_by else "scheduled_end"
-            emitted += _once(TokenExpiring(actor=SYSTEM, now=now, token=row, reason=reason, deadline=row.ends_at,
-                                           dedup_key=outbox.expiring_key(row.jti, reason, row.ends_at)))
+            emitted += _once(
+                TokenExpiring(
+                    actor=SYSTEM,
+                    now=now,
+                    token=row,
+                    reason=reason,
+                    deadline=row.ends_at,
+                    dedup_key=outbox.expiring_key(row.jti, reason, row.ends_at),
+                )
+            )
         idle = state.idle_deadline(recent)
         if idle is not None:
             ends = min(m for m in (row.ends_at, row.expires_at) if m is not None)
             if now < idle <= now + INACTIVITY_NOTICE and idle < ends:
-                emitted += _once(TokenExpiring(actor=SYSTEM, now=now, token=row, reason="inactivity", deadline=idle,
-                                               dedup_key=outbox.expiring_key(row.jti, "inactivity", idle)))
+                emitted += _once(
+                    TokenExpiring(
+                        actor=SYSTEM,
+                        now=now,
+                        token=row,
+                        reason="inactivity",
+                        deadline=idle,
+                        dedup_key=outbox.expiring_key(row.jti, "inactivity", idle),
+                    )
+                )
     for row in _recently_ended(now):
         emitted += _once(TokenEnded(actor=SYSTEM, now=now, token=row, dedup_key=outbox.ended_key(row.jti)))
     return emitted
 
 
 def _live_tokens(now: datetime) -> list[AccessToken]:
-    return list(db.session.scalars(
-        select(AccessToken)
-        .join(Integration, Integration.id == AccessToken.integration_id)
-        .where(AccessToken.revoked_at.is_(None), AccessToken.expires_at > now, Integration.status == "active",
-               or_(AccessToken.ends_at.is_(None), AccessToken.ends_at > now))
-    ))
+    return list(
+        db.session.scalars(
+            select(AccessToken)
+            .join(Integration, Integration.id == AccessToken.integration_id)
+            .where(
+                AccessToken.revoked_at.is_(None),
+                AccessToken.expires_at > now,
+                Integration.status == "active",
+                or_(AccessToken.ends_at.is_(None), AccessToken.ends_at > now),
+            )
+        )
+    )
 
 
 def _recently_ended(now: datetime) -> list[AccessToken]:
     """Tokens whose scheduled end passed before anything else stopped them."""
-    return list(db.session.scalars(select(AccessToken).where(
-        AccessToken.ends_at.is_not(None), AccessToken.ends_at <= now, AccessToken.ends_at > now - ENDED_LOOKBACK,
-        AccessToken.ends_at < AccessToken.expires_at,
-        or_(AccessToken.revoked_at.is_(None), AccessToken.revoked_at > AccessToken.ends_at))))
+    return list(
+        db.session.scalars(
+            select(AccessToken).where(
+                AccessToken.ends_at.is_not(None),
+                AccessToken.ends_at <= now,
+                AccessToken.ends_at > now - ENDED_LOOKBACK,
+                AccessToken.ends_at < AccessToken.expires_at,
+                or_(AccessToken.revoked_at.is_(None), AccessToken.revoked_at > AccessToken.ends_at),
+            )
+        )
+    )
 
 
 def _once(event: TokenExpiring | TokenEnded) -> int:

@@ -26,42 +26,86 @@ from . import catalogue
 RETRY_WINDOW = timedelta(hours=26)
 
 
-def queue(event_type: str, *, account_id: str, integration_id: str | None, now: datetime, data: dict,
-         dedup_key: str | None = None) -> WebhookEvent | None:
+def queue(
+    event_type: str,
+    *,
+    account_id: str,
+    integration_id: str | None,
+    now: datetime,
+    data: dict,
+    dedup_key: str | None = None,
+) -> WebhookEvent | None:
     """Queue ``event_type`` for every active subscription that wants it; nothing is stored if nobody does."""
     subscribers = [s for s in _subscribers(account_id, integration_id) if event_type in s.event_types.split()]
     if not subscribers:
         return None
-    body = json.dumps({"type": event_type, "timestamp": isoformat(now), "data": data},
-                      separators=(",", ":"), sort_keys=True)
-    event = WebhookEvent(id=new_id("msg"), type=event_type, account_id=account_id, integration_id=integration_id,
-                         occurred_at=now, body=body, dedup_key=dedup_key)
+    body = json.dumps(
+        {"type": event_type, "timestamp": isoformat(now), "data": data}, separators=(",", ":"), sort_keys=True
+    )
+    event = WebhookEvent(
+        id=new_id("msg"),
+        type=event_type,
+        account_id=account_id,
+        integration_id=integration_id,
+        occurred_at=now,
+        body=body,
+        dedup_key=dedup_key,
+    )
     db.session.add(event)
     for subscription in subscribers:
-        db.session.add(WebhookDelivery(id=new_id("dlv"), event=event, subscription_id=subscription.id,
-                                       status="pending", attempts=0, next_attempt_at=now,
-                                       retry_until=now + RETRY_WINDOW, created_at=now))
+        db.session.add(
+            WebhookDelivery(
+                id=new_id("dlv"),
+                event=event,
+                subscription_id=subscription.id,
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                retry_until=now + RETRY_WINDOW,
+                created_at=now,
+            )
+        )
     return event
 
 
 def _subscribers(account_id: str, integration_id: str | None) -> list[WebhookSubscription]:
     """The account's own subscriptions (all, or this integration's) and resource services that see the account."""
     services = select(ApiClient.client_id).where(
-        ApiClient.kind == "resource-service", ApiClient.disabled_at.is_(None),
-        or_(ApiClient.account_id.is_(None), ApiClient.account_id == account_id))
-    return list(db.session.scalars(select(WebhookSubscription).where(
-        WebhookSubscription.status == "active",
-        or_(and_(WebhookSubscription.client_id.is_(None), WebhookSubscription.account_id == account_id,
-                 or_(WebhookSubscription.integration_id.is_(None),
-                     WebhookSubscription.integration_id == integration_id)),
-            WebhookSubscription.client_id.in_(services)),
-    ).order_by(WebhookSubscription.created_at, WebhookSubscription.id)))
+        ApiClient.kind == "resource-service",
+        ApiClient.disabled_at.is_(None),
+        or_(ApiClient.account_id.is_(None), ApiClient.account_id == account_id),
+    )
+    return list(
+        db.session.scalars(
+            select(WebhookSubscription)
+            .where(
+                WebhookSubscription.status == "active",
+                or_(
+                    and_(
+                        WebhookSubscription.client_id.is_(None),
+                        WebhookSubscription.account_id == account_id,
+                        or_(
+                            WebhookSubscription.integration_id.is_(None),
+                            WebhookSubscription.integration_id == integration_id,
+                        ),
+                    ),
+                    WebhookSubscription.client_id.in_(services),
+                ),
+            )
+            .order_by(WebhookSubscription.created_at, WebhookSubscription.id)
+        )
+    )
 
 
 def _token(row: AccessToken) -> dict:
-    return {"account_id": row.account_id, "integration_id": row.integration_id, "token_id": row.jti,
-            "scopes": sorted(row.scopes.split()), "issued_at": isoformat(row.issued_at),
-            "expires_at": isoformat(row.expires_at)}
+    return {
+        "account_id": row.account_id,
+        "integration_id": row.integration_id,
+        "token_id": row.jti,
+        "scopes": sorted(row.scopes.split()),
+        "issued_at": isoformat(row.issued_at),
+        "expires_at": isoformat(row.expires_at),
+    }
 
 
 # -- the projector: which webhook each domain event queues (domain_events declares WEBHOOKS) ----------------
@@ -76,36 +120,66 @@ def _integration(integration: Integration) -> dict:
 
 
 def _to(row: AccessToken, event_type: str, now: datetime, data: dict, dedup_key: str | None = None) -> None:
-    queue(event_type, account_id=row.account_id, integration_id=row.integration_id, now=now, data=_token(row) | data,
-         dedup_key=dedup_key)
+    queue(
+        event_type,
+        account_id=row.account_id,
+        integration_id=row.integration_id,
+        now=now,
+        data=_token(row) | data,
+        dedup_key=dedup_key,
+    )
 
 
 def _integration_created(event: de.IntegrationCreated) -> None:
     integration = event.integration
-    queue(catalogue.INTEGRATION_CREATED, account_id=integration.account_id, integration_id=integration.id,
-         now=event.now, data=_integration(integration) | {"name": integration.name,
-                                                            "scopes": sorted(integration.scopes.split()),
-                                                            "created_by": integration.created_by})
+    queue(
+        catalogue.INTEGRATION_CREATED,
+        account_id=integration.account_id,
+        integration_id=integration.id,
+        now=event.now,
+        data=_integration(integration)
+        | {
+            "name": integration.name,
+            "scopes": sorted(integration.scopes.split()),
+            "created_by": integration.created_by,
+        },
+    )
 
 
 def _scopes_changed(integration: Integration, before: list[str], after: list[str], now: datetime) -> None:
-    queue(catalogue.INTEGRATION_SCOPES_CHANGED, account_id=integration.account_id, integration_id=integration.id,
-         now=now, data=_integration(integration) | {"scopes_before": sorted(before), "scopes": sorted(after)})
+    queue(
+        catalogue.INTEGRATION_SCOPES_CHANGED,
+        account_id=integration.account_id,
+        integration_id=integration.id,
+        now=now,
+        data=_integration(integration) | {"scopes_before": sorted(before), "scopes": sorted(after)},
+    )
 
 
 def _integration_deleted(event: de.IntegrationDeleted) -> None:
     """Only deletion is a webhook event; disabling and enabling reach resource services through the feed."""
     integration = event.integration
-    queue(catalogue.INTEGRATION_DELETED, account_id=integration.account_id, integration_id=integration.id,
-         now=event.now, data=_integration(integration) | {"name": integration.name,
-                                                            "deleted_at": isoformat(event.now)})
+    queue(
+        catalogue.INTEGRATION_DELETED,
+        account_id=integration.account_id,
+        integration_id=integration.id,
+        now=event.now,
+        data=_integration(integration) | {"name": integration.name, "deleted_at": isoformat(event.now)},
+    )
 
 
 def _token_rotated(event: de.TokenRotated | de.TokenRotatedWithGrace, old_tokens_end: datetime) -> None:
     """``old_tokens_end`` is now (rotate now) or the grace deadline (rotate with grace)."""
-    _to(event.token, catalogue.TOKEN_ROTATED, event.now,
-        {"previous_token_ids": [p.jti for p in event.previous],
-         "previous_tokens_end_at": isoformat(old_tokens_end), "grace": old_tokens_end > event.now})
+    _to(
+        event.token,
+        catalogue.TOKEN_ROTATED,
+        event.now,
+        {
+            "previous_token_ids": [p.jti for p in event.previous],
+            "previous_tokens_end_at": isoformat(old_tokens_end),
+            "grace": old_tokens_end > event.now,
+        },
+    )
 
 
 def _tokens_expired(rows: tuple[AccessToken, ...], now: datetime, reason: str) -> None:
@@ -120,28 +194,40 @@ def _tokens_expired(rows: tuple[AccessToken, ...], now: datetime, reason: str) -
 def _token_ended(event: de.TokenEnded) -> None:
     row = event.token
     assert row.ends_at is not None
-    _to(row, catalogue.TOKEN_EXPIRED, event.now,
+    _to(
+        row,
+        catalogue.TOKEN_EXPIRED,
+        event.now,
         {"reason": "grace_ended" if row.replaced_by else "scheduled_end", "ended_at": isoformat(row.ends_at)},
-        dedup_key=event.dedup_key)
+        dedup_key=event.dedup_key,
+    )
 
 
 _PROJECTIONS: dict[type, Callable] = {
     de.IntegrationCreated: _integration_created,
-    de.IntegrationScopesChanged: lambda e: _scopes_changed(e.integration, e.before["scopes"], e.after["scopes"],
-                                                           e.now),
-    de.IntegrationScopesNarrowedByAccount: lambda e: _scopes_changed(e.integration, e.scopes_before,
-                                                                     e.scopes_after, e.now),
+    de.IntegrationScopesChanged: lambda e: _scopes_changed(e.integration, e.before["scopes"], e.after["scopes"], e.now),
+    de.IntegrationScopesNarrowedByAccount: lambda e: _scopes_changed(
+        e.integration, e.scopes_before, e.scopes_after, e.now
+    ),
     de.IntegrationDeleted: _integration_deleted,
     de.TokenGenerated: lambda e: _to(e.token, catalogue.TOKEN_GENERATED, e.now, {}),
     de.TokenRotated: lambda e: _token_rotated(e, e.now),
     de.TokenRotatedWithGrace: lambda e: _token_rotated(e, e.ending[0].ends_at),
     de.TokenExpired: lambda e: _tokens_expired(e.stopped, e.now, "expired_by_admin"),
     de.TokenExpiredInactive: lambda e: _tokens_expired(e.stopped, e.now, "inactive"),
-    de.TokenRevoked: lambda e: _to(e.token, catalogue.TOKEN_REVOKED, e.now,
-                                   {"reason": e.token.revocation_reason,
-                                    "revoked_at": isoformat(e.token.revoked_at)}),
-    de.TokenExpiring: lambda e: _to(e.token, catalogue.TOKEN_EXPIRING, e.now,
-                                    {"reason": e.reason, "ends_at": isoformat(e.deadline)}, dedup_key=e.dedup_key),
+    de.TokenRevoked: lambda e: _to(
+        e.token,
+        catalogue.TOKEN_REVOKED,
+        e.now,
+        {"reason": e.token.revocation_reason, "revoked_at": isoformat(e.token.revoked_at)},
+    ),
+    de.TokenExpiring: lambda e: _to(
+        e.token,
+        catalogue.TOKEN_EXPIRING,
+        e.now,
+        {"reason": e.reason, "ends_at": isoformat(e.deadline)},
+        dedup_key=e.dedup_key,
+    ),
     de.TokenEnded: _token_ended,
 }
 PROJECTED = frozenset(_PROJECTIONS)  # checked against domain_events' WEBHOOKS declarations by a unit test

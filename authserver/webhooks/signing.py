@@ -57,7 +57,8 @@ class WebhookKeys:
         if not self.path.exists():
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             pem = ed25519.Ed25519PrivateKey.generate().private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
             tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as handle:
@@ -75,18 +76,19 @@ class WebhookKeys:
 
     def public_key(self) -> str:
         """The published verification key: ``whpk_`` + base64 of the raw 32-byte Ed25519 public key."""
-        raw = self.private_key().public_key().public_bytes(serialization.Encoding.Raw,
-                                                           serialization.PublicFormat.Raw)
+        raw = self.private_key().public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         return "whpk_" + base64.b64encode(raw).decode()
 
     def ed25519_signature(self, content: bytes) -> str:
         return "v1a," + base64.b64encode(self.private_key().sign(content)).decode()
 
     def _sealing_key(self) -> AESGCM:
-        raw = self.private_key().private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-                                               serialization.NoEncryption())
-        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                       info=b"authserver webhook secret sealing v1").derive(raw)
+        raw = self.private_key().private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+        )
+        derived = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=b"authserver webhook secret sealing v1"
+        ).derive(raw)
         return AESGCM(derived)
 
     def seal(self, secret: str) -> str:

@@ -27,9 +27,18 @@ from .signing import SIGNING_SCHEMES, WebhookKeys, new_hmac_secret
 
 
 def create_subscription(
-    principal: Principal, *, url: object, now: datetime, policy: DestinationPolicy, keys: WebhookKeys,
-    account_id: str | None = None, integration_id: str | None = None, client_id: str | None = None,
-    events: object = None, signing: object = "ed25519", description: object = None,
+    principal: Principal,
+    *,
+    url: object,
+    now: datetime,
+    policy: DestinationPolicy,
+    keys: WebhookKeys,
+    account_id: str | None = None,
+    integration_id: str | None = None,
+    client_id: str | None = None,
+    events: object = None,
+    signing: object = "ed25519",
+    description: object = None,
 ) -> tuple[WebhookSubscription, str | None]:
     """Subscribe a URL. Returns the subscription and, for ``signing="hmac"``, its secret (shown once)."""
     allowed = frozenset(catalogue.EVENT_TYPES)
@@ -58,14 +67,30 @@ def create_subscription(
     description = "" if description is None else clean_name(description, field="description")
     secret = new_hmac_secret() if signing == "hmac" else None
     subscription = WebhookSubscription(
-        id=new_id("whk"), account_id=account_id, integration_id=integration_id, client_id=client_id,
-        url=destination.url.geturl(), event_types=" ".join(sorted(types)), signing=signing,
-        sealed_secret=keys.seal(secret) if secret else None, description=description, status="active",
-        created_by=f"{principal.kind}:{principal.id}", created_at=now, updated_at=now,
+        id=new_id("whk"),
+        account_id=account_id,
+        integration_id=integration_id,
+        client_id=client_id,
+        url=destination.url.geturl(),
+        event_types=" ".join(sorted(types)),
+        signing=signing,
+        sealed_secret=keys.seal(secret) if secret else None,
+        description=description,
+        status="active",
+        created_by=f"{principal.kind}:{principal.id}",
+        created_at=now,
+        updated_at=now,
     )
     db.session.add(subscription)
-    emit(de.WebhookSubscribed(actor=principal, now=now, account_id=account_id, subscription_id=subscription.id,
-                              after=serialize_subscription(subscription)))
+    emit(
+        de.WebhookSubscribed(
+            actor=principal,
+            now=now,
+            account_id=account_id,
+            subscription_id=subscription.id,
+            after=serialize_subscription(subscription),
+        )
+    )
     db.session.flush()
     return subscription, secret
 
@@ -93,8 +118,7 @@ def list_subscriptions(principal: Principal, account_id: str | None) -> list[Web
             raise ForbiddenError("only the operator lists every subscription")
     else:
         get_account_for(principal, account_id)
-        query = query.where(WebhookSubscription.account_id == account_id,
-                            WebhookSubscription.client_id.is_(None))
+        query = query.where(WebhookSubscription.account_id == account_id, WebhookSubscription.client_id.is_(None))
     return list(db.session.scalars(query.order_by(WebhookSubscription.created_at, WebhookSubscription.id)))
 
 
@@ -103,18 +127,22 @@ def delete_subscription(principal: Principal, subscription_id: str, *, now: date
     row = get_subscription_for(principal, subscription_id, write=True)
     before = serialize_subscription(row)
     row.status, row.updated_at = "deleted", now
-    db.session.execute(update(WebhookDelivery).where(
-        WebhookDelivery.subscription_id == row.id, WebhookDelivery.status == "pending",
-    ).values(status="cancelled", next_attempt_at=None))
-    emit(de.WebhookDeleted(actor=principal, now=now, account_id=row.account_id, subscription_id=row.id,
-                           before=before))
+    db.session.execute(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.subscription_id == row.id,
+            WebhookDelivery.status == "pending",
+        )
+        .values(status="cancelled", next_attempt_at=None)
+    )
+    emit(de.WebhookDeleted(actor=principal, now=now, account_id=row.account_id, subscription_id=row.id, before=before))
     db.session.flush()
     return row
 
 
 def serialize_subscription(row: WebhookSubscription) -> dict:
     """Never includes the secret."""
-    owner = ("resource_service" if row.client_id else "integration" if row.integration_id else "account")
+    owner = "resource_service" if row.client_id else "integration" if row.integration_id else "account"
     return {
         "id": row.id,
         "owner": owner,

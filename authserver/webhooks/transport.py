@@ -62,12 +62,19 @@ def post(destination: Destination, body: bytes, headers: dict[str, str], *, time
     watchdog.daemon = True
     watchdog.start()
     try:
-        connection.request("POST", destination.target, body=body, headers={
-            "Content-Type": "application/json", "User-Agent": USER_AGENT, **headers})
+        connection.request(
+            "POST",
+            destination.target,
+            body=body,
+            headers={"Content-Type": "application/json", "User-Agent": USER_AGENT, **headers},
+        )
         response = connection.getresponse()
         response.read(MAX_RESPONSE_BYTES)
-        return Outcome(status=response.status, error=None if 200 <= response.status < 300 else
-                       f"HTTP {response.status}", retry_after=_retry_after(response.getheader("Retry-After")))
+        return Outcome(
+            status=response.status,
+            error=None if 200 <= response.status < 300 else f"HTTP {response.status}",
+            retry_after=_retry_after(response.getheader("Retry-After")),
+        )
     except (OSError, http.client.HTTPException, ValueError, AttributeError) as exc:
         timed_out = not watchdog.is_alive() or isinstance(exc, TimeoutError)
         detail = "timed out" if timed_out else f"{exc.__class__.__name__}: {exc}"

@@ -79,13 +79,16 @@ class WebhookWorker:
         try:
             destination = resolve(subscription.url, self.policy)  # again, now: DNS may have changed
         except DestinationRefusedError as exc:
-            deliveries.record_failure(delivery_id, lease, now, error=exc.detail, status_code=None,
-                                      base=self.retry_base)
+            deliveries.record_failure(delivery_id, lease, now, error=exc.detail, status_code=None, base=self.retry_base)
             return True
         timestamp = int(self.clock.now().timestamp())
-        headers = {"webhook-id": event.id, "webhook-timestamp": str(timestamp),
-                   "webhook-signature": self.keys.signature(subscription.signing, subscription.sealed_secret,
-                                                            event.id, timestamp, event.body)}
+        headers = {
+            "webhook-id": event.id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": self.keys.signature(
+                subscription.signing, subscription.sealed_secret, event.id, timestamp, event.body
+            ),
+        }
         body, subscription_id = event.body.encode(), subscription.id
         db.session.rollback()  # hold no transaction (or SQLite lock) while waiting on the network
         outcome = transport.post(destination, body, headers, timeout=self.timeout)
@@ -94,12 +97,23 @@ class WebhookWorker:
             deliveries.record_success(delivery_id, finished, outcome.status)
         elif outcome.gone:
             self._disable(subscription_id, finished)
-            deliveries.give_up(delivery_id, finished, status="failed", error="receiver answered 410 Gone; "
-                               "the subscription was disabled", status_code=410)
+            deliveries.give_up(
+                delivery_id,
+                finished,
+                status="failed",
+                error="receiver answered 410 Gone; the subscription was disabled",
+                status_code=410,
+            )
         else:
-            deliveries.record_failure(delivery_id, lease, finished, error=outcome.error or "failed",
-                                      status_code=outcome.status, base=self.retry_base,
-                                      retry_after=outcome.retry_after)
+            deliveries.record_failure(
+                delivery_id,
+                lease,
+                finished,
+                error=outcome.error or "failed",
+                status_code=outcome.status,
+                base=self.retry_base,
+                retry_after=outcome.retry_after,
+            )
         return True
 
     def _disable(self, subscription_id: str, now) -> None:

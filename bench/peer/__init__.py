@@ -34,8 +34,14 @@ def ensure_installed() -> str:
         raise PeerUnavailableError("node and npm are needed for the peer (apt-get install -y nodejs npm)")
     manifest = HERE / "node_modules" / "oidc-provider" / "package.json"
     if not manifest.exists():
-        done = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=HERE,  # noqa: S603
-                              capture_output=True, text=True, timeout=600, check=False)
+        done = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=HERE,  # noqa: S603
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
         if done.returncode != 0 or not manifest.exists():
             raise PeerUnavailableError(f"npm ci in {HERE} failed: {(done.stderr or done.stdout)[-2000:]}")
     return json.loads(manifest.read_text())["version"]
@@ -89,8 +95,14 @@ def start_peer(workdir: Path) -> Peer:
     port = free_port()
     client_id, client_secret = "bench-service", secrets.token_urlsafe(32)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PEER_", "NODE_OPTIONS"))}
-    env.update({"PEER_PORT": str(port), "PEER_CLIENT_ID": client_id, "PEER_CLIENT_SECRET": client_secret,
-                "NODE_ENV": "production"})
+    env.update(
+        {
+            "PEER_PORT": str(port),
+            "PEER_CLIENT_ID": client_id,
+            "PEER_CLIENT_SECRET": client_secret,
+            "NODE_ENV": "production",
+        }
+    )
     argv = [shutil.which("node") or "node", str(HERE / "server.mjs")]
     server = ServerProcess(argv, env, port, workdir / "peer.log", ready_path="/.well-known/openid-configuration")
     peer = Peer(server.start(timeout=60), client_id, client_secret)

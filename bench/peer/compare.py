@@ -36,23 +36,37 @@ def _load(target: Target, *, duration: float, connections: int) -> Result:
     """One wrk run, with the server's CPU time per request (which, unlike throughput, hardly moves when other work
     competes for the cores)."""
     cpu = target.server.cpu_seconds()
-    result = run_wrk(target.url, duration=duration, connections=connections, bodies=target.bodies,
-                     authorization=target.authorization)
+    result = run_wrk(
+        target.url, duration=duration, connections=connections, bodies=target.bodies, authorization=target.authorization
+    )
     used = target.server.cpu_seconds() - cpu
     return replace(result, server_cpu_us=1e6 * used / result.requests if result.requests else 0.0)
 
 
-def compare_with_peer(*, workdir: Path, ours: Callable[[], ServerProcess], hello: Callable[[], ServerProcess],
-                      our_bodies: Path, our_authorization: str, rounds: int, duration: float, connections: int,
-                      load_average: Callable[[], str], workers: int = 2) -> dict:
+def compare_with_peer(
+    *,
+    workdir: Path,
+    ours: Callable[[], ServerProcess],
+    hello: Callable[[], ServerProcess],
+    our_bodies: Path,
+    our_authorization: str,
+    rounds: int,
+    duration: float,
+    connections: int,
+    load_average: Callable[[], str],
+    workers: int = 2,
+) -> dict:
     """Measure, print a small table and the ratios, and return the figures. Stops everything it started."""
     try:
         version = ensure_installed()
     except PeerUnavailableError as exc:
         print(f"\npeer skipped: {exc}")
         return {}
-    print(f"\nside by side with node-oidc-provider {version}: {rounds} rounds of A B C, {duration:g}s each "
-          f"(load average {load_average()})", flush=True)
+    print(
+        f"\nside by side with node-oidc-provider {version}: {rounds} rounds of A B C, {duration:g}s each "
+        f"(load average {load_average()})",
+        flush=True,
+    )
     started: list = []
     try:
         our_server = ours().start()
@@ -62,13 +76,21 @@ def compare_with_peer(*, workdir: Path, ours: Callable[[], ServerProcess], hello
         peer = start_peer(workdir)
         started.append(peer)
         targets = [
-            Target(Series("authserver introspect active"), our_server, our_server.url + "/oauth/introspect",
-                   our_bodies, our_authorization),
-            Target(Series(f"node-oidc-provider {version} introspect"), peer.server,
-                   peer.server.url + peer.introspection_path, peer.write_bodies(workdir / "peer.bodies"),
-                   peer.authorization),
-            Target(Series("hello (ceiling)"), hello_server, hello_server.url + "/hello", our_bodies,
-                   our_authorization),
+            Target(
+                Series("authserver introspect active"),
+                our_server,
+                our_server.url + "/oauth/introspect",
+                our_bodies,
+                our_authorization,
+            ),
+            Target(
+                Series(f"node-oidc-provider {version} introspect"),
+                peer.server,
+                peer.server.url + peer.introspection_path,
+                peer.write_bodies(workdir / "peer.bodies"),
+                peer.authorization,
+            ),
+            Target(Series("hello (ceiling)"), hello_server, hello_server.url + "/hello", our_bodies, our_authorization),
         ]
         for target in targets:  # JIT and caches warm before the first measured round, for everyone alike
             _load(target, duration=WARMUP_SECONDS, connections=connections)
@@ -82,18 +104,24 @@ def compare_with_peer(*, workdir: Path, ours: Callable[[], ServerProcess], hello
         for running in reversed(started):
             running.stop()
     ours_series, peer_series, hello_series = (t.series for t in targets)
-    print(f"\nside by side, wrk {connections} connections, {duration:g}s x {rounds} rounds interleaved, medians; "
-          f"load average at end {load_average()}")
+    print(
+        f"\nside by side, wrk {connections} connections, {duration:g}s x {rounds} rounds interleaved, medians; "
+        f"load average at end {load_average()}"
+    )
     print(f"{'server':42} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9} {'errors':>7} {'CPU us/req':>10}")
     for series in (ours_series, peer_series, hello_series):
-        print(f"{series.name:42} {series.median('rps'):8.0f} {series.median('p50_ms'):8.2f} "
-              f"{series.median('p99_ms'):8.2f} {series.median('p999_ms'):9.2f} {series.errors:7d} "
-              f"{series.median('server_cpu_us'):10.0f}")
+        print(
+            f"{series.name:42} {series.median('rps'):8.0f} {series.median('p50_ms'):8.2f} "
+            f"{series.median('p99_ms'):8.2f} {series.median('p999_ms'):9.2f} {series.errors:7d} "
+            f"{series.median('server_cpu_us'):10.0f}"
+        )
     ours_rps, peer_rps, hello_rps = (s.median("rps") for s in (ours_series, peer_series, hello_series))
     per_round = [a.rps / b.rps for a, b in zip(ours_series.results, peer_series.results, strict=True) if b.rps]
     figures = {
         "peer_version": version,
-        "ours": ours_series.figures(), "peer": peer_series.figures(), "hello": hello_series.figures(),
+        "ours": ours_series.figures(),
+        "peer": peer_series.figures(),
+        "hello": hello_series.figures(),
         "ratio_vs_peer": ours_rps / peer_rps if peer_rps else 0.0,
         "ratio_vs_peer_per_round": per_round,
         "p99_vs_peer": ours_series.median("p99_ms") / peer_series.median("p99_ms") if peer_rps else 0.0,
@@ -102,13 +130,18 @@ def compare_with_peer(*, workdir: Path, ours: Callable[[], ServerProcess], hello
     ours_cpu, peer_cpu = ours_series.median("server_cpu_us"), peer_series.median("server_cpu_us")
     figures["cpu_ratio_vs_peer"] = peer_cpu / ours_cpu if ours_cpu else 0.0
     print(f"per-round ratios vs peer: {' '.join(f'{r:.2f}' for r in per_round)}")
-    print(f"server CPU per request: ours {ours_cpu:.0f} us over {workers} worker processes, the peer {peer_cpu:.0f} us "
-          f"in its one process; cpu_ratio_vs_peer (peer CPU / ours, >1 = we spend less): "
-          f"{figures['cpu_ratio_vs_peer']:.2f}")
-    print(f"p99 vs peer: {figures['p99_vs_peer']:.2f}x ({ours_series.median('p99_ms'):.2f} ms vs "
-          f"{peer_series.median('p99_ms'):.2f} ms)")
-    print(f"ceiling (hello) in the same rounds: ours is {figures['ratio_vs_hello_side_by_side']:.2f} of it; "
-          f"the peer is {peer_rps / hello_rps if hello_rps else 0:.2f} of it")
+    print(
+        f"server CPU per request: ours {ours_cpu:.0f} us over {workers} worker processes, the peer {peer_cpu:.0f} us "
+        f"in its one process; cpu_ratio_vs_peer (peer CPU / ours, >1 = we spend less): "
+        f"{figures['cpu_ratio_vs_peer']:.2f}"
+    )
+    print(
+        f"p99 vs peer: {figures['p99_vs_peer']:.2f}x ({ours_series.median('p99_ms'):.2f} ms vs "
+        f"{peer_series.median('p99_ms'):.2f} ms)"
+    )
+    print(
+        f"ceiling (hello) in the same rounds: ours is {figures['ratio_vs_hello_side_by_side']:.2f} of it; "
+        f"the peer is {peer_rps / hello_rps if hello_rps else 0:.2f} of it"
+    )
     print(f"ratio_vs_peer: {figures['ratio_vs_peer']:.2f}")
     return figures
-

@@ -15,13 +15,24 @@ READ, WRITE = "calendars.readonly", "calendars.write"
 
 
 def serialize_calendar(calendar: Calendar) -> dict:
-    return {"id": calendar.id, "name": calendar.name, "description": calendar.description,
-            "created_at": iso(calendar.created_at), "updated_at": iso(calendar.updated_at)}
+    return {
+        "id": calendar.id,
+        "name": calendar.name,
+        "description": calendar.description,
+        "created_at": iso(calendar.created_at),
+        "updated_at": iso(calendar.updated_at),
+    }
 
 
 def serialize_event(event: CalendarEvent) -> dict:
-    return {"id": event.id, "calendar_id": event.calendar_id, "title": event.title,
-            "starts_at": iso(event.starts_at), "ends_at": iso(event.ends_at), "created_at": iso(event.created_at)}
+    return {
+        "id": event.id,
+        "calendar_id": event.calendar_id,
+        "title": event.title,
+        "starts_at": iso(event.starts_at),
+        "ends_at": iso(event.ends_at),
+        "created_at": iso(event.created_at),
+    }
 
 
 def _created(body: dict, location: str):
@@ -43,8 +54,10 @@ def list_calendars():
 @require(WRITE)
 def create_calendar():
     data = json_object(("name", "description"))
-    values = {"name": text(data, "name", max_length=200, required=True),
-              "description": text(data, "description", max_length=2000) or ""}
+    values = {
+        "name": text(data, "name", max_length=200, required=True),
+        "description": text(data, "description", max_length=2000) or "",
+    }
     calendar = calendars.create_calendar(current_grant().account_id, values)
     return _created(serialize_calendar(calendar), url_for("v2.get_calendar", calendar_id=calendar.id))
 
@@ -87,11 +100,14 @@ def list_events(calendar_id):
 @require(WRITE)
 def create_event(calendar_id):
     data = json_object(("title", "starts_at", "ends_at"))
-    event = calendars.create_event(current_grant().account_id, calendar_id,
-                                   title=text(data, "title", max_length=200, required=True),
-                                   starts_at=instant(data, "starts_at"), ends_at=instant(data, "ends_at"))
-    return _created(serialize_event(event),
-                    url_for("v2.get_event", calendar_id=event.calendar_id, event_id=event.id))
+    event = calendars.create_event(
+        current_grant().account_id,
+        calendar_id,
+        title=text(data, "title", max_length=200, required=True),
+        starts_at=instant(data, "starts_at"),
+        ends_at=instant(data, "ends_at"),
+    )
+    return _created(serialize_event(event), url_for("v2.get_event", calendar_id=event.calendar_id, event_id=event.id))
 
 
 @bp.get("/calendars/<calendar_id>/events/<event_id>")

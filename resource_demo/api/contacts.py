@@ -15,9 +15,15 @@ READ, WRITE = "contacts.readonly", "contacts.write"
 
 
 def serialize(contact: Contact) -> dict:
-    return {"id": contact.id, "name": contact.name, "email": contact.email, "phone": contact.phone,
-            "company": contact.company, "created_at": iso(contact.created_at),
-            "updated_at": iso(contact.updated_at)}
+    return {
+        "id": contact.id,
+        "name": contact.name,
+        "email": contact.email,
+        "phone": contact.phone,
+        "company": contact.company,
+        "created_at": iso(contact.created_at),
+        "updated_at": iso(contact.updated_at),
+    }
 
 
 def _values(data: dict, *, creating: bool) -> dict:

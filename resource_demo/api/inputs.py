@@ -22,8 +22,9 @@ def json_object(allowed: tuple[str, ...]) -> dict:
         raise InvalidInputError("the request body must be a JSON object (Content-Type: application/json)")
     unknown = sorted(key for key in data if key not in allowed)
     if unknown:
-        raise InvalidInputError(f"unknown field {unknown[0][:40]!r}; allowed: {', '.join(allowed)}",
-                                field=unknown[0][:40])
+        raise InvalidInputError(
+            f"unknown field {unknown[0][:40]!r}; allowed: {', '.join(allowed)}", field=unknown[0][:40]
+        )
     return data
 
 

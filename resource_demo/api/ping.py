@@ -16,5 +16,6 @@ from . import bp
 @require()
 def ping():
     grant = current_grant()
-    return jsonify(pong=True, account_id=grant.account_id, integration_id=grant.integration_id,
-                   scopes=sorted(grant.scopes))
+    return jsonify(
+        pong=True, account_id=grant.account_id, integration_id=grant.integration_id, scopes=sorted(grant.scopes)
+    )

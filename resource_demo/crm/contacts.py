@@ -13,8 +13,7 @@ FIELDS = ("name", "email", "phone", "company")
 
 
 def list_contacts(account_id: str, *, limit: int, after: int | None) -> Page:
-    return fetch_page(select(Contact).where(Contact.account_id == account_id), Contact.seq, limit=limit,
-                      after=after)
+    return fetch_page(select(Contact).where(Contact.account_id == account_id), Contact.seq, limit=limit, after=after)
 
 
 def get_contact(account_id: str, contact_id: str) -> Contact:

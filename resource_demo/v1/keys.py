@@ -38,9 +38,13 @@ def _session() -> requests.Session:
 def check_key(config: dict, key: str, route: str) -> V1Grant | None:
     """The key's grant, or None if it is not a usable v1 key right now."""
     try:
-        response = _session().post(config["AUTHSERVER_URL"] + CHECK_PATH, data={"key": key, "route": route},
-                                   auth=(config["RESOURCE_DEMO_CLIENT_ID"], config["RESOURCE_DEMO_CLIENT_SECRET"]),
-                                   timeout=config["RESOURCE_DEMO_HTTP_TIMEOUT"], allow_redirects=False)
+        response = _session().post(
+            config["AUTHSERVER_URL"] + CHECK_PATH,
+            data={"key": key, "route": route},
+            auth=(config["RESOURCE_DEMO_CLIENT_ID"], config["RESOURCE_DEMO_CLIENT_SECRET"]),
+            timeout=config["RESOURCE_DEMO_HTTP_TIMEOUT"],
+            allow_redirects=False,
+        )
         body = response.json() if response.status_code == 200 else None
     except (requests.RequestException, ValueError):
         body = None
@@ -49,5 +53,8 @@ def check_key(config: dict, key: str, route: str) -> V1Grant | None:
     if not body["active"]:
         return None
     stops_at = body.get("stops_at")
-    return V1Grant(key_id=body["key_id"], account_id=body["account_id"],
-                   stops_at=datetime.fromisoformat(stops_at.replace("Z", "+00:00")) if stops_at else None)
+    return V1Grant(
+        key_id=body["key_id"],
+        account_id=body["account_id"],
+        stops_at=datetime.fromisoformat(stops_at.replace("Z", "+00:00")) if stops_at else None,
+    )

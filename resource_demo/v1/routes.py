@@ -61,8 +61,13 @@ def _account() -> str:
 
 
 def _contact(contact) -> dict:
-    return {"id": contact.id, "name": contact.name, "email": contact.email, "phone": contact.phone,
-            "company": contact.company}
+    return {
+        "id": contact.id,
+        "name": contact.name,
+        "email": contact.email,
+        "phone": contact.phone,
+        "company": contact.company,
+    }
 
 
 def _contact_values(*, creating: bool) -> dict:
@@ -117,5 +122,9 @@ def list_calendars():
 @bp.get("/calendars/<calendar_id>/events")
 def list_events(calendar_id):
     page = calendars.list_events(_account(), calendar_id, limit=PAGE_SIZE, after=None)
-    return jsonify(data=[{"id": e.id, "title": e.title, "starts_at": e.starts_at.isoformat(),
-                          "ends_at": e.ends_at.isoformat()} for e in page.items])
+    return jsonify(
+        data=[
+            {"id": e.id, "title": e.title, "starts_at": e.starts_at.isoformat(), "ends_at": e.ends_at.isoformat()}
+            for e in page.items
+        ]
+    )

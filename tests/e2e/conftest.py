@@ -51,8 +51,10 @@ class AdminApi:
 
     # -- shortcuts for the steps most tests share ---------------------------------------------------
     def create_integration(self, scopes=("contacts.readonly",), account_id: str | None = None, **body) -> dict:
-        response = self.post(f"/accounts/{account_id or self.account_id}/integrations",
-                             json={"name": "e2e integration", "scopes": list(scopes)} | body)
+        response = self.post(
+            f"/accounts/{account_id or self.account_id}/integrations",
+            json={"name": "e2e integration", "scopes": list(scopes)} | body,
+        )
         assert response.status_code == 201, response.text
         return response.json()
 
@@ -84,8 +86,12 @@ class World:
     other: AdminApi
 
     def introspect(self, token: str, auth: tuple[str, str] | None = None, **form) -> dict:
-        response = requests.post(f"{self.server.url}/oauth/introspect", data={"token": token} | form,
-                                 auth=auth or self.resource_service, timeout=30)
+        response = requests.post(
+            f"{self.server.url}/oauth/introspect",
+            data={"token": token} | form,
+            auth=auth or self.resource_service,
+            timeout=30,
+        )
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -97,27 +103,42 @@ class World:
 
 
 def seed_world(server: AuthServerProcess) -> World:
-    (agency, sub, other, agency_admin, agency_admin_2, sub_admin, other_admin, service,
-     agency_service) = server.cli_batch(
-        ["account", "create", "--name", "Agency", "--json"],
-        ["account", "create", "--name", "Sub", "--parent", "{0[id]}", "--json"],
-        ["account", "create", "--name", "Other", "--json"],
-        ["client", "create", "--name", "agency admin", "--kind", "admin", "--account", "{0[id]}", "--json"],
-        ["client", "create", "--name", "agency admin 2", "--kind", "admin", "--account", "{0[id]}", "--json"],
-        ["client", "create", "--name", "sub admin", "--kind", "admin", "--account", "{1[id]}", "--json"],
-        ["client", "create", "--name", "other admin", "--kind", "admin", "--account", "{2[id]}", "--json"],
-        ["client", "create", "--name", "contacts service", "--kind", "resource-service", "--json"],
-        ["client", "create", "--name", "agency's own service", "--kind", "resource-service", "--account", "{0[id]}",
-         "--json"],
+    (agency, sub, other, agency_admin, agency_admin_2, sub_admin, other_admin, service, agency_service) = (
+        server.cli_batch(
+            ["account", "create", "--name", "Agency", "--json"],
+            ["account", "create", "--name", "Sub", "--parent", "{0[id]}", "--json"],
+            ["account", "create", "--name", "Other", "--json"],
+            ["client", "create", "--name", "agency admin", "--kind", "admin", "--account", "{0[id]}", "--json"],
+            ["client", "create", "--name", "agency admin 2", "--kind", "admin", "--account", "{0[id]}", "--json"],
+            ["client", "create", "--name", "sub admin", "--kind", "admin", "--account", "{1[id]}", "--json"],
+            ["client", "create", "--name", "other admin", "--kind", "admin", "--account", "{2[id]}", "--json"],
+            ["client", "create", "--name", "contacts service", "--kind", "resource-service", "--json"],
+            [
+                "client",
+                "create",
+                "--name",
+                "agency's own service",
+                "--kind",
+                "resource-service",
+                "--account",
+                "{0[id]}",
+                "--json",
+            ],
+        )
     )
 
     def admin(client: dict, account: dict) -> AdminApi:
         return AdminApi(server, client["client_id"], client["client_secret"], account["id"])
 
-    return World(server=server, resource_service=(service["client_id"], service["client_secret"]),
-                 agency_resource_service=(agency_service["client_id"], agency_service["client_secret"]),
-                 agency=admin(agency_admin, agency), agency_second_admin=admin(agency_admin_2, agency),
-                 sub=admin(sub_admin, sub), other=admin(other_admin, other))
+    return World(
+        server=server,
+        resource_service=(service["client_id"], service["client_secret"]),
+        agency_resource_service=(agency_service["client_id"], agency_service["client_secret"]),
+        agency=admin(agency_admin, agency),
+        agency_second_admin=admin(agency_admin_2, agency),
+        sub=admin(sub_admin, sub),
+        other=admin(other_admin, other),
+    )
 
 
 @pytest.fixture(scope="session")

@@ -183,8 +183,7 @@ def test_after_the_new_token_is_expired_during_grace_the_grace_token_rotates_on(
 
     assert world.is_active(old["token"]) and world.is_active(replacement["token"])
     assert not world.is_active(leaked["token"])
-    assert live_tokens(world.agency, integration_id) == {replacement["token_id"]: "active",
-                                                         old["token_id"]: "grace"}
+    assert live_tokens(world.agency, integration_id) == {replacement["token_id"]: "active", old["token_id"]: "grace"}
     ends_at = instant(all_tokens(world.agency, integration_id)[old["token_id"]]["ends_at"])
     assert ends_at == instant(replacement["issued_at"]) + timedelta(days=1)  # the earlier of the two deadlines
 
@@ -224,8 +223,9 @@ def test_narrowing_scopes_narrows_the_live_token_at_once(world):
     assert world.introspect(token["token"])["scope"] == f"{CALENDARS} {CONTACTS}"
     etag = world.agency.integration(integration_id).headers["ETag"]
 
-    response = world.agency.patch(f"/integrations/{integration_id}", json={"scopes": [CONTACTS]},
-                                  headers={"If-Match": etag})
+    response = world.agency.patch(
+        f"/integrations/{integration_id}", json={"scopes": [CONTACTS]}, headers={"If-Match": etag}
+    )
 
     assert response.status_code == 200, response.text
     assert world.introspect(token["token"])["scope"] == CONTACTS
@@ -252,18 +252,22 @@ def test_narrowing_the_account_ceiling_narrows_live_tokens_of_the_sub_account(wo
         assert response.status_code == 200, response.text
         assert world.introspect(token["token"])["scope"] == CONTACTS
     finally:
-        assert world.agency.patch(f"/accounts/{world.sub.account_id}",
-                                  json={"allowed_scopes": None}).status_code == 200
+        assert world.agency.patch(f"/accounts/{world.sub.account_id}", json={"allowed_scopes": None}).status_code == 200
 
 
 def test_a_stale_if_match_is_409_and_changes_nothing(world):
     integration_id, token = setup_integration(world.agency, scopes=[CONTACTS, CALENDARS])
     stale = world.agency.integration(integration_id).headers["ETag"]
-    assert world.agency.patch(f"/integrations/{integration_id}", json={"name": "renamed"},
-                              headers={"If-Match": stale}).status_code == 200
+    assert (
+        world.agency.patch(
+            f"/integrations/{integration_id}", json={"name": "renamed"}, headers={"If-Match": stale}
+        ).status_code
+        == 200
+    )
 
-    response = world.agency.patch(f"/integrations/{integration_id}", json={"scopes": [CONTACTS]},
-                                  headers={"If-Match": stale})
+    response = world.agency.patch(
+        f"/integrations/{integration_id}", json={"scopes": [CONTACTS]}, headers={"If-Match": stale}
+    )
 
     assert_problem(response, 409, "changed since you loaded it")
     assert world.introspect(token["token"])["scope"] == f"{CALENDARS} {CONTACTS}"
@@ -319,7 +323,6 @@ def test_introspection_records_last_use_and_daily_counts_in_batches(world):
     assert (listed["last_used_at"], listed["last_used_by"]) == (activity["last_used_at"], activity["last_used_by"])
 
 
-
 def test_idle_token_is_inactive_at_introspection_once_its_window_passes(world, server_clock):
     integration_id, token = setup_integration(world.agency, inactivity_window="1h")
     idle_after = instant(all_tokens(world.agency, integration_id)[token["token_id"]]["expires_if_unused_after"])
@@ -328,8 +331,9 @@ def test_idle_token_is_inactive_at_introspection_once_its_window_passes(world, s
     # Used one second before the deadline: still active, and the use pushes the deadline a window further.
     used_at = idle_after - timedelta(seconds=1)
     assert server_clock.call_at(used_at, lambda: world.is_active(token["token"]))
-    assert server_clock.call_at(used_at + timedelta(hours=1) - timedelta(seconds=1),
-                                lambda: world.is_active(token["token"]))
+    assert server_clock.call_at(
+        used_at + timedelta(hours=1) - timedelta(seconds=1), lambda: world.is_active(token["token"])
+    )
     last_use = used_at + timedelta(hours=1) - timedelta(seconds=1)
     assert not server_clock.call_at(last_use + timedelta(hours=1), lambda: world.is_active(token["token"]))
 
@@ -341,9 +345,11 @@ def test_expire_inactive_command_marks_idle_tokens_expired_and_is_idempotent(wor
     assert not world.is_active(idle["token"])
     assert world.is_active(busy["token"])
 
-    first, second, listed = world.server.cli_batch(["token", "expire-inactive", "--json"],
-                                                   ["token", "expire-inactive", "--json"],
-                                                   ["token", "list", busy_id, "--json"])
+    first, second, listed = world.server.cli_batch(
+        ["token", "expire-inactive", "--json"],
+        ["token", "expire-inactive", "--json"],
+        ["token", "list", busy_id, "--json"],
+    )
 
     assert idle["token_id"] in first["expired"]
     assert busy["token_id"] not in first["expired"]
@@ -392,14 +398,14 @@ def test_cross_account_attempts_are_404_and_change_nothing(world, intruder):
     # Audited on the intruder's own account, never written into the victim's trail.
     refused = admin.audit(action="integration.change_refused", target_id=integration_id)
     assert len(refused) == len(CROSS_ACCOUNT_CHANGES)
-    assert {(event["actor"]["id"], event["source_address"]) for event in refused} == {(admin.client_id,
-                                                                                        "127.0.0.1")}
+    assert {(event["actor"]["id"], event["source_address"]) for event in refused} == {(admin.client_id, "127.0.0.1")}
     assert all(event["account_id"] == admin.account_id for event in refused)
 
 
 def test_another_tenant_cannot_create_integrations_or_read_the_audit_of_an_account(world):
-    created = world.other.post(f"/accounts/{world.agency.account_id}/integrations",
-                               json={"name": "intruder", "scopes": [CONTACTS]})
+    created = world.other.post(
+        f"/accounts/{world.agency.account_id}/integrations", json={"name": "intruder", "scopes": [CONTACTS]}
+    )
     assert_problem(created, 404, "not found")
     assert_problem(world.other.get(f"/accounts/{world.agency.account_id}/audit"), 404, "not found")
     assert_problem(world.sub.get(f"/accounts/{world.agency.account_id}/integrations"), 404, "not found")
@@ -454,9 +460,12 @@ def test_two_admins_rotating_at_the_same_moment_rotate_exactly_once(world):
         etags = [admin.integration(integration_id).headers["ETag"] for admin in admins]
         assert len(set(etags)) == 1
 
-        responses = at_the_same_moment(*(
-            partial(rotate, admin, integration_id, if_match=etag, **mode)
-            for admin, etag in zip(admins, etags, strict=True)))
+        responses = at_the_same_moment(
+            *(
+                partial(rotate, admin, integration_id, if_match=etag, **mode)
+                for admin, etag in zip(admins, etags, strict=True)
+            )
+        )
 
         assert sorted(r.status_code for r in responses) == [201, 409], [r.text for r in responses]
         winner = next(r for r in responses if r.status_code == 201).json()
@@ -475,9 +484,12 @@ def test_revoking_both_live_tokens_of_an_integration_at_once_revokes_both(world)
     for _ in range(4):
         integration_id, first = setup_integration(world.agency)
         second = rotated(world.agency, integration_id, mode="later", grace="1d")
-        responses = at_the_same_moment(*(
-            partial(requests.post, f"{world.server.url}/oauth/revoke", data={"token": issued["token"]}, timeout=30)
-            for issued in (first, second)))
+        responses = at_the_same_moment(
+            *(
+                partial(requests.post, f"{world.server.url}/oauth/revoke", data={"token": issued["token"]}, timeout=30)
+                for issued in (first, second)
+            )
+        )
         assert [r.status_code for r in responses] == [200, 200], [r.text for r in responses]
         assert not world.is_active(first["token"]) and not world.is_active(second["token"])
 
@@ -488,8 +500,12 @@ def test_concurrent_rotations_without_if_match_never_leave_two_current_tokens(wo
     issued = {first["token_id"]: first["token"]}
 
     for _ in range(4):
-        responses = at_the_same_moment(*(partial(rotate, admin, integration_id, mode="later", grace="1d")
-                                         for admin in (world.agency, world.agency_second_admin)))
+        responses = at_the_same_moment(
+            *(
+                partial(rotate, admin, integration_id, mode="later", grace="1d")
+                for admin in (world.agency, world.agency_second_admin)
+            )
+        )
 
         assert {r.status_code for r in responses} <= {201, 409}, [r.text for r in responses]
         winners = [r.json() for r in responses if r.status_code == 201]
@@ -538,8 +554,7 @@ def test_sigkill_during_rotations_leaves_the_old_state_or_the_new_one(world):
         except requests.RequestException as exc:
             outcomes[index]["error"] = exc
 
-    senders = [threading.Thread(target=send, args=(i, integration_id))
-               for i, (integration_id, _) in enumerate(before)]
+    senders = [threading.Thread(target=send, args=(i, integration_id)) for i, (integration_id, _) in enumerate(before)]
     for sender in senders:
         sender.start()
     time.sleep(0.012)

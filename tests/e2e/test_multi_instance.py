@@ -60,8 +60,19 @@ def cluster(tmp_path_factory):
         ["client", "create", "--name", "ops", "--kind", "admin", "--account", "{0[id]}", "--json"],
         ["client", "create", "--name", "contacts-a", "--kind", "resource-service", "--json"],
         ["client", "create", "--name", "contacts-b", "--kind", "resource-service", "--json"],
-        ["integration", "create", "--account", "{0[id]}", "--name", "Zapier", "--scope", "contacts.readonly",
-         "--scope", "contacts.write", "--json"],
+        [
+            "integration",
+            "create",
+            "--account",
+            "{0[id]}",
+            "--name",
+            "Zapier",
+            "--scope",
+            "contacts.readonly",
+            "--scope",
+            "contacts.write",
+            "--json",
+        ],
         ["token", "generate", "{4[id]}", "--json"],
     )
     a.start()
@@ -69,13 +80,34 @@ def cluster(tmp_path_factory):
     balancer = Balancer(lb_port, default_backend=a.port).start()
     balancer.routes[rs_a["client_id"]] = a.port
     balancer.routes[rs_b["client_id"]] = b.port
-    service_a = make_resource_demo(root / "rd-a", authserver_url=shared["AUTHSERVER_ISSUER"], mode="introspection",
-                                   client_id=rs_a["client_id"], client_secret=rs_a["client_secret"]).start()
-    service_b = make_resource_demo(root / "rd-b", authserver_url=shared["AUTHSERVER_ISSUER"], mode="local",
-                                   client_id=rs_b["client_id"], client_secret=rs_b["client_secret"]).start()
-    yield {"a": a, "b": b, "services": (service_a, service_b), "account": account, "admin": admin,
-           "rs_a": rs_a, "rs_b": rs_b, "integration": integration, "token": issued["token"],
-           "jti": issued["token_id"], "database": database, "prefix": prefix}
+    service_a = make_resource_demo(
+        root / "rd-a",
+        authserver_url=shared["AUTHSERVER_ISSUER"],
+        mode="introspection",
+        client_id=rs_a["client_id"],
+        client_secret=rs_a["client_secret"],
+    ).start()
+    service_b = make_resource_demo(
+        root / "rd-b",
+        authserver_url=shared["AUTHSERVER_ISSUER"],
+        mode="local",
+        client_id=rs_b["client_id"],
+        client_secret=rs_b["client_secret"],
+    ).start()
+    yield {
+        "a": a,
+        "b": b,
+        "services": (service_a, service_b),
+        "account": account,
+        "admin": admin,
+        "rs_a": rs_a,
+        "rs_b": rs_b,
+        "integration": integration,
+        "token": issued["token"],
+        "jti": issued["token_id"],
+        "database": database,
+        "prefix": prefix,
+    }
     for process in (service_a, service_b, a, b):
         process.stop()
     balancer.stop()
@@ -89,17 +121,20 @@ def cluster(tmp_path_factory):
 
 
 def _status(service, token: str) -> int:
-    return requests.get(f"{service.url}/v2/contacts", headers={"Authorization": f"Bearer {token}"},
-                        timeout=5).status_code
+    return requests.get(
+        f"{service.url}/v2/contacts", headers={"Authorization": f"Bearer {token}"}, timeout=5
+    ).status_code
 
 
 def test_revocation_on_instance_a_reaches_services_of_both_instances_within_a_second(cluster):
     a = cluster["a"]
     admin = cluster["admin"]
-    new_token = requests.post(f"{a.url}/api/integrations/{cluster['integration']['id']}/rotate",
-                              json={"mode": "later", "grace": "7d"}, auth=(admin["client_id"],
-                                                                           admin["client_secret"]),
-                              timeout=10)
+    new_token = requests.post(
+        f"{a.url}/api/integrations/{cluster['integration']['id']}/rotate",
+        json={"mode": "later", "grace": "7d"},
+        auth=(admin["client_id"], admin["client_secret"]),
+        timeout=10,
+    )
     assert new_token.status_code == 201, new_token.text
     token = new_token.json()["token"]
     for service in cluster["services"]:
@@ -132,8 +167,9 @@ def _recorded_uses(database, jti: str) -> int:
 
     engine = create_engine(database.url)
     with engine.connect() as connection:
-        value = connection.execute(text("SELECT COALESCE(SUM(count), 0) FROM token_usage_daily WHERE jti = :j"),
-                                   {"j": jti}).scalar()
+        value = connection.execute(
+            text("SELECT COALESCE(SUM(count), 0) FROM token_usage_daily WHERE jti = :j"), {"j": jti}
+        ).scalar()
     engine.dispose()
     return int(value)
 
@@ -145,10 +181,14 @@ def test_killing_an_instance_mid_load_fails_nothing_on_the_other_and_loses_only_
     stop = threading.Event()
     on_a, on_b = [], []
     workers = [
-        threading.Thread(target=_introspect_forever, args=(a.url, (cluster["rs_a"]["client_id"],
-                         cluster["rs_a"]["client_secret"]), token, stop, on_a)),
-        threading.Thread(target=_introspect_forever, args=(b.url, (cluster["rs_b"]["client_id"],
-                         cluster["rs_b"]["client_secret"]), token, stop, on_b)),
+        threading.Thread(
+            target=_introspect_forever,
+            args=(a.url, (cluster["rs_a"]["client_id"], cluster["rs_a"]["client_secret"]), token, stop, on_a),
+        ),
+        threading.Thread(
+            target=_introspect_forever,
+            args=(b.url, (cluster["rs_b"]["client_id"], cluster["rs_b"]["client_secret"]), token, stop, on_b),
+        ),
     ]
     for worker in workers:
         worker.start()

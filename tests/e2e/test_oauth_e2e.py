@@ -20,8 +20,20 @@ from tests.factories import basic
 
 from .conftest import AUDIENCE, instant
 
-ACTIVE_FIELDS = {"active", "scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti", "token_type",
-                 "account_id", "integration_id"}
+ACTIVE_FIELDS = {
+    "active",
+    "scope",
+    "client_id",
+    "sub",
+    "aud",
+    "iss",
+    "exp",
+    "iat",
+    "jti",
+    "token_type",
+    "account_id",
+    "integration_id",
+}
 
 
 # -- helpers --------------------------------------------------------------------------------------------
@@ -77,8 +89,10 @@ def test_metadata_issuer_equals_configured_issuer_and_advertises_endpoints(world
     assert document["jwks_uri"] == f"{base}/.well-known/jwks.json"
     assert document["introspection_endpoint"] == f"{base}/oauth/introspect"
     assert document["revocation_endpoint"] == f"{base}/oauth/revoke"
-    assert set(document["introspection_endpoint_auth_methods_supported"]) == {"client_secret_basic",
-                                                                              "client_secret_post"}
+    assert set(document["introspection_endpoint_auth_methods_supported"]) == {
+        "client_secret_basic",
+        "client_secret_post",
+    }
 
 
 def test_jwks_is_cacheable_and_holds_no_private_material(world):
@@ -97,9 +111,14 @@ def test_resource_service_verifies_token_with_pyjwkclient_from_discovered_jwks(w
     assert header["kid"] == issued["kid"]
 
     signing_key = jwt.PyJWKClient(document["jwks_uri"], cache_keys=False).get_signing_key_from_jwt(token)
-    claims = jwt.decode(token, signing_key.key, algorithms=document["access_token_signing_alg_values_supported"],
-                        audience=AUDIENCE, issuer=document["issuer"],
-                        options={"require": ["iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope"]})
+    claims = jwt.decode(
+        token,
+        signing_key.key,
+        algorithms=document["access_token_signing_alg_values_supported"],
+        audience=AUDIENCE,
+        issuer=document["issuer"],
+        options={"require": ["iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope"]},
+    )
 
     assert signing_key.key_id == header["kid"]
     assert claims["sub"] == issued["integration"]["id"]
@@ -134,8 +153,11 @@ def test_introspection_reports_every_field_of_an_active_token(world, issued):
 
 def test_introspection_accepts_client_secret_post(world, issued):
     client_id, secret = world.resource_service
-    response = requests.post(f"{world.server.url}/oauth/introspect", timeout=10,
-                             data={"token": issued["token"], "client_id": client_id, "client_secret": secret})
+    response = requests.post(
+        f"{world.server.url}/oauth/introspect",
+        timeout=10,
+        data={"token": issued["token"], "client_id": client_id, "client_secret": secret},
+    )
     assert response.status_code == 200
     assert response.json()["active"] is True
     assert response.headers["Cache-Control"] == "no-store"
@@ -154,8 +176,11 @@ def test_unauthenticated_introspection_is_401_with_www_authenticate(world, issue
 def test_introspection_with_a_wrong_secret_is_401_invalid_client(world, issued, how):
     client_id, secret = world.resource_service
     wrong = secret[:-2] + ("xy" if not secret.endswith("xy") else "zz")
-    kwargs = ({"headers": basic(client_id, wrong), "data": {"token": issued["token"]}} if how == "basic"
-              else {"data": {"token": issued["token"], "client_id": client_id, "client_secret": wrong}})
+    kwargs = (
+        {"headers": basic(client_id, wrong), "data": {"token": issued["token"]}}
+        if how == "basic"
+        else {"data": {"token": issued["token"], "client_id": client_id, "client_secret": wrong}}
+    )
     response = requests.post(f"{world.server.url}/oauth/introspect", timeout=10, **kwargs)
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_client"
@@ -163,8 +188,12 @@ def test_introspection_with_a_wrong_secret_is_401_invalid_client(world, issued, 
 
 
 def test_introspection_refuses_admin_clients_which_are_not_resource_services(world, issued):
-    response = requests.post(f"{world.server.url}/oauth/introspect", data={"token": issued["token"]},
-                             auth=world.agency.credentials, timeout=10)
+    response = requests.post(
+        f"{world.server.url}/oauth/introspect",
+        data={"token": issued["token"]},
+        auth=world.agency.credentials,
+        timeout=10,
+    )
     assert response.status_code == 400  # RFC 6749 section 5.2: authenticated, but not allowed here
     assert response.json()["error"] == "unauthorized_client"
 
@@ -198,8 +227,9 @@ def _hs256_with_public_key(world, token):
     """The classic key-confusion attack: HMAC the token with the server's public key (PEM) as the secret."""
     header, claims = parts(token)
     jwk = next(key for key in published_jwks(world) if key["kid"] == header["kid"])
-    public_pem = jwt.PyJWK(jwk).key.public_bytes(serialization.Encoding.PEM,
-                                                 serialization.PublicFormat.SubjectPublicKeyInfo)
+    public_pem = jwt.PyJWK(jwk).key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     signing_input = f"{b64json(header | {'alg': 'HS256'})}.{b64json(claims)}"
     signature = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{b64url(signature)}"
@@ -215,13 +245,16 @@ def _hs256_with_jwk_json(world, token):
 
 def _signed_by_us(**changes):
     """A token signed with the server's real key, but with a claim or header the server must refuse."""
+
     def forge(world, token):
         header, claims = parts(token)
         header_changes = changes.get("header", {})
         claims = {k: v for k, v in (claims | changes.get("claims", {})).items() if v is not None}
-        headers = {k: v for k, v in ({"typ": header["typ"], "kid": header["kid"]} | header_changes).items()
-                   if v is not None}
+        headers = {
+            k: v for k, v in ({"typ": header["typ"], "kid": header["kid"]} | header_changes).items() if v is not None
+        }
         return jwt.encode(claims, server_private_key(world, header["kid"]), algorithm="RS256", headers=headers)
+
     return forge
 
 
@@ -251,8 +284,9 @@ BAD_TOKENS = {
 def test_bad_tokens_introspect_as_exactly_active_false(world, issued, make_bad_token):
     bad = make_bad_token(world, issued["token"])
     assert bad != issued["token"]
-    response = requests.post(f"{world.server.url}/oauth/introspect", data={"token": bad},
-                             auth=world.resource_service, timeout=10)
+    response = requests.post(
+        f"{world.server.url}/oauth/introspect", data={"token": bad}, auth=world.resource_service, timeout=10
+    )
     assert response.status_code == 200
     assert response.json() == {"active": False}
     assert world.is_active(issued["token"])  # the genuine token is unaffected
@@ -314,16 +348,18 @@ def test_agency_admin_revokes_a_sub_account_token(world):
 def test_admin_client_revokes_its_own_account_token_with_client_secret_post(world):
     token = fresh_token(world)
     client_id, secret = world.agency.credentials
-    response = requests.post(f"{world.server.url}/oauth/revoke", timeout=10,
-                             data={"token": token["token"], "client_id": client_id, "client_secret": secret})
+    response = requests.post(
+        f"{world.server.url}/oauth/revoke",
+        timeout=10,
+        data={"token": token["token"], "client_id": client_id, "client_secret": secret},
+    )
     assert response.status_code == 200
     assert world.introspect(token["token"]) == {"active": False}
 
 
 @pytest.mark.parametrize("unknown", ["garbage", "unknown_jti"])
 def test_revoking_an_unknown_token_answers_200(world, issued, unknown):
-    token = "garbage" if unknown == "garbage" else _signed_by_us(claims={"jti": "tok_unknown"})(world,
-                                                                                                 issued["token"])
+    token = "garbage" if unknown == "garbage" else _signed_by_us(claims={"jti": "tok_unknown"})(world, issued["token"])
     assert world.revoke(token).status_code == 200
     assert world.revoke(token, auth=world.agency.credentials).status_code == 200
     assert world.is_active(issued["token"])
@@ -358,6 +394,8 @@ def test_after_key_rotation_old_and_new_tokens_both_verify_through_the_jwks(worl
     jwks = jwt.PyJWKClient(metadata(world)["jwks_uri"], cache_keys=False)
     for verified in (issued, token):
         key = jwks.get_signing_key_from_jwt(verified["token"])
-        assert jwt.decode(verified["token"], key.key, algorithms=["RS256"], audience=AUDIENCE)["jti"] == \
-            verified["token_id"]
+        assert (
+            jwt.decode(verified["token"], key.key, algorithms=["RS256"], audience=AUDIENCE)["jti"]
+            == verified["token_id"]
+        )
         assert world.introspect(verified["token"])["jti"] == verified["token_id"]

@@ -52,12 +52,15 @@ def world(tmp_path_factory):
             ("client", "create", "--name", "contacts-api", "--kind", "resource-service", "--json"),
             ("client", "create", "--name", "acme-admin", "--kind", "admin", "--account", "{0[id]}", "--json"),
             ("client", "create", "--name", "globex-admin", "--kind", "admin", "--account", "{1[id]}", "--json"),
-            ("client", "create", "--name", "acme-api", "--kind", "resource-service", "--account", "{0[id]}",
-             "--json"),
+            ("client", "create", "--name", "acme-api", "--kind", "resource-service", "--account", "{0[id]}", "--json"),
         )
-        yield World(server=server, service_client=service, bound_service_client=bound,
-                    admin_a=AdminApi(server.url, account_a["id"], admin_a["client_id"], admin_a["client_secret"]),
-                    admin_b=AdminApi(server.url, account_b["id"], admin_b["client_id"], admin_b["client_secret"]))
+        yield World(
+            server=server,
+            service_client=service,
+            bound_service_client=bound,
+            admin_a=AdminApi(server.url, account_a["id"], admin_a["client_id"], admin_a["client_secret"]),
+            admin_b=AdminApi(server.url, account_b["id"], admin_b["client_id"], admin_b["client_secret"]),
+        )
     finally:
         server.stop()
 
@@ -70,9 +73,15 @@ def start_demo(world, tmp_path):
     def start(mode: str, client: dict | None = None, **env: str) -> ResourceDemoProcess:
         world.ensure_running()
         client = client or world.service_client
-        demo = make_resource_demo(tmp_path / f"demo-{mode}-{len(started)}", authserver_url=world.server.url,
-                                  client_id=client["client_id"], client_secret=client["client_secret"], mode=mode,
-                                  clock_offset=world.offset, **env)
+        demo = make_resource_demo(
+            tmp_path / f"demo-{mode}-{len(started)}",
+            authserver_url=world.server.url,
+            client_id=client["client_id"],
+            client_secret=client["client_secret"],
+            mode=mode,
+            clock_offset=world.offset,
+            **env,
+        )
         started.append(demo)
         world.demos.append(demo)
         return demo.start()
@@ -163,8 +172,10 @@ def test_integration_story_scopes_rotation_grace_expiry_and_tenancy(world, start
     assert call(demo, "POST", "/v2/contacts", new_token, json={"name": "Cy"}).status_code == 201
     started = time.monotonic()
     admin.set_scopes(integration, [READ])
-    seconds_until(lambda: call(demo, "POST", "/v2/contacts", new_token, json={"name": "Di"}).status_code == 403,
-                  timeout=1.0 - (time.monotonic() - started))
+    seconds_until(
+        lambda: call(demo, "POST", "/v2/contacts", new_token, json={"name": "Di"}).status_code == 403,
+        timeout=1.0 - (time.monotonic() - started),
+    )
 
     # Expire now: the new token gets 401 within one second, measured from sending the admin request.
     assert call(demo, "GET", "/v2/contacts", new_token).status_code == 200  # warm: cached / known live

@@ -21,9 +21,13 @@ OVERLAP = 14 * 86400
 @pytest.fixture(scope="module")
 def story(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("migration")
-    server = make_authserver(workdir / "authserver", AUTHSERVER_WEBHOOK_WORKER="in-process",
-                             AUTHSERVER_WEBHOOK_ALLOW_HTTP="on", AUTHSERVER_WEBHOOK_ALLOW_HOSTS="127.0.0.1",
-                             AUTHSERVER_WEBHOOK_POLL_INTERVAL="0.1")
+    server = make_authserver(
+        workdir / "authserver",
+        AUTHSERVER_WEBHOOK_WORKER="in-process",
+        AUTHSERVER_WEBHOOK_ALLOW_HTTP="on",
+        AUTHSERVER_WEBHOOK_ALLOW_HOSTS="127.0.0.1",
+        AUTHSERVER_WEBHOOK_POLL_INTERVAL="0.1",
+    )
     account, admin, service, key = server.cli_batch(
         ["account", "create", "--name", "Legacy Co", "--json"],
         ["client", "create", "--name", "admin", "--kind", "admin", "--account", "{0[id]}", "--json"],
@@ -31,8 +35,13 @@ def story(tmp_path_factory):
         ["v1-key", "create", "--account", "{0[id]}", "--name", "Nightly sync", "--json"],
     )
     server.start()
-    demo = make_resource_demo(workdir / "demo", authserver_url=server.url, client_id=service["client_id"],
-                              client_secret=service["client_secret"], mode="introspection")
+    demo = make_resource_demo(
+        workdir / "demo",
+        authserver_url=server.url,
+        client_id=service["client_id"],
+        client_secret=service["client_secret"],
+        mode="introspection",
+    )
     try:
         demo.start()
         admin_session = requests.Session()
@@ -44,8 +53,9 @@ def story(tmp_path_factory):
 
 
 def call(demo, method, path, credential, **kwargs):
-    return requests.request(method, demo.url + path, headers={"Authorization": f"Bearer {credential}"},
-                            timeout=15, **kwargs)
+    return requests.request(
+        method, demo.url + path, headers={"Authorization": f"Bearer {credential}"}, timeout=15, **kwargs
+    )
 
 
 def eventually(check, timeout=10.0):
@@ -60,8 +70,11 @@ def test_a_v1_key_migrates_to_a_v2_integration_with_exactly_the_scopes_it_used(s
     server, demo, account_id, admin, key = story
     api = server.url + "/api"
     with WebhookReceiver() as receiver:
-        hook = admin.post(f"{api}/accounts/{account_id}/webhooks", timeout=15, json={
-            "url": receiver.url, "events": ["integration.created", "token.generated", "integration.deleted"]})
+        hook = admin.post(
+            f"{api}/accounts/{account_id}/webhooks",
+            timeout=15,
+            json={"url": receiver.url, "events": ["integration.created", "token.generated", "integration.deleted"]},
+        )
         assert hook.status_code == 201, hook.text
 
         # 1. The legacy key at work on /v1, told on every response that v1 is going away.
@@ -80,7 +93,10 @@ def test_a_v1_key_migrates_to_a_v2_integration_with_exactly_the_scopes_it_used(s
         report = admin.get(f"{api}/accounts/{account_id}/v1-keys/migration-report", timeout=15).json()
         (entry,) = report["keys"]
         assert {r["route"]: r["calls"] for r in entry["routes"]} == {
-            "POST /v1/contacts": 1, "GET /v1/contacts": 1, "GET /v1/contacts/{id}": 1}
+            "POST /v1/contacts": 1,
+            "GET /v1/contacts": 1,
+            "GET /v1/contacts/{id}": 1,
+        }
         assert entry["needed_scopes"] == ["contacts.readonly", "contacts.write"] and entry["last_used_at"]
 
         # 3. Migrate (the CLI); the v2 token works on /v2 with those scopes only.
@@ -124,5 +140,9 @@ def test_a_v1_key_migrates_to_a_v2_integration_with_exactly_the_scopes_it_used(s
         received = receiver.wait_for(5)
         public_key = requests.get(f"{api}/webhooks/public-key", timeout=15).json()["public_key"]
         assert sorted(verify_ed25519(public_key, r)["type"] for r in received) == [
-            "integration.created", "integration.created", "integration.deleted", "token.generated",
-            "token.generated"]
+            "integration.created",
+            "integration.created",
+            "integration.deleted",
+            "token.generated",
+            "token.generated",
+        ]

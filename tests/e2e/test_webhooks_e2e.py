@@ -18,8 +18,8 @@ from tests.support.webhook_receiver import WebhookReceiver, verify_ed25519, veri
 WEBHOOK_ENV = {
     "AUTHSERVER_WEBHOOK_ALLOW_HTTP": "on",
     "AUTHSERVER_WEBHOOK_ALLOW_HOSTS": "127.0.0.1",
-    "AUTHSERVER_WEBHOOK_TIMEOUT": "2",          # a killed worker's lease runs out 2 + 5 s after it took the delivery
-    "AUTHSERVER_WEBHOOK_RETRY_BASE": "0.25",    # backoff 0.125-0.25 s, 0.5-1 s, 2-4 s: the schedule, made short
+    "AUTHSERVER_WEBHOOK_TIMEOUT": "2",  # a killed worker's lease runs out 2 + 5 s after it took the delivery
+    "AUTHSERVER_WEBHOOK_RETRY_BASE": "0.25",  # backoff 0.125-0.25 s, 0.5-1 s, 2-4 s: the schedule, made short
     "AUTHSERVER_WEBHOOK_POLL_INTERVAL": "0.1",
 }
 
@@ -33,9 +33,13 @@ class Worker:
 
     def start(self) -> Worker:
         with open(self.server.workdir / "worker.log", "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "authserver", "webhooks", "worker"],
-                                         env=self.server.env, stdout=log, stderr=subprocess.STDOUT,
-                                         cwd=self.server.workdir)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "authserver", "webhooks", "worker"],
+                env=self.server.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.server.workdir,
+            )
         return self
 
     def kill(self) -> None:
@@ -104,15 +108,27 @@ def test_each_event_arrives_once_signed(env, worker):
     server, account_id, admin, service = env
     with WebhookReceiver() as receiver, WebhookReceiver() as service_receiver:
         ed = subscribe(server, account_id, admin, receiver.url)
-        hmac_sub = subscribe(server, account_id, admin, receiver.url + "/hmac", signing="hmac",
-                             events=["token.rotated"])
-        rs = server.cli("webhooks", "subscribe", "--resource-service", service["client_id"], "--url",
-                        service_receiver.url, "--json")
-        assert rs["events"] == ["integration.deleted", "integration.scopes_changed", "token.expired",
-                                "token.revoked", "token.rotated"]
+        hmac_sub = subscribe(
+            server, account_id, admin, receiver.url + "/hmac", signing="hmac", events=["token.rotated"]
+        )
+        rs = server.cli(
+            "webhooks", "subscribe", "--resource-service", service["client_id"], "--url", service_receiver.url, "--json"
+        )
+        assert rs["events"] == [
+            "integration.deleted",
+            "integration.scopes_changed",
+            "token.expired",
+            "token.revoked",
+            "token.rotated",
+        ]
 
-        integration = api(server, "POST", f"/accounts/{account_id}/integrations", admin,
-                          json={"name": "Zapier", "scopes": ["contacts.readonly"]}).json()
+        integration = api(
+            server,
+            "POST",
+            f"/accounts/{account_id}/integrations",
+            admin,
+            json={"name": "Zapier", "scopes": ["contacts.readonly"]},
+        ).json()
         path = f"/integrations/{integration['id']}"
         first = api(server, "POST", f"{path}/tokens", admin, json={}).json()
         second = api(server, "POST", f"{path}/rotate", admin, json={"mode": "later", "grace": "2d"}).json()
@@ -122,8 +138,15 @@ def test_each_event_arrives_once_signed(env, worker):
         api(server, "POST", f"{path}/expire", admin, json={})
         assert api(server, "DELETE", path, admin).status_code == 204
 
-        expected = ["integration.created", "token.generated", "token.rotated", "token.revoked",
-                    "integration.scopes_changed", "token.expired", "integration.deleted"]
+        expected = [
+            "integration.created",
+            "token.generated",
+            "token.rotated",
+            "token.revoked",
+            "integration.scopes_changed",
+            "token.expired",
+            "integration.deleted",
+        ]
         received = receiver.wait_for(len(expected) + 1)
         service_received = service_receiver.wait_for(5)
         time.sleep(1.0)  # anything extra would arrive by now
@@ -136,8 +159,8 @@ def test_each_event_arrives_once_signed(env, worker):
         (hmac_received,) = [r for r in received if r.path.endswith("/hmac")]
         assert verify_hmac(hmac_sub["secret"], hmac_received)["data"]["token_id"] == second["token_id"]
         assert sorted(verify_ed25519(public_key, r)["type"] for r in service_received) == sorted(
-            ["token.rotated", "token.revoked", "integration.scopes_changed", "token.expired",
-             "integration.deleted"])
+            ["token.rotated", "token.revoked", "integration.scopes_changed", "token.expired", "integration.deleted"]
+        )
         for request in received + service_received:
             assert first["token"] not in request.body and second["token"] not in request.body
         assert {(d["status"], d["attempts"]) for d in deliveries(server, admin, ed["id"])} == {("succeeded", 1)}
@@ -151,8 +174,13 @@ def test_a_receiver_that_fails_three_times_then_succeeds_gets_the_event_exactly_
     server, account_id, admin, _ = env
     with WebhookReceiver([500, 503, 500]) as receiver:
         hook = subscribe(server, account_id, admin, receiver.url, signing="hmac", events=["integration.created"])
-        api(server, "POST", f"/accounts/{account_id}/integrations", admin,
-            json={"name": "Flaky receiver", "scopes": ["contacts.readonly"]})
+        api(
+            server,
+            "POST",
+            f"/accounts/{account_id}/integrations",
+            admin,
+            json={"name": "Flaky receiver", "scopes": ["contacts.readonly"]},
+        )
         requests_seen = receiver.wait_for(4, timeout=20)
         time.sleep(1.0)
         assert len(receiver.requests) == 4
@@ -165,8 +193,11 @@ def test_a_receiver_that_fails_three_times_then_succeeds_gets_the_event_exactly_
         assert server.cli("webhooks", "redeliver", log["id"], "--json")["status"] == "pending"
         replayed = receiver.wait_for(5)[4]
         assert (replayed.webhook_id, replayed.body) == (requests_seen[0].webhook_id, requests_seen[0].body)
-        wait_until(lambda: [d for d in deliveries(server, admin, hook["id"]) if d["attempts"] == 5
-                            and d["status"] == "succeeded"])
+        wait_until(
+            lambda: [
+                d for d in deliveries(server, admin, hook["id"]) if d["attempts"] == 5 and d["status"] == "succeeded"
+            ]
+        )
         api(server, "DELETE", f"/webhooks/{hook['id']}", admin)
 
 
@@ -176,8 +207,13 @@ def test_a_worker_killed_mid_delivery_redelivers_after_restart(env):
         hook = subscribe(server, account_id, admin, receiver.url, events=["integration.created"])
         first_worker = Worker(server).start()
         try:
-            api(server, "POST", f"/accounts/{account_id}/integrations", admin,
-                json={"name": "Crash test", "scopes": ["contacts.readonly"]})
+            api(
+                server,
+                "POST",
+                f"/accounts/{account_id}/integrations",
+                admin,
+                json={"name": "Crash test", "scopes": ["contacts.readonly"]},
+            )
             assert receiver.first_arrived.wait(15)
             first_worker.kill()  # mid-request: the outcome is never recorded
         finally:
@@ -190,8 +226,9 @@ def test_a_worker_killed_mid_delivery_redelivers_after_restart(env):
         try:
             redelivered = receiver.wait_for(2, timeout=20)  # once the dead worker's lease has run out
             assert redelivered[0].webhook_id == redelivered[1].webhook_id
-            (log,) = wait_until(lambda: [d for d in deliveries(server, admin, hook["id"])
-                                         if d["status"] == "succeeded"])
+            (log,) = wait_until(
+                lambda: [d for d in deliveries(server, admin, hook["id"]) if d["status"] == "succeeded"]
+            )
             assert log["attempts"] == 2
             time.sleep(0.5)
             assert len(receiver.requests) == 2
@@ -202,11 +239,14 @@ def test_a_worker_killed_mid_delivery_redelivers_after_restart(env):
 
 def test_subscriptions_to_metadata_or_private_addresses_are_refused(env):
     server, account_id, admin, _ = env
-    for url in ("http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/hooks", "https://10.0.0.1/hooks",
-                "http://[::ffff:169.254.169.254]/"):
+    for url in (
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/hooks",
+        "https://10.0.0.1/hooks",
+        "http://[::ffff:169.254.169.254]/",
+    ):
         response = api(server, "POST", f"/accounts/{account_id}/webhooks", admin, json={"url": url})
         assert response.status_code == 400, url
         assert response.json()["type"].endswith("/destination_refused")
-    done = server.cli("webhooks", "subscribe", "--account", account_id, "--url", "http://169.254.169.254/",
-                      check=False)
+    done = server.cli("webhooks", "subscribe", "--account", account_id, "--url", "http://169.254.169.254/", check=False)
     assert done.returncode == 1 and "may not be sent to 169.254.169.254" in done.stderr

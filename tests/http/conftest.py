@@ -61,8 +61,9 @@ def shared(request, tmp_path_factory, migrated_sqlite_template, world_template):
     services = app.extensions["authserver"]
     with app.app_context():
         restore_rows(world_template.rows)
-    yield Shared(app=app, client=app.test_client(), services=services, clock=clock,
-                 world=copy.deepcopy(world_template.world))
+    yield Shared(
+        app=app, client=app.test_client(), services=services, clock=clock, world=copy.deepcopy(world_template.world)
+    )
     with app.app_context():
         db.session.remove()
         db.engine.dispose()

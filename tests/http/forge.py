@@ -31,8 +31,9 @@ def server_private_key(services, kid: str):
     return serialization.load_pem_private_key(pem, password=None)
 
 
-def resign(services, token: str, *, claims: dict | None = None, header: dict | None = None,
-           drop: tuple[str, ...] = ()) -> str:
+def resign(
+    services, token: str, *, claims: dict | None = None, header: dict | None = None, drop: tuple[str, ...] = ()
+) -> str:
     """The token's claims, changed, signed again with the server's own current key."""
     old_header, payload = parts(token)
     payload = {k: v for k, v in {**payload, **(claims or {})}.items() if k not in drop}

@@ -79,11 +79,13 @@ def test_another_tenants_ids_are_404_never_403(shared, route, caller, victim):
 
 def test_another_tenants_ids_stay_untouched(shared):
     world = shared.world
-    token_active = shared.client.post("/oauth/introspect", data={"token": world.agency.token},
-                                      headers=world.rs_headers).get_json()["active"]
+    token_active = shared.client.post(
+        "/oauth/introspect", data={"token": world.agency.token}, headers=world.rs_headers
+    ).get_json()["active"]
     assert token_active is True
-    body = shared.client.get(f"/api/integrations/{world.agency.integration_id}",
-                             headers=world.agency.admin_headers).get_json()
+    body = shared.client.get(
+        f"/api/integrations/{world.agency.integration_id}", headers=world.agency.admin_headers
+    ).get_json()
     assert body["status"] == "active" and body["name"] == "Agency integration"
 
 

@@ -25,9 +25,15 @@ def history(client, world, clock):
 def test_the_audit_log_lists_actions_newest_first_with_actor_address_and_state(client, world, history):
     path, headers = history
     events = client.get(path, headers=headers).get_json()["events"]
-    assert [e["action"] for e in events] == ["token.revoked", "integration.updated", "token.rotated_with_grace",
-                                             "token.generated", "integration.created", "client.created",
-                                             "account.created"]
+    assert [e["action"] for e in events] == [
+        "token.revoked",
+        "integration.updated",
+        "token.rotated_with_grace",
+        "token.generated",
+        "integration.created",
+        "client.created",
+        "account.created",
+    ]
     revoked, updated = events[0], events[1]
     assert revoked["actor"] == {"type": "token_holder", "id": None}
     assert updated["actor"] == {"type": "admin_client", "id": world.agency.admin_client[0]}
@@ -63,21 +69,32 @@ def test_the_audit_log_as_csv(client, world, history):
 
 def test_refused_cross_account_actions_show_up_in_the_requesters_log_not_the_victims(client, world):
     client.post("/oauth/revoke", data={"token": world.agency.token}, headers=world.other.admin_headers)
-    theirs = client.get(f"/api/accounts/{world.other.account_id}/audit?action=token.revocation_refused",
-                        headers=world.other.admin_headers).get_json()["events"]
-    assert [(e["actor"]["id"], e["target"]["id"]) for e in theirs] == [(world.other.admin_client[0],
-                                                                        world.agency.jti)]
-    victims = client.get(f"/api/accounts/{world.agency.account_id}/audit?action=token.revocation_refused",
-                         headers=world.agency.admin_headers).get_json()["events"]
+    theirs = client.get(
+        f"/api/accounts/{world.other.account_id}/audit?action=token.revocation_refused",
+        headers=world.other.admin_headers,
+    ).get_json()["events"]
+    assert [(e["actor"]["id"], e["target"]["id"]) for e in theirs] == [(world.other.admin_client[0], world.agency.jti)]
+    victims = client.get(
+        f"/api/accounts/{world.agency.account_id}/audit?action=token.revocation_refused",
+        headers=world.agency.admin_headers,
+    ).get_json()["events"]
     assert victims == []
 
 
-@pytest.mark.parametrize(("query", "field"), [
-    ("limit=many", "limit"), ("limit=-1", "limit"), ("before_id=x", "before_id"),
-    ("before_id=" + "9" * 30, "before_id"), ("since=yesterday", "since"), ("until=2026-13-01", "until"),
-])
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("limit=many", "limit"),
+        ("limit=-1", "limit"),
+        ("before_id=x", "before_id"),
+        ("before_id=" + "9" * 30, "before_id"),
+        ("since=yesterday", "since"),
+        ("until=2026-13-01", "until"),
+    ],
+)
 def test_bad_audit_filters_are_a_400_problem_naming_the_field(shared, query, field):
     world = shared.world
-    response = shared.client.get(f"/api/accounts/{world.agency.account_id}/audit?{query}",
-                                 headers=world.agency.admin_headers)
+    response = shared.client.get(
+        f"/api/accounts/{world.agency.account_id}/audit?{query}", headers=world.agency.admin_headers
+    )
     assert_problem(response, 400, field=field)

@@ -9,13 +9,15 @@ from .problems import assert_problem
 
 def create(client, world, **body):
     body = {"name": "Zapier", "scopes": ["contacts.readonly"], **body}
-    return client.post(f"/api/accounts/{world.agency.account_id}/integrations", json=body,
-                       headers=world.agency.admin_headers)
+    return client.post(
+        f"/api/accounts/{world.agency.account_id}/integrations", json=body, headers=world.agency.admin_headers
+    )
 
 
 def test_create_returns_the_integration_with_an_etag(client, world):
-    response = create(client, world, description="Sync contacts", scopes="contacts.readonly contacts.write",
-                      inactivity_window="30d")
+    response = create(
+        client, world, description="Sync contacts", scopes="contacts.readonly contacts.write", inactivity_window="30d"
+    )
     assert response.status_code == 201
     body = response.get_json()
     assert response.headers["ETag"] == f'"{body["version"]}"'
@@ -29,28 +31,32 @@ def test_never_as_inactivity_window(client, world):
     assert create(client, world, inactivity_window="never").get_json()["inactivity_window"] is None
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"name": ""}, "name"),
-    ({"name": None}, "name"),
-    ({"name": "a\x00b"}, "name"),
-    ({"description": "x" * 2001}, "description"),
-    ({"scopes": []}, "scopes"),
-    ({"scopes": None}, "scopes"),
-    ({"scopes": ["contacts.readonly", "contacts.delete"]}, "scopes"),
-    ({"scopes": [1]}, "scopes"),
-    ({"inactivity_window": "5m"}, "inactivity_window"),
-    ({"inactivity_window": "soon"}, "inactivity_window"),
-    ({"inactivity_window": 0}, "inactivity_window"),
-    ({"inactivity_window": False}, "inactivity_window"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": ""}, "name"),
+        ({"name": None}, "name"),
+        ({"name": "a\x00b"}, "name"),
+        ({"description": "x" * 2001}, "description"),
+        ({"scopes": []}, "scopes"),
+        ({"scopes": None}, "scopes"),
+        ({"scopes": ["contacts.readonly", "contacts.delete"]}, "scopes"),
+        ({"scopes": [1]}, "scopes"),
+        ({"inactivity_window": "5m"}, "inactivity_window"),
+        ({"inactivity_window": "soon"}, "inactivity_window"),
+        ({"inactivity_window": 0}, "inactivity_window"),
+        ({"inactivity_window": False}, "inactivity_window"),
+    ],
+)
 def test_invalid_integration_input_is_a_400_problem_naming_the_field(shared, body, field):
     assert_problem(create(shared.client, shared.world, **body), 400, field=field, code="invalid_input")
 
 
 def test_the_list_shows_each_integration_with_its_live_tokens(shared):
     world = shared.world
-    body = shared.client.get(f"/api/accounts/{world.agency.account_id}/integrations",
-                             headers=world.agency.admin_headers).get_json()
+    body = shared.client.get(
+        f"/api/accounts/{world.agency.account_id}/integrations", headers=world.agency.admin_headers
+    ).get_json()
     [integration] = body["integrations"]
     assert integration["id"] == world.agency.integration_id
     [token] = integration["tokens"]
@@ -60,8 +66,7 @@ def test_the_list_shows_each_integration_with_its_live_tokens(shared):
 
 def test_read_shows_live_tokens_and_their_unused_expiry(shared):
     world = shared.world
-    response = shared.client.get(f"/api/integrations/{world.agency.integration_id}",
-                                 headers=world.agency.admin_headers)
+    response = shared.client.get(f"/api/integrations/{world.agency.integration_id}", headers=world.agency.admin_headers)
     body = response.get_json()
     assert response.headers["ETag"] == f'"{body["version"]}"'
     [token] = body["tokens"]
@@ -88,8 +93,11 @@ def test_patch_with_a_stale_etag_is_409_and_changes_nothing(client, world):
 @pytest.mark.parametrize("etag", ["abc", '"x"', '"-1"', '"1.5"', '"²"', '"' + "9" * 20 + '"'])
 def test_a_malformed_if_match_is_a_400_problem(shared, etag):
     world = shared.world
-    response = shared.client.patch(f"/api/integrations/{world.agency.integration_id}", json={"name": "x"},
-                                   headers={**world.agency.admin_headers, "If-Match": etag})
+    response = shared.client.patch(
+        f"/api/integrations/{world.agency.integration_id}",
+        json={"name": "x"},
+        headers={**world.agency.admin_headers, "If-Match": etag},
+    )
     assert_problem(response, 400, field="If-Match")
 
 
@@ -109,8 +117,7 @@ def test_narrowing_scopes_applies_to_the_live_token_and_widening_does_not(client
     client.patch(path, json={"scopes": ["contacts.write"]}, headers=headers)
     answer = client.post("/oauth/introspect", data={"token": issued["token"]}, headers=world.rs_headers).get_json()
     assert answer["scope"] == "contacts.write"
-    client.patch(path, json={"scopes": ["contacts.readonly", "contacts.write", "calendars.readonly"]},
-                 headers=headers)
+    client.patch(path, json={"scopes": ["contacts.readonly", "contacts.write", "calendars.readonly"]}, headers=headers)
     answer = client.post("/oauth/introspect", data={"token": issued["token"]}, headers=world.rs_headers).get_json()
     assert answer["scope"] == "contacts.write"
 
@@ -119,12 +126,17 @@ def test_disable_then_enable(client, world):
     path, headers = f"/api/integrations/{world.agency.integration_id}", world.agency.admin_headers
     body = client.post(f"{path}/disable", headers=headers).get_json()
     assert body["status"] == "disabled" and body["tokens"] == []
-    assert client.post("/oauth/introspect", data={"token": world.agency.token},
-                       headers=world.rs_headers).get_json() == {"active": False}
+    assert client.post(
+        "/oauth/introspect", data={"token": world.agency.token}, headers=world.rs_headers
+    ).get_json() == {"active": False}
     assert_problem(client.post(f"{path}/rotate", json={}, headers=headers), 409)
     assert client.post(f"{path}/enable", headers=headers).get_json()["status"] == "active"
-    assert client.post("/oauth/introspect", data={"token": world.agency.token},
-                       headers=world.rs_headers).get_json()["active"] is True
+    assert (
+        client.post("/oauth/introspect", data={"token": world.agency.token}, headers=world.rs_headers).get_json()[
+            "active"
+        ]
+        is True
+    )
 
 
 def test_delete_is_204_then_the_integration_is_gone_and_its_token_dead(client, world):
@@ -133,8 +145,10 @@ def test_delete_is_204_then_the_integration_is_gone_and_its_token_dead(client, w
     assert response.status_code == 204 and response.data == b""
     assert_problem(client.get(path, headers=headers), 404)
     assert_problem(client.delete(path, headers=headers), 404)
-    assert client.post("/oauth/introspect", data={"token": world.agency.token},
-                       headers=world.rs_headers).get_json() == {"active": False}
-    audit = client.get(f"/api/accounts/{world.agency.account_id}/audit?target_id={world.agency.integration_id}",
-                       headers=headers).get_json()["events"]
+    assert client.post(
+        "/oauth/introspect", data={"token": world.agency.token}, headers=world.rs_headers
+    ).get_json() == {"active": False}
+    audit = client.get(
+        f"/api/accounts/{world.agency.account_id}/audit?target_id={world.agency.integration_id}", headers=headers
+    ).get_json()["events"]
     assert audit[0]["action"] == "integration.deleted"  # the trail survives the deletion

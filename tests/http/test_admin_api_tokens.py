@@ -30,8 +30,9 @@ def test_generate_shows_the_token_once_and_never_caches_it(client, world, clock)
     assert body["token_type"] == "Bearer" and body["token"].count(".") == 2  # noqa: S105
     assert body["expires_at"] == isoformat(clock.now() + timedelta(days=30))
     assert active(client, world, body["token"])
-    listed = client.get(f"/api/integrations/{world.agency.integration_id}/tokens",
-                        headers=world.agency.admin_headers).get_data(as_text=True)
+    listed = client.get(
+        f"/api/integrations/{world.agency.integration_id}/tokens", headers=world.agency.admin_headers
+    ).get_data(as_text=True)
     assert body["token"] not in listed
 
 
@@ -41,14 +42,17 @@ def test_generate_while_a_token_is_live_is_409(shared):
     assert "rotate" in response.get_json()["detail"]
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"expires_in": "0s"}, "expires_in"),
-    ({"expires_in": "30"}, "expires_in"),
-    ({"expires_in": 30}, "expires_in"),
-    ({"expires_in": "400d"}, "expires_in"),
-    ({"expires_in": -60}, "expires_in"),
-    ({"expires_in": [1]}, "expires_in"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"expires_in": "0s"}, "expires_in"),
+        ({"expires_in": "30"}, "expires_in"),
+        ({"expires_in": 30}, "expires_in"),
+        ({"expires_in": "400d"}, "expires_in"),
+        ({"expires_in": -60}, "expires_in"),
+        ({"expires_in": [1]}, "expires_in"),
+    ],
+)
 def test_invalid_lifetimes_are_a_400_problem_naming_the_field(shared, body, field):
     assert_problem(post(shared.client, shared.world, "rotate", {"mode": "now", **body}), 400, field=field)
     assert active(shared.client, shared.world, shared.world.agency.token)
@@ -76,8 +80,13 @@ def test_rotate_defaults_to_now_and_to_seven_days_when_later(client, world, cloc
     grace = [t for t in tokens.get_json()["tokens"] if t["status"] == "grace"]
     assert [t["ends_at"] for t in grace] == [isoformat(clock.now() + timedelta(days=7))]
     post(client, world, "rotate", {"mode": "later"})
-    grace = [t for t in client.get(f"/api/integrations/{world.agency.integration_id}",
-                                   headers=world.agency.admin_headers).get_json()["tokens"] if t["status"] == "grace"]
+    grace = [
+        t
+        for t in client.get(
+            f"/api/integrations/{world.agency.integration_id}", headers=world.agency.admin_headers
+        ).get_json()["tokens"]
+        if t["status"] == "grace"
+    ]
     assert len(grace) == 1 and grace[0]["ends_at"] == isoformat(clock.now() + timedelta(days=7))
 
 
@@ -94,21 +103,25 @@ def test_at_most_two_live_tokens_rotating_again_ends_the_older_grace_token(clien
     second = post(client, world, "rotate", {"mode": "later"}).get_json()["token"]
     third = post(client, world, "rotate", {"mode": "later"}).get_json()["token"]
     assert [active(client, world, t) for t in (world.agency.token, second, third)] == [False, True, True]
-    live = client.get(f"/api/integrations/{world.agency.integration_id}",
-                      headers=world.agency.admin_headers).get_json()["tokens"]
+    live = client.get(
+        f"/api/integrations/{world.agency.integration_id}", headers=world.agency.admin_headers
+    ).get_json()["tokens"]
     assert [t["status"] for t in live] == ["active", "grace"]
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"mode": "later", "grace": "59m"}, "grace"),
-    ({"mode": "later", "grace": "31d"}, "grace"),
-    ({"mode": "later", "grace": "3600"}, "grace"),
-    ({"grace": "1h", "grace_until": "2026-02-01T00:00:00Z"}, "grace"),
-    ({"grace_until": "yesterday"}, "grace_until"),
-    ({"grace_until": "2020-01-01T00:00:00Z"}, "grace"),
-    ({"mode": "sometime"}, "mode"),
-    ({"mode": "now", "expires_in": "1x"}, "expires_in"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"mode": "later", "grace": "59m"}, "grace"),
+        ({"mode": "later", "grace": "31d"}, "grace"),
+        ({"mode": "later", "grace": "3600"}, "grace"),
+        ({"grace": "1h", "grace_until": "2026-02-01T00:00:00Z"}, "grace"),
+        ({"grace_until": "yesterday"}, "grace_until"),
+        ({"grace_until": "2020-01-01T00:00:00Z"}, "grace"),
+        ({"mode": "sometime"}, "mode"),
+        ({"mode": "now", "expires_in": "1x"}, "expires_in"),
+    ],
+)
 def test_invalid_rotations_are_a_400_problem_and_the_token_keeps_working(shared, body, field):
     assert_problem(post(shared.client, shared.world, "rotate", body), 400, field=field)
     assert active(shared.client, shared.world, shared.world.agency.token)
@@ -144,14 +157,17 @@ def test_expire_later_schedules_the_end(client, world, clock):
     assert not active(client, world, world.agency.token)
 
 
-@pytest.mark.parametrize(("body", "status", "field"), [
-    ({"at": "2020-01-01T00:00:00Z"}, 400, "at"),
-    ({"at": "soon"}, 400, "at"),
-    ({"in": "0m"}, 400, "in"),
-    ({"in": "1h", "at": "2030-01-01T00:00:00Z"}, 400, "in"),
-    ({"token_id": "tok_unknown"}, 404, None),
-    ({"token_id": 5}, 400, "token_id"),
-])
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({"at": "2020-01-01T00:00:00Z"}, 400, "at"),
+        ({"at": "soon"}, 400, "at"),
+        ({"in": "0m"}, 400, "in"),
+        ({"in": "1h", "at": "2030-01-01T00:00:00Z"}, 400, "in"),
+        ({"token_id": "tok_unknown"}, 404, None),
+        ({"token_id": 5}, 400, "token_id"),
+    ],
+)
 def test_invalid_expiry_requests_are_problems(shared, body, status, field):
     assert_problem(post(shared.client, shared.world, "expire", body), status, field=field)
     assert active(shared.client, shared.world, shared.world.agency.token)
@@ -160,8 +176,9 @@ def test_invalid_expiry_requests_are_problems(shared, body, status, field):
 def test_token_list_shows_every_token_with_its_status(client, world):
     post(client, world, "rotate", {"mode": "later"})
     post(client, world, "rotate", {"mode": "now"})
-    tokens = client.get(f"/api/integrations/{world.agency.integration_id}/tokens",
-                        headers=world.agency.admin_headers).get_json()["tokens"]
+    tokens = client.get(
+        f"/api/integrations/{world.agency.integration_id}/tokens", headers=world.agency.admin_headers
+    ).get_json()["tokens"]
     assert sorted(t["status"] for t in tokens) == ["active", "rotated", "rotated"]
     assert all("expires_if_unused_after" in t and "last_used_at" in t for t in tokens)
 
@@ -172,18 +189,21 @@ def test_activity_is_zero_filled_per_day_with_last_use(client, world, services, 
     clock.advance(86400)
     active(client, world, world.agency.token)
     activity.flush(services.activity)
-    body = client.get(f"/api/integrations/{world.agency.integration_id}/activity?days=4",
-                      headers=world.agency.admin_headers).get_json()
+    body = client.get(
+        f"/api/integrations/{world.agency.integration_id}/activity?days=4", headers=world.agency.admin_headers
+    ).get_json()
     today = clock.now().date()
-    assert body["usage"] == [{"day": (today - timedelta(days=n)).isoformat(), "count": c}
-                             for n, c in ((3, 0), (2, 0), (1, 3), (0, 1))]
+    assert body["usage"] == [
+        {"day": (today - timedelta(days=n)).isoformat(), "count": c} for n, c in ((3, 0), (2, 0), (1, 3), (0, 1))
+    ]
     assert body["last_used_at"] == isoformat(clock.now()) and body["last_used_by"] == world.resource_service[0]
 
 
 def test_activity_defaults_to_thirty_days_of_zeros(shared):
     world = shared.world
-    body = shared.client.get(f"/api/integrations/{world.other.integration_id}/activity",
-                             headers=world.other.admin_headers).get_json()
+    body = shared.client.get(
+        f"/api/integrations/{world.other.integration_id}/activity", headers=world.other.admin_headers
+    ).get_json()
     assert len(body["usage"]) == 30 and {d["count"] for d in body["usage"]} == {0}
     assert body["last_used_at"] is None and body["last_used_by"] is None
 
@@ -191,6 +211,7 @@ def test_activity_defaults_to_thirty_days_of_zeros(shared):
 @pytest.mark.parametrize("days", ["0", "401", "-1", "abc", "1.5", "٣"])
 def test_activity_with_a_bad_number_of_days_is_a_400_problem(shared, days):
     world = shared.world
-    response = shared.client.get(f"/api/integrations/{world.agency.integration_id}/activity?days={days}",
-                                 headers=world.agency.admin_headers)
+    response = shared.client.get(
+        f"/api/integrations/{world.agency.integration_id}/activity?days={days}", headers=world.agency.admin_headers
+    )
     assert_problem(response, 400, field="days")

@@ -31,8 +31,9 @@ def introspect(client, world, auth):
     return client.post("/oauth/introspect", data={"token": world.agency.token}, headers=basic(*auth))
 
 
-def test_the_page_lists_the_accounts_clients_with_last_used_and_is_linked_from_settings(app, people, agency_service,
-                                                                                       services):
+def test_the_page_lists_the_accounts_clients_with_last_used_and_is_linked_from_settings(
+    app, people, agency_service, services
+):
     admin = signed_in(app, ADMIN)
     introspect(admin.client, people, agency_service)
     services.oauth.client_uses.flush(app)
@@ -46,8 +47,9 @@ def test_the_page_lists_the_accounts_clients_with_last_used_and_is_linked_from_s
     assert agency_service[1] not in html
 
 
-def test_rotating_shows_the_new_secret_once_and_the_old_one_works_until_the_overlap_ends(app, people, agency_service,
-                                                                                        clock):
+def test_rotating_shows_the_new_secret_once_and_the_old_one_works_until_the_overlap_ends(
+    app, people, agency_service, clock
+):
     admin = signed_in(app, ADMIN)
     dialog = admin.get(f"{page_path(people)}?confirm=rotate&client={agency_service[0]}").text
     assert re.search(rf'id="confirm-rotate-{agency_service[0]}"[^>]*\sopen', dialog)

@@ -26,18 +26,22 @@ def test_a_form_post_without_the_csrf_token_is_refused_and_changes_nothing(clien
 
 def test_a_csrf_token_from_another_session_is_refused(app, client, admin, world):
     other = signed_in(app, ADMIN)
-    response = admin.client.post(f"{detail_path(world.agency)}/expire",
-                                 data=_expire_form(admin, world) | {"csrf_token": other.csrf})
+    response = admin.client.post(
+        f"{detail_path(world.agency)}/expire", data=_expire_form(admin, world) | {"csrf_token": other.csrf}
+    )
     assert response.status_code == 403
     assert introspect(client, world, world.agency.token)["active"] is True
 
 
-@pytest.mark.parametrize("headers", [
-    {"Origin": "https://evil.example"},
-    {"Origin": "null"},
-    {"Sec-Fetch-Site": "cross-site"},
-    {"Sec-Fetch-Site": "same-site"},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+    ],
+)
 def test_a_post_from_another_site_is_refused_even_with_a_valid_token(client, admin, world, headers):
     response = admin.post(f"{detail_path(world.agency)}/expire", _expire_form(admin, world), headers=headers)
     assert response.status_code == 403
@@ -46,8 +50,11 @@ def test_a_post_from_another_site_is_refused_even_with_a_valid_token(client, adm
 
 
 def test_the_same_post_from_our_own_page_goes_through(client, admin, world):
-    response = admin.post(f"{detail_path(world.agency)}/expire", _expire_form(admin, world),
-                          headers={"Origin": "http://127.0.0.1:5000", "Sec-Fetch-Site": "same-origin"})
+    response = admin.post(
+        f"{detail_path(world.agency)}/expire",
+        _expire_form(admin, world),
+        headers={"Origin": "http://127.0.0.1:5000", "Sec-Fetch-Site": "same-origin"},
+    )
     assert response.status_code == 302
     assert introspect(client, world, world.agency.token)["active"] is False
 
@@ -75,6 +82,9 @@ def test_json_api_changes_with_the_session_cookie_need_the_csrf_header(admin, wo
 
 
 def test_json_api_clients_with_http_basic_need_no_csrf_header(client, world):
-    response = client.post(f"/api/accounts/{world.agency.account_id}/integrations", headers=world.agency.admin_headers,
-                           json={"name": "Script", "scopes": ["contacts.readonly"]})
+    response = client.post(
+        f"/api/accounts/{world.agency.account_id}/integrations",
+        headers=world.agency.admin_headers,
+        json={"name": "Script", "scopes": ["contacts.readonly"]},
+    )
     assert response.status_code == 201

@@ -36,9 +36,10 @@ def _shown_token(response) -> str:
 
 # -- create -------------------------------------------------------------------------------------------------
 def test_creating_an_integration_leads_to_its_page(admin, world):
-    response = admin.post(f"/accounts/{world.agency.account_id}/settings/integrations/new",
-                          {"name": "Zapier", "description": "CRM sync",
-                           "scopes": ["contacts.readonly", "calendars.write"]})
+    response = admin.post(
+        f"/accounts/{world.agency.account_id}/settings/integrations/new",
+        {"name": "Zapier", "description": "CRM sync", "scopes": ["contacts.readonly", "calendars.write"]},
+    )
     assert response.status_code == 302
     created = next(i for i in list_integrations(OPERATOR, world.agency.account_id) if i.name == "Zapier")
     assert response.headers["Location"].endswith(f"/settings/integrations/{created.id}")
@@ -47,13 +48,19 @@ def test_creating_an_integration_leads_to_its_page(admin, world):
     assert "Created Zapier." in page and "Generate access token" in page
 
 
-@pytest.mark.parametrize(("form", "field", "message"), [
-    ({"name": " ", "scopes": ["contacts.readonly"]}, "name", "Name is required."),
-    ({"name": "x" * 201, "scopes": ["contacts.readonly"]}, "name", "Name must be at most 200 characters."),
-    ({"name": "Zapier"}, "scopes", "At least one scope is required."),
-    ({"name": "Zapier", "scopes": ["contacts.readonly"], "inactivity_window": "forever"}, "inactivity_window",
-     "Choose one of the offered periods."),
-])
+@pytest.mark.parametrize(
+    ("form", "field", "message"),
+    [
+        ({"name": " ", "scopes": ["contacts.readonly"]}, "name", "Name is required."),
+        ({"name": "x" * 201, "scopes": ["contacts.readonly"]}, "name", "Name must be at most 200 characters."),
+        ({"name": "Zapier"}, "scopes", "At least one scope is required."),
+        (
+            {"name": "Zapier", "scopes": ["contacts.readonly"], "inactivity_window": "forever"},
+            "inactivity_window",
+            "Choose one of the offered periods.",
+        ),
+    ],
+)
 def test_create_form_shows_the_message_next_to_the_field(admin, world, form, field, message):
     response = admin.post(f"/accounts/{world.agency.account_id}/settings/integrations/new", form)
     assert response.status_code == 400
@@ -69,8 +76,10 @@ def test_the_scope_picker_offers_only_what_the_account_allows(admin, world, cloc
     assert re.search(r'value="contacts.readonly"\s*>', page)
     assert re.search(r'value="contacts.write"\s*disabled', page)
     assert page.count("Not available for this account</span>") == 11
-    refused = admin.post(f"/accounts/{world.agency.account_id}/settings/integrations/new",
-                         {"name": "Zapier", "scopes": ["contacts.readonly", "users.write"]})
+    refused = admin.post(
+        f"/accounts/{world.agency.account_id}/settings/integrations/new",
+        {"name": "Zapier", "scopes": ["contacts.readonly", "users.write"]},
+    )
     assert refused.status_code == 400
     assert "Scope not allowed for this account: users.write." in refused.text
 
@@ -95,10 +104,10 @@ def test_generating_while_a_token_is_live_goes_back_with_the_reason(admin, world
 
 
 # -- rotate and expire --------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("choice", "seconds"), [("1h", 3600), ("24h", 86400), ("7d", 7 * 86400),
-                                                 ("30d", 30 * 86400)])
-def test_rotate_and_expire_later_keeps_the_old_token_for_the_chosen_grace(client, admin, world, services, choice,
-                                                                           seconds):
+@pytest.mark.parametrize(("choice", "seconds"), [("1h", 3600), ("24h", 86400), ("7d", 7 * 86400), ("30d", 30 * 86400)])
+def test_rotate_and_expire_later_keeps_the_old_token_for_the_chosen_grace(
+    client, admin, world, services, choice, seconds
+):
     now = services.clock.now()
     response = _act(admin, world.agency, "rotate", {"mode": "later", "grace": choice})
     new_token = _shown_token(response)
@@ -119,12 +128,17 @@ def test_rotate_later_to_an_exact_date(admin, world, services):
     assert grace[0].ends_at.isoformat() == "2026-01-20T09:30:00+00:00"
 
 
-@pytest.mark.parametrize(("form", "reason"), [
-    ({"mode": "later", "grace": "date", "grace_date": ""}, "Choose a date and time."),
-    ({"mode": "later", "grace": "date", "grace_date": "2027-01-01T00:00"},
-     "The grace period must be between 1 hour and 30 days."),
-    ({"mode": "later", "grace": "90d"}, "Choose one of the offered periods or a date."),
-])
+@pytest.mark.parametrize(
+    ("form", "reason"),
+    [
+        ({"mode": "later", "grace": "date", "grace_date": ""}, "Choose a date and time."),
+        (
+            {"mode": "later", "grace": "date", "grace_date": "2027-01-01T00:00"},
+            "The grace period must be between 1 hour and 30 days.",
+        ),
+        ({"mode": "later", "grace": "90d"}, "Choose one of the offered periods or a date."),
+    ],
+)
 def test_a_bad_grace_choice_goes_back_with_the_reason_and_rotates_nothing(client, admin, world, form, reason):
     response = _act(admin, world.agency, "rotate", form)
     assert response.status_code == 302
@@ -175,14 +189,21 @@ def test_a_page_older_than_the_last_change_is_refused_instead_of_acting_twice(cl
 # -- edit, disable, enable, delete --------------------------------------------------------------------------
 def test_removing_a_scope_narrows_the_live_token_at_once(client, admin, world, clock, services):
     _act(admin, world.agency, "expire", {"mode": "now"})
-    admin.post(f"{detail_path(world.agency)}/edit", {"version": version_field(admin.get(
-        f"{detail_path(world.agency)}/edit").text), "name": "Agency integration",
-        "scopes": ["contacts.readonly", "calendars.readonly"]})
+    admin.post(
+        f"{detail_path(world.agency)}/edit",
+        {
+            "version": version_field(admin.get(f"{detail_path(world.agency)}/edit").text),
+            "name": "Agency integration",
+            "scopes": ["contacts.readonly", "calendars.readonly"],
+        },
+    )
     token = _shown_token(_act(admin, world.agency, "token"))
     assert introspect(client, world, token)["scope"] == "calendars.readonly contacts.readonly"
     edit = admin.get(f"{detail_path(world.agency)}/edit").text
-    response = admin.post(f"{detail_path(world.agency)}/edit", {"version": version_field(edit),
-                                                                "name": "Renamed", "scopes": ["contacts.readonly"]})
+    response = admin.post(
+        f"{detail_path(world.agency)}/edit",
+        {"version": version_field(edit), "name": "Renamed", "scopes": ["contacts.readonly"]},
+    )
     assert response.status_code == 302
     assert introspect(client, world, token)["scope"] == "contacts.readonly"
     assert "Renamed" in admin.get(detail_path(world.agency)).text
@@ -213,17 +234,29 @@ def test_delete_revokes_tokens_and_leaves_the_list(client, admin, world):
 
 
 # -- what the confirmations say -----------------------------------------------------------------------------
-@pytest.mark.parametrize(("confirm", "says"), [
-    ("rotate-now", "The current token will stop working immediately."),
-    ("rotate-later", "The current token keeps working until <strong data-until-text>22 Jan 2026, 12:00 UTC"
-                     "</strong>, then stops."),
-    ("expire-now", "The current token will stop working immediately."),
-    ("expire-later", "The current token keeps working until <strong data-until-text>22 Jan 2026, 12:00 UTC"
-                     "</strong>, then stops."),
-    ("disable", "Every token of this integration will stop working immediately."),
-    ("delete", "Every token of this integration will stop working immediately, and the integration\n"
-               "    cannot be restored."),
-])
+@pytest.mark.parametrize(
+    ("confirm", "says"),
+    [
+        ("rotate-now", "The current token will stop working immediately."),
+        (
+            "rotate-later",
+            "The current token keeps working until <strong data-until-text>22 Jan 2026, 12:00 UTC"
+            "</strong>, then stops.",
+        ),
+        ("expire-now", "The current token will stop working immediately."),
+        (
+            "expire-later",
+            "The current token keeps working until <strong data-until-text>22 Jan 2026, 12:00 UTC"
+            "</strong>, then stops.",
+        ),
+        ("disable", "Every token of this integration will stop working immediately."),
+        (
+            "delete",
+            "Every token of this integration will stop working immediately, and the integration\n"
+            "    cannot be restored.",
+        ),
+    ],
+)
 def test_each_confirmation_says_exactly_what_happens_to_the_running_integration(admin, world, confirm, says):
     page = admin.get(f"{detail_path(world.agency)}?confirm={confirm}").text
     dialog = re.search(rf'<dialog id="confirm-{confirm}".*?</dialog>', page, re.S).group(0)
@@ -233,8 +266,12 @@ def test_each_confirmation_says_exactly_what_happens_to_the_running_integration(
 
 def test_grace_choices_name_the_moment_each_one_ends(admin, world):
     page = admin.get(f"{detail_path(world.agency)}?confirm=rotate-later").text
-    for until in ("15 Jan 2026, 13:00 UTC", "16 Jan 2026, 12:00 UTC", "22 Jan 2026, 12:00 UTC",
-                  "14 Feb 2026, 12:00 UTC"):
+    for until in (
+        "15 Jan 2026, 13:00 UTC",
+        "16 Jan 2026, 12:00 UTC",
+        "22 Jan 2026, 12:00 UTC",
+        "14 Feb 2026, 12:00 UTC",
+    ):
         assert f'data-until="{until}"' in page
 
 
@@ -256,8 +293,9 @@ def test_activity_shows_last_use_by_service_and_a_thirty_day_chart(client, admin
 
 def test_the_audit_trail_names_who_did_what(admin, world):
     _act(admin, world.agency, "rotate", {"mode": "later", "grace": "24h"})
-    trail = re.search(r'<ol class="timeline" id="audit-trail">.*?</ol>', admin.get(detail_path(world.agency)).text,
-                      re.S).group(0)
+    trail = re.search(
+        r'<ol class="timeline" id="audit-trail">.*?</ol>', admin.get(detail_path(world.agency)).text, re.S
+    ).group(0)
     assert "Rotated the token with a grace period" in trail
     assert "old token works until 16 Jan 2026, 12:00 UTC" in trail
     assert ADMIN in trail and "Server operator" in trail

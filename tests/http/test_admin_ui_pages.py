@@ -39,9 +39,15 @@ def member(app, people):
 
 def _pages(world) -> list[str]:
     integrations = f"/accounts/{world.agency.account_id}/settings/integrations"
-    return [integrations, f"{integrations}/new", detail_path(world.agency), f"{detail_path(world.agency)}/edit",
-            f"{detail_path(world.agency)}?confirm=rotate-later", "/settings/password",
-            f"{integrations}/int_doesnotexist"]
+    return [
+        integrations,
+        f"{integrations}/new",
+        detail_path(world.agency),
+        f"{detail_path(world.agency)}/edit",
+        f"{detail_path(world.agency)}?confirm=rotate-later",
+        "/settings/password",
+        f"{integrations}/int_doesnotexist",
+    ]
 
 
 # -- headers ------------------------------------------------------------------------------------------------
@@ -86,8 +92,13 @@ def test_names_and_descriptions_are_shown_as_text_everywhere(admin, world, clock
     page = f"{base}/{hostile.id}"
     token_page = admin.post(f"{page}/token", {"version": version_field(admin.get(page).text)})
     assert token_page.status_code == 200
-    for response in [admin.get(base), admin.get(page), admin.get(f"{page}?confirm=delete"),
-                     admin.get(f"{page}/edit"), token_page]:
+    for response in [
+        admin.get(base),
+        admin.get(page),
+        admin.get(f"{page}?confirm=delete"),
+        admin.get(f"{page}/edit"),
+        token_page,
+    ]:
         assert NAME not in response.text and "<img src=x" not in response.text, response.request.path
         assert "&lt;script&gt;alert(&#34;name&#34;)&lt;/script&gt;" in response.text, response.request.path
     assert "&lt;img src=x onerror=alert(1)&gt; &amp; more" in admin.get(page).text
@@ -109,16 +120,24 @@ def test_every_page_is_scoped_to_the_chosen_account(admin, world):
     assert admin.get(detail_path(world.sub)).status_code == 200
 
 
-@pytest.mark.parametrize("path", [
-    "/accounts/{other}/settings/integrations",
-    "/accounts/{other}/settings/integrations/{other_integration}",
-    "/accounts/{agency}/settings/integrations/{other_integration}",
-    "/accounts/{agency}/settings/integrations/{sub_integration}",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/accounts/{other}/settings/integrations",
+        "/accounts/{other}/settings/integrations/{other_integration}",
+        "/accounts/{agency}/settings/integrations/{other_integration}",
+        "/accounts/{agency}/settings/integrations/{sub_integration}",
+    ],
+)
 def test_accounts_and_integrations_the_user_does_not_belong_to_are_not_found(admin, world, path):
-    response = admin.get(path.format(other=world.other.account_id, agency=world.agency.account_id,
-                                     other_integration=world.other.integration_id,
-                                     sub_integration=world.sub.integration_id))
+    response = admin.get(
+        path.format(
+            other=world.other.account_id,
+            agency=world.agency.account_id,
+            other_integration=world.other.integration_id,
+            sub_integration=world.sub.integration_id,
+        )
+    )
     assert response.status_code == 404
     assert "Other" not in response.text
 
@@ -147,16 +166,19 @@ def test_members_see_sub_accounts_as_view_only(member, world):
     assert page.count('<span class="tag">View only</span>') == 2
 
 
-@pytest.mark.parametrize(("suffix", "form"), [
-    ("/token", {}),
-    ("/rotate", {"mode": "now"}),
-    ("/rotate", {"mode": "later", "grace": "7d"}),
-    ("/expire", {"mode": "now"}),
-    ("/expire", {"mode": "later", "at": "24h"}),
-    ("/disable", {}),
-    ("/delete", {}),
-    ("/edit", {"name": "Renamed", "scopes": "contacts.readonly"}),
-])
+@pytest.mark.parametrize(
+    ("suffix", "form"),
+    [
+        ("/token", {}),
+        ("/rotate", {"mode": "now"}),
+        ("/rotate", {"mode": "later", "grace": "7d"}),
+        ("/expire", {"mode": "now"}),
+        ("/expire", {"mode": "later", "at": "24h"}),
+        ("/disable", {}),
+        ("/delete", {}),
+        ("/edit", {"name": "Renamed", "scopes": "contacts.readonly"}),
+    ],
+)
 def test_the_server_refuses_a_members_direct_post(client, member, world, services, suffix, form):
     response = member.post(detail_path(world.agency) + suffix, form | {"version": "1"})
     assert response.status_code == 403
@@ -169,12 +191,18 @@ def test_the_server_refuses_a_members_direct_post(client, member, world, service
 
 def test_members_cannot_open_the_create_or_edit_forms(member, world):
     assert member.get(f"/accounts/{world.agency.account_id}/settings/integrations/new").status_code == 403
-    assert member.post(f"/accounts/{world.agency.account_id}/settings/integrations/new",
-                       {"name": "Sneaky", "scopes": "contacts.readonly"}).status_code == 403
+    assert (
+        member.post(
+            f"/accounts/{world.agency.account_id}/settings/integrations/new",
+            {"name": "Sneaky", "scopes": "contacts.readonly"},
+        ).status_code
+        == 403
+    )
     assert member.get(f"{detail_path(world.agency)}/edit").status_code == 403
 
 
 def test_members_cannot_change_anything_through_the_json_api_either(member, world):
-    response = member.client.post(f"/api/integrations/{world.agency.integration_id}/disable",
-                                  headers={"X-CSRF-Token": member.csrf})
+    response = member.client.post(
+        f"/api/integrations/{world.agency.integration_id}/disable", headers={"X-CSRF-Token": member.csrf}
+    )
     assert response.status_code == 403

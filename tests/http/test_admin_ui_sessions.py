@@ -38,17 +38,20 @@ def test_sign_in_sets_an_httponly_samesite_lax_cookie_and_stores_only_its_digest
 
 
 def test_over_https_the_cookie_is_secure_and_host_only(app_config, clock, tmp_path):
-    https = create_app(app_config | {"AUTHSERVER_ISSUER": "https://auth.example.com",
-                                     "INSTANCE_PATH": tmp_path / "https"}, clock=clock)
+    https = create_app(
+        app_config | {"AUTHSERVER_ISSUER": "https://auth.example.com", "INSTANCE_PATH": tmp_path / "https"}, clock=clock
+    )
     prepare(https)
     with https.app_context():
         make_user(clock, make_account(clock).id, "admin@acme.test")
         client = https.test_client()
         page = client.get("/signin", base_url="https://auth.example.com")
-        response = client.post("/signin", base_url="https://auth.example.com",
-                               headers={"Origin": "https://auth.example.com"},
-                               data={"email": "admin@acme.test", "password": PASSWORD,
-                                     "csrf_token": form_token(page.text)})
+        response = client.post(
+            "/signin",
+            base_url="https://auth.example.com",
+            headers={"Origin": "https://auth.example.com"},
+            data={"email": "admin@acme.test", "password": PASSWORD, "csrf_token": form_token(page.text)},
+        )
         header = next(h for h in response.headers.getlist("Set-Cookie") if "authserver_session=" in h)
         assert header.startswith("__Host-authserver_session=")
         assert "Secure" in header and "HttpOnly" in header and "SameSite=Lax" in header
@@ -62,8 +65,9 @@ def test_sign_in_issues_a_new_session_id_and_ends_the_one_the_browser_had(app, c
     browser = app.test_client()
     page = browser.get("/signin")
     browser.set_cookie(COOKIE, first)  # a session id the browser already carried (or one planted in it)
-    response = browser.post("/signin", data={"email": "admin@acme.test", "password": PASSWORD,
-                                             "csrf_token": form_token(page.text)})
+    response = browser.post(
+        "/signin", data={"email": "admin@acme.test", "password": PASSWORD, "csrf_token": form_token(page.text)}
+    )
     assert response.status_code == 302
     second = session_cookie(browser)
     assert second and second != first
@@ -89,8 +93,10 @@ def test_password_change_ends_every_session_and_keeps_this_browser_signed_in_afr
     laptop, phone = signed_in(app, "admin@acme.test"), signed_in(app, "admin@acme.test")
     old_laptop_cookie = session_cookie(laptop.client)
 
-    response = laptop.post("/settings/password", {"current_password": PASSWORD, "new_password": "a brand new one",
-                                                  "confirm_password": "a brand new one"})
+    response = laptop.post(
+        "/settings/password",
+        {"current_password": PASSWORD, "new_password": "a brand new one", "confirm_password": "a brand new one"},
+    )
     assert response.status_code == 302
     assert session_cookie(laptop.client) != old_laptop_cookie
     assert laptop.get(f"/accounts/{account.id}/settings/integrations").status_code == 200
@@ -103,13 +109,20 @@ def test_password_change_ends_every_session_and_keeps_this_browser_signed_in_afr
     assert sign_in(app.test_client(), "admin@acme.test", "a brand new one").status_code == 302
 
 
-@pytest.mark.parametrize(("form", "field"), [
-    ({"current_password": "wrong password", "new_password": "long enough!", "confirm_password": "long enough!"},
-     "current_password"),
-    ({"current_password": PASSWORD, "new_password": "short", "confirm_password": "short"}, "new_password"),
-    ({"current_password": PASSWORD, "new_password": "long enough!", "confirm_password": "long enougH!"},
-     "confirm_password"),
-])
+@pytest.mark.parametrize(
+    ("form", "field"),
+    [
+        (
+            {"current_password": "wrong password", "new_password": "long enough!", "confirm_password": "long enough!"},
+            "current_password",
+        ),
+        ({"current_password": PASSWORD, "new_password": "short", "confirm_password": "short"}, "new_password"),
+        (
+            {"current_password": PASSWORD, "new_password": "long enough!", "confirm_password": "long enougH!"},
+            "confirm_password",
+        ),
+    ],
+)
 def test_password_change_errors_show_next_to_the_field_and_change_nothing(app, admin, form, field):
     browser = signed_in(app, "admin@acme.test")
     response = browser.post("/settings/password", form)
@@ -146,8 +159,7 @@ def test_wrong_password_and_unknown_email_get_the_same_answer(client, admin):
 
 def test_the_sign_in_form_is_refused_without_its_own_token(client, admin):
     """Login CSRF: another site must not be able to sign a victim's browser into the attacker's account."""
-    response = client.post("/signin", data={"email": "admin@acme.test", "password": PASSWORD,
-                                            "csrf_token": "forged"})
+    response = client.post("/signin", data={"email": "admin@acme.test", "password": PASSWORD, "csrf_token": "forged"})
     assert response.status_code == 400
     assert session_cookie(client) is None
 

@@ -31,10 +31,14 @@ def test_limiter_allows_attempts_until_the_account_limit_then_says_how_long_to_w
     assert limiter.retry_after(email="a@acme.test", address="192.0.2.1", now=T0 + timedelta(seconds=60)) is None
     _fail(limiter, 1, start=T0 + timedelta(seconds=60))
     # The first failure (at T0) leaves the 15-minute window at T0 + 900 s.
-    assert limiter.retry_after(email="a@acme.test", address="192.0.2.1",
-                               now=T0 + timedelta(seconds=100)) == ACCOUNT_LIMIT.window - 100
-    assert limiter.retry_after(email="a@acme.test", address="192.0.2.1",
-                               now=T0 + timedelta(seconds=ACCOUNT_LIMIT.window)) is None
+    assert (
+        limiter.retry_after(email="a@acme.test", address="192.0.2.1", now=T0 + timedelta(seconds=100))
+        == ACCOUNT_LIMIT.window - 100
+    )
+    assert (
+        limiter.retry_after(email="a@acme.test", address="192.0.2.1", now=T0 + timedelta(seconds=ACCOUNT_LIMIT.window))
+        is None
+    )
 
 
 def test_limiter_counts_an_email_however_it_is_capitalised():

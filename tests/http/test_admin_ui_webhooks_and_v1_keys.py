@@ -71,8 +71,9 @@ def test_the_webhooks_page_subscribes_shows_the_delivery_log_and_redelivers(app,
         created = admin.post(base, {"url": receiver.url, "events": ["token.expired"], "signing": "hmac"})
         assert created.status_code == 200
         assert _TOKEN.search(created.text).group(1).startswith("whsec_")  # the HMAC secret, shown once
-        admin.client.post(f"/api/integrations/{world.agency.integration_id}/expire",
-                          headers=world.agency.admin_headers, json={})
+        admin.client.post(
+            f"/api/integrations/{world.agency.integration_id}/expire", headers=world.agency.admin_headers, json={}
+        )
         WebhookWorker(app).run_once()
         db.session.rollback()
         page = admin.get(base).text

@@ -39,9 +39,23 @@ def setup(runner):
     """An agency with a sub-account, an admin client, a resource service and an integration, made by the CLI."""
     agency = run_json(runner, "account", "create", "--name", "Agency")
     sub = run_json(runner, "account", "create", "--name", "Sub", "--parent", agency["id"])
-    integration = run_json(runner, "integration", "create", "--account", sub["id"], "--name", "Zapier",
-                           "--description", "sync", "--scope", "contacts.readonly", "--scope", "contacts.write",
-                           "--inactivity-window", "30d")
+    integration = run_json(
+        runner,
+        "integration",
+        "create",
+        "--account",
+        sub["id"],
+        "--name",
+        "Zapier",
+        "--description",
+        "sync",
+        "--scope",
+        "contacts.readonly",
+        "--scope",
+        "contacts.write",
+        "--inactivity-window",
+        "30d",
+    )
     return agency, sub, integration
 
 
@@ -55,8 +69,19 @@ def test_account_and_integration_create(setup):
 
 def test_user_create_reads_the_password_from_stdin(runner, setup):
     agency, _, _ = setup
-    user = run_json(runner, "user", "create", "--account", agency["id"], "--email", "Ada@Example.com",
-                    "--role", "admin", "--password-stdin", input="correct horse battery\n")
+    user = run_json(
+        runner,
+        "user",
+        "create",
+        "--account",
+        agency["id"],
+        "--email",
+        "Ada@Example.com",
+        "--role",
+        "admin",
+        "--password-stdin",
+        input="correct horse battery\n",
+    )
     assert user["email"] == "ada@example.com" and user["role"] == "admin" and user["id"].startswith("usr_")
 
 
@@ -77,8 +102,10 @@ def test_integration_list_disable_enable_set_scopes_and_delete(runner, setup):
     assert run_json(runner, "integration", "enable", integration["id"])["status"] == "active"
     changed = run_json(runner, "integration", "set-scopes", integration["id"], "--scope", "contacts.readonly")
     assert changed["scopes"] == ["contacts.readonly"]
-    assert run_json(runner, "integration", "delete", integration["id"]) == {"id": integration["id"],
-                                                                            "status": "deleted"}
+    assert run_json(runner, "integration", "delete", integration["id"]) == {
+        "id": integration["id"],
+        "status": "deleted",
+    }
     assert run_json(runner, "integration", "list", "--account", sub["id"]) == {"integrations": []}
 
 
@@ -94,14 +121,18 @@ def test_token_lifecycle_from_the_cli(runner, setup, clock):
     fourth = run_json(runner, "token", "rotate", iid, "--now")
     listed = run_json(runner, "token", "list", iid)["tokens"]
     statuses = {t["token_id"]: t["status"] for t in listed}
-    assert statuses == {first["token_id"]: "rotated", second["token_id"]: "rotated",
-                        third["token_id"]: "rotated", fourth["token_id"]: "active"}
+    assert statuses == {
+        first["token_id"]: "rotated",
+        second["token_id"]: "rotated",
+        third["token_id"]: "rotated",
+        fourth["token_id"]: "active",
+    }
     fifth = run_json(runner, "token", "rotate", iid)  # default: 7 days of grace
     grace = [t for t in run_json(runner, "token", "list", iid)["tokens"] if t["status"] == "grace"]
     assert [(t["token_id"], t["ends_at"]) for t in grace] == [
-        (fourth["token_id"], isoformat(clock.now() + timedelta(days=7)))]
-    assert run_json(runner, "token", "expire", iid, "--token", fourth["token_id"]) == {
-        "expired": [fourth["token_id"]]}
+        (fourth["token_id"], isoformat(clock.now() + timedelta(days=7)))
+    ]
+    assert run_json(runner, "token", "expire", iid, "--token", fourth["token_id"]) == {"expired": [fourth["token_id"]]}
     scheduled = run_json(runner, "token", "expire", iid, "--at", isoformat(clock.now() + timedelta(hours=1)))
     assert scheduled["token_id"] == fifth["token_id"]
     assert scheduled["ends_at"] == isoformat(clock.now() + timedelta(hours=1))
@@ -131,8 +162,11 @@ def test_keys_rotate_and_list(runner, app, clock):
     emergency = run_json(runner, "keys", "rotate", "--now")
     assert emergency == {"kid": emergency["kid"], "state": "active", "signs_from": isoformat(clock.now())}
     keys = {k["kid"]: k for k in run_json(runner, "keys", "list")["keys"]}
-    assert [keys[kid]["state"] for kid in (old["kid"], rotated["kid"], emergency["kid"])] == \
-        ["retired", "retired", "active"]
+    assert [keys[kid]["state"] for kid in (old["kid"], rotated["kid"], emergency["kid"])] == [
+        "retired",
+        "retired",
+        "active",
+    ]
     assert keys[old["kid"]]["retired_at"] == isoformat(clock.now()) and keys[emergency["kid"]]["current"]
     assert keys[emergency["kid"]]["private_key_present"]
     assert not keys[rotated["kid"]]["private_key_present"]  # never signed, never will: its private key is gone
@@ -174,18 +208,34 @@ BAD_ARGUMENTS = [
     (["account", "create", "--name", ""], "name"),
     (["account", "create", "--name", "X", "--parent", "acc_nope"], "not found"),
     (["account", "create", "--name", "X", "--bogus"], "--bogus"),
-    (["user", "create", "--account", "{agency}", "--email", "not-an-email", "--role", "admin",
-      "--password-stdin"], "email"),
-    (["user", "create", "--account", "{agency}", "--email", "a@b.c", "--role", "owner", "--password-stdin"],
-     "owner"),
-    (["user", "create", "--account", "{agency}", "--email", "a@b.c", "--role", "admin", "--password-stdin"],
-     "password"),
+    (
+        ["user", "create", "--account", "{agency}", "--email", "not-an-email", "--role", "admin", "--password-stdin"],
+        "email",
+    ),
+    (["user", "create", "--account", "{agency}", "--email", "a@b.c", "--role", "owner", "--password-stdin"], "owner"),
+    (
+        ["user", "create", "--account", "{agency}", "--email", "a@b.c", "--role", "admin", "--password-stdin"],
+        "password",
+    ),
     (["client", "create", "--name", "x", "--kind", "superuser"], "superuser"),
     (["client", "create", "--name", "x", "--kind", "admin"], "account"),
     (["integration", "create", "--account", "{sub}", "--name", "x", "--scope", "contacts.admin"], "scope"),
     (["integration", "create", "--account", "{sub}", "--name", "x"], "--scope"),
-    (["integration", "create", "--account", "{sub}", "--name", "x", "--scope", "contacts.readonly",
-      "--inactivity-window", "tomorrow"], "inactivity-window"),
+    (
+        [
+            "integration",
+            "create",
+            "--account",
+            "{sub}",
+            "--name",
+            "x",
+            "--scope",
+            "contacts.readonly",
+            "--inactivity-window",
+            "tomorrow",
+        ],
+        "inactivity-window",
+    ),
     (["integration", "disable", "int_nope"], "not found"),
     (["integration", "set-scopes", "{integration}", "--scope", "nope.nope"], "scope"),
     (["token", "generate", "{integration}", "--expires-in", "forever"], "expires-in"),

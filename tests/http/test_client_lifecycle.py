@@ -36,22 +36,33 @@ def test_list_shows_the_callers_clients_and_never_a_secret(client, world, agency
     # the agency's own, and its sub-account's admin client; not the other tenant's, nor the global service
     assert ids == {world.agency.admin_client[0], world.sub.admin_client[0], agency_service[0]}
     assert "secret" not in response.get_data(as_text=True).replace("secret_rotated_at", "").replace(
-        "previous_secret_expires_at", "")
+        "previous_secret_expires_at", ""
+    )
 
 
 def test_list_of_one_account(client, world, agency_service):
-    response = client.get("/api/clients", query_string={"account_id": world.sub.account_id},
-                          headers=world.agency.admin_headers)
+    response = client.get(
+        "/api/clients", query_string={"account_id": world.sub.account_id}, headers=world.agency.admin_headers
+    )
     assert [row["client_id"] for row in response.get_json()["clients"]] == [world.sub.admin_client[0]]
 
 
 @pytest.mark.parametrize("who", ["other", "sub"])
 def test_another_tenants_client_is_not_found_for_every_verb(client, world, agency_service, who):
     caller = getattr(world, who)
-    for method, path in [("GET", ""), ("POST", "/disable"), ("POST", "/enable"), ("POST", "/rotate-secret"),
-                         ("DELETE", "")]:
-        response = client.open(f"/api/clients/{agency_service[0]}{path}", method=method,
-                               headers=caller.admin_headers, json={} if method == "POST" else None)
+    for method, path in [
+        ("GET", ""),
+        ("POST", "/disable"),
+        ("POST", "/enable"),
+        ("POST", "/rotate-secret"),
+        ("DELETE", ""),
+    ]:
+        response = client.open(
+            f"/api/clients/{agency_service[0]}{path}",
+            method=method,
+            headers=caller.admin_headers,
+            json={} if method == "POST" else None,
+        )
         assert_problem(response, 404, code="not_found")
     assert db.session.get(ApiClient, agency_service[0]).disabled_at is None
 
@@ -62,10 +73,12 @@ def test_a_resource_service_for_every_account_is_the_operators_alone(client, wor
     assert_problem(client.post(f"/api/clients/{service_id}/disable", headers=world.agency.admin_headers), 404)
 
 
-def test_rotate_secret_returns_the_new_secret_once_and_both_work_during_the_overlap(client, world, clock,
-                                                                                      agency_service):
-    response = client.post(f"/api/clients/{agency_service[0]}/rotate-secret", json={"overlap": "1h"},
-                           headers=world.agency.admin_headers)
+def test_rotate_secret_returns_the_new_secret_once_and_both_work_during_the_overlap(
+    client, world, clock, agency_service
+):
+    response = client.post(
+        f"/api/clients/{agency_service[0]}/rotate-secret", json={"overlap": "1h"}, headers=world.agency.admin_headers
+    )
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.headers["Cache-Control"] == "no-store"
     body = response.get_json()
@@ -81,8 +94,9 @@ def test_rotate_secret_returns_the_new_secret_once_and_both_work_during_the_over
 
 
 def test_a_second_rotation_ends_the_first_secret_at_once(client, world, agency_service):
-    first = client.post(f"/api/clients/{agency_service[0]}/rotate-secret", json={},
-                        headers=world.agency.admin_headers).get_json()
+    first = client.post(
+        f"/api/clients/{agency_service[0]}/rotate-secret", json={}, headers=world.agency.admin_headers
+    ).get_json()
     client.post(f"/api/clients/{agency_service[0]}/rotate-secret", json={}, headers=world.agency.admin_headers)
     assert introspect(client, world.agency.token, agency_service).status_code == 401  # two rotations ago
     assert introspect(client, world.agency.token, (agency_service[0], first["client_secret"])).status_code == 200
@@ -90,8 +104,9 @@ def test_a_second_rotation_ends_the_first_secret_at_once(client, world, agency_s
 
 @pytest.mark.parametrize("overlap", ["-1h", "24", "31d", "soon", 2592001, -1, True, [], {"h": 1}, "0x10"])
 def test_a_bad_overlap_is_400_naming_the_field(client, world, agency_service, overlap):
-    response = client.post(f"/api/clients/{agency_service[0]}/rotate-secret", json={"overlap": overlap},
-                           headers=world.agency.admin_headers)
+    response = client.post(
+        f"/api/clients/{agency_service[0]}/rotate-secret", json={"overlap": overlap}, headers=world.agency.admin_headers
+    )
     assert_problem(response, 400, field="overlap", code="invalid_input")
     assert introspect(client, world.agency.token, agency_service).status_code == 200  # nothing rotated
 
@@ -110,14 +125,15 @@ def test_disable_enable_and_delete_hold_at_once_and_are_audited(client, world, a
     assert_problem(client.post(f"/api/clients/{agency_service[0]}/enable", headers=headers), 404)
     row = db.session.get(ApiClient, agency_service[0])
     assert row.deleted_at is not None and row.secret_digest == "" and row.previous_secret_digest is None
-    assert audit_actions(agency_service[0]) == ["client.created", "client.disabled", "client.enabled",
-                                                "client.deleted"]
+    assert audit_actions(agency_service[0]) == ["client.created", "client.disabled", "client.enabled", "client.deleted"]
 
 
 def test_disabling_twice_changes_nothing_and_audits_once(client, world, agency_service):
     for _ in range(2):
-        assert client.post(f"/api/clients/{agency_service[0]}/disable",
-                           headers=world.agency.admin_headers).status_code == 200
+        assert (
+            client.post(f"/api/clients/{agency_service[0]}/disable", headers=world.agency.admin_headers).status_code
+            == 200
+        )
     assert audit_actions(agency_service[0]) == ["client.created", "client.disabled"]
 
 
@@ -136,8 +152,9 @@ def test_a_member_may_see_but_not_change_clients(app, world, clock, agency_servi
     assert db.session.get(ApiClient, agency_service[0]).disabled_at is None
 
 
-def test_last_used_is_recorded_off_the_request_path_and_flushed_in_one_batch(client, world, clock, services,
-                                                                             app, agency_service):
+def test_last_used_is_recorded_off_the_request_path_and_flushed_in_one_batch(
+    client, world, clock, services, app, agency_service
+):
     assert introspect(client, world.agency.token, agency_service).status_code == 200
     assert db.session.get(ApiClient, agency_service[0]).last_used_at is None  # nothing written by the request
     clock.advance(60)
@@ -159,15 +176,18 @@ def test_a_late_flush_never_moves_last_used_back(client, world, clock, services,
 
 
 # -- the CLI ------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("args", "message"), [
-    (["rotate-secret", "{id}", "--overlap", "forever"], "overlap must look like"),
-    (["rotate-secret", "{id}", "--overlap", "31d"], "overlap must be between 0 and 30d"),
-    (["rotate-secret", "cli_nobody"], "client 'cli_nobody' not found"),
-    (["disable", "cli_nobody"], "client 'cli_nobody' not found"),
-    (["enable", "cli_nobody"], "client 'cli_nobody' not found"),
-    (["delete", "cli_nobody"], "client 'cli_nobody' not found"),
-    (["list", "--account", "acc_nobody"], "account 'acc_nobody' not found"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["rotate-secret", "{id}", "--overlap", "forever"], "overlap must look like"),
+        (["rotate-secret", "{id}", "--overlap", "31d"], "overlap must be between 0 and 30d"),
+        (["rotate-secret", "cli_nobody"], "client 'cli_nobody' not found"),
+        (["disable", "cli_nobody"], "client 'cli_nobody' not found"),
+        (["enable", "cli_nobody"], "client 'cli_nobody' not found"),
+        (["delete", "cli_nobody"], "client 'cli_nobody' not found"),
+        (["list", "--account", "acc_nobody"], "account 'acc_nobody' not found"),
+    ],
+)
 def test_cli_errors_are_one_line_and_exit_1(runner, agency_service, args, message):
     result = runner.invoke(args=["client", *[arg.format(id=agency_service[0]) for arg in args], "--json"])
     assert result.exit_code == 1, result.output
@@ -178,7 +198,9 @@ def test_cli_errors_are_one_line_and_exit_1(runner, agency_service, args, messag
 def test_cli_list_and_rotate_answer_json_and_the_text_mode_shows_the_secret_once(runner, world, agency_service):
     listed = runner.invoke(args=["client", "list", "--account", world.agency.account_id, "--json"])
     assert {row["client_id"] for row in json.loads(listed.output)["clients"]} == {
-        world.agency.admin_client[0], agency_service[0]}
+        world.agency.admin_client[0],
+        agency_service[0],
+    }
     rotated = runner.invoke(args=["client", "rotate-secret", agency_service[0]])
     assert rotated.exit_code == 0 and "shown only once" in rotated.output and "old one works until" in rotated.output
     assert len(json.loads(runner.invoke(args=["client", "list", "--json"]).output)["clients"]) == 5

@@ -45,10 +45,12 @@ def _cases(world, services):
     raw = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
     return {
         "active": dict(data={"token": world.agency.token}, headers=rs),
-        "active, client_secret_post": dict(data={"token": world.agency.token, "client_id": client_id,
-                                                 "client_secret": secret}),
-        "two methods at once": dict(data={"token": world.agency.token, "client_id": client_id,
-                                          "client_secret": secret}, headers=rs),
+        "active, client_secret_post": dict(
+            data={"token": world.agency.token, "client_id": client_id, "client_secret": secret}
+        ),
+        "two methods at once": dict(
+            data={"token": world.agency.token, "client_id": client_id, "client_secret": secret}, headers=rs
+        ),
         "no credentials": dict(data={"token": world.agency.token}),
         "wrong secret": dict(data={"token": world.agency.token}, headers=basic(client_id, secret + "x")),
         "unknown client": dict(data={"token": world.agency.token}, headers=basic("cli_nobody", secret)),
@@ -58,35 +60,66 @@ def _cases(world, services):
         "missing token": dict(data={"token_type_hint": "access_token"}, headers=rs),
         "empty token": dict(data={"token": ""}, headers=rs),
         "garbage token": dict(data={"token": "garbage"}, headers=rs),
-        "tampered token": dict(data={"token": forge.tampered(world.agency.token, sub=world.other.integration_id)},
-                               headers=rs),
+        "tampered token": dict(
+            data={"token": forge.tampered(world.agency.token, sub=world.other.integration_id)}, headers=rs
+        ),
         "odd hint": dict(data={"token": world.agency.token, "token_type_hint": "refresh_token"}, headers=rs),
         "repeated token field": dict(  # RFC 6749 section 3.1: 400 invalid_request, never first-value-wins
-            data=f"token={world.agency.token}&token=garbage", headers=rs,
-            content_type="application/x-www-form-urlencoded"),
-        "repeated token, same value": dict(data=f"token={world.agency.token}&token={world.agency.token}",
-                                           headers=rs, content_type="application/x-www-form-urlencoded"),
-        "repeated client_secret": dict(data=f"token={world.agency.token}&client_id={client_id}"
-                                            f"&client_secret={secret}&client_secret={secret}",
-                                       content_type="application/x-www-form-urlencoded"),
+            data=f"token={world.agency.token}&token=garbage",
+            headers=rs,
+            content_type="application/x-www-form-urlencoded",
+        ),
+        "repeated token, same value": dict(
+            data=f"token={world.agency.token}&token={world.agency.token}",
+            headers=rs,
+            content_type="application/x-www-form-urlencoded",
+        ),
+        "repeated client_secret": dict(
+            data=f"token={world.agency.token}&client_id={client_id}&client_secret={secret}&client_secret={secret}",
+            content_type="application/x-www-form-urlencoded",
+        ),
         "multipart body": dict(data={"token": world.agency.token}, headers=rs, content_type="multipart/form-data"),
         "no content type": dict(data=f"token={world.agency.token}", headers=rs),
-        "percent-encoded and plus signs": dict(data="token=a+b%20c%ff", headers=rs,
-                                               content_type="application/x-www-form-urlencoded"),
-        "charset parameter": dict(data=f"token={world.agency.token}", headers=rs,
-                                  content_type="application/x-www-form-urlencoded; charset=UTF-8"),
+        "percent-encoded and plus signs": dict(
+            data="token=a+b%20c%ff", headers=rs, content_type="application/x-www-form-urlencoded"
+        ),
+        "charset parameter": dict(
+            data=f"token={world.agency.token}",
+            headers=rs,
+            content_type="application/x-www-form-urlencoded; charset=UTF-8",
+        ),
         "empty body": dict(data=b"", headers=rs, content_type="application/x-www-form-urlencoded"),
         "no body and no type, no credentials": dict(data=b""),  # nothing to misread: 401 invalid_client
         "no body and no type": dict(data=b"", headers=rs),  # authenticated, then 400: no token
     }
 
 
-CASES = ["active", "active, client_secret_post", "two methods at once", "no credentials", "wrong secret",
-         "unknown client", "malformed basic", "lower-case scheme", "admin client", "missing token", "empty token",
-         "garbage token", "tampered token", "odd hint", "repeated token field", "repeated token, same value",
-         "repeated client_secret", "multipart body", "no content type",
-         "percent-encoded and plus signs", "charset parameter", "empty body",
-         "no body and no type, no credentials", "no body and no type"]
+CASES = [
+    "active",
+    "active, client_secret_post",
+    "two methods at once",
+    "no credentials",
+    "wrong secret",
+    "unknown client",
+    "malformed basic",
+    "lower-case scheme",
+    "admin client",
+    "missing token",
+    "empty token",
+    "garbage token",
+    "tampered token",
+    "odd hint",
+    "repeated token field",
+    "repeated token, same value",
+    "repeated client_secret",
+    "multipart body",
+    "no content type",
+    "percent-encoded and plus signs",
+    "charset parameter",
+    "empty body",
+    "no body and no type, no credentials",
+    "no body and no type",
+]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -96,8 +129,11 @@ def test_every_answer_matches_the_flask_route(shared, case):
 
 def test_a_bound_resource_service_and_another_accounts_token_match(shared):
     with shared.app.app_context():
-        bound = basic(*make_client(shared.clock, kind="resource-service",
-                                   account_id=shared.world.agency.account_id, name="bound-direct"))
+        bound = basic(
+            *make_client(
+                shared.clock, kind="resource-service", account_id=shared.world.agency.account_id, name="bound-direct"
+            )
+        )
     assert _compare(shared, data={"token": shared.world.other.token}, headers=bound).get_json() == {"active": False}
     assert _compare(shared, data={"token": shared.world.agency.token}, headers=bound).get_json()["active"] is True
 
@@ -105,35 +141,49 @@ def test_a_bound_resource_service_and_another_accounts_token_match(shared):
 def test_a_sane_request_id_is_echoed_and_a_hostile_one_replaced(shared):
     direct, _ = _answers(shared)
     headers = {**shared.world.rs_headers, "X-Request-Id": "trace-42"}
-    assert direct.post("/oauth/introspect", data={"token": "x"}, headers=headers).headers["X-Request-Id"] == \
-        "trace-42"
+    assert direct.post("/oauth/introspect", data={"token": "x"}, headers=headers).headers["X-Request-Id"] == "trace-42"
     hostile = {**shared.world.rs_headers, "X-Request-Id": "a" * 65}
     assert len(direct.post("/oauth/introspect", data={"token": "x"}, headers=hostile).headers["X-Request-Id"]) == 16
 
 
-@pytest.mark.parametrize("case", ["repeated token field", "repeated token, same value", "repeated client_secret",
-                                  "multipart body", "no content type"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "repeated token field",
+        "repeated token, same value",
+        "repeated client_secret",
+        "multipart body",
+        "no content type",
+    ],
+)
 def test_repeated_parameters_and_foreign_content_types_are_400_invalid_request_on_both_paths(shared, case):
     """RFC 6749 section 3.1 (no parameter twice) and RFC 7662 section 2.1 (a urlencoded form)."""
     answer = _compare(shared, **_cases(shared.world, shared.services)[case])
     assert answer.status_code == 400 and answer.get_json()["error"] == "invalid_request"
 
 
-@pytest.mark.parametrize("how", ["json body", "multipart body", "chunked body", "oversized body", "not utf-8",
-                                 "chunked oversized body"])
+@pytest.mark.parametrize(
+    "how", ["json body", "multipart body", "chunked body", "oversized body", "not utf-8", "chunked oversized body"]
+)
 def test_requests_it_was_not_built_for_reach_the_flask_route(shared, how):
     """Each of these reaches the Flask route (same answer through both callables) and is answered by it."""
     token = shared.world.agency.token
     requests = {
         "json body": dict(json={"token": token}),
         "multipart body": dict(data={"token": token}, content_type="multipart/form-data"),
-        "chunked body": dict(data=f"token={token}", content_type="application/x-www-form-urlencoded",
-                             headers={"Transfer-Encoding": "chunked"}),
-        "oversized body": dict(data=f"token={token}&pad={'x' * 20000}",
-                               content_type="application/x-www-form-urlencoded"),
-        "chunked oversized body": dict(data=f"token={token}&pad={'x' * (1024 * 1024)}",
-                                       content_type="application/x-www-form-urlencoded",
-                                       headers={"Transfer-Encoding": "chunked"}),
+        "chunked body": dict(
+            data=f"token={token}",
+            content_type="application/x-www-form-urlencoded",
+            headers={"Transfer-Encoding": "chunked"},
+        ),
+        "oversized body": dict(
+            data=f"token={token}&pad={'x' * 20000}", content_type="application/x-www-form-urlencoded"
+        ),
+        "chunked oversized body": dict(
+            data=f"token={token}&pad={'x' * (1024 * 1024)}",
+            content_type="application/x-www-form-urlencoded",
+            headers={"Transfer-Encoding": "chunked"},
+        ),
         "not utf-8": dict(data=b"token=\xff\xfe", content_type="application/x-www-form-urlencoded"),
     }[how]
     headers = {**shared.world.rs_headers, **requests.pop("headers", {})}
@@ -151,11 +201,19 @@ def test_requests_it_was_not_built_for_reach_the_flask_route(shared, how):
 def test_plain_http_to_a_public_host_is_refused_as_authlib_refuses_it(shared):
     """authlib's transport check runs on the direct path too: plain HTTP is only for loopback."""
     direct, _ = _answers(shared)
-    response = _compare(shared, data={"token": shared.world.agency.token}, headers=shared.world.rs_headers,
-                        base_url="http://auth.example.com")
+    response = _compare(
+        shared,
+        data={"token": shared.world.agency.token},
+        headers=shared.world.rs_headers,
+        base_url="http://auth.example.com",
+    )
     assert response.status_code == 400 and response.get_json()["error"] == "insecure_transport"
-    secure = direct.post("/oauth/introspect", data={"token": shared.world.agency.token},
-                         headers=shared.world.rs_headers, base_url="https://auth.example.com")
+    secure = direct.post(
+        "/oauth/introspect",
+        data={"token": shared.world.agency.token},
+        headers=shared.world.rs_headers,
+        base_url="https://auth.example.com",
+    )
     assert secure.status_code == 200 and secure.get_json()["active"] is True
 
 

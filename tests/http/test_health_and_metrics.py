@@ -17,10 +17,13 @@ def test_readyz_reports_database_ready(client):
     assert response.get_json()["checks"]["database"] == "ok"
 
 
-@pytest.mark.parametrize("url", [
-    "postgresql+psycopg://postgres@127.0.0.1:1/nowhere",     # nothing listens on port 1
-    "sqlite:////nonexistent-directory/authserver.db",       # cannot be opened
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://postgres@127.0.0.1:1/nowhere",  # nothing listens on port 1
+        "sqlite:////nonexistent-directory/authserver.db",  # cannot be opened
+    ],
+)
 def test_readyz_is_503_when_database_is_unreachable(tmp_path, url):
     app = create_app(make_app_config(tmp_path, url))
     response = app.test_client().get("/readyz")

@@ -61,8 +61,17 @@ def test_unauthenticated_introspection_is_401_with_www_authenticate(client, worl
     assert response.headers["WWW-Authenticate"].startswith("Basic")
 
 
-@pytest.mark.parametrize("how", ["basic-wrong-secret", "post-wrong-secret", "basic-unknown-client",
-                                 "basic-empty-secret", "basic-malformed-header", "bearer-scheme"])
+@pytest.mark.parametrize(
+    "how",
+    [
+        "basic-wrong-secret",
+        "post-wrong-secret",
+        "basic-unknown-client",
+        "basic-empty-secret",
+        "basic-malformed-header",
+        "bearer-scheme",
+    ],
+)
 def test_bad_client_credentials_are_401_invalid_client(shared, how):
     world = shared.world
     client_id, secret = world.resource_service
@@ -114,23 +123,29 @@ FORGERIES = {
     "empty": lambda world, services: "",
     "malformed": lambda world, services: "a.b.c",
     "two-parts": lambda world, services: ".".join(world.agency.token.split(".")[:2]),
-    "tampered-scope": lambda world, services: forge.tampered(world.agency.token,
-                                                             scope="contacts.readonly contacts.write"),
+    "tampered-scope": lambda world, services: forge.tampered(
+        world.agency.token, scope="contacts.readonly contacts.write"
+    ),
     "tampered-sub": lambda world, services: forge.tampered(world.agency.token, sub=world.other.integration_id),
     "truncated-signature": lambda world, services: world.agency.token[:-4],
-    "wrong-issuer": lambda world, services: forge.resign(services, world.agency.token,
-                                                         claims={"iss": "https://evil.example"}),
+    "wrong-issuer": lambda world, services: forge.resign(
+        services, world.agency.token, claims={"iss": "https://evil.example"}
+    ),
     "issuer-with-slash": lambda world, services: forge.resign(
-        services, world.agency.token, claims={"iss": services.config["AUTHSERVER_ISSUER"] + "/"}),
-    "wrong-audience": lambda world, services: forge.resign(services, world.agency.token,
-                                                           claims={"aud": "https://other.example/api"}),
+        services, world.agency.token, claims={"iss": services.config["AUTHSERVER_ISSUER"] + "/"}
+    ),
+    "wrong-audience": lambda world, services: forge.resign(
+        services, world.agency.token, claims={"aud": "https://other.example/api"}
+    ),
     "wrong-typ": lambda world, services: forge.resign(services, world.agency.token, header={"typ": "JWT"}),
     "no-kid": lambda world, services: forge.resign(services, world.agency.token, header={"kid": None}),
     "missing-jti": lambda world, services: forge.resign(services, world.agency.token, drop=("jti",)),
-    "unknown-jti": lambda world, services: forge.resign(services, world.agency.token,
-                                                        claims={"jti": "tok_neverissued"}),
+    "unknown-jti": lambda world, services: forge.resign(
+        services, world.agency.token, claims={"jti": "tok_neverissued"}
+    ),
     "sub-of-another-integration": lambda world, services: forge.resign(
-        services, world.agency.token, claims={"sub": world.other.integration_id}),
+        services, world.agency.token, claims={"sub": world.other.integration_id}
+    ),
     "alg-none": lambda world, services: forge.alg_none(world.agency.token),
     "hs256-with-public-key": lambda world, services: forge.hs256_with_public_key(services, world.agency.token),
     "foreign-key-same-kid": lambda world, services: forge.foreign_key(world.agency.token),

@@ -33,14 +33,13 @@ def test_every_advertised_endpoint_answers(shared):
 
     def path(url):
         assert url.startswith(issuer + "/")
-        return url[len(issuer):]
+        return url[len(issuer) :]
 
     assert shared.client.get(path(body["jwks_uri"])).status_code == 200
     assert shared.client.post(path(body["introspection_endpoint"])).status_code == 401  # exists; wants a client
     assert shared.client.post(path(body["revocation_endpoint"]), data={"token": "x"}).status_code == 200
     assert shared.client.get(path(body["admin_api_openapi"])).status_code == 200
-    assert set(body["introspection_endpoint_auth_methods_supported"]) == {"client_secret_basic",
-                                                                        "client_secret_post"}
+    assert set(body["introspection_endpoint_auth_methods_supported"]) == {"client_secret_basic", "client_secret_post"}
 
 
 def test_metadata_names_the_signing_algorithm_in_use(shared):
@@ -55,8 +54,12 @@ def test_a_token_verifies_with_the_published_jwks_alone(shared):
     keys = {key["kid"]: key for key in shared.client.get("/.well-known/jwks.json").get_json()["keys"]}
     header = jwt.get_unverified_header(world.agency.token)
     jwk = jwt.PyJWK(keys[header["kid"]])
-    claims = jwt.decode(world.agency.token, jwk.key, algorithms=[jwk.algorithm_name],
-                        audience=shared.app.config["AUTHSERVER_AUDIENCE"],
-                        issuer=shared.app.config["AUTHSERVER_ISSUER"],
-                        options={"verify_exp": False})  # exp is on the test's frozen clock, not the wall clock
+    claims = jwt.decode(
+        world.agency.token,
+        jwk.key,
+        algorithms=[jwk.algorithm_name],
+        audience=shared.app.config["AUTHSERVER_AUDIENCE"],
+        issuer=shared.app.config["AUTHSERVER_ISSUER"],
+        options={"verify_exp": False},
+    )  # exp is on the test's frozen clock, not the wall clock
     assert claims["jti"] == world.agency.jti

@@ -26,8 +26,12 @@ def document() -> dict:
 
 
 def _documented_routes(document: dict) -> set[tuple[str, str]]:
-    return {(path, method.upper()) for path, item in document["paths"].items() for method in item
-            if method.upper() in METHODS}
+    return {
+        (path, method.upper())
+        for path, item in document["paths"].items()
+        for method in item
+        if method.upper() in METHODS
+    }
 
 
 def _served_routes(app) -> set[tuple[str, str]]:
@@ -104,11 +108,13 @@ class Conformance:
         if not media_type.endswith("json"):
             return
         schema = {"$ref": f"{DOCUMENT_URI}#{pointer}/content/{_escape(media_type)}/schema"}
-        validator = Draft202012Validator(schema, registry=self.registry,
-                                         format_checker=Draft202012Validator.FORMAT_CHECKER)
+        validator = Draft202012Validator(
+            schema, registry=self.registry, format_checker=Draft202012Validator.FORMAT_CHECKER
+        )
         errors = sorted(validator.iter_errors(response.get_json()), key=lambda e: list(e.path))
         assert not errors, f"{method} {path} {response.status_code}: " + "; ".join(
-            f"{list(e.path)}: {e.message}" for e in errors[:5])
+            f"{list(e.path)}: {e.message}" for e in errors[:5]
+        )
 
 
 def _escape(token: str) -> str:
@@ -155,8 +161,11 @@ def test_admin_api_lifecycle_responses_match_their_schemas(client, world, confor
     conformance.check(client.get("/api/accounts", headers=admin), "/api/accounts")
     conformance.check(client.get(f"/api/accounts/{account}", headers=admin), "/api/accounts/{account_id}")
     conformance.check(client.get("/api/scopes", headers=admin), "/api/scopes")
-    created = client.post(f"/api/accounts/{account}/integrations", headers=admin,
-                          json={"name": "Reporting", "scopes": ["contacts.readonly", "calendars.readonly"]})
+    created = client.post(
+        f"/api/accounts/{account}/integrations",
+        headers=admin,
+        json={"name": "Reporting", "scopes": ["contacts.readonly", "calendars.readonly"]},
+    )
     assert created.status_code == 201
     conformance.check(created, "/api/accounts/{account_id}/integrations", "POST")
     integration = created.get_json()["id"]
@@ -165,16 +174,23 @@ def test_admin_api_lifecycle_responses_match_their_schemas(client, world, confor
     conformance.check(issued, "/api/integrations/{integration_id}/tokens", "POST")
     rotated = client.post(f"/api/integrations/{integration}/rotate", headers=admin, json={"grace": "1d"})
     conformance.check(rotated, "/api/integrations/{integration_id}/rotate", "POST")
-    conformance.check(client.get(f"/api/integrations/{integration}", headers=admin),
-                      "/api/integrations/{integration_id}")
-    conformance.check(client.get(f"/api/integrations/{integration}/tokens", headers=admin),
-                      "/api/integrations/{integration_id}/tokens")
-    conformance.check(client.get(f"/api/integrations/{integration}/activity?days=3", headers=admin),
-                      "/api/integrations/{integration_id}/activity")
-    conformance.check(client.get(f"/api/accounts/{account}/audit?limit=5", headers=admin),
-                      "/api/accounts/{account_id}/audit")
-    conformance.check(client.delete(f"/api/integrations/{integration}", headers=admin),
-                      "/api/integrations/{integration_id}", "DELETE")
+    conformance.check(
+        client.get(f"/api/integrations/{integration}", headers=admin), "/api/integrations/{integration_id}"
+    )
+    conformance.check(
+        client.get(f"/api/integrations/{integration}/tokens", headers=admin),
+        "/api/integrations/{integration_id}/tokens",
+    )
+    conformance.check(
+        client.get(f"/api/integrations/{integration}/activity?days=3", headers=admin),
+        "/api/integrations/{integration_id}/activity",
+    )
+    conformance.check(
+        client.get(f"/api/accounts/{account}/audit?limit=5", headers=admin), "/api/accounts/{account_id}/audit"
+    )
+    conformance.check(
+        client.delete(f"/api/integrations/{integration}", headers=admin), "/api/integrations/{integration_id}", "DELETE"
+    )
 
 
 def test_admin_api_errors_are_documented_problems(client, world, conformance):
@@ -185,8 +201,11 @@ def test_admin_api_errors_are_documented_problems(client, world, conformance):
     missing = client.get(f"/api/accounts/{world.other.account_id}", headers=admin)  # another tenant's
     assert missing.status_code == 404
     conformance.check(missing, "/api/accounts/{account_id}")
-    invalid = client.post(f"/api/accounts/{world.agency.account_id}/integrations", headers=admin,
-                          json={"name": "x", "scopes": ["no.such"]})
+    invalid = client.post(
+        f"/api/accounts/{world.agency.account_id}/integrations",
+        headers=admin,
+        json={"name": "x", "scopes": ["no.such"]},
+    )
     assert invalid.status_code == 400
     conformance.check(invalid, "/api/accounts/{account_id}/integrations", "POST")
     conflict = client.post(f"/api/integrations/{world.agency.integration_id}/tokens", headers=admin, json={})

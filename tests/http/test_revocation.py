@@ -31,8 +31,11 @@ def test_an_admin_client_of_the_owning_account_revokes(client, world):
     assert response.headers["Cache-Control"] == "no-store"
     assert not is_active(client, world, world.agency.token)
     [row] = audit_rows("token.revoked")
-    assert (row.actor_type, row.actor_id, row.target_id) == ("admin_client", world.agency.admin_client[0],
-                                                            world.agency.jti)
+    assert (row.actor_type, row.actor_id, row.target_id) == (
+        "admin_client",
+        world.agency.admin_client[0],
+        world.agency.jti,
+    )
     assert row.source_address == "127.0.0.1" and row.before["revoked_at"] is None and row.after["revoked_at"]
 
 
@@ -71,17 +74,18 @@ def test_unknown_or_invalid_tokens_get_200_and_nothing_changes(shared, caller, t
     assert is_active(shared.client, world, world.agency.token)
 
 
-@pytest.mark.parametrize(("caller", "victim"), [("other", "agency"), ("other", "sub"), ("sub", "agency"),
-                                                ("agency", "other")])
+@pytest.mark.parametrize(
+    ("caller", "victim"), [("other", "agency"), ("other", "sub"), ("sub", "agency"), ("agency", "other")]
+)
 def test_another_accounts_admin_gets_200_but_the_token_stays_active_and_the_refusal_is_audited(
-        client, world, caller, victim):
+    client, world, caller, victim
+):
     attacker, target = getattr(world, caller), getattr(world, victim)
     response = revoke(client, target.token, attacker.admin_headers)
     assert (response.status_code, response.get_json()) == (200, {})
     assert is_active(client, world, target.token)
     [row] = audit_rows("token.revocation_refused")  # on the requester's account, never on the token's
-    assert (row.account_id, row.actor_id, row.target_id) == (attacker.account_id, attacker.admin_client[0],
-                                                            target.jti)
+    assert (row.account_id, row.actor_id, row.target_id) == (attacker.account_id, attacker.admin_client[0], target.jti)
     assert db.session.get(AccessToken, target.jti).revoked_at is None
 
 

@@ -12,8 +12,12 @@ FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "auth.example.com
 
 
 def _introspect(client, world, **headers):
-    return client.post("/oauth/introspect", data={"token": world.agency.token}, base_url="http://10.0.0.5:8000",
-                       headers={**world.rs_headers, **headers})
+    return client.post(
+        "/oauth/introspect",
+        data={"token": world.agency.token},
+        base_url="http://10.0.0.5:8000",
+        headers={**world.rs_headers, **headers},
+    )
 
 
 def test_without_declared_proxies_forwarded_headers_are_ignored_and_plain_http_is_refused(client, world):
@@ -22,8 +26,7 @@ def test_without_declared_proxies_forwarded_headers_are_ignored_and_plain_http_i
 
 
 def test_a_declared_proxy_forwarding_https_is_believed(app_config, clock, world, tmp_path):
-    proxied = create_app(app_config | {"AUTHSERVER_TRUSTED_PROXIES": "1", "INSTANCE_PATH": tmp_path / "p"},
-                         clock=clock)
+    proxied = create_app(app_config | {"AUTHSERVER_TRUSTED_PROXIES": "1", "INSTANCE_PATH": tmp_path / "p"}, clock=clock)
     try:
         client = proxied.test_client()
         answer = _introspect(client, world, **FORWARDED)
@@ -32,8 +35,9 @@ def test_a_declared_proxy_forwarding_https_is_believed(app_config, clock, world,
         plain = _introspect(client, world, **{**FORWARDED, "X-Forwarded-Proto": "http"})
         assert plain.status_code == 400 and plain.get_json()["error"] == "insecure_transport"
         # The revocation endpoint (served through Flask) sees the same.
-        revoked = client.post("/oauth/revoke", data={"token": world.agency.token}, base_url="http://10.0.0.5:8000",
-                              headers=FORWARDED)
+        revoked = client.post(
+            "/oauth/revoke", data={"token": world.agency.token}, base_url="http://10.0.0.5:8000", headers=FORWARDED
+        )
         assert revoked.status_code == 200
         assert _introspect(client, world, **FORWARDED).get_json() == {"active": False}
     finally:
@@ -54,10 +58,15 @@ def test_an_unknown_access_log_mode_stops_start_up(app_config, value):
         create_app(app_config | {"AUTHSERVER_ACCESS_LOG": value})
 
 
-@pytest.mark.parametrize(("key", "value"), [
-    ("AUTHSERVER_MAX_TOKEN_LIFETIME", 10**30), ("AUTHSERVER_MAX_TOKEN_LIFETIME", 50 * 365 * 86400 + 1),
-    ("AUTHSERVER_DEFAULT_TOKEN_LIFETIME", 0), ("AUTHSERVER_DEFAULT_TOKEN_LIFETIME", -60),
-])
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("AUTHSERVER_MAX_TOKEN_LIFETIME", 10**30),
+        ("AUTHSERVER_MAX_TOKEN_LIFETIME", 50 * 365 * 86400 + 1),
+        ("AUTHSERVER_DEFAULT_TOKEN_LIFETIME", 0),
+        ("AUTHSERVER_DEFAULT_TOKEN_LIFETIME", -60),
+    ],
+)
 def test_a_token_lifetime_beyond_the_longest_duration_stops_start_up(app_config, key, value):
     with pytest.raises(ConfigError, match=key):
         create_app(app_config | {key: value})

@@ -21,8 +21,9 @@ def ended_at(jti: str):
     return db.session.get(AccessToken, jti).ended_at
 
 
-def test_first_answer_past_exp_records_the_end_once_and_a_clock_stepping_back_revives_nothing(client, world,
-                                                                                              services, clock):
+def test_first_answer_past_exp_records_the_end_once_and_a_clock_stepping_back_revives_nothing(
+    client, world, services, clock
+):
     issued = Lifecycle(services, clock).rotate_now(world.agency.integration_id, expires_in=60)
     assert introspect(client, world, issued.token)
     assert ended_at(issued.record.jti) is None
@@ -47,8 +48,7 @@ def test_answers_before_the_end_write_nothing(client, world, services, clock):
     assert ended_at(issued.record.jti) is None
 
 
-def test_a_disabled_integration_is_not_an_end_and_its_tokens_come_back_when_enabled(client, world, services,
-                                                                                    clock):
+def test_a_disabled_integration_is_not_an_end_and_its_tokens_come_back_when_enabled(client, world, services, clock):
     lifecycle = Lifecycle(services, clock)
     lifecycle.set_status(world.agency.integration_id, "disabled")
     assert not introspect(client, world, world.agency.token)

@@ -18,16 +18,27 @@ def report(client, headers, uses):
 
 def test_calls_are_stored_per_service_and_scope_and_counted_once(client, world, services, clock):
     client.post("/oauth/introspect", data={"token": world.agency.token}, headers=world.rs_headers)  # 1 use
-    response = report(client, world.rs_headers, [{
-        "jti": world.agency.jti, "count": 5, "introspected": 1,
-        "scopes": {"contacts.readonly": 3, "contacts.write": 1, "": 1}}])
+    response = report(
+        client,
+        world.rs_headers,
+        [
+            {
+                "jti": world.agency.jti,
+                "count": 5,
+                "introspected": 1,
+                "scopes": {"contacts.readonly": 3, "contacts.write": 1, "": 1},
+            }
+        ],
+    )
     assert (response.status_code, response.get_json()) == (202, {"accepted": 1})
     activity.flush(services.activity)
     # 1 introspection + (5 calls - the 1 that was that introspection) = 5 calls, not 6
     assert db.session.get(TokenUsageDaily, (world.agency.jti, clock.now().date())).count == 5
     service_id = world.resource_service[0]
-    rows = {row.scope: row.count for row in db.session.scalars(
-        db.select(TokenUsageByService).where(TokenUsageByService.jti == world.agency.jti))}
+    rows = {
+        row.scope: row.count
+        for row in db.session.scalars(db.select(TokenUsageByService).where(TokenUsageByService.jti == world.agency.jti))
+    }
     assert rows == {"contacts.readonly": 3, "contacts.write": 1, "": 1}
     assert scopes_exercised([world.agency.jti]) == {"contacts.readonly", "contacts.write"}
     assert calls_by_service([world.agency.jti]) == {service_id: 5}
@@ -51,19 +62,23 @@ def test_another_accounts_token_is_not_recorded_for_a_bound_service(client, worl
     assert scopes_exercised([world.agency.jti]) == set()
 
 
-@pytest.mark.parametrize("use", [
-    {"count": 2, "scopes": {"contacts.readonly": 1}},  # does not add up to count
-    {"count": 1, "scopes": {"contacts.readonly": 0}},
-    {"count": 1, "scopes": {"a b": 1}},
-    {"count": 1, "scopes": ["contacts.readonly"]},
-    {"count": 1, "scopes": {"x" * 101: 1}},
-    {"count": 1, "introspected": 2},
-    {"count": 1, "introspected": -1},
-    {"count": 1, "introspected": True},
-])
+@pytest.mark.parametrize(
+    "use",
+    [
+        {"count": 2, "scopes": {"contacts.readonly": 1}},  # does not add up to count
+        {"count": 1, "scopes": {"contacts.readonly": 0}},
+        {"count": 1, "scopes": {"a b": 1}},
+        {"count": 1, "scopes": ["contacts.readonly"]},
+        {"count": 1, "scopes": {"x" * 101: 1}},
+        {"count": 1, "introspected": 2},
+        {"count": 1, "introspected": -1},
+        {"count": 1, "introspected": True},
+    ],
+)
 def test_a_malformed_scope_split_is_400_and_counts_nothing(shared, use):
     world = shared.world
-    response = shared.client.post("/oauth/usage", json={"uses": [{"jti": world.agency.jti} | use]},
-                                  headers=world.rs_headers)
+    response = shared.client.post(
+        "/oauth/usage", json={"uses": [{"jti": world.agency.jti} | use]}, headers=world.rs_headers
+    )
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid_request"

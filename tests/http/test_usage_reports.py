@@ -26,8 +26,11 @@ def active(client, world, token) -> bool:
 
 
 def test_reported_uses_count_like_introspections(client, world, services, clock):
-    response = report(client, world.rs_headers, [{"jti": world.agency.jti, "count": 7},
-                                                 {"jti": world.sub.jti, "last_used_at": isoformat(clock.now())}])
+    response = report(
+        client,
+        world.rs_headers,
+        [{"jti": world.agency.jti, "count": 7}, {"jti": world.sub.jti, "last_used_at": isoformat(clock.now())}],
+    )
     assert (response.status_code, response.get_json()) == (202, {"accepted": 2})
     activity.flush(services.activity)
     row = db.session.get(AccessToken, world.agency.jti)
@@ -36,8 +39,11 @@ def test_reported_uses_count_like_introspections(client, world, services, clock)
 
 
 def test_a_use_in_the_future_counts_as_now(client, world, services, clock):
-    report(client, world.rs_headers, [{"jti": world.agency.jti,
-                                       "last_used_at": isoformat(clock.now() + timedelta(days=30))}])
+    report(
+        client,
+        world.rs_headers,
+        [{"jti": world.agency.jti, "last_used_at": isoformat(clock.now() + timedelta(days=30))}],
+    )
     activity.flush(services.activity)
     assert db.session.get(AccessToken, world.agency.jti).last_used_at == clock.now()
 
@@ -64,11 +70,19 @@ def test_a_reported_use_of_an_ended_token_is_not_counted(client, world, services
     assert report(client, world.rs_headers, [{"jti": world.agency.jti}]).get_json() == {"accepted": 0}
 
 
-@pytest.mark.parametrize("body", [
-    None, [], {"uses": "x"}, {"uses": [{"count": 1}]}, {"uses": [{"jti": 5}]},
-    {"uses": [{"jti": "tok_x", "count": 0}]}, {"uses": [{"jti": "tok_x", "count": True}]},
-    {"uses": [{"jti": "tok_x", "last_used_at": "yesterday"}]},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        None,
+        [],
+        {"uses": "x"},
+        {"uses": [{"count": 1}]},
+        {"uses": [{"jti": 5}]},
+        {"uses": [{"jti": "tok_x", "count": 0}]},
+        {"uses": [{"jti": "tok_x", "count": True}]},
+        {"uses": [{"jti": "tok_x", "last_used_at": "yesterday"}]},
+    ],
+)
 def test_a_malformed_report_is_400_and_counts_nothing(shared, body):
     world = shared.world
     response = shared.client.post("/oauth/usage", json=body, headers=world.rs_headers)

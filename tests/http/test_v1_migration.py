@@ -11,8 +11,9 @@ from tests.factories import basic, make_client
 
 @pytest.fixture
 def v1_key(runner, world):
-    result = runner.invoke(args=["v1-key", "create", "--account", world.agency.account_id, "--name", "Legacy CRM sync",
-                                 "--json"])
+    result = runner.invoke(
+        args=["v1-key", "create", "--account", world.agency.account_id, "--name", "Legacy CRM sync", "--json"]
+    )
     assert result.exit_code == 0, result.output
     return json.loads(result.output)
 
@@ -30,8 +31,9 @@ def call_routes(client, world, key, routes):
 
 
 def report(client, world):
-    response = client.get(f"/api/accounts/{world.agency.account_id}/v1-keys/migration-report",
-                          headers=world.agency.admin_headers)
+    response = client.get(
+        f"/api/accounts/{world.agency.account_id}/v1-keys/migration-report", headers=world.agency.admin_headers
+    )
     assert response.status_code == 200, response.get_json()
     return response.get_json()
 
@@ -67,8 +69,9 @@ def test_unknown_keys_are_simply_inactive(client, world, key):
 
 @pytest.mark.parametrize("route", ["", "GET /v2/contacts", "/v1/contacts", "BREW /v1/coffee", "GET /v1/" + "x" * 200])
 def test_a_malformed_route_is_a_400(client, world, v1_key, route):
-    response = client.post("/oauth/v1-keys/check", headers=world.rs_headers, data={"key": v1_key["key"],
-                                                                                   "route": route})
+    response = client.post(
+        "/oauth/v1-keys/check", headers=world.rs_headers, data={"key": v1_key["key"], "route": route}
+    )
     assert response.status_code == 400
 
 
@@ -78,16 +81,22 @@ def test_a_service_bound_to_another_account_cannot_use_the_key(app, client, worl
 
 
 def test_the_report_names_routes_last_use_and_the_scopes_they_need(client, world, clock, v1_key):
-    call_routes(client, world, v1_key["key"], ["GET /v1/contacts", "GET /v1/contacts/{id}", "GET /v1/contacts",
-                                               "POST /v1/calendars/{id}/events"])
+    call_routes(
+        client,
+        world,
+        v1_key["key"],
+        ["GET /v1/contacts", "GET /v1/contacts/{id}", "GET /v1/contacts", "POST /v1/calendars/{id}/events"],
+    )
     clock.advance(60)
     call_routes(client, world, v1_key["key"], ["GET /v1/contacts"])
     (key,) = report(client, world)["keys"]
     assert key["id"] == v1_key["id"] and key["status"] == "active"
     assert key["last_used_at"] == clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
     assert {(r["route"], r["calls"], r["scope"]) for r in key["routes"]} == {
-        ("GET /v1/contacts", 3, "contacts.readonly"), ("GET /v1/contacts/{id}", 1, "contacts.readonly"),
-        ("POST /v1/calendars/{id}/events", 1, "calendars.write")}
+        ("GET /v1/contacts", 3, "contacts.readonly"),
+        ("GET /v1/contacts/{id}", 1, "contacts.readonly"),
+        ("POST /v1/calendars/{id}/events", 1, "calendars.write"),
+    }
     assert key["needed_scopes"] == ["calendars.write", "contacts.readonly"]
     assert key["unmapped_routes"] == [] and key["beyond_account_ceiling"] == []
 
@@ -124,12 +133,18 @@ def test_rollback_during_the_overlap_restores_the_key_and_removes_the_integratio
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["status"] == "active" and response.get_json()["stops_at"] is None
     assert introspect(client, world, body["token"]["token"]) == {"active": False}
-    assert client.get(f"/api/integrations/{body['integration']['id']}",
-                      headers=world.agency.admin_headers).status_code == 404
+    assert (
+        client.get(f"/api/integrations/{body['integration']['id']}", headers=world.agency.admin_headers).status_code
+        == 404
+    )
     clock.advance(30 * 86400)
     assert check(client, world.rs_headers, v1_key["key"], "GET /v1/contacts")["active"] is True
-    actions = [e["action"] for e in client.get(f"/api/accounts/{world.agency.account_id}/audit",
-                                               headers=world.agency.admin_headers).get_json()["events"]]
+    actions = [
+        e["action"]
+        for e in client.get(
+            f"/api/accounts/{world.agency.account_id}/audit", headers=world.agency.admin_headers
+        ).get_json()["events"]
+    ]
     assert "v1_key.migrated" in actions and "v1_key.migration_rolled_back" in actions
     # ...and it can be migrated again later.
     assert migrate(client, world, v1_key["id"]).status_code == 201
@@ -152,10 +167,16 @@ def test_the_overlap_is_bounded(client, world, v1_key, overlap):
 
 def test_a_key_is_migrated_once_and_only_by_its_account(client, world, v1_key):
     call_routes(client, world, v1_key["key"], ["GET /v1/contacts"])
-    assert client.post(f"/api/v1-keys/{v1_key['id']}/migrate", headers=world.other.admin_headers,
-                       json={}).status_code == 404
-    assert client.get(f"/api/accounts/{world.agency.account_id}/v1-keys/migration-report",
-                      headers=world.other.admin_headers).status_code == 404
+    assert (
+        client.post(f"/api/v1-keys/{v1_key['id']}/migrate", headers=world.other.admin_headers, json={}).status_code
+        == 404
+    )
+    assert (
+        client.get(
+            f"/api/accounts/{world.agency.account_id}/v1-keys/migration-report", headers=world.other.admin_headers
+        ).status_code
+        == 404
+    )
     assert migrate(client, world, v1_key["id"]).status_code == 201
     again = migrate(client, world, v1_key["id"])
     assert again.status_code == 409 and "migrating" in again.get_json()["detail"]
@@ -170,7 +191,8 @@ def test_the_cli_reports_migrates_and_rolls_back(runner, client, world, v1_key):
         return json.loads(result.output)
 
     assert cli("migrate", "report", "--account", world.agency.account_id)["keys"][0]["needed_scopes"] == [
-        "calendars.readonly"]
+        "calendars.readonly"
+    ]
     done = cli("migrate", "v1-key", v1_key["id"], "--overlap", "7d")
     assert done["integration"]["scopes"] == ["calendars.readonly"] and done["token"]["token"]
     assert introspect(client, world, done["token"]["token"])["scope"] == "calendars.readonly"

@@ -26,8 +26,13 @@ def clock():
 
 @pytest.fixture
 def app_config(app_config):
-    return {**app_config, "AUTHSERVER_WEBHOOK_ALLOW_HTTP": True, "AUTHSERVER_WEBHOOK_ALLOW_HOSTS": ["127.0.0.1"],
-            "AUTHSERVER_WEBHOOK_TIMEOUT": 2.0, "AUTHSERVER_WEBHOOK_RETRY_BASE": 5.0}
+    return {
+        **app_config,
+        "AUTHSERVER_WEBHOOK_ALLOW_HTTP": True,
+        "AUTHSERVER_WEBHOOK_ALLOW_HOSTS": ["127.0.0.1"],
+        "AUTHSERVER_WEBHOOK_TIMEOUT": 2.0,
+        "AUTHSERVER_WEBHOOK_RETRY_BASE": 5.0,
+    }
 
 
 @pytest.fixture
@@ -51,23 +56,26 @@ def deliver(app) -> int:
 
 
 def subscribe(client, tenant, url, **body):
-    response = client.post(f"/api/accounts/{tenant.account_id}/webhooks", headers=tenant.admin_headers,
-                           json={"url": url} | body)
+    response = client.post(
+        f"/api/accounts/{tenant.account_id}/webhooks", headers=tenant.admin_headers, json={"url": url} | body
+    )
     assert response.status_code == 201, response.get_json()
     return response.get_json()
 
 
 def deliveries_of(client, tenant, subscription_id, **params):
-    response = client.get(f"/api/webhooks/{subscription_id}/deliveries", headers=tenant.admin_headers,
-                          query_string=params)
+    response = client.get(
+        f"/api/webhooks/{subscription_id}/deliveries", headers=tenant.admin_headers, query_string=params
+    )
     assert response.status_code == 200, response.get_json()
     return response.get_json()["deliveries"]
 
 
 @pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/hooks"])
 def test_subscription_to_an_internal_or_odd_url_is_refused(client, world, url):
-    response = client.post(f"/api/accounts/{world.agency.account_id}/webhooks", headers=world.agency.admin_headers,
-                           json={"url": url})
+    response = client.post(
+        f"/api/accounts/{world.agency.account_id}/webhooks", headers=world.agency.admin_headers, json={"url": url}
+    )
     assert response.status_code == 400
     body = response.get_json()
     assert body["type"].endswith("/destination_refused")
@@ -77,22 +85,30 @@ def test_subscription_to_an_internal_or_odd_url_is_refused(client, world, url):
 def test_each_event_arrives_once_signed_and_without_the_token(app, client, world, services, clock, receiver):
     account = world.agency
     ed = subscribe(client, account, receiver.url)
-    hmac_sub = subscribe(client, account, receiver.url + "?hmac", signing="hmac",
-                         events=["token.generated", "token.rotated"])
+    hmac_sub = subscribe(
+        client, account, receiver.url + "?hmac", signing="hmac", events=["token.generated", "token.rotated"]
+    )
     assert ed["public_key"].startswith("whpk_") and "secret" not in ed
     assert hmac_sub["secret"].startswith("whsec_")
 
-    integration = client.post(f"/api/accounts/{account.account_id}/integrations", headers=account.admin_headers,
-                              json={"name": "Hooked", "scopes": ["contacts.readonly"]}).get_json()
+    integration = client.post(
+        f"/api/accounts/{account.account_id}/integrations",
+        headers=account.admin_headers,
+        json={"name": "Hooked", "scopes": ["contacts.readonly"]},
+    ).get_json()
     path = f"/api/integrations/{integration['id']}"
     tokens = [client.post(f"{path}/tokens", headers=account.admin_headers, json={}).get_json()["token"]]
-    tokens.append(client.post(f"{path}/rotate", headers=account.admin_headers, json={"mode": "now"})
-                  .get_json()["token"])
+    tokens.append(
+        client.post(f"{path}/rotate", headers=account.admin_headers, json={"mode": "now"}).get_json()["token"]
+    )
     client.patch(path, headers=account.admin_headers, json={"scopes": ["contacts.readonly", "contacts.write"]})
     client.post(f"{path}/expire", headers=account.admin_headers, json={})
     tokens.append(client.post(f"{path}/tokens", headers=account.admin_headers, json={}).get_json()["token"])
-    jti = next(t["token_id"] for t in client.get(f"{path}/tokens", headers=account.admin_headers)
-               .get_json()["tokens"] if t["status"] == "active")
+    jti = next(
+        t["token_id"]
+        for t in client.get(f"{path}/tokens", headers=account.admin_headers).get_json()["tokens"]
+        if t["status"] == "active"
+    )
     with unit_of_work():
         revoke_by_endpoint(OPERATOR, jti, now=clock.now())
     assert client.delete(path, headers=account.admin_headers).status_code == 204
@@ -101,9 +117,18 @@ def test_each_event_arrives_once_signed_and_without_the_token(app, client, world
     received = receiver.wait_for(11)
     assert deliver(app) == 0  # nothing left: each event exactly once
     ed_received = [r for r in received if "hmac" not in r.path]
-    assert sorted(r.type for r in ed_received) == sorted([
-        "integration.created", "token.generated", "token.rotated", "integration.scopes_changed", "token.expired",
-        "token.generated", "token.revoked", "integration.deleted"])
+    assert sorted(r.type for r in ed_received) == sorted(
+        [
+            "integration.created",
+            "token.generated",
+            "token.rotated",
+            "integration.scopes_changed",
+            "token.expired",
+            "token.generated",
+            "token.revoked",
+            "integration.deleted",
+        ]
+    )
     assert len({r.webhook_id for r in ed_received}) == 8
     public_key = client.get("/api/webhooks/public-key").get_json()["public_key"]
     for request in ed_received:
@@ -112,7 +137,10 @@ def test_each_event_arrives_once_signed_and_without_the_token(app, client, world
         assert not any(token in request.body for token in tokens)
     hmac_received = [r for r in received if "hmac" in r.path]
     assert sorted(verify_hmac(hmac_sub["secret"], r)["type"] for r in hmac_received) == [
-        "token.generated", "token.generated", "token.rotated"]
+        "token.generated",
+        "token.generated",
+        "token.rotated",
+    ]
     rotated = next(r.payload for r in ed_received if r.type == "token.rotated")
     assert rotated["data"]["grace"] is False and len(rotated["data"]["previous_token_ids"]) == 1
     log = deliveries_of(client, account, ed["id"])
@@ -163,8 +191,12 @@ def test_retries_last_at_least_a_day_then_redelivery_by_hand(app, client, world,
         assert deliver(app) == 1
         log = deliveries_of(client, world.agency, hook["id"])[0]
         assert log["status"] == "succeeded" and log["attempts"] == attempts + 1
-        assert any(e["action"] == "webhook.redelivery_requested" for e in client.get(
-            f"/api/accounts/{world.agency.account_id}/audit", headers=world.agency.admin_headers).get_json()["events"])
+        assert any(
+            e["action"] == "webhook.redelivery_requested"
+            for e in client.get(
+                f"/api/accounts/{world.agency.account_id}/audit", headers=world.agency.admin_headers
+            ).get_json()["events"]
+        )
 
 
 def test_a_410_gone_disables_the_subscription(app, client, world, clock):
@@ -194,8 +226,11 @@ def test_subscriptions_are_private_to_their_account(client, world, receiver):
     assert client.get(f"/api/webhooks/{hook['id']}", headers=world.other.admin_headers).status_code == 404
     assert client.get(f"/api/webhooks/{hook['id']}/deliveries", headers=world.other.admin_headers).status_code == 404
     assert client.delete(f"/api/webhooks/{hook['id']}", headers=world.other.admin_headers).status_code == 404
-    response = client.post(f"/api/accounts/{world.other.account_id}/webhooks", headers=world.other.admin_headers,
-                           json={"url": receiver.url, "integration_id": world.agency.integration_id})
+    response = client.post(
+        f"/api/accounts/{world.other.account_id}/webhooks",
+        headers=world.other.admin_headers,
+        json={"url": receiver.url, "integration_id": world.agency.integration_id},
+    )
     assert response.status_code == 404
     listed = client.get(f"/api/accounts/{world.agency.account_id}/webhooks", headers=world.agency.admin_headers)
     assert [w["id"] for w in listed.get_json()["webhooks"]] == [hook["id"]]
@@ -206,22 +241,25 @@ def test_subscriptions_are_private_to_their_account(client, world, receiver):
 def test_an_integration_subscription_only_hears_about_its_integration(app, client, world, clock, receiver):
     subscribe(client, world.agency, receiver.url, integration_id=world.agency.integration_id)
     client.post(f"/api/integrations/{world.sub.integration_id}/expire", headers=world.sub.admin_headers, json={})
-    client.post(f"/api/integrations/{world.agency.integration_id}/expire", headers=world.agency.admin_headers,
-                json={})
+    client.post(f"/api/integrations/{world.agency.integration_id}/expire", headers=world.agency.admin_headers, json={})
     assert deliver(app) == 1
     assert [r.payload["data"]["token_id"] for r in receiver.requests] == [world.agency.jti]
 
 
 def test_unknown_event_types_are_refused(client, world, receiver):
-    response = client.post(f"/api/accounts/{world.agency.account_id}/webhooks", headers=world.agency.admin_headers,
-                           json={"url": receiver.url, "events": ["token.stolen"]})
+    response = client.post(
+        f"/api/accounts/{world.agency.account_id}/webhooks",
+        headers=world.agency.admin_headers,
+        json={"url": receiver.url, "events": ["token.stolen"]},
+    )
     assert response.status_code == 400 and response.get_json()["errors"][0]["field"] == "events"
 
 
 def test_a_failed_change_leaves_no_event_behind(client, world, receiver):
     subscribe(client, world.agency, receiver.url)
-    response = client.post(f"/api/integrations/{world.agency.integration_id}/tokens",
-                           headers=world.agency.admin_headers, json={})
+    response = client.post(
+        f"/api/integrations/{world.agency.integration_id}/tokens", headers=world.agency.admin_headers, json={}
+    )
     assert response.status_code == 409  # a live token exists: nothing changed, so nothing to announce
     assert db.session.query(WebhookEvent).count() == 0
 
@@ -236,8 +274,10 @@ def test_expiring_notices_are_sent_once_per_deadline(app, client, world, service
     assert expiring.scan(clock.now()) == 0
     deliver(app)
     notices = [(r.type, r.payload["data"]["reason"], r.payload["data"]["token_id"]) for r in receiver.requests]
-    assert notices == [("token.expiring", "grace", world.agency.jti), ("token.expired", "grace_ended",
-                                                                         world.agency.jti)]
+    assert notices == [
+        ("token.expiring", "grace", world.agency.jti),
+        ("token.expired", "grace_ended", world.agency.jti),
+    ]
 
 
 def test_inactivity_notice_comes_within_a_day_of_the_idle_deadline(app, client, world, clock, receiver, lifecycle):

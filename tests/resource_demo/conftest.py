@@ -42,16 +42,19 @@ class StubIssuer:
         self.jwks_hits = 0
         self.server = make_server("127.0.0.1", 0, self._app(), threaded=True)
         self.url = f"http://127.0.0.1:{self.server.port}"
-        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     def _app(self) -> Flask:
         app = Flask("stub_issuer")
 
         @app.get("/.well-known/oauth-authorization-server")
         def metadata():
-            return jsonify(issuer=self.url, jwks_uri=f"{self.url}/jwks", introspection_endpoint=f"{self.url}/i",
-                           token_usage_endpoint=f"{self.url}/oauth/usage")
+            return jsonify(
+                issuer=self.url,
+                jwks_uri=f"{self.url}/jwks",
+                introspection_endpoint=f"{self.url}/i",
+                token_usage_endpoint=f"{self.url}/oauth/usage",
+            )
 
         @app.get("/jwks")
         def jwks():
@@ -73,13 +76,30 @@ class StubIssuer:
 
         return app
 
-    def mint(self, *, account_id: str = "acc_a", integration_id: str = "int_a", scope: str = "contacts.readonly",
-             lifetime: int = 3600, headers: dict | None = None, key=None, algorithm: str = "RS256",
-             **claims) -> str:
+    def mint(
+        self,
+        *,
+        account_id: str = "acc_a",
+        integration_id: str = "int_a",
+        scope: str = "contacts.readonly",
+        lifetime: int = 3600,
+        headers: dict | None = None,
+        key=None,
+        algorithm: str = "RS256",
+        **claims,
+    ) -> str:
         now = int(time.time())
-        payload = {"iss": self.url, "sub": integration_id, "aud": AUDIENCE, "client_id": integration_id,
-                   "account_id": account_id, "scope": scope, "jti": f"tok_{uuid.uuid4().hex}", "iat": now,
-                   "exp": now + lifetime} | claims
+        payload = {
+            "iss": self.url,
+            "sub": integration_id,
+            "aud": AUDIENCE,
+            "client_id": integration_id,
+            "account_id": account_id,
+            "scope": scope,
+            "jti": f"tok_{uuid.uuid4().hex}",
+            "iat": now,
+            "exp": now + lifetime,
+        } | claims
         header = {"typ": "at+jwt", "kid": self.kid} | (headers or {})
         return jwt.encode(payload, key or self.private_key, algorithm=algorithm, headers=header)
 
@@ -102,15 +122,17 @@ def issuer():
 def local_app(issuer, tmp_path):
     """resource_demo in local mode against the stub issuer, its revocation state loaded (no background threads:
     tests step the feed by hand)."""
-    app = create_app({
-        "INSTANCE_PATH": tmp_path / "instance",
-        "AUTHSERVER_URL": issuer.url,
-        "RESOURCE_DEMO_CLIENT_ID": "cli_test",
-        "RESOURCE_DEMO_CLIENT_SECRET": "secret",
-        "RESOURCE_DEMO_MODE": "local",
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'demo.db'}",
-        "TESTING": True,
-    })
+    app = create_app(
+        {
+            "INSTANCE_PATH": tmp_path / "instance",
+            "AUTHSERVER_URL": issuer.url,
+            "RESOURCE_DEMO_CLIENT_ID": "cli_test",
+            "RESOURCE_DEMO_CLIENT_SECRET": "secret",
+            "RESOURCE_DEMO_MODE": "local",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'demo.db'}",
+            "TESTING": True,
+        }
+    )
     prepare(app)
     app.extensions["resource_demo"].feed.follow_once()
     yield app

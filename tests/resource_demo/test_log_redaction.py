@@ -13,15 +13,18 @@ JWS = "eyJ0eXAiOiJhdCtqd3QiLCJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJpbnRfMSJ9.c2lnbmF0dXJ
 V1_KEY = "v1_" + "A" * 21 + "b-_" + "9" * 19
 
 
-@pytest.mark.parametrize(("line", "secret"), [
-    (f'"GET /v2/{JWS} HTTP/1.1" 404 -', JWS),
-    (f'"GET /v2/contacts?token={JWS}&page=2 HTTP/1.1" 200 -', JWS),
-    ('"GET /v2/contacts?access_token=not-a-jws-at-all HTTP/1.1" 400 -', "not-a-jws-at-all"),
-    (f"first two parts only: {JWS.rsplit('.', 1)[0]}.", JWS.rsplit(".", 1)[0]),
-    (f"header only: {JWS.split('.')[0]}", JWS.split(".")[0]),
-    (f'"GET /v1/contacts/{V1_KEY} HTTP/1.1" 404 -', V1_KEY),
-    (f"code 400, message Bad request syntax ('GARBAGE {V1_KEY}')", V1_KEY),
-])
+@pytest.mark.parametrize(
+    ("line", "secret"),
+    [
+        (f'"GET /v2/{JWS} HTTP/1.1" 404 -', JWS),
+        (f'"GET /v2/contacts?token={JWS}&page=2 HTTP/1.1" 200 -', JWS),
+        ('"GET /v2/contacts?access_token=not-a-jws-at-all HTTP/1.1" 400 -', "not-a-jws-at-all"),
+        (f"first two parts only: {JWS.rsplit('.', 1)[0]}.", JWS.rsplit(".", 1)[0]),
+        (f"header only: {JWS.split('.')[0]}", JWS.split(".")[0]),
+        (f'"GET /v1/contacts/{V1_KEY} HTTP/1.1" 404 -', V1_KEY),
+        (f"code 400, message Bad request syntax ('GARBAGE {V1_KEY}')", V1_KEY),
+    ],
+)
 def test_token_shaped_text_is_withheld(line, secret):
     redacted = redact(line)
     assert secret not in redacted and WITHHELD in redacted

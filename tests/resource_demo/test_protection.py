@@ -15,7 +15,8 @@ def test_missing_token_is_a_401_challenge_without_an_error_code(client):
     response = client.get("/v2/contacts")
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == (
-        'Bearer realm="v2", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/v2"')
+        'Bearer realm="v2", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/v2"'
+    )
 
 
 @pytest.mark.parametrize("header", ["Bearer", "Bearer  two-spaces", "Bearer a,b", "Bearer a b"])
@@ -57,16 +58,22 @@ def test_the_algorithm_is_pinned_to_the_one_the_jwk_declares(client, issuer):
     assert _refused(client, issuer.mint(key=ec.generate_private_key(ec.SECP256R1()), algorithm="ES256"))
     assert _refused(client, issuer.mint(key="a-shared-secret-of-32-characters", algorithm="HS256"))
     header, payload, _ = issuer.mint().split(".")
-    unsigned = jwt.encode(jwt.decode(issuer.mint(), options={"verify_signature": False}), None, algorithm="none",
-                          headers={"typ": "at+jwt", "kid": issuer.kid})
+    unsigned = jwt.encode(
+        jwt.decode(issuer.mint(), options={"verify_signature": False}),
+        None,
+        algorithm="none",
+        headers={"typ": "at+jwt", "kid": issuer.kid},
+    )
     assert _refused(client, unsigned)
     assert _refused(client, f"{header}.{payload}.")
 
 
 def test_revoked_ending_and_disabled_tokens_are_refused_from_the_snapshot(local_app, issuer):
     revoked, ended, disabled, narrowed = (issuer.mint(integration_id=f"int_{n}") for n in range(4))
-    claims = {name: jwt.decode(tok, options={"verify_signature": False})
-              for name, tok in (("revoked", revoked), ("ended", ended))}
+    claims = {
+        name: jwt.decode(tok, options={"verify_signature": False})
+        for name, tok in (("revoked", revoked), ("ended", ended))
+    }
     now = int(time.time())
     issuer.snapshot = {
         "cursor": 7,

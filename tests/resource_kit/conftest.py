@@ -92,9 +92,25 @@ def start_gate(kit: Kit, workdir: Path, *, mode: str, routes: str | None = None,
     secret_file.write_text(kit.service["client_secret"])
     secret_file.chmod(0o600)
     port = free_port()
-    args = [sys.executable, "-m", "authserver_resource", "gate", "--listen", f"127.0.0.1:{port}",
-            "--authserver", kit.server.url, "--client-id", kit.service["client_id"],
-            "--client-secret-file", str(secret_file), "--mode", mode, "--resource", RESOURCE, *extra]
+    args = [
+        sys.executable,
+        "-m",
+        "authserver_resource",
+        "gate",
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--authserver",
+        kit.server.url,
+        "--client-id",
+        kit.service["client_id"],
+        "--client-secret-file",
+        str(secret_file),
+        "--mode",
+        mode,
+        "--resource",
+        RESOURCE,
+        *extra,
+    ]
     if routes is not None:
         (workdir / "routes").write_text(routes)
         args += ["--routes", str(workdir / "routes")]
@@ -106,16 +122,23 @@ def start_gate(kit: Kit, workdir: Path, *, mode: str, routes: str | None = None,
 
 def start_node(script: Path, workdir: Path, *args: str, env: dict | None = None) -> tuple[Process, int]:
     port = free_port()
-    node = Process([NODE, str(script), str(port), *args], workdir / f"{script.stem}.log",
-                   env=(env or dict(os.environ)), cwd=script.parent)
+    node = Process(
+        [NODE, str(script), str(port), *args],
+        workdir / f"{script.stem}.log",
+        env=(env or dict(os.environ)),
+        cwd=script.parent,
+    )
     return node, port
 
 
 def render_nginx(workdir: Path, *, listen: int, gate: int, upstream: int) -> Path:
     """The copy-paste template of deploy/nginx/gate.conf, placeholders filled, inside a minimal main config."""
     template = (ROOT / "deploy" / "nginx" / "gate.conf").read_text()
-    site = (template.replace("{{LISTEN}}", f"127.0.0.1:{listen}").replace("{{GATE}}", f"127.0.0.1:{gate}")
-            .replace("{{UPSTREAM}}", f"127.0.0.1:{upstream}"))
+    site = (
+        template.replace("{{LISTEN}}", f"127.0.0.1:{listen}")
+        .replace("{{GATE}}", f"127.0.0.1:{gate}")
+        .replace("{{UPSTREAM}}", f"127.0.0.1:{upstream}")
+    )
     for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (workdir / f"{name}_temp").mkdir(parents=True, exist_ok=True)
     user = "user root;\n" if os.geteuid() == 0 else ""
@@ -144,8 +167,12 @@ def start_nginx(workdir: Path, *, gate: int, upstream: int) -> tuple[Process, in
     port = free_port()
     config = render_nginx(workdir, listen=port, gate=gate, upstream=upstream)
     nginx = Process([NGINX, "-p", str(workdir), "-c", str(config)], workdir / "nginx.log", cwd=workdir)
-    return nginx.wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/.well-known/oauth-protected-resource/v2",
-                                                 timeout=1).status_code == 200), port
+    return nginx.wait_until(
+        lambda: (
+            requests.get(f"http://127.0.0.1:{port}/.well-known/oauth-protected-resource/v2", timeout=1).status_code
+            == 200
+        )
+    ), port
 
 
 def seconds_until(predicate, *, timeout: float, interval: float = 0.01) -> float:

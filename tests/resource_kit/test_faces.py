@@ -17,26 +17,38 @@ from .conftest import READ, RESOURCE, WRITE, Process, seconds_until
 
 EXAMPLES = ROOT / "clients" / "python" / "examples"
 FACES = ["flask_app", "wsgi_app", "starlette_app", "fastapi_app"]
-CHALLENGE_401 = ('Bearer realm="v2", resource_metadata="https://api.example.com/.well-known/'
-                 'oauth-protected-resource/v2"')
+CHALLENGE_401 = 'Bearer realm="v2", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/v2"'
 
 
 def start_example(kit, workdir, name: str, mode: str, **env: str) -> tuple[Process, str]:
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("AUTHSERVER_")} | {
-        "ISSUER": kit.server.url, "CLIENT_ID": kit.service["client_id"],
-        "CLIENT_SECRET": kit.service["client_secret"], "MODE": mode, "RESOURCE": RESOURCE, "PYTHONUNBUFFERED": "1",
-    } | env
-    process = Process([sys.executable, str(EXAMPLES / f"{name}.py"), str(port)], workdir / f"{name}.log",
-                      env=environment, cwd=EXAMPLES)
+    environment = (
+        {k: v for k, v in os.environ.items() if not k.startswith("AUTHSERVER_")}
+        | {
+            "ISSUER": kit.server.url,
+            "CLIENT_ID": kit.service["client_id"],
+            "CLIENT_SECRET": kit.service["client_secret"],
+            "MODE": mode,
+            "RESOURCE": RESOURCE,
+            "PYTHONUNBUFFERED": "1",
+        }
+        | env
+    )
+    process = Process(
+        [sys.executable, str(EXAMPLES / f"{name}.py"), str(port)],
+        workdir / f"{name}.log",
+        env=environment,
+        cwd=EXAMPLES,
+    )
     url = f"http://127.0.0.1:{port}"
     process.wait_until(lambda: requests.get(f"{url}/healthz", timeout=1).json()["status"] == "ok")
     return process, url
 
 
-@pytest.fixture(params=[(face, mode) for face in FACES for mode in ("introspection", "local")],
-                ids=lambda p: f"{p[0]}-{p[1]}")
+@pytest.fixture(
+    params=[(face, mode) for face in FACES for mode in ("introspection", "local")], ids=lambda p: f"{p[0]}-{p[1]}"
+)
 def service(request, kit, tmp_path):
     face, mode = request.param
     process, url = start_example(kit, tmp_path, face, mode)
@@ -98,8 +110,9 @@ def test_calls_show_in_the_servers_activity_within_ten_seconds_counted_once(kit,
         elapsed = seconds_until(lambda: uses_today() >= 8, timeout=15, interval=0.25)
         assert elapsed < 10.0
         last_used = kit.admin.call("GET", f"/api/integrations/{integration}/activity?days=1")["last_used_at"]
-        assert last_used is not None and datetime.fromisoformat(last_used.replace("Z", "+00:00")) >= \
-            started.replace(microsecond=0)
+        assert last_used is not None and datetime.fromisoformat(last_used.replace("Z", "+00:00")) >= started.replace(
+            microsecond=0
+        )
     finally:
         process.stop()  # a last report on the way out
     time.sleep(3)  # past the server's activity flush (2 s): a call counted twice would show by now

@@ -62,12 +62,14 @@ def test_allowed_missing_scope_no_token_and_unmatched_route(kit, proxy):
     assert missing_scope.status_code == 403
     assert missing_scope.headers["WWW-Authenticate"] == (
         'Bearer realm="v2", error="insufficient_scope", error_description="the access token does not grant the '
-        f'scope this call needs", scope="{WRITE}"')
+        f'scope this call needs", scope="{WRITE}"'
+    )
 
     no_token = get(f"{base}/v2/contacts")
     assert no_token.status_code == 401
     assert no_token.headers["WWW-Authenticate"] == (
-        'Bearer realm="v2", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/v2"')
+        'Bearer realm="v2", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/v2"'
+    )
     bad_token = get(f"{base}/v2/contacts", token[:-4] + "AAAA")
     assert bad_token.status_code == 401 and 'error="invalid_token"' in bad_token.headers["WWW-Authenticate"]
 
@@ -94,5 +96,9 @@ def test_a_revoked_token_is_refused_through_nginx_within_a_second(kit, proxy):
 def test_the_protected_resource_document_is_served_through_nginx(kit, proxy):
     base, _ = proxy
     document = requests.get(f"{base}/.well-known/oauth-protected-resource/v2", timeout=10).json()
-    assert document == {"resource": RESOURCE, "authorization_servers": [kit.server.url],
-                        "scopes_supported": [READ, WRITE], "bearer_methods_supported": ["header"]}
+    assert document == {
+        "resource": RESOURCE,
+        "authorization_servers": [kit.server.url],
+        "scopes_supported": [READ, WRITE],
+        "bearer_methods_supported": ["header"],
+    }

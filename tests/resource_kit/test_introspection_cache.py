@@ -9,8 +9,14 @@ from authserver_resource.introspection_cache import IntrospectionCache
 
 
 def grant(jti="tok_1", integration="int_1", exp_in=3600.0) -> Grant:
-    return Grant(jti=jti, account_id="acc_1", integration_id=integration, client_id=integration,
-                 scopes=frozenset({"contacts.readonly"}), exp=time.time() + exp_in)
+    return Grant(
+        jti=jti,
+        account_id="acc_1",
+        integration_id=integration,
+        client_id=integration,
+        scopes=frozenset({"contacts.readonly"}),
+        exp=time.time() + exp_in,
+    )
 
 
 def test_a_positive_answer_never_outlives_the_tokens_exp():

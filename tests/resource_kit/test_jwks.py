@@ -70,15 +70,17 @@ def test_known_keys_survive_a_failed_refresh():
 def test_keys_without_a_supported_alg_are_ignored():
     ec_key = ec.generate_private_key(ec.SECP256R1()).public_key()
     ec_jwk = jwt.algorithms.ECAlgorithm.to_jwk(ec_key, as_dict=True)
-    document = {"keys": [
-        rsa_jwk("good"),
-        rsa_jwk("no-alg") | {"alg": None},
-        rsa_jwk("hmac") | {"alg": "HS256"},
-        rsa_jwk("enc") | {"use": "enc"},
-        ec_jwk | {"kid": "ec", "alg": "ES256"},
-        {"kid": "junk", "alg": "RS256", "kty": "RSA"},
-        "not-a-key",
-    ]}
+    document = {
+        "keys": [
+            rsa_jwk("good"),
+            rsa_jwk("no-alg") | {"alg": None},
+            rsa_jwk("hmac") | {"alg": "HS256"},
+            rsa_jwk("enc") | {"use": "enc"},
+            ec_jwk | {"kid": "ec", "alg": "ES256"},
+            {"kid": "junk", "alg": "RS256", "kty": "RSA"},
+            "not-a-key",
+        ]
+    }
     parsed = parse_jwks(document)
     assert sorted(parsed) == ["ec", "good"]
     assert parsed["ec"].algorithm_name == "ES256"

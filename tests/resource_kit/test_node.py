@@ -18,8 +18,12 @@ NODE_DIR = ROOT / "clients" / "node"
 
 @pytest.fixture
 def node_service(kit, tmp_path):
-    env = dict(os.environ) | {"ISSUER": kit.server.url, "CLIENT_ID": kit.service["client_id"],
-                              "CLIENT_SECRET": kit.service["client_secret"], "RESOURCE": RESOURCE}
+    env = dict(os.environ) | {
+        "ISSUER": kit.server.url,
+        "CLIENT_ID": kit.service["client_id"],
+        "CLIENT_SECRET": kit.service["client_secret"],
+        "RESOURCE": RESOURCE,
+    }
     process, port = start_node(NODE_DIR / "server.mjs", tmp_path, env=env)
     url = f"http://127.0.0.1:{port}"
     process.wait_until(lambda: requests.get(f"{url}/healthz", timeout=1).json()["status"] == "ok")
@@ -45,7 +49,8 @@ def test_node_service_verdicts_and_revocation_within_a_second(kit, node_service)
     missing = call(f"{node_service}/v2/contacts")
     assert missing.status_code == 401
     assert missing.headers["WWW-Authenticate"] == (
-        'Bearer realm="v2", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/v2"')
+        'Bearer realm="v2", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/v2"'
+    )
     assert call(f"{node_service}/v2/contacts", token[:-4] + "AAAA").status_code == 401
 
     document = requests.get(f"{node_service}/.well-known/oauth-protected-resource/v2", timeout=10).json()

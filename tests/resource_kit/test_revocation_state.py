@@ -45,8 +45,9 @@ def test_scopes_are_narrowed_by_the_integration_and_inactive_integrations_refuse
 def test_a_snapshot_replaces_everything_known_before():
     state = RevocationState()
     state.token_revoked("tok_1", exp=NOW + 10)
-    state.load_snapshot({"cursor": 3, "revoked": [], "ending": [{"jti": "tok_2", "ends_at": NOW, "exp": NOW + 9}],
-                         "integrations": []})
+    state.load_snapshot(
+        {"cursor": 3, "revoked": [], "ending": [{"jti": "tok_2", "ends_at": NOW, "exp": NOW + 9}], "integrations": []}
+    )
     assert judge(state) == (READ, float("inf"))
     assert judge(state, jti="tok_2") is None
 
@@ -61,15 +62,25 @@ def test_a_service_bound_to_one_account_refuses_every_other_accounts_tokens():
 
 def test_a_revoked_signing_key_refuses_every_token_it_signed_from_the_event_or_the_snapshot():
     state = RevocationState()
-    assert state.live_scopes(jti="tok_1", integration_id="int_1", account_id="acc_1", token_scopes=READ, now=NOW,
-                             kid="kid_old") == (READ, float("inf"))
+    assert state.live_scopes(
+        jti="tok_1", integration_id="int_1", account_id="acc_1", token_scopes=READ, now=NOW, kid="kid_old"
+    ) == (READ, float("inf"))
     state.key_revoked("kid_old")
-    assert state.live_scopes(jti="tok_1", integration_id="int_1", account_id="acc_1", token_scopes=READ, now=NOW,
-                             kid="kid_old") is None
-    assert state.live_scopes(jti="tok_2", integration_id="int_1", account_id="acc_1", token_scopes=READ, now=NOW,
-                             kid="kid_new") == (READ, float("inf"))
+    assert (
+        state.live_scopes(
+            jti="tok_1", integration_id="int_1", account_id="acc_1", token_scopes=READ, now=NOW, kid="kid_old"
+        )
+        is None
+    )
+    assert state.live_scopes(
+        jti="tok_2", integration_id="int_1", account_id="acc_1", token_scopes=READ, now=NOW, kid="kid_new"
+    ) == (READ, float("inf"))
     cold = RevocationState()
     cold.load_snapshot({"cursor": 1, "revoked": [], "ending": [], "integrations": [], "revoked_keys": ["kid_old"]})
-    assert cold.live_scopes(jti="tok_1", integration_id="int_1", account_id="acc_1", token_scopes=READ, now=NOW,
-                            kid="kid_old") is None
+    assert (
+        cold.live_scopes(
+            jti="tok_1", integration_id="int_1", account_id="acc_1", token_scopes=READ, now=NOW, kid="kid_old"
+        )
+        is None
+    )
     assert cold.counts()["revoked_keys"] == 1

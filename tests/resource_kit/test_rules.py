@@ -21,45 +21,57 @@ POST /v2/contacts   contacts.write
 """)
 
 
-@pytest.mark.parametrize(("method", "uri", "scope"), [
-    ("GET", "/v2/contacts", "contacts.readonly"),
-    ("GET", "/v2/contacts/con_1?x=1", "contacts.readonly"),
-    ("POST", "/v2/contacts", "contacts.write"),
-    ("DELETE", "/v2/ping", None),
-    ("PATCH", "/v2/contacts", "calendars.readonly"),  # first match wins: falls through to "* /v2"
-    ("GET", "/v2/contactsx", "calendars.readonly"),  # whole segments: not /v2/contacts, but under /v2
-    ("GET", "/v3/contacts", NO_RULE),
-    ("GET", "/v2/ping/../contacts", NO_RULE),
-    ("GET", "/v2/%2E%2E/admin", NO_RULE),
-    ("GET", "/v2//contacts", NO_RULE),
-    ("GET", "/v2/contacts%2fx", NO_RULE),
-    ("GET", "relative", NO_RULE),
-])
+@pytest.mark.parametrize(
+    ("method", "uri", "scope"),
+    [
+        ("GET", "/v2/contacts", "contacts.readonly"),
+        ("GET", "/v2/contacts/con_1?x=1", "contacts.readonly"),
+        ("POST", "/v2/contacts", "contacts.write"),
+        ("DELETE", "/v2/ping", None),
+        ("PATCH", "/v2/contacts", "calendars.readonly"),  # first match wins: falls through to "* /v2"
+        ("GET", "/v2/contactsx", "calendars.readonly"),  # whole segments: not /v2/contacts, but under /v2
+        ("GET", "/v3/contacts", NO_RULE),
+        ("GET", "/v2/ping/../contacts", NO_RULE),
+        ("GET", "/v2/%2E%2E/admin", NO_RULE),
+        ("GET", "/v2//contacts", NO_RULE),
+        ("GET", "/v2/contacts%2fx", NO_RULE),
+        ("GET", "relative", NO_RULE),
+    ],
+)
 def test_route_rules_match_whole_segments_first_match_and_fail_closed(method, uri, scope):
     assert TABLE.scope_for(method, uri) == scope
 
 
-@pytest.mark.parametrize("text", ["GET /v2", "get /v2 a", "GET v2 a", "GET /v2/../x a", "GET /v2 a\"b", "GET /v2 a b"])
+@pytest.mark.parametrize("text", ["GET /v2", "get /v2 a", "GET v2 a", "GET /v2/../x a", 'GET /v2 a"b', "GET /v2 a b"])
 def test_a_bad_routes_file_is_refused_with_its_line(text):
     with pytest.raises(RoutesError, match="line 1"):
         RouteTable.parse(text)
 
 
-@pytest.mark.parametrize(("resource", "path"), [
-    ("https://api.example.com", "/.well-known/oauth-protected-resource"),
-    ("https://api.example.com/", "/.well-known/oauth-protected-resource"),
-    ("https://api.example.com/v2", "/.well-known/oauth-protected-resource/v2"),
-    ("https://api.example.com/a/b/", "/.well-known/oauth-protected-resource/a/b"),
-])
+@pytest.mark.parametrize(
+    ("resource", "path"),
+    [
+        ("https://api.example.com", "/.well-known/oauth-protected-resource"),
+        ("https://api.example.com/", "/.well-known/oauth-protected-resource"),
+        ("https://api.example.com/v2", "/.well-known/oauth-protected-resource/v2"),
+        ("https://api.example.com/a/b/", "/.well-known/oauth-protected-resource/a/b"),
+    ],
+)
 def test_the_well_known_uri_is_formed_as_rfc_9728_section_3_1_says(resource, path):
     assert metadata_path(resource) == path
     assert metadata_url(resource) == "https://api.example.com" + path
 
 
-@pytest.mark.parametrize(("header", "error"), [
-    (None, MissingTokenError), ("Basic abc", MissingTokenError), ("Bearer", InvalidRequestError),
-    ("Bearer a b", InvalidRequestError), ("Bearer a,b", InvalidRequestError),
-])
+@pytest.mark.parametrize(
+    ("header", "error"),
+    [
+        (None, MissingTokenError),
+        ("Basic abc", MissingTokenError),
+        ("Bearer", InvalidRequestError),
+        ("Bearer a b", InvalidRequestError),
+        ("Bearer a,b", InvalidRequestError),
+    ],
+)
 def test_bearer_header_refusals(header, error):
     with pytest.raises(error):
         token_from_header(header)
@@ -74,16 +86,30 @@ KEY = ec.generate_private_key(ec.SECP256R1())
 
 
 def _token(aud) -> str:
-    claims = {"iss": "https://issuer", "aud": aud, "sub": "int_1", "client_id": "int_1", "account_id": "acc_1",
-              "scope": "a", "jti": "tok_1", "iat": 1_800_000_000, "exp": 1_800_000_600}
+    claims = {
+        "iss": "https://issuer",
+        "aud": aud,
+        "sub": "int_1",
+        "client_id": "int_1",
+        "account_id": "acc_1",
+        "scope": "a",
+        "jti": "tok_1",
+        "iat": 1_800_000_000,
+        "exp": 1_800_000_600,
+    }
     return jwt.encode(claims, KEY, algorithm="ES256", headers={"typ": "at+jwt", "kid": "k1"})
 
 
-@pytest.mark.parametrize(("aud", "accepted"), [
-    ("https://api.example.com/crm", True), ("https://api.example.com/v2", True),
-    (["https://api.example.com/billing", "https://api.example.com/crm"], True),
-    ("https://api.example.com/billing", False), (["https://api.example.com/billing"], False),
-])
+@pytest.mark.parametrize(
+    ("aud", "accepted"),
+    [
+        ("https://api.example.com/crm", True),
+        ("https://api.example.com/v2", True),
+        (["https://api.example.com/billing", "https://api.example.com/crm"], True),
+        ("https://api.example.com/billing", False),
+        (["https://api.example.com/billing"], False),
+    ],
+)
 def test_a_service_accepts_its_own_resource_or_the_default_audience(aud, accepted):
     def key_for(kid):
         return ("ES256", KEY.public_key())
@@ -100,7 +126,13 @@ def test_settings_refuse_unsafe_values_and_never_show_the_secret():
     good = Settings(issuer="http://127.0.0.1:5000/", client_id="cli", client_secret="s3cret-value")  # noqa: S106 - a test value
     assert good.issuer == "http://127.0.0.1:5000" and good.resource == good.audience
     assert "s3cret-value" not in repr(good)
-    for bad in ({"issuer": "http://auth.example.com"}, {"client_secret": ""}, {"mode": "trust"},
-                {"resource": "urn:x"}, {"resource": "https://api.example.com/v2?x=1"}, {"cache_ttl": 301}):
+    for bad in (
+        {"issuer": "http://auth.example.com"},
+        {"client_secret": ""},
+        {"mode": "trust"},
+        {"resource": "urn:x"},
+        {"resource": "https://api.example.com/v2?x=1"},
+        {"cache_ttl": 301},
+    ):
         with pytest.raises(SettingsError):
             Settings(**({"issuer": "http://127.0.0.1:5000", "client_id": "cli", "client_secret": "s"} | bad))

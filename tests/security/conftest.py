@@ -79,8 +79,15 @@ def remember_response(response: requests.Response) -> requests.Response:
 
 def run_cli(server: AuthServerProcess, *commands: tuple[list[str], str | None]) -> list[dict]:
     """Several ``authserver ... --json`` commands in one process, each with its own standard input."""
-    done = subprocess.run([sys.executable, "-c", _SEED], env=server.env, input=json.dumps(commands),
-                          capture_output=True, text=True, timeout=120, cwd=server.workdir)
+    done = subprocess.run(
+        [sys.executable, "-c", _SEED],
+        env=server.env,
+        input=json.dumps(commands),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=server.workdir,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"authserver seed failed: {done.stderr}")
     results = json.loads(done.stdout)
@@ -96,11 +103,17 @@ def start_together(*servers: AuthServerProcess, timeout: float = 90.0) -> list[A
     the wait is generous because the suite may share two cores with other work."""
     for server in servers:
         with open(server.log_path, "ab") as log:
-            server.proc = subprocess.Popen([sys.executable, "-m", "authserver", "run", "--port", str(server.port)],
-                                           env=server.env, stdout=log, stderr=subprocess.STDOUT, cwd=server.workdir)
+            server.proc = subprocess.Popen(
+                [sys.executable, "-m", "authserver", "run", "--port", str(server.port)],
+                env=server.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=server.workdir,
+            )
     for server in servers:
-        wait_for_http(f"{server.url}/.well-known/oauth-authorization-server", server.proc, server.log_path,
-                      timeout=timeout)
+        wait_for_http(
+            f"{server.url}/.well-known/oauth-authorization-server", server.proc, server.log_path, timeout=timeout
+        )
     return list(servers)
 
 
@@ -116,12 +129,16 @@ class Admin:
 
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
         headers = basic(self.client_id, self.secret) | kwargs.pop("headers", {})
-        return remember_response(requests.request(method, f"{self.server.url}/api{path}", headers=headers,
-                                                  timeout=TIMEOUT, **kwargs))
+        return remember_response(
+            requests.request(method, f"{self.server.url}/api{path}", headers=headers, timeout=TIMEOUT, **kwargs)
+        )
 
     def create_integration(self, scopes=("contacts.readonly",), account_id: str | None = None) -> dict:
-        response = self.request("POST", f"/accounts/{account_id or self.account_id}/integrations",
-                                json={"name": "security integration", "scopes": list(scopes)})
+        response = self.request(
+            "POST",
+            f"/accounts/{account_id or self.account_id}/integrations",
+            json={"name": "security integration", "scopes": list(scopes)},
+        )
         assert response.status_code == 201, response.text
         return response.json()
 
@@ -149,8 +166,9 @@ class Browser:
         return self.request("POST", path, **kwargs)
 
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
-        return remember_response(self.session.request(method, self.server.url + path, timeout=TIMEOUT,
-                                                      allow_redirects=False, **kwargs))
+        return remember_response(
+            self.session.request(method, self.server.url + path, timeout=TIMEOUT, allow_redirects=False, **kwargs)
+        )
 
     def signin_form_token(self) -> str:
         page = self.get("/signin")
@@ -160,8 +178,11 @@ class Browser:
     def sign_in(self, email: str, password: str = PASSWORD) -> requests.Response:
         token = self.signin_form_token()
         remember(password)
-        return self.post("/signin", data={"email": email, "password": password, "csrf_token": token},
-                         headers={"Origin": self.server.url})
+        return self.post(
+            "/signin",
+            data={"email": email, "password": password, "csrf_token": token},
+            headers={"Origin": self.server.url},
+        )
 
     def page_csrf_token(self, path: str = "/") -> str:
         """The session's CSRF token, as a page of ours carries it."""
@@ -171,8 +192,7 @@ class Browser:
 
 
 def form_field(html: str, name: str) -> str:
-    match = re.search(rf'name="{name}"\s+value="([^"]+)"', html) or re.search(
-        rf'value="([^"]+)"\s+name="{name}"', html)
+    match = re.search(rf'name="{name}"\s+value="([^"]+)"', html) or re.search(rf'value="([^"]+)"\s+name="{name}"', html)
     assert match, f"no {name} field in the page"
     remember(match.group(1))
     return match.group(1)
@@ -193,8 +213,14 @@ class Target:
         return self.server.url
 
     def introspect(self, token: str, auth=None, **form) -> requests.Response:
-        return remember_response(requests.post(f"{self.url}/oauth/introspect", data={"token": token} | form,
-                                               auth=auth or self.resource_service, timeout=TIMEOUT))
+        return remember_response(
+            requests.post(
+                f"{self.url}/oauth/introspect",
+                data={"token": token} | form,
+                auth=auth or self.resource_service,
+                timeout=TIMEOUT,
+            )
+        )
 
     def is_active(self, token: str) -> bool:
         response = self.introspect(token)
@@ -222,14 +248,65 @@ def seed(server: AuthServerProcess) -> Target:
         (["client", "create", "--name", "sub admin", "--kind", "admin", "--account", "{1[id]}", "--json"], None),
         (["client", "create", "--name", "other admin", "--kind", "admin", "--account", "{2[id]}", "--json"], None),
         (["client", "create", "--name", "contacts service", "--kind", "resource-service", "--json"], None),
-        (["client", "create", "--name", "agency service", "--kind", "resource-service", "--account", "{0[id]}",
-          "--json"], None),
-        (["user", "create", "--account", "{0[id]}", "--email", "admin@agency.example", "--role", "admin",
-          "--password-stdin", "--json"], PASSWORD + "\n"),
-        (["user", "create", "--account", "{0[id]}", "--email", "member@agency.example", "--role", "member",
-          "--password-stdin", "--json"], PASSWORD + "\n"),
-        (["user", "create", "--account", "{2[id]}", "--email", "admin@other.example", "--role", "admin",
-          "--password-stdin", "--json"], PASSWORD + "\n"),
+        (
+            [
+                "client",
+                "create",
+                "--name",
+                "agency service",
+                "--kind",
+                "resource-service",
+                "--account",
+                "{0[id]}",
+                "--json",
+            ],
+            None,
+        ),
+        (
+            [
+                "user",
+                "create",
+                "--account",
+                "{0[id]}",
+                "--email",
+                "admin@agency.example",
+                "--role",
+                "admin",
+                "--password-stdin",
+                "--json",
+            ],
+            PASSWORD + "\n",
+        ),
+        (
+            [
+                "user",
+                "create",
+                "--account",
+                "{0[id]}",
+                "--email",
+                "member@agency.example",
+                "--role",
+                "member",
+                "--password-stdin",
+                "--json",
+            ],
+            PASSWORD + "\n",
+        ),
+        (
+            [
+                "user",
+                "create",
+                "--account",
+                "{2[id]}",
+                "--email",
+                "admin@other.example",
+                "--role",
+                "admin",
+                "--password-stdin",
+                "--json",
+            ],
+            PASSWORD + "\n",
+        ),
     )
     agency, sub, other, agency_admin, sub_admin, other_admin, service, agency_service = results[:8]
 
@@ -237,21 +314,31 @@ def seed(server: AuthServerProcess) -> Target:
         return Admin(server, client["client_id"], client["client_secret"], account["id"])
 
     return Target(
-        server=server, resource_service=(service["client_id"], service["client_secret"]),
+        server=server,
+        resource_service=(service["client_id"], service["client_secret"]),
         agency_service=(agency_service["client_id"], agency_service["client_secret"]),
-        agency=admin(agency_admin, agency), sub=admin(sub_admin, sub), other=admin(other_admin, other),
-        users={"agency_admin": "admin@agency.example", "agency_member": "member@agency.example",
-               "other_admin": "admin@other.example"},
+        agency=admin(agency_admin, agency),
+        sub=admin(sub_admin, sub),
+        other=admin(other_admin, other),
+        users={
+            "agency_admin": "admin@agency.example",
+            "agency_member": "member@agency.example",
+            "other_admin": "admin@other.example",
+        },
     )
 
 
 @pytest.fixture(scope="session")
 def target(tmp_path_factory):
     # Sign-in failures from 127.0.0.1 add up across the catalogue; the per-address limit has its own server.
-    server = make_authserver(tmp_path_factory.mktemp("security"), AUTHSERVER_AUDIENCE=AUDIENCE,
-                             AUTHSERVER_SIGNIN_ADDRESS_LIMIT="1000/15m",
-                             # Webhook subscriptions to a closed local port (no worker runs: nothing is sent).
-                             AUTHSERVER_WEBHOOK_ALLOW_HOSTS="127.0.0.1", AUTHSERVER_WEBHOOK_ALLOW_HTTP="on")
+    server = make_authserver(
+        tmp_path_factory.mktemp("security"),
+        AUTHSERVER_AUDIENCE=AUDIENCE,
+        AUTHSERVER_SIGNIN_ADDRESS_LIMIT="1000/15m",
+        # Webhook subscriptions to a closed local port (no worker runs: nothing is sent).
+        AUTHSERVER_WEBHOOK_ALLOW_HOSTS="127.0.0.1",
+        AUTHSERVER_WEBHOOK_ALLOW_HTTP="on",
+    )
     seeded = seed(server)
     start_together(server)
     try:

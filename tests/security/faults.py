@@ -110,8 +110,9 @@ class SmallDisk:
     def __init__(self, path: Path, megabytes: int = 8) -> None:
         self.path = path
         path.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={megabytes}m", "tmpfs", str(path)],
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={megabytes}m", "tmpfs", str(path)], capture_output=True, text=True
+        )
         if done.returncode != 0:
             raise PermissionError(done.stderr.strip())
         self.filler = path / "filler"

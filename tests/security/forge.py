@@ -52,8 +52,9 @@ def sign(header: dict, claims: dict, key, alg: str) -> str:
     return f"{signing_input.decode()}.{b64url(signature)}"
 
 
-def resign(server, token: str, *, header: dict | None = None, claims: dict | None = None,
-           drop: tuple[str, ...] = ()) -> str:
+def resign(
+    server, token: str, *, header: dict | None = None, claims: dict | None = None, drop: tuple[str, ...] = ()
+) -> str:
     """The genuine token with changed header fields or claims (None removes one), signed with the server's key."""
     genuine_header, genuine_claims = parts(token)
     new_header = {k: v for k, v in (genuine_header | (header or {})).items() if v is not None}
@@ -74,11 +75,16 @@ def self_signed_certificate(private_key) -> str:
     """A base64 DER certificate for an ``x5c`` header."""
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "attacker.example")])
     now = datetime.datetime.now(datetime.UTC)
-    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-                   .public_key(private_key.public_key()).serial_number(x509.random_serial_number())
-                   .not_valid_before(now - datetime.timedelta(days=1))
-                   .not_valid_after(now + datetime.timedelta(days=1))
-                   .sign(private_key, hashes.SHA256()))
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(private_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(private_key, hashes.SHA256())
+    )
     return base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode()
 
 

@@ -29,10 +29,16 @@ CHANGES = {
     "create_sub_account": ("POST", "/accounts", {"name": "planted", "parent_id": "{account}"}),
     "rename_account": ("PATCH", "/accounts/{account}", {"name": "pwned"}),
     "widen_account_ceiling": ("PATCH", "/accounts/{account}", {"allowed_scopes": None}),
-    "create_integration": ("POST", "/accounts/{account}/integrations", {"name": "planted",
-                                                                        "scopes": ["contacts.readonly"]}),
-    "create_webhook": ("POST", "/accounts/{account}/webhooks", {"url": "http://127.0.0.1:9/steal",
-                                                                "events": ["token.generated"]}),
+    "create_integration": (
+        "POST",
+        "/accounts/{account}/integrations",
+        {"name": "planted", "scopes": ["contacts.readonly"]},
+    ),
+    "create_webhook": (
+        "POST",
+        "/accounts/{account}/webhooks",
+        {"url": "http://127.0.0.1:9/steal", "events": ["token.generated"]},
+    ),
     "rename_integration": ("PATCH", "/integrations/{integration}", {"name": "pwned"}),
     "widen_integration": ("PATCH", "/integrations/{integration}", {"scopes": ["contacts.readonly", "users.write"]}),
     "delete_integration": ("DELETE", "/integrations/{integration}", None),
@@ -64,12 +70,19 @@ def _fill(value, ids: dict):
 def victim(target) -> dict:
     """The agency's resources of every kind the admin API serves."""
     issued = target.agency.integration_with_token()
-    webhook = target.agency.request("POST", f"/accounts/{target.agency.account_id}/webhooks",
-                                    json={"url": "http://127.0.0.1:9/hook", "events": ["token.revoked"]})
+    webhook = target.agency.request(
+        "POST",
+        f"/accounts/{target.agency.account_id}/webhooks",
+        json={"url": "http://127.0.0.1:9/hook", "events": ["token.revoked"]},
+    )
     assert webhook.status_code == 201, webhook.text
     (v1key,) = run_cli(target.server, (["v1-key", "create", "--account", target.agency.account_id, "--json"], None))
-    ids = {"account": target.agency.account_id, "integration": issued["integration_id"],
-           "webhook": webhook.json()["id"], "v1key": v1key["id"]}
+    ids = {
+        "account": target.agency.account_id,
+        "integration": issued["integration_id"],
+        "webhook": webhook.json()["id"],
+        "v1key": v1key["id"],
+    }
     return {"ids": ids, "token": issued["token"], "v1key_secret": v1key["key"]}
 
 
@@ -80,9 +93,11 @@ def snapshot(target, victim) -> dict:
     return {
         "account": agency.request("GET", f"/accounts/{ids['account']}").json(),
         "accounts": sorted(a["id"] for a in agency.request("GET", "/accounts").json()["accounts"]),
-        "integration": _without_activity(integration.json()), "etag": integration.headers["ETag"],
-        "integrations": sorted(i["id"] for i in agency.request(
-            "GET", f"/accounts/{ids['account']}/integrations").json()["integrations"]),
+        "integration": _without_activity(integration.json()),
+        "etag": integration.headers["ETag"],
+        "integrations": sorted(
+            i["id"] for i in agency.request("GET", f"/accounts/{ids['account']}/integrations").json()["integrations"]
+        ),
         "webhooks": agency.request("GET", f"/accounts/{ids['account']}/webhooks").json(),
         "token_active": target.is_active(victim["token"]),
     }
@@ -91,14 +106,16 @@ def snapshot(target, victim) -> dict:
 def _without_activity(integration: dict) -> dict:
     """Introspecting (to see the token is still active) is a use: last-use fields move by themselves."""
     moving = ("last_used_at", "last_used_by", "expires_if_unused_after")
-    return integration | {"tokens": [{k: v for k, v in token.items() if k not in moving}
-                                     for token in integration["tokens"]]}
+    return integration | {
+        "tokens": [{k: v for k, v in token.items() if k not in moving} for token in integration["tokens"]]
+    }
 
 
 def call(requester, victim, route: str) -> requests.Response:
     method, path, body = ROUTES[route]
-    return requester.request(method, _fill(path, victim["ids"]),
-                             **({} if body is None else {"json": _fill(body, victim["ids"])}))
+    return requester.request(
+        method, _fill(path, victim["ids"]), **({} if body is None else {"json": _fill(body, victim["ids"])})
+    )
 
 
 def assert_problem(response: requests.Response, status: int) -> None:
@@ -167,8 +184,12 @@ def test_member_gets_403_on_every_change(target, victim, member, route):
 @pytest.mark.parametrize("route", ROUTES)
 def test_every_route_without_credentials_is_401(target, victim, route):
     method, path, body = ROUTES[route]
-    response = requests.request(method, f"{target.url}/api{_fill(path, victim['ids'])}", timeout=30,
-                                **({} if body is None else {"json": _fill(body, victim["ids"])}))
+    response = requests.request(
+        method,
+        f"{target.url}/api{_fill(path, victim['ids'])}",
+        timeout=30,
+        **({} if body is None else {"json": _fill(body, victim["ids"])}),
+    )
     assert_problem(response, 401)
     assert response.headers["WWW-Authenticate"].startswith("Basic")
 
@@ -183,8 +204,9 @@ def test_account_list_shows_only_the_callers_accounts(target, victim):
 def test_an_id_that_does_not_exist_answers_exactly_like_another_tenants(target, victim):
     theirs = target.other.request("GET", f"/integrations/{victim['ids']['integration']}").json()
     missing = target.other.request("GET", "/integrations/int_aaaaaaaaaaaaaaaaaaaa").json()
-    assert {k: v for k, v in theirs.items() if k not in ("detail", "request_id")} == \
-        {k: v for k, v in missing.items() if k not in ("detail", "request_id")}
+    assert {k: v for k, v in theirs.items() if k not in ("detail", "request_id")} == {
+        k: v for k, v in missing.items() if k not in ("detail", "request_id")
+    }
 
 
 def test_v1_key_of_another_account_cannot_be_checked_into_a_token(target, victim):

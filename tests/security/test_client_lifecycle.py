@@ -42,8 +42,11 @@ class Pair:
         return created["client_id"], created["client_secret"]
 
     def token(self) -> str:
-        integration = self.admin_api("POST", f"/accounts/{self.account['id']}/integrations",
-                                     json={"name": "lifecycle", "scopes": ["contacts.readonly"]})
+        integration = self.admin_api(
+            "POST",
+            f"/accounts/{self.account['id']}/integrations",
+            json={"name": "lifecycle", "scopes": ["contacts.readonly"]},
+        )
         assert integration.status_code == 201, integration.text
         issued = self.admin_api("POST", f"/integrations/{integration.json()['id']}/tokens", json={})
         assert issued.status_code == 201, issued.text
@@ -51,26 +54,31 @@ class Pair:
 
     def admin_api(self, method: str, path: str, auth: tuple[str, str] | None = None, **kwargs):
         auth = auth or (self.admin["client_id"], self.admin["client_secret"])
-        return remember_response(requests.request(method, f"{self.a.url}/api{path}", headers=basic(*auth),
-                                                  timeout=TIMEOUT, **kwargs))
+        return remember_response(
+            requests.request(method, f"{self.a.url}/api{path}", headers=basic(*auth), timeout=TIMEOUT, **kwargs)
+        )
 
     def set_column_by_hand(self, client_id: str, column: str, value) -> None:
         """What an operator could do before the lifecycle existed: edit the row in the database."""
         engine = create_engine(self.database_url)
         with engine.begin() as connection:
-            connection.execute(text(f"UPDATE api_clients SET {column} = :value WHERE client_id = :id"),  # noqa: S608
-                               {"value": value, "id": client_id})
+            connection.execute(
+                text(f"UPDATE api_clients SET {column} = :value WHERE client_id = :id"),  # noqa: S608
+                {"value": value, "id": client_id},
+            )
         engine.dispose()
 
 
 def introspect(server, token: str, auth: tuple[str, str]) -> requests.Response:
-    return remember_response(requests.post(f"{server.url}/oauth/introspect", data={"token": token}, auth=auth,
-                                           timeout=TIMEOUT))
+    return remember_response(
+        requests.post(f"{server.url}/oauth/introspect", data={"token": token}, auth=auth, timeout=TIMEOUT)
+    )
 
 
 def revoke(server, token: str, auth: tuple[str, str]) -> requests.Response:
-    return remember_response(requests.post(f"{server.url}/oauth/revoke", data={"token": token}, auth=auth,
-                                           timeout=TIMEOUT))
+    return remember_response(
+        requests.post(f"{server.url}/oauth/revoke", data={"token": token}, auth=auth, timeout=TIMEOUT)
+    )
 
 
 def assert_invalid_client(response: requests.Response) -> None:
@@ -90,14 +98,19 @@ def pair(request, tmp_path_factory):
         url = database.url
     else:
         url = f"sqlite:///{root / 'shared.db'}"
-    shared = {"DATABASE_URL": url, "AUTHSERVER_KEYS_DIR": str(root / "keys"),
-              "AUTHSERVER_ISSUER": f"http://127.0.0.1:{free_port()}",
-              "AUTHSERVER_AUDIENCE": "https://api.clients.example/v2"}
+    shared = {
+        "DATABASE_URL": url,
+        "AUTHSERVER_KEYS_DIR": str(root / "keys"),
+        "AUTHSERVER_ISSUER": f"http://127.0.0.1:{free_port()}",
+        "AUTHSERVER_AUDIENCE": "https://api.clients.example/v2",
+    }
     a = make_authserver(root / "a", **shared)
     b = make_authserver(root / "b", **shared)
     account, admin = run_cli(
-        a, (["account", "create", "--name", "Acme", "--json"], None),
-        (["client", "create", "--name", "ops", "--kind", "admin", "--account", "{0[id]}", "--json"], None))
+        a,
+        (["account", "create", "--name", "Acme", "--json"], None),
+        (["client", "create", "--name", "ops", "--kind", "admin", "--account", "{0[id]}", "--json"], None),
+    )
     start_together(a, b)
     try:
         yield Pair(a, b, url, account, admin)
@@ -228,6 +241,10 @@ def test_lifecycle_changes_are_audited(pair):
     pair.cli("client", "delete", service[0])
     events = pair.cli("audit", "list", "--account", pair.account["id"], "--target", service[0])["events"]
     assert [event["action"] for event in reversed(events)] == [
-        "client.created", "client.secret_rotated", "client.disabled", "client.enabled", "client.deleted"]
+        "client.created",
+        "client.secret_rotated",
+        "client.disabled",
+        "client.enabled",
+        "client.deleted",
+    ]
     assert all(event["actor"] == {"type": "operator", "id": "cli"} for event in events)
-

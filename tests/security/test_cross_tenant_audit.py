@@ -19,8 +19,9 @@ def victim_trail(target, account_id: str) -> list[dict]:
     response = admin.request("GET", f"/accounts/{account_id}/audit", params={"limit": 1000})
     assert response.status_code == 200, response.text
     from_api = response.json()["events"]
-    from_cli = run_cli(target.server, (["audit", "list", "--account", account_id, "--limit", "1000", "--json"],
-                                       None))[0]["events"]
+    from_cli = run_cli(target.server, (["audit", "list", "--account", account_id, "--limit", "1000", "--json"], None))[
+        0
+    ]["events"]
     assert [event["id"] for event in from_api] == [event["id"] for event in from_cli]
     return from_api
 
@@ -42,21 +43,26 @@ def test_a_refused_cross_tenant_revocation_is_audited_on_the_requesters_account_
     assert mentions(victims, attacker.client_id) == []
     # The victim's own clients may have been refused elsewhere in the shared run: none of those rows is about this token.
     assert [event for event in mentions(victims, jti) if event["action"] == "token.revocation_refused"] == []
-    [event] = attacker.request("GET", f"/accounts/{attacker.account_id}/audit",
-                               params={"action": "token.revocation_refused", "target_id": jti}).json()["events"]
+    [event] = attacker.request(
+        "GET", f"/accounts/{attacker.account_id}/audit", params={"action": "token.revocation_refused", "target_id": jti}
+    ).json()["events"]
     assert event["account_id"] == attacker.account_id
     assert event["actor"] == {"type": "admin_client", "id": attacker.client_id}
     assert target.agency.account_id not in repr(event)  # the victim's account is not named in the requester's row
 
 
-@pytest.mark.parametrize(("method", "suffix", "body"), [
-    ("PATCH", "", {"description": "taken over"}),
-    ("POST", "/tokens", {}),
-    ("POST", "/expire", {}),
-    ("DELETE", "", None),
-])
+@pytest.mark.parametrize(
+    ("method", "suffix", "body"),
+    [
+        ("PATCH", "", {"description": "taken over"}),
+        ("POST", "/tokens", {}),
+        ("POST", "/expire", {}),
+        ("DELETE", "", None),
+    ],
+)
 def test_a_refused_cross_tenant_integration_change_is_audited_on_the_requesters_account_only(
-        target, method, suffix, body):
+    target, method, suffix, body
+):
     integration_id = target.agency.create_integration()["id"]
     attacker = target.other
 
@@ -65,8 +71,11 @@ def test_a_refused_cross_tenant_integration_change_is_audited_on_the_requesters_
     assert response.status_code == 404, response.text
     assert target.agency.request("GET", f"/integrations/{integration_id}").json()["status"] == "active"
     assert mentions(victim_trail(target, target.agency.account_id), attacker.client_id) == []
-    refused = attacker.request("GET", f"/accounts/{attacker.account_id}/audit",
-                               params={"action": "integration.change_refused", "target_id": integration_id})
+    refused = attacker.request(
+        "GET",
+        f"/accounts/{attacker.account_id}/audit",
+        params={"action": "integration.change_refused", "target_id": integration_id},
+    )
     [event] = refused.json()["events"]
     assert event["actor"] == {"type": "admin_client", "id": attacker.client_id}
     assert target.agency.account_id not in repr(event)
@@ -80,8 +89,11 @@ def test_the_requesters_trail_cannot_tell_another_tenants_integration_from_none(
     for integration_id in (existing, missing):
         response = attacker.request("PATCH", f"/integrations/{integration_id}", json={"description": "x"})
         assert response.status_code == 404, response.text
-    rows = {integration_id: attacker.request("GET", f"/accounts/{attacker.account_id}/audit",
-                                             params={"target_id": integration_id}).json()["events"]
-            for integration_id in (existing, missing)}
+    rows = {
+        integration_id: attacker.request(
+            "GET", f"/accounts/{attacker.account_id}/audit", params={"target_id": integration_id}
+        ).json()["events"]
+        for integration_id in (existing, missing)
+    }
     shape = {key: [(e["action"], e["target"]["type"], e["after"]) for e in events] for key, events in rows.items()}
     assert shape[existing] == shape[missing] and len(shape[existing]) == 1

@@ -36,8 +36,11 @@ def pg(tmp_path_factory):
         pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
     database = ThrowawayPostgres()
     proxy = TcpProxy(("127.0.0.1", 5432))
-    server = make_authserver(tmp_path_factory.mktemp("faults-pg"), AUTHSERVER_DB_LOCK_TIMEOUT=str(LOCK_TIMEOUT),
-                             DATABASE_URL=f"postgresql://postgres@127.0.0.1:{proxy.port}/{database.name}")
+    server = make_authserver(
+        tmp_path_factory.mktemp("faults-pg"),
+        AUTHSERVER_DB_LOCK_TIMEOUT=str(LOCK_TIMEOUT),
+        DATABASE_URL=f"postgresql://postgres@127.0.0.1:{proxy.port}/{database.name}",
+    )
     account, admin, service = run_cli(
         server,
         (["account", "create", "--name", "Faulty", "--json"], None),
@@ -46,9 +49,13 @@ def pg(tmp_path_factory):
     )
     start_together(server)
     try:
-        yield {"server": server, "proxy": proxy, "database": database,
-               "admin": Admin(server, admin["client_id"], admin["client_secret"], account["id"]),
-               "service": (service["client_id"], service["client_secret"])}
+        yield {
+            "server": server,
+            "proxy": proxy,
+            "database": database,
+            "admin": Admin(server, admin["client_id"], admin["client_secret"], account["id"]),
+            "service": (service["client_id"], service["client_secret"]),
+        }
     finally:
         with contextlib.suppress(Exception):
             server.stop()
@@ -57,8 +64,9 @@ def pg(tmp_path_factory):
 
 
 def introspect(pg, token: str) -> requests.Response:
-    return remember_response(requests.post(f"{pg['server'].url}/oauth/introspect", data={"token": token},
-                                           auth=pg["service"], timeout=30))
+    return remember_response(
+        requests.post(f"{pg['server'].url}/oauth/introspect", data={"token": token}, auth=pg["service"], timeout=30)
+    )
 
 
 def assert_fails_closed(response: requests.Response) -> None:
@@ -94,8 +102,10 @@ def admin_connection(pg):
 
 
 def disconnect_server(connection, database: str) -> None:
-    connection.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                       "WHERE datname = %s AND pid <> pg_backend_pid()", (database,))
+    connection.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+        (database,),
+    )
 
 
 def test_database_unreachable_introspection_fails_closed_and_recovers_by_itself(pg):
@@ -133,18 +143,23 @@ def test_read_only_database_refuses_changes_clearly_and_keeps_answering(pg):
         try:
             assert eventually(lambda: introspect(pg, token).status_code == 200)
             assert introspect(pg, token).json()["active"] is True
-            refused = admin.request("POST", f"/accounts/{admin.account_id}/integrations",
-                                    json={"name": "x", "scopes": ["contacts.readonly"]})
+            refused = admin.request(
+                "POST",
+                f"/accounts/{admin.account_id}/integrations",
+                json={"name": "x", "scopes": ["contacts.readonly"]},
+            )
             assert_database_problem(refused, "read-only")
-            revoked = requests.post(f"{pg['server'].url}/oauth/revoke", data={"token": token},
-                                    auth=admin.credentials, timeout=30)
+            revoked = requests.post(
+                f"{pg['server'].url}/oauth/revoke", data={"token": token}, auth=admin.credentials, timeout=30
+            )
             assert revoked.status_code == 503  # never a 200 for a revocation that was not written
             assert introspect(pg, token).json()["active"] is True
         finally:
             connection.execute(f'ALTER DATABASE "{name}" RESET default_transaction_read_only')
             disconnect_server(connection, name)
     assert eventually(lambda: admin.request("GET", "/accounts").status_code == 200)
-    revoked = requests.post(f"{pg['server'].url}/oauth/revoke", data={"token": token}, auth=admin.credentials,
-                            timeout=30)
+    revoked = requests.post(
+        f"{pg['server'].url}/oauth/revoke", data={"token": token}, auth=admin.credentials, timeout=30
+    )
     assert revoked.status_code == 200
     assert introspect(pg, token).json() == {"active": False}

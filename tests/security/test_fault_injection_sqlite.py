@@ -42,22 +42,40 @@ def lite(tmp_path_factory):
     except PermissionError as exc:
         pytest.skip(f"cannot mount a tmpfs here: {exc}")
     database = disk.path / "authserver.db"
-    server = make_authserver(base / "work", DATABASE_URL=f"sqlite:///{database}",
-                             AUTHSERVER_DB_LOCK_TIMEOUT=str(LOCK_TIMEOUT))
+    server = make_authserver(
+        base / "work", DATABASE_URL=f"sqlite:///{database}", AUTHSERVER_DB_LOCK_TIMEOUT=str(LOCK_TIMEOUT)
+    )
     account, admin, service, _ = run_cli(
         server,
         (["account", "create", "--name", "Faulty", "--json"], None),
         (["client", "create", "--name", "admin", "--kind", "admin", "--account", "{0[id]}", "--json"], None),
         (["client", "create", "--name", "svc", "--kind", "resource-service", "--json"], None),
-        (["user", "create", "--account", "{0[id]}", "--email", "admin@faulty.example", "--role", "admin",
-          "--password-stdin", "--json"], PASSWORD + "\n"),
+        (
+            [
+                "user",
+                "create",
+                "--account",
+                "{0[id]}",
+                "--email",
+                "admin@faulty.example",
+                "--role",
+                "admin",
+                "--password-stdin",
+                "--json",
+            ],
+            PASSWORD + "\n",
+        ),
     )
     start_together(server)
     try:
-        yield {"server": server, "disk": disk, "database": database,
-               "keys": Path(server.env["AUTHSERVER_KEYS_DIR"]),
-               "admin": Admin(server, admin["client_id"], admin["client_secret"], account["id"]),
-               "service": (service["client_id"], service["client_secret"])}
+        yield {
+            "server": server,
+            "disk": disk,
+            "database": database,
+            "keys": Path(server.env["AUTHSERVER_KEYS_DIR"]),
+            "admin": Admin(server, admin["client_id"], admin["client_secret"], account["id"]),
+            "service": (service["client_id"], service["client_secret"]),
+        }
     finally:
         with contextlib.suppress(Exception):
             server.stop()
@@ -65,8 +83,9 @@ def lite(tmp_path_factory):
 
 
 def introspect(lite, token: str) -> requests.Response:
-    return remember_response(requests.post(f"{lite['server'].url}/oauth/introspect", data={"token": token},
-                                           auth=lite["service"], timeout=30))
+    return remember_response(
+        requests.post(f"{lite['server'].url}/oauth/introspect", data={"token": token}, auth=lite["service"], timeout=30)
+    )
 
 
 def is_active(lite, token: str) -> bool:
@@ -76,8 +95,9 @@ def is_active(lite, token: str) -> bool:
 
 
 def revoke(lite, token: str) -> requests.Response:
-    return requests.post(f"{lite['server'].url}/oauth/revoke", data={"token": token},
-                         auth=lite["admin"].credentials, timeout=30)
+    return requests.post(
+        f"{lite['server'].url}/oauth/revoke", data={"token": token}, auth=lite["admin"].credentials, timeout=30
+    )
 
 
 def kill_and_restart(lite) -> None:
@@ -112,8 +132,14 @@ def test_write_lock_held_elsewhere_reads_go_on_and_writes_fail_clearly(lite):
     with sqlite_write_lock(lite["database"]):
         assert is_active(lite, token)  # WAL: readers never wait for a writer
         assert revoke(lite, token).status_code == 503  # not a 200 for a revocation that was not written
-        assert_database_problem(admin.request("POST", f"/accounts/{admin.account_id}/integrations",
-                                              json={"name": "x", "scopes": ["contacts.readonly"]}), "locked")
+        assert_database_problem(
+            admin.request(
+                "POST",
+                f"/accounts/{admin.account_id}/integrations",
+                json={"name": "x", "scopes": ["contacts.readonly"]},
+            ),
+            "locked",
+        )
     assert is_active(lite, token)
     assert revoke(lite, token).status_code == 200
     assert not is_active(lite, token)
@@ -130,13 +156,21 @@ def test_full_disk_refuses_changes_with_a_clear_503_and_recovers(lite):
     lite["disk"].fill()
     try:
         assert is_active(lite, live["token"])
-        page = browser.post(new_page, data={"csrf_token": csrf, "name": "x", "scopes": "contacts.readonly"},
-                            headers={"Origin": lite["server"].url})
+        page = browser.post(
+            new_page,
+            data={"csrf_token": csrf, "name": "x", "scopes": "contacts.readonly"},
+            headers={"Origin": lite["server"].url},
+        )
         assert page.status_code == 503 and "disk is full" in page.text and "Traceback" not in page.text
         for _ in range(3):  # enough writes to need new pages
-            assert_database_problem(admin.request("POST", f"/accounts/{admin.account_id}/integrations",
-                                                  json={"name": "n" * 200, "description": "d" * 2000,
-                                                        "scopes": ["contacts.readonly"]}), "full")
+            assert_database_problem(
+                admin.request(
+                    "POST",
+                    f"/accounts/{admin.account_id}/integrations",
+                    json={"name": "n" * 200, "description": "d" * 2000, "scopes": ["contacts.readonly"]},
+                ),
+                "full",
+            )
         assert_database_problem(admin.request("POST", f"/integrations/{waiting['id']}/tokens", json={}), "full")
     finally:
         lite["disk"].free()
@@ -181,8 +215,9 @@ def test_sigkill_mid_rotation_leaves_the_old_state_and_what_was_acknowledged(lit
 
     def rotate():
         try:
-            outcome.append(admin.request("POST", f"/integrations/{current['integration_id']}/rotate",
-                                         json={"mode": "now"}))
+            outcome.append(
+                admin.request("POST", f"/integrations/{current['integration_id']}/rotate", json={"mode": "now"})
+            )
         except requests.RequestException as exc:
             outcome.append(exc)
 
@@ -209,9 +244,13 @@ def test_sigkill_mid_key_rotation_leaves_every_token_verifiable(lite):
     old = admin.integration_with_token()
     on_disk = set(keys.glob("*.pem"))
     with sqlite_write_lock(lite["database"]):
-        rotation = subprocess.Popen([sys.executable, "-m", "authserver", "keys", "rotate", "--json"],
-                                    env=server.env, cwd=server.workdir, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL)
+        rotation = subprocess.Popen(
+            [sys.executable, "-m", "authserver", "keys", "rotate", "--json"],
+            env=server.env,
+            cwd=server.workdir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         # The new private key is written first; the rotation then waits for the database to record it.
         assert eventually(lambda: set(keys.glob("*.pem")) - on_disk, 90)
         rotation.kill()
@@ -266,8 +305,14 @@ def test_read_only_database_at_start_is_one_clear_error_not_a_traceback(lite):
         Path(f"{lite['database']}{suffix}").unlink(missing_ok=True)
     disk.remount("ro")
     try:
-        done = subprocess.run([sys.executable, "-m", "authserver", "run", "--port", str(server.port)],
-                              env=server.env, cwd=server.workdir, capture_output=True, text=True, timeout=90)
+        done = subprocess.run(
+            [sys.executable, "-m", "authserver", "run", "--port", str(server.port)],
+            env=server.env,
+            cwd=server.workdir,
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
     finally:
         disk.remount("rw")
     assert done.returncode == 1

@@ -74,10 +74,8 @@ def test_hs256_signed_with_our_public_key_is_inactive(target, issued, genuine, s
     header, claims = genuine
     jwk, public = our_public_key(target, header["kid"])
     secret = {
-        "pem": lambda: public.public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo),
-        "der": lambda: public.public_bytes(serialization.Encoding.DER,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo),
+        "pem": lambda: public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo),
+        "der": lambda: public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo),
         "jwk_json": lambda: json.dumps(jwk).encode(),
         "modulus": lambda: public.public_numbers().n.to_bytes(256, "big"),
     }[secret_form]()
@@ -105,8 +103,16 @@ def test_foreign_ec_key_under_our_known_kid_with_es256_is_inactive(target, issue
 
 
 # -- kid abuse ----------------------------------------------------------------------------------------------
-KID_TRAVERSAL = ["../../../../../../etc/passwd", "../keys/{kid}", "{kid}/../{kid}", "/dev/null",
-                 "..%2F..%2F..%2Fetc%2Fpasswd", "..\\..\\windows\\win.ini", "keys/{kid}.pem", "file:///etc/passwd"]
+KID_TRAVERSAL = [
+    "../../../../../../etc/passwd",
+    "../keys/{kid}",
+    "{kid}/../{kid}",
+    "/dev/null",
+    "..%2F..%2F..%2Fetc%2Fpasswd",
+    "..\\..\\windows\\win.ini",
+    "keys/{kid}.pem",
+    "file:///etc/passwd",
+]
 
 
 @pytest.mark.parametrize("kid", KID_TRAVERSAL)
@@ -142,8 +148,13 @@ def test_kid_injection_strings_are_inactive(target, issued, genuine, kid):
 def test_kid_of_a_non_string_type_is_inactive(target, issued, genuine, kid):
     header, claims = genuine
     value = json.loads(json.dumps(kid).replace("{kid}", header["kid"]))
-    assert_inactive(target, issued, resign(target.server, issued["token"], header={"kid": value}) if value is None
-                    else sign(header | {"kid": value}, claims, foreign_rsa(), "RS256"))
+    assert_inactive(
+        target,
+        issued,
+        resign(target.server, issued["token"], header={"kid": value})
+        if value is None
+        else sign(header | {"kid": value}, claims, foreign_rsa(), "RS256"),
+    )
 
 
 # -- keys offered by the token itself: never fetched, never trusted ---------------------------------------------
@@ -156,8 +167,11 @@ def test_key_url_in_the_header_is_never_fetched_nor_trusted(target, issued, genu
         forged = sign(header | {member: f"{listener.url}/jwks.json"}, claims, attacker, "RS256")
         assert_inactive(target, issued, forged)
         # The same URL with a fresh kid (a verifier that fetches on an unknown kid would fetch now).
-        assert_inactive(target, issued, sign(header | {member: f"{listener.url}/jwks.json", "kid": "attacker"},
-                                             claims, attacker, "RS256"))
+        assert_inactive(
+            target,
+            issued,
+            sign(header | {member: f"{listener.url}/jwks.json", "kid": "attacker"}, claims, attacker, "RS256"),
+        )
         time.sleep(0.3)
         assert listener.seen == []
 
@@ -173,8 +187,9 @@ def test_embedded_jwk_header_is_not_trusted(target, issued, genuine):
 def test_embedded_x5c_certificate_is_not_trusted(target, issued, genuine):
     header, claims = genuine
     attacker = foreign_rsa()
-    assert_inactive(target, issued, sign(header | {"x5c": [self_signed_certificate(attacker)]}, claims, attacker,
-                                         "RS256"))
+    assert_inactive(
+        target, issued, sign(header | {"x5c": [self_signed_certificate(attacker)]}, claims, attacker, "RS256")
+    )
 
 
 # -- claims, signed with our real key and naming a real live jti ---------------------------------------------
@@ -315,7 +330,7 @@ def test_unicode_separator_tricks_are_inactive(target, issued, separator):
 def test_homoglyph_in_the_signature_is_inactive(target, issued):
     token = issued["token"]
     index = token.rindex("a") if "a" in token else len(token) - 1
-    assert_inactive(target, issued, token[:index] + "\u0430" + token[index + 1:])  # Cyrillic a
+    assert_inactive(target, issued, token[:index] + "\u0430" + token[index + 1 :])  # Cyrillic a
 
 
 def test_percent_encoded_genuine_token_is_inactive(target, issued):

@@ -25,10 +25,13 @@ from tests.support.servers import make_authserver, wait_for_http
 from .conftest import PASSWORD, Browser, run_cli, start_together
 
 ACCOUNT_FAILURES, ADDRESS_FAILURES, WINDOW = 5, 20, 15 * 60
-LIMITS = {"AUTHSERVER_SIGNIN_ACCOUNT_LIMIT": f"{ACCOUNT_FAILURES}/15m",
-          "AUTHSERVER_SIGNIN_ADDRESS_LIMIT": f"{ADDRESS_FAILURES}/15m",
-          "AUTHSERVER_RATE_LIMIT_INTROSPECTION": "10/1h", "AUTHSERVER_RATE_LIMIT_REVOCATION": "4/1h",
-          "AUTHSERVER_RATE_LIMIT_TOKEN_GENERATION": "3/1h"}
+LIMITS = {
+    "AUTHSERVER_SIGNIN_ACCOUNT_LIMIT": f"{ACCOUNT_FAILURES}/15m",
+    "AUTHSERVER_SIGNIN_ADDRESS_LIMIT": f"{ADDRESS_FAILURES}/15m",
+    "AUTHSERVER_RATE_LIMIT_INTROSPECTION": "10/1h",
+    "AUTHSERVER_RATE_LIMIT_REVOCATION": "4/1h",
+    "AUTHSERVER_RATE_LIMIT_TOKEN_GENERATION": "3/1h",
+}
 EMAIL = "victim@limits.example"
 
 
@@ -38,14 +41,33 @@ def seed(server) -> dict:
         (["account", "create", "--name", "Limited", "--json"], None),
         (["client", "create", "--name", "admin", "--kind", "admin", "--account", "{0[id]}", "--json"], None),
         (["client", "create", "--name", "svc", "--kind", "resource-service", "--json"], None),
-        (["user", "create", "--account", "{0[id]}", "--email", EMAIL, "--role", "admin", "--password-stdin",
-          "--json"], PASSWORD + "\n"),
-        (["integration", "create", "--account", "{0[id]}", "--name", "i", "--scope", "contacts.readonly",
-          "--json"], None),
+        (
+            [
+                "user",
+                "create",
+                "--account",
+                "{0[id]}",
+                "--email",
+                EMAIL,
+                "--role",
+                "admin",
+                "--password-stdin",
+                "--json",
+            ],
+            PASSWORD + "\n",
+        ),
+        (
+            ["integration", "create", "--account", "{0[id]}", "--name", "i", "--scope", "contacts.readonly", "--json"],
+            None,
+        ),
         (["token", "generate", "{4[id]}", "--json"], None),
     )
-    return {"account": account["id"], "admin": (admin["client_id"], admin["client_secret"]),
-            "service": (service["client_id"], service["client_secret"]), "token": token["token"]}
+    return {
+        "account": account["id"],
+        "admin": (admin["client_id"], admin["client_secret"]),
+        "service": (service["client_id"], service["client_secret"]),
+        "token": token["token"],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -55,11 +77,25 @@ def workers(tmp_path_factory):
     world = seed(server)
     with open(server.log_path, "ab") as log:
         server.proc = subprocess.Popen(
-            [sys.executable, "-m", "authserver", "serve", "--port", str(server.port), "--workers", "2",
-             "--threads", "8"], env=server.env, stdout=log, stderr=subprocess.STDOUT, cwd=server.workdir)
+            [
+                sys.executable,
+                "-m",
+                "authserver",
+                "serve",
+                "--port",
+                str(server.port),
+                "--workers",
+                "2",
+                "--threads",
+                "8",
+            ],
+            env=server.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=server.workdir,
+        )
     try:
-        wait_for_http(f"{server.url}/.well-known/oauth-authorization-server", server.proc, server.log_path,
-                      timeout=90)
+        wait_for_http(f"{server.url}/.well-known/oauth-authorization-server", server.proc, server.log_path, timeout=90)
         yield server, world
     finally:
         server.stop()
@@ -83,15 +119,23 @@ def attempt_together(servers, emails_and_passwords) -> list[int]:
     def attempt(index: int) -> int:
         email, password = emails_and_passwords[index]
         start.wait(timeout=60)
-        return browsers[index].post("/signin", headers={"Connection": "close"}, data={
-            "email": email, "password": password, "csrf_token": tokens[index]}).status_code
+        return (
+            browsers[index]
+            .post(
+                "/signin",
+                headers={"Connection": "close"},
+                data={"email": email, "password": password, "csrf_token": tokens[index]},
+            )
+            .status_code
+        )
 
     with ThreadPoolExecutor(len(browsers)) as pool:
         return list(pool.map(attempt, range(len(browsers))))
 
 
 def test_concurrent_wrong_passwords_for_one_account_reach_exactly_the_account_limit_across_workers(
-        workers, fresh_window):
+    workers, fresh_window
+):
     server, _ = workers
     statuses = attempt_together([server], [(EMAIL, f"guess {n}") for n in range(ACCOUNT_FAILURES + 7)])
     assert Counter(statuses) == {400: ACCOUNT_FAILURES, 429: 7}
@@ -113,8 +157,11 @@ def test_concurrent_guesses_from_one_address_reach_exactly_the_address_limit_acr
 
 def test_a_good_password_under_the_limit_signs_in_and_gives_the_address_its_attempt_back(workers, fresh_window):
     server, _ = workers
-    statuses = attempt_together([server], [(EMAIL, "wrong")] * (ACCOUNT_FAILURES - 1) + [
-        (f"other{n}@nowhere.example", "guess") for n in range(ADDRESS_FAILURES - ACCOUNT_FAILURES)])
+    statuses = attempt_together(
+        [server],
+        [(EMAIL, "wrong")] * (ACCOUNT_FAILURES - 1)
+        + [(f"other{n}@nowhere.example", "guess") for n in range(ADDRESS_FAILURES - ACCOUNT_FAILURES)],
+    )
     assert Counter(statuses) == {400: ADDRESS_FAILURES - 1}
     assert Browser(server).sign_in(EMAIL).status_code == 302  # the 20th attempt, and the account's count restarts
     assert Browser(server).sign_in(EMAIL).status_code == 302  # a success spends none of the address's 20
@@ -128,20 +175,35 @@ def test_wrong_current_passwords_on_the_password_page_count_against_the_account(
     statuses = []
     for n in range(ACCOUNT_FAILURES + 1):
         token = browser.page_csrf_token("/settings/password")
-        statuses.append(browser.post("/settings/password", headers={"Origin": server.url}, data={
-            "csrf_token": token, "current_password": f"guess {n}", "new_password": "x" * 20,
-            "confirm_password": "x" * 20}).status_code)
+        statuses.append(
+            browser.post(
+                "/settings/password",
+                headers={"Origin": server.url},
+                data={
+                    "csrf_token": token,
+                    "current_password": f"guess {n}",
+                    "new_password": "x" * 20,
+                    "confirm_password": "x" * 20,
+                },
+            ).status_code
+        )
     assert statuses == [400] * ACCOUNT_FAILURES + [429]
     assert Browser(server).sign_in(EMAIL).status_code == 429
 
 
 def test_the_introspection_budget_of_an_instance_is_the_configured_figure_whatever_worker_answers(
-        workers, fresh_window):
+    workers, fresh_window
+):
     server, world = workers
 
     def introspect(_):
-        return requests.post(f"{server.url}/oauth/introspect", data={"token": world["token"]},
-                             auth=world["service"], headers={"Connection": "close"}, timeout=30).status_code
+        return requests.post(
+            f"{server.url}/oauth/introspect",
+            data={"token": world["token"]},
+            auth=world["service"],
+            headers={"Connection": "close"},
+            timeout=30,
+        ).status_code
 
     with ThreadPoolExecutor(8) as pool:
         statuses = Counter(pool.map(introspect, range(30)))
@@ -154,18 +216,28 @@ def test_revocation_and_token_generation_budgets_are_exact_across_workers(worker
     server, world = workers
 
     def revoke(_):
-        return requests.post(f"{server.url}/oauth/revoke", data={"token": "not-a-token"}, auth=world["admin"],
-                             headers={"Connection": "close"}, timeout=30).status_code
+        return requests.post(
+            f"{server.url}/oauth/revoke",
+            data={"token": "not-a-token"},
+            auth=world["admin"],
+            headers={"Connection": "close"},
+            timeout=30,
+        ).status_code
 
     with ThreadPoolExecutor(8) as pool:
         assert Counter(pool.map(revoke, range(12))) == {200: 4, 429: 8}
 
     def generate(_):
         headers = basic(*world["admin"]) | {"Connection": "close"}
-        integration = requests.post(f"{server.url}/api/accounts/{world['account']}/integrations", headers=headers,
-                                    json={"name": "x", "scopes": ["contacts.readonly"]}, timeout=30).json()
-        return requests.post(f"{server.url}/api/integrations/{integration['id']}/tokens", headers=headers,
-                             json={}, timeout=30).status_code
+        integration = requests.post(
+            f"{server.url}/api/accounts/{world['account']}/integrations",
+            headers=headers,
+            json={"name": "x", "scopes": ["contacts.readonly"]},
+            timeout=30,
+        ).json()
+        return requests.post(
+            f"{server.url}/api/integrations/{integration['id']}/tokens", headers=headers, json={}, timeout=30
+        ).status_code
 
     with ThreadPoolExecutor(6) as pool:
         assert Counter(pool.map(generate, range(6))) == {201: 3, 429: 3}
@@ -174,9 +246,13 @@ def test_revocation_and_token_generation_budgets_are_exact_across_workers(worker
 def test_two_instances_sharing_a_database_share_the_sign_in_limits(tmp_path):
     first = make_authserver(tmp_path / "a", **LIMITS)
     seed(first)
-    second = make_authserver(tmp_path / "b", DATABASE_URL=first.env["DATABASE_URL"],
-                             AUTHSERVER_KEYS_DIR=first.env["AUTHSERVER_KEYS_DIR"],
-                             AUTHSERVER_ISSUER=first.env["AUTHSERVER_ISSUER"], **LIMITS)
+    second = make_authserver(
+        tmp_path / "b",
+        DATABASE_URL=first.env["DATABASE_URL"],
+        AUTHSERVER_KEYS_DIR=first.env["AUTHSERVER_KEYS_DIR"],
+        AUTHSERVER_ISSUER=first.env["AUTHSERVER_ISSUER"],
+        **LIMITS,
+    )
     servers = start_together(first, second)
     try:
         statuses = attempt_together(servers, [(EMAIL, f"guess {n}") for n in range(ACCOUNT_FAILURES + 5)])
@@ -185,4 +261,3 @@ def test_two_instances_sharing_a_database_share_the_sign_in_limits(tmp_path):
         for server in servers:
             with contextlib.suppress(Exception):
                 server.stop()
-

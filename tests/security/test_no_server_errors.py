@@ -41,12 +41,16 @@ class Live:
 
     def api(self, method: str, path: str, **kwargs) -> requests.Response:
         headers = self.admin | kwargs.pop("headers", {})
-        return remember_response(requests.request(method, f"{self.server.url}/api{path}", headers=headers,
-                                                  timeout=TIMEOUT, **kwargs))
+        return remember_response(
+            requests.request(method, f"{self.server.url}/api{path}", headers=headers, timeout=TIMEOUT, **kwargs)
+        )
 
     def integration_with_token(self) -> str:
-        created = self.api("POST", f"/accounts/{self.account_id}/integrations",
-                           json={"name": "hostile numbers", "scopes": ["contacts.readonly"]})
+        created = self.api(
+            "POST",
+            f"/accounts/{self.account_id}/integrations",
+            json={"name": "hostile numbers", "scopes": ["contacts.readonly"]},
+        )
         assert created.status_code == 201, created.text
         issued = self.api("POST", f"/integrations/{created.json()['id']}/tokens", json={})
         assert issued.status_code == 201, issued.text
@@ -67,22 +71,44 @@ def live(request, tmp_path_factory):
             pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
         database = ThrowawayPostgres()
         extra["DATABASE_URL"] = database.url
-    server = make_authserver(tmp_path_factory.mktemp(f"hostile-{request.param}"),
-                             AUTHSERVER_WEBHOOK_ALLOW_HOSTS="127.0.0.1", AUTHSERVER_WEBHOOK_ALLOW_HTTP="on", **extra)
+    server = make_authserver(
+        tmp_path_factory.mktemp(f"hostile-{request.param}"),
+        AUTHSERVER_WEBHOOK_ALLOW_HOSTS="127.0.0.1",
+        AUTHSERVER_WEBHOOK_ALLOW_HTTP="on",
+        **extra,
+    )
     try:
         account, admin, service, _, key = run_cli(
             server,
             (["account", "create", "--name", "Hostile", "--json"], None),
             (["client", "create", "--name", "admin", "--kind", "admin", "--account", "{0[id]}", "--json"], None),
             (["client", "create", "--name", "svc", "--kind", "resource-service", "--json"], None),
-            (["user", "create", "--account", "{0[id]}", "--email", "admin@hostile.example", "--role", "admin",
-              "--password-stdin", "--json"], PASSWORD + "\n"),
+            (
+                [
+                    "user",
+                    "create",
+                    "--account",
+                    "{0[id]}",
+                    "--email",
+                    "admin@hostile.example",
+                    "--role",
+                    "admin",
+                    "--password-stdin",
+                    "--json",
+                ],
+                PASSWORD + "\n",
+            ),
             (["v1-key", "create", "--account", "{0[id]}", "--json"], None),
         )
         start_together(server)
-        yield Live(server=server, backend=request.param, account_id=account["id"],
-                   admin=basic(admin["client_id"], admin["client_secret"]),
-                   service=(service["client_id"], service["client_secret"]), v1_key_id=key["id"])
+        yield Live(
+            server=server,
+            backend=request.param,
+            account_id=account["id"],
+            admin=basic(admin["client_id"], admin["client_secret"]),
+            service=(service["client_id"], service["client_secret"]),
+            v1_key_id=key["id"],
+        )
     finally:
         with contextlib.suppress(Exception):
             server.stop()
@@ -123,8 +149,12 @@ OPERATIONS = {
     "rotate_expires_in": ("POST", "/integrations/{integration}/rotate", {"mode": "now"}, "expires_in"),
     "expire_in": ("POST", "/integrations/{integration}/expire", {}, "in"),
     "generate_expires_in": ("POST", "/integrations/{integration}/tokens", {}, "expires_in"),
-    "create_inactivity_window": ("POST", "/accounts/{account}/integrations",
-                                 {"name": "n", "scopes": ["contacts.readonly"]}, "inactivity_window"),
+    "create_inactivity_window": (
+        "POST",
+        "/accounts/{account}/integrations",
+        {"name": "n", "scopes": ["contacts.readonly"]},
+        "inactivity_window",
+    ),
     "update_inactivity_window": ("PATCH", "/integrations/{integration}", {}, "inactivity_window"),
     "account_max_token_lifetime": ("PATCH", "/accounts/{account}", {}, "max_token_lifetime"),
     "v1_key_overlap": ("POST", "/v1-keys/{key}/migrate", {}, "overlap"),
@@ -151,26 +181,35 @@ def test_the_longest_accepted_duration_still_works_and_one_second_more_is_refuse
     at_limit = live.api("PATCH", f"/accounts/{live.account_id}", json={"max_token_lifetime": limit})
     assert at_limit.status_code == 200, at_limit.text
     assert at_limit.json()["max_token_lifetime"] == limit
-    assert_problem_naming(live.api("PATCH", f"/accounts/{live.account_id}",
-                                   json={"max_token_lifetime": limit + 1}), "max_token_lifetime")
-    created = live.api("POST", f"/accounts/{live.account_id}/integrations",
-                       json={"name": "long", "scopes": ["contacts.readonly"], "inactivity_window": limit})
+    assert_problem_naming(
+        live.api("PATCH", f"/accounts/{live.account_id}", json={"max_token_lifetime": limit + 1}), "max_token_lifetime"
+    )
+    created = live.api(
+        "POST",
+        f"/accounts/{live.account_id}/integrations",
+        json={"name": "long", "scopes": ["contacts.readonly"], "inactivity_window": limit},
+    )
     assert created.status_code == 201, created.text
     assert created.json()["inactivity_window"] == limit
 
 
 def test_an_account_with_the_longest_lifetime_still_issues_tokens(live):
     live.api("PATCH", f"/accounts/{live.account_id}", json={"max_token_lifetime": "2600w"})
-    created = live.api("POST", f"/accounts/{live.account_id}/integrations",
-                       json={"name": "issues", "scopes": ["contacts.readonly"]})
+    created = live.api(
+        "POST", f"/accounts/{live.account_id}/integrations", json={"name": "issues", "scopes": ["contacts.readonly"]}
+    )
     issued = live.api("POST", f"/integrations/{created.json()['id']}/tokens", json={})
     assert issued.status_code == 201, issued.text
 
 
 @pytest.mark.parametrize("literal", ["1" + "0" * 30, "1e400", "-1e400", "1E+30", "NaN", "Infinity"])
 def test_numbers_json_cannot_hold_exactly_are_400(live, integration_id, literal):
-    response = live.api("POST", f"/integrations/{integration_id}/expire", data=f'{{"in": {literal}}}',
-                        headers={"Content-Type": "application/json"})
+    response = live.api(
+        "POST",
+        f"/integrations/{integration_id}/expire",
+        data=f'{{"in": {literal}}}',
+        headers={"Content-Type": "application/json"},
+    )
     assert response.status_code == 400, response.text
     assert response.headers["Content-Type"] == "application/problem+json"
 
@@ -187,8 +226,11 @@ QUERY_NUMBERS = {
 
 @pytest.fixture(scope="module")
 def subscription_id(live) -> str:
-    created = live.api("POST", f"/accounts/{live.account_id}/webhooks",
-                       json={"url": "http://127.0.0.1:9/hook", "events": ["token.revoked"]})
+    created = live.api(
+        "POST",
+        f"/accounts/{live.account_id}/webhooks",
+        json={"url": "http://127.0.0.1:9/hook", "events": ["token.revoked"]},
+    )
     assert created.status_code == 201, created.text
     return created.json()["id"]
 
@@ -200,8 +242,7 @@ def test_numbers_in_query_strings_beyond_what_the_database_holds_are_400(live, s
     path, name, value = query
     path = path.format(account=live.account_id, subscription=subscription_id)
     if path.startswith("/oauth/"):
-        response = requests.get(f"{live.server.url}{path}", params={name: value}, auth=live.service,
-                                timeout=TIMEOUT)
+        response = requests.get(f"{live.server.url}{path}", params={name: value}, auth=live.service, timeout=TIMEOUT)
         oauth_error(response, 400, "invalid_request")
     else:
         assert_problem_naming(live.api("GET", path, params={name: value}), name)
@@ -231,30 +272,47 @@ def test_a_repeated_oauth_parameter_is_400_invalid_request(live, path, body):
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
     if "client_secret" not in body:
         headers |= basic(*live.service) if path == "/oauth/introspect" else {}
-    response = requests.post(f"{live.server.url}{path}", timeout=TIMEOUT, headers=headers,
-                             data=body.format(token=token, client_id=client_id, secret=secret))
+    response = requests.post(
+        f"{live.server.url}{path}",
+        timeout=TIMEOUT,
+        headers=headers,
+        data=body.format(token=token, client_id=client_id, secret=secret),
+    )
     oauth_error(response, 400, "invalid_request")
-    assert requests.post(f"{live.server.url}/oauth/introspect", data={"token": token}, auth=live.service,
-                         timeout=TIMEOUT).json()["active"] is True  # nothing was revoked
+    assert (
+        requests.post(
+            f"{live.server.url}/oauth/introspect", data={"token": token}, auth=live.service, timeout=TIMEOUT
+        ).json()["active"]
+        is True
+    )  # nothing was revoked
 
 
 @pytest.mark.parametrize("path", ["/oauth/introspect", "/oauth/revoke"])
 def test_a_multipart_body_is_400_invalid_request(live, path):
     """RFC 7662 section 2.1 and RFC 7009 section 2.1: the parameters come as application/x-www-form-urlencoded."""
     token = live.token()
-    response = requests.post(f"{live.server.url}{path}", files={"token": (None, token)}, auth=live.service,
-                             timeout=TIMEOUT)
+    response = requests.post(
+        f"{live.server.url}{path}", files={"token": (None, token)}, auth=live.service, timeout=TIMEOUT
+    )
     oauth_error(response, 400, "invalid_request")
-    assert requests.post(f"{live.server.url}/oauth/introspect", data={"token": token}, auth=live.service,
-                         timeout=TIMEOUT).json()["active"] is True
+    assert (
+        requests.post(
+            f"{live.server.url}/oauth/introspect", data={"token": token}, auth=live.service, timeout=TIMEOUT
+        ).json()["active"]
+        is True
+    )
 
 
 # -- bodies over the size limit -----------------------------------------------------------------------------
 def raw_post(url: str, path: str, headers: dict, chunks: list[bytes], *, chunked: bool) -> tuple[int, bytes]:
     """POST over a plain socket (requests cannot send a chunked body of our choosing): the status line's code."""
     parts = urlsplit(url)
-    lines = [f"POST {path} HTTP/1.1", f"Host: {parts.netloc}", "Connection: close",
-             *(f"{name}: {value}" for name, value in headers.items())]
+    lines = [
+        f"POST {path} HTTP/1.1",
+        f"Host: {parts.netloc}",
+        "Connection: close",
+        *(f"{name}: {value}" for name, value in headers.items()),
+    ]
     lines.append("Transfer-Encoding: chunked" if chunked else f"Content-Length: {sum(map(len, chunks))}")
     with socket.create_connection((parts.hostname, parts.port), timeout=TIMEOUT) as sock:
         sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
@@ -275,23 +333,27 @@ def raw_post(url: str, path: str, headers: dict, chunks: list[bytes], *, chunked
 def oversized_form(token: str) -> list[bytes]:
     """A valid form whose padding takes it past the limit, in 64 KiB chunks."""
     body = f"token={token}&pad=".encode() + b"x" * (LIMIT + 1024)
-    return [body[i:i + 65536] for i in range(0, len(body), 65536)]
+    return [body[i : i + 65536] for i in range(0, len(body), 65536)]
 
 
 def oversized_json() -> list[bytes]:
     body = b'{"name": "big", "scopes": ["contacts.readonly"], "description": "' + b"x" * (LIMIT + 1024) + b'"}'
-    return [body[i:i + 65536] for i in range(0, len(body), 65536)]
+    return [body[i : i + 65536] for i in range(0, len(body), 65536)]
 
 
 @pytest.mark.parametrize("chunked", [True, False], ids=["chunked", "content_length"])
 def test_an_oversized_body_is_413_however_it_is_framed(live, chunked):
     form = {"Content-Type": "application/x-www-form-urlencoded", **basic(*live.service)}
-    status, answer = raw_post(live.server.url, "/oauth/introspect", form, oversized_form(live.token()),
-                              chunked=chunked)
+    status, answer = raw_post(live.server.url, "/oauth/introspect", form, oversized_form(live.token()), chunked=chunked)
     assert status == 413, answer[:500]
     json_headers = {"Content-Type": "application/json", **live.admin}
-    status, answer = raw_post(live.server.url, f"/api/accounts/{live.account_id}/integrations", json_headers,
-                              oversized_json(), chunked=chunked)
+    status, answer = raw_post(
+        live.server.url,
+        f"/api/accounts/{live.account_id}/integrations",
+        json_headers,
+        oversized_json(),
+        chunked=chunked,
+    )
     assert status == 413, answer[:500]
     assert b"application/problem+json" in answer
 
@@ -299,8 +361,7 @@ def test_an_oversized_body_is_413_however_it_is_framed(live, chunked):
 def test_a_chunked_body_under_the_limit_is_served(live):
     token = live.token()
     form = {"Content-Type": "application/x-www-form-urlencoded", **basic(*live.service)}
-    status, answer = raw_post(live.server.url, "/oauth/introspect", form, [b"token=", token.encode()],
-                              chunked=True)
+    status, answer = raw_post(live.server.url, "/oauth/introspect", form, [b"token=", token.encode()], chunked=True)
     assert status == 200 and b'"active":true' in answer.replace(b" ", b""), answer[:500]
 
 
@@ -315,11 +376,15 @@ def granian(tmp_path_factory):
     )
     argv = [sys.executable, "-m", "authserver", "serve", "--port", str(server.port), "--workers", "1"]
     with open(server.log_path, "ab") as log:
-        server.proc = subprocess.Popen(argv, env=server.env, stdout=log, stderr=subprocess.STDOUT,  # noqa: S603
-                                       cwd=server.workdir)
+        server.proc = subprocess.Popen(
+            argv,
+            env=server.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,  # noqa: S603
+            cwd=server.workdir,
+        )
     try:
-        wait_for_http(f"{server.url}/.well-known/oauth-authorization-server", server.proc, server.log_path,
-                      timeout=90)
+        wait_for_http(f"{server.url}/.well-known/oauth-authorization-server", server.proc, server.log_path, timeout=90)
         yield server, (service["client_id"], service["client_secret"])
     finally:
         server.stop()
@@ -386,8 +451,11 @@ def test_hostile_numbers_through_the_admin_pages_give_a_readable_refusal(live, i
     base = f"/accounts/{live.account_id}/settings/integrations"
     path = f"{base}/new" if action == "/integrations/new" else f"{base}/{integration_id}{action}"
     csrf = browser.page_csrf_token(f"{base}/{integration_id}")
-    response = browser.post(path, data={"csrf_token": csrf, "name": "ui", "scopes": "contacts.readonly", **fields},
-                            headers={"Origin": live.server.url})
+    response = browser.post(
+        path,
+        data={"csrf_token": csrf, "name": "ui", "scopes": "contacts.readonly", **fields},
+        headers={"Origin": live.server.url},
+    )
     if response.status_code in (302, 303):
         assert response.headers["Location"].endswith(f"{base}/{integration_id}")
         page = browser.get(response.headers["Location"])
@@ -396,8 +464,9 @@ def test_hostile_numbers_through_the_admin_pages_give_a_readable_refusal(live, i
         page = response
         assert response.status_code == 400, response.text[:500]
     assert "text/html" in page.headers["Content-Type"] and "Traceback" not in page.text
-    assert any(word in page.text.lower() for word in ("choose", "must be", "longer than", "between", "year")), \
+    assert any(word in page.text.lower() for word in ("choose", "must be", "longer than", "between", "year")), (
         page.text[:3000]
+    )
 
 
 # -- the CLI ------------------------------------------------------------------------------------------------
@@ -405,16 +474,30 @@ CLI_NUMBERS = {
     "expires_in_huge": (["token", "generate", "{integration}", "--expires-in", "999999999w"], "expires-in"),
     "expires_in_unitless": (["token", "generate", "{integration}", "--expires-in", str(10**15)], "expires-in"),
     "grace_huge": (["token", "rotate", "{integration}", "--grace", "99999999w"], "grace"),
-    "inactivity_window_huge": (["integration", "create", "--account", "{account}", "--name", "n", "--scope",
-                                "contacts.readonly", "--inactivity-window", "18251d"], "inactivity-window"),
+    "inactivity_window_huge": (
+        [
+            "integration",
+            "create",
+            "--account",
+            "{account}",
+            "--name",
+            "n",
+            "--scope",
+            "contacts.readonly",
+            "--inactivity-window",
+            "18251d",
+        ],
+        "inactivity-window",
+    ),
 }
 
 
 @pytest.mark.parametrize("command", CLI_NUMBERS.values(), ids=CLI_NUMBERS.keys())
 def test_the_cli_refuses_hostile_durations_with_one_line(live, integration_id, command):
     argv, option = command
-    done = live.server.cli(*[arg.format(integration=integration_id, account=live.account_id) for arg in argv],
-                           check=False)
+    done = live.server.cli(
+        *[arg.format(integration=integration_id, account=live.account_id) for arg in argv], check=False
+    )
     assert done.returncode == 1, done.stdout
     assert done.stderr.count("\n") == 1 and done.stderr.startswith(f"Error: {option} "), done.stderr
     assert "Traceback" not in done.stderr

@@ -39,8 +39,11 @@ def test_introspection_without_client_authentication_is_401_invalid_client(targe
 def test_introspection_with_a_wrong_secret_is_401_invalid_client(target, issued, how):
     client_id, secret = target.resource_service
     wrong = secret[:-1] + ("A" if secret[-1] != "A" else "B")
-    kwargs = ({"auth": (client_id, wrong), "data": {"token": issued["token"]}} if how == "basic" else
-              {"data": {"token": issued["token"], "client_id": client_id, "client_secret": wrong}})
+    kwargs = (
+        {"auth": (client_id, wrong), "data": {"token": issued["token"]}}
+        if how == "basic"
+        else {"data": {"token": issued["token"], "client_id": client_id, "client_secret": wrong}}
+    )
     assert_invalid_client(introspect_raw(target, **kwargs))
 
 
@@ -56,8 +59,9 @@ def test_introspection_by_an_admin_client_instead_of_a_resource_service_is_400_u
 
 
 def test_introspection_with_the_token_itself_as_bearer_credentials_is_401(target, issued):
-    assert_invalid_client(introspect_raw(target, data={"token": issued["token"]},
-                                         headers={"Authorization": f"Bearer {issued['token']}"}))
+    assert_invalid_client(
+        introspect_raw(target, data={"token": issued["token"]}, headers={"Authorization": f"Bearer {issued['token']}"})
+    )
 
 
 MALFORMED_BASIC = {
@@ -78,15 +82,21 @@ def test_malformed_basic_credentials_are_401_not_500(target, issued, header):
 
 def test_client_credentials_in_the_query_string_are_ignored(target, issued):
     client_id, secret = target.resource_service
-    assert_invalid_client(introspect_raw(target, params={"client_id": client_id, "client_secret": secret},
-                                         data={"token": issued["token"]}))
+    assert_invalid_client(
+        introspect_raw(
+            target, params={"client_id": client_id, "client_secret": secret}, data={"token": issued["token"]}
+        )
+    )
 
 
 def test_two_client_authentication_methods_at_once_are_400_invalid_request(target, issued):
     client_id, secret = target.resource_service
     agency_id, agency_secret = target.agency.credentials
-    response = introspect_raw(target, auth=(agency_id, "wrong"),
-                              data={"token": issued["token"], "client_id": client_id, "client_secret": secret})
+    response = introspect_raw(
+        target,
+        auth=(agency_id, "wrong"),
+        data={"token": issued["token"], "client_id": client_id, "client_secret": secret},
+    )
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
 
@@ -100,14 +110,17 @@ def test_token_in_the_query_string_is_400_and_never_read(target, issued):
 def test_json_body_instead_of_a_form_is_400(target, issued):
     response = introspect_raw(target, json={"token": issued["token"]}, auth=target.resource_service)
     assert response.status_code == 400
-    assert response.json() == {"error": "invalid_request",
-                               "error_description": "send the parameters as application/x-www-form-urlencoded"}
+    assert response.json() == {
+        "error": "invalid_request",
+        "error_description": "send the parameters as application/x-www-form-urlencoded",
+    }
 
 
 @pytest.mark.parametrize("path", ["/oauth/introspect", "/oauth/revoke"])
 def test_get_on_the_token_endpoints_is_405(target, issued, path):
-    response = requests.get(f"{target.url}{path}", params={"token": issued["token"]}, auth=target.resource_service,
-                            timeout=TIMEOUT)
+    response = requests.get(
+        f"{target.url}{path}", params={"token": issued["token"]}, auth=target.resource_service, timeout=TIMEOUT
+    )
     assert response.status_code == 405
 
 
@@ -121,8 +134,15 @@ def test_account_bound_resource_service_sees_another_accounts_token_as_inactive(
 
 
 # -- token_type_hint: it never changes an answer -----------------------------------------------------------------
-HINTS = ["refresh_token", "access_token", "bogus", "' OR '1'='1", "", "h" * 5000,
-         "urn:ietf:params:oauth:token-type:jwt"]
+HINTS = [
+    "refresh_token",
+    "access_token",
+    "bogus",
+    "' OR '1'='1",
+    "",
+    "h" * 5000,
+    "urn:ietf:params:oauth:token-type:jwt",
+]
 
 
 @pytest.mark.parametrize("hint", HINTS)
@@ -188,22 +208,28 @@ def test_forged_token_naming_a_real_jti_revokes_nothing_for_a_token_holder(targe
 
 
 # -- the feed and usage reports: resource services only, and only their own account ---------------------------------
-@pytest.mark.parametrize(("method", "path"), [("GET", "/oauth/events"), ("GET", "/oauth/events/snapshot"),
-                                              ("POST", "/oauth/usage")])
+@pytest.mark.parametrize(
+    ("method", "path"), [("GET", "/oauth/events"), ("GET", "/oauth/events/snapshot"), ("POST", "/oauth/usage")]
+)
 def test_feed_and_usage_refuse_admin_clients_and_anonymous_callers(target, method, path):
     response = requests.request(method, f"{target.url}{path}", auth=None, json={"uses": []}, timeout=TIMEOUT)
     assert_invalid_client(response)
     # An admin client proves who it is but may not use these endpoints: RFC 6749 section 5.2, no challenge.
-    response = requests.request(method, f"{target.url}{path}", auth=target.agency.credentials, json={"uses": []},
-                                timeout=TIMEOUT)
+    response = requests.request(
+        method, f"{target.url}{path}", auth=target.agency.credentials, json={"uses": []}, timeout=TIMEOUT
+    )
     assert response.status_code == 400 and response.json()["error"] == "unauthorized_client", response.text
     assert "WWW-Authenticate" not in response.headers
 
 
 def test_usage_reported_for_another_accounts_token_is_not_accepted(target):
     victim = target.other.integration_with_token()
-    response = requests.post(f"{target.url}/oauth/usage", auth=target.agency_service, timeout=TIMEOUT,
-                             json={"uses": [{"jti": victim["token_id"], "count": 1000}]})
+    response = requests.post(
+        f"{target.url}/oauth/usage",
+        auth=target.agency_service,
+        timeout=TIMEOUT,
+        json={"uses": [{"jti": victim["token_id"], "count": 1000}]},
+    )
     assert (response.status_code, response.json()) == (202, {"accepted": 0})
 
 
@@ -221,6 +247,7 @@ def test_unknown_client_and_wrong_secret_get_the_same_answer_so_client_ids_canno
     unknown = introspect_raw(target, data={"token": issued["token"]}, auth=("cli_doesnotexist0000000000", "s"))
     wrong = introspect_raw(target, data={"token": issued["token"]}, auth=(target.resource_service[0], "s"))
     assert (unknown.status_code, unknown.json()) == (wrong.status_code, wrong.json())
-    unknown_post = introspect_raw(target, data={"token": issued["token"], "client_id": "cli_nope",
-                                                "client_secret": "s"})
+    unknown_post = introspect_raw(
+        target, data={"token": issued["token"], "client_id": "cli_nope", "client_secret": "s"}
+    )
     assert (unknown_post.status_code, unknown_post.json()) == (wrong.status_code, wrong.json())

@@ -61,8 +61,14 @@ def is_numeric(schema: dict) -> bool:
 def filler(name: str, schema: dict):
     """A valid value for a required field that is not the one being fuzzed."""
     schema = resolve(schema)
-    known = {"name": "fuzzed", "scopes": ["contacts.readonly"], "jti": "tok_fuzzed", "token": "not-a-token",
-             "key": "v1-not-a-key", "route": "GET /v1/contacts"}
+    known = {
+        "name": "fuzzed",
+        "scopes": ["contacts.readonly"],
+        "jti": "tok_fuzzed",
+        "token": "not-a-token",
+        "key": "v1-not-a-key",
+        "route": "GET /v1/contacts",
+    }
     if name in known:
         return known[name]
     if "enum" in schema:
@@ -123,17 +129,20 @@ TARGETS = numeric_targets()
 def test_the_fuzzed_inputs_cover_every_duration_window_and_counter():
     """Guards against the walk silently finding nothing (a renamed schema, a moved Duration)."""
     labels = {target.label for target in TARGETS}
-    for expected in ("PATCH /api/accounts/{account_id} json:max_token_lifetime",
-                     "POST /api/accounts/{account_id}/integrations json:inactivity_window",
-                     "PATCH /api/integrations/{integration_id} json:inactivity_window",
-                     "POST /api/integrations/{integration_id}/rotate json:grace",
-                     "POST /api/integrations/{integration_id}/expire json:in",
-                     "POST /api/integrations/{integration_id}/tokens json:expires_in",
-                     "POST /api/v1-keys/{key_id}/migrate json:overlap",
-                     "GET /api/accounts/{account_id}/audit query:before_id",
-                     "GET /api/integrations/{integration_id}/activity query:days",
-                     "GET /oauth/events query:after", "POST /oauth/usage json:uses.0.count",
-                     "DELETE /api/integrations/{integration_id} header:If-Match"):
+    for expected in (
+        "PATCH /api/accounts/{account_id} json:max_token_lifetime",
+        "POST /api/accounts/{account_id}/integrations json:inactivity_window",
+        "PATCH /api/integrations/{integration_id} json:inactivity_window",
+        "POST /api/integrations/{integration_id}/rotate json:grace",
+        "POST /api/integrations/{integration_id}/expire json:in",
+        "POST /api/integrations/{integration_id}/tokens json:expires_in",
+        "POST /api/v1-keys/{key_id}/migrate json:overlap",
+        "GET /api/accounts/{account_id}/audit query:before_id",
+        "GET /api/integrations/{integration_id}/activity query:days",
+        "GET /oauth/events query:after",
+        "POST /oauth/usage json:uses.0.count",
+        "DELETE /api/integrations/{integration_id} header:If-Match",
+    ):
         assert expected in labels
 
 
@@ -143,10 +152,44 @@ def test_the_documented_duration_bound_is_the_one_the_server_holds():
 
 
 # -- hostile numbers ------------------------------------------------------------------------------------------
-EDGES = [0, -1, 1, MAX_SECONDS, MAX_SECONDS + 1, 2**31 - 1, 2**31, 2**32, 2**53 + 1, 2**63 - 1, 2**63, 2**64,
-         -(2**63) - 1, 10**15, 10**30, 10**400]
-TEXTS = ["1e400", "-0", "0x10", "1_000", "\u0661\u0662", "9" * 400, "NaN", "Infinity", "-Infinity", " 5", "+5",
-         "1.5", "", "5s", "999999999w", "00000000000000000001", "\u00b2", "1" + "0" * 30 + "s"]
+EDGES = [
+    0,
+    -1,
+    1,
+    MAX_SECONDS,
+    MAX_SECONDS + 1,
+    2**31 - 1,
+    2**31,
+    2**32,
+    2**53 + 1,
+    2**63 - 1,
+    2**63,
+    2**64,
+    -(2**63) - 1,
+    10**15,
+    10**30,
+    10**400,
+]
+TEXTS = [
+    "1e400",
+    "-0",
+    "0x10",
+    "1_000",
+    "\u0661\u0662",
+    "9" * 400,
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    " 5",
+    "+5",
+    "1.5",
+    "",
+    "5s",
+    "999999999w",
+    "00000000000000000001",
+    "\u00b2",
+    "1" + "0" * 30 + "s",
+]
 ALWAYS = [*EDGES, *TEXTS, 1.5, -0.5, 1e300, float("nan"), float("inf"), float("-inf"), True, None, [3600], {}]
 HOSTILE = st.one_of(
     st.sampled_from(EDGES),
@@ -172,8 +215,9 @@ class Live:
     def call(self, method: str, path: str, **kwargs) -> requests.Response:
         credentials = self.service if path.startswith("/oauth/") and path != "/oauth/revoke" else self.admin
         headers = credentials | kwargs.pop("headers", {})
-        return remember_response(self.session.request(method, self.url + path, headers=headers, timeout=TIMEOUT,
-                                                      **kwargs))
+        return remember_response(
+            self.session.request(method, self.url + path, headers=headers, timeout=TIMEOUT, **kwargs)
+        )
 
     def path_for(self, target: Target) -> str:
         """The path with real ids; an operation that can end its target (delete, disable, migrate) gets one of its
@@ -185,8 +229,11 @@ class Live:
 
     def integration_for(self, label: str) -> str:
         if label not in self.fresh:
-            created = self.call("POST", f"/api/accounts/{self.ids['account_id']}/integrations",
-                                json={"name": "fuzzed", "scopes": ["contacts.readonly"]})
+            created = self.call(
+                "POST",
+                f"/api/accounts/{self.ids['account_id']}/integrations",
+                json={"name": "fuzzed", "scopes": ["contacts.readonly"]},
+            )
             assert created.status_code == 201, created.text
             assert self.call("POST", f"/api/integrations/{created.json()['id']}/tokens", json={}).status_code == 201
             self.fresh[label] = created.json()["id"]
@@ -201,8 +248,12 @@ def live(request, tmp_path_factory):
             pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
         database = ThrowawayPostgres()
         extra["DATABASE_URL"] = database.url
-    server = make_authserver(tmp_path_factory.mktemp(f"numbers-{request.param}"),
-                             AUTHSERVER_WEBHOOK_ALLOW_HOSTS="127.0.0.1", AUTHSERVER_WEBHOOK_ALLOW_HTTP="on", **extra)
+    server = make_authserver(
+        tmp_path_factory.mktemp(f"numbers-{request.param}"),
+        AUTHSERVER_WEBHOOK_ALLOW_HOSTS="127.0.0.1",
+        AUTHSERVER_WEBHOOK_ALLOW_HTTP="on",
+        **extra,
+    )
     try:
         account, admin, service, spare, integration, token, v1key = run_cli(
             server,
@@ -210,21 +261,46 @@ def live(request, tmp_path_factory):
             (["client", "create", "--name", "admin", "--kind", "admin", "--account", "{0[id]}", "--json"], None),
             (["client", "create", "--name", "svc", "--kind", "resource-service", "--json"], None),
             (["client", "create", "--name", "spare", "--kind", "resource-service", "--json"], None),
-            (["integration", "create", "--account", "{0[id]}", "--name", "numbers", "--scope", "contacts.readonly",
-              "--json"], None),
+            (
+                [
+                    "integration",
+                    "create",
+                    "--account",
+                    "{0[id]}",
+                    "--name",
+                    "numbers",
+                    "--scope",
+                    "contacts.readonly",
+                    "--json",
+                ],
+                None,
+            ),
             (["token", "generate", "{4[id]}", "--json"], None),
             (["v1-key", "create", "--account", "{0[id]}", "--json"], None),
         )
         start_together(server)
         admin_headers = basic(admin["client_id"], admin["client_secret"])
-        webhook = requests.post(f"{server.url}/api/accounts/{account['id']}/webhooks", headers=admin_headers,
-                                json={"url": "http://127.0.0.1:9/hook", "events": ["token.revoked"]}, timeout=TIMEOUT)
+        webhook = requests.post(
+            f"{server.url}/api/accounts/{account['id']}/webhooks",
+            headers=admin_headers,
+            json={"url": "http://127.0.0.1:9/hook", "events": ["token.revoked"]},
+            timeout=TIMEOUT,
+        )
         assert webhook.status_code == 201, webhook.text
-        live = Live(url=server.url, admin=admin_headers, service=basic(service["client_id"], service["client_secret"]),
-                    ids={"account_id": account["id"], "integration_id": integration["id"], "key_id": v1key["id"],
-                         "client_id": spare["client_id"], "subscription_id": webhook.json()["id"],
-                         "delivery_id": "whd_none"},
-                    token=token["token"])
+        live = Live(
+            url=server.url,
+            admin=admin_headers,
+            service=basic(service["client_id"], service["client_secret"]),
+            ids={
+                "account_id": account["id"],
+                "integration_id": integration["id"],
+                "key_id": v1key["id"],
+                "client_id": spare["client_id"],
+                "subscription_id": webhook.json()["id"],
+                "delivery_id": "whd_none",
+            },
+            token=token["token"],
+        )
         with live.session:
             yield live
     finally:
@@ -263,8 +339,9 @@ def send(live: Live, target: Target, value) -> requests.Response:
 
 @pytest.mark.parametrize("target", TARGETS, ids=[target.label for target in TARGETS])
 def test_hostile_numbers_in_every_numeric_input_never_get_a_5xx(live, target):
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
+    )
     @given(value=HOSTILE)
     def fuzz(value):
         response = send(live, target, value)
@@ -274,8 +351,11 @@ def test_hostile_numbers_in_every_numeric_input_never_get_a_5xx(live, target):
             problem = response.json()
             assert response.headers["Content-Type"] == "application/problem+json"
             if target.where in ("json", "query"):  # the refusal names the field it refused
-                assert [error["field"] for error in problem.get("errors", [])] == [target.name], \
-                    (target.label, value, problem)
+                assert [error["field"] for error in problem.get("errors", [])] == [target.name], (
+                    target.label,
+                    value,
+                    problem,
+                )
 
     for value in ALWAYS:  # every edge on every input, then Hypothesis' own choices
         fuzz = example(value=value)(fuzz)

@@ -25,22 +25,28 @@ JSON_VALUES = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
     max_leaves=12,
 )
-FIXTURE_SETTINGS = settings(max_examples=15, deadline=None,
-                            suppress_health_check=[HealthCheck.function_scoped_fixture])
+FIXTURE_SETTINGS = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 # -- identifiers, credentials and headers, over HTTP through the app (both storage backends) --------------------------
 # One test per family: each test's app (migrations, keys, tenants) is the expensive part, not the examples.
 @FIXTURE_SETTINGS
-@given(identifier=st.text(min_size=1, max_size=80), client_id=st.text(max_size=80), secret=st.text(max_size=80),
-       header=st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=255), max_size=120),
-       if_match=st.text(max_size=30))
-def test_any_identifier_credential_or_header_is_answered_never_500(client, world, identifier, client_id, secret,
-                                                                   header, if_match):
+@given(
+    identifier=st.text(min_size=1, max_size=80),
+    client_id=st.text(max_size=80),
+    secret=st.text(max_size=80),
+    header=st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=255), max_size=120),
+    if_match=st.text(max_size=30),
+)
+def test_any_identifier_credential_or_header_is_answered_never_500(
+    client, world, identifier, client_id, secret, header, if_match
+):
     if identifier not in (".", ".."):
-        for path in (f"/api/integrations/{quote(identifier, safe='')}",
-                     f"/api/accounts/{quote(identifier, safe='')}",
-                     f"/api/integrations/{quote(identifier, safe='')}/tokens"):
+        for path in (
+            f"/api/integrations/{quote(identifier, safe='')}",
+            f"/api/accounts/{quote(identifier, safe='')}",
+            f"/api/integrations/{quote(identifier, safe='')}/tokens",
+        ):
             response = client.get(path, headers=world.agency.admin_headers)
             if response.status_code == 308:  # "%2F" made "//": werkzeug redirects to the merged path, on this host
                 location = urlsplit(response.headers["Location"])
@@ -51,27 +57,39 @@ def test_any_identifier_credential_or_header_is_answered_never_500(client, world
     if ":" not in client_id:
         basic = {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
         assert client.post("/oauth/introspect", data={"token": world.agency.token}, headers=basic).status_code in (
-            200, 401)
+            200,
+            401,
+        )
         assert client.get("/api/accounts", headers=basic).status_code in (200, 401)
-    for response in (client.post("/oauth/introspect", data={"token": "x"}, headers={"Authorization": header}),
-                     client.get("/api/accounts", headers={"Authorization": header})):
+    for response in (
+        client.post("/oauth/introspect", data={"token": "x"}, headers={"Authorization": header}),
+        client.get("/api/accounts", headers={"Authorization": header}),
+    ):
         assert response.status_code in (200, 400, 401), (header, response.status_code)
     if if_match.isprintable() and if_match == if_match.strip():
-        response = client.patch(f"/api/integrations/{world.agency.integration_id}", json={"name": "renamed"},
-                                headers=world.agency.admin_headers | {"If-Match": if_match})
+        response = client.patch(
+            f"/api/integrations/{world.agency.integration_id}",
+            json={"name": "renamed"},
+            headers=world.agency.admin_headers | {"If-Match": if_match},
+        )
         assert response.status_code in (200, 400, 409), (if_match, response.status_code)
 
 
 # -- durations and scopes as the JSON API receives them -------------------------------------------------------------
 @FIXTURE_SETTINGS
 @given(expires_in=JSON_VALUES, scopes=JSON_VALUES)
-def test_any_json_value_as_a_token_lifetime_or_scopes_is_accepted_or_400_never_500(client, world, expires_in,
-                                                                                   scopes):
-    response = client.post(f"/api/integrations/{world.other.integration_id}/rotate",
-                           json={"mode": "now", "expires_in": expires_in}, headers=world.other.admin_headers)
+def test_any_json_value_as_a_token_lifetime_or_scopes_is_accepted_or_400_never_500(client, world, expires_in, scopes):
+    response = client.post(
+        f"/api/integrations/{world.other.integration_id}/rotate",
+        json={"mode": "now", "expires_in": expires_in},
+        headers=world.other.admin_headers,
+    )
     assert response.status_code in (201, 400), (expires_in, response.status_code)
-    response = client.post(f"/api/accounts/{world.other.account_id}/integrations",
-                           json={"name": "props", "scopes": scopes}, headers=world.other.admin_headers)
+    response = client.post(
+        f"/api/accounts/{world.other.account_id}/integrations",
+        json={"name": "props", "scopes": scopes},
+        headers=world.other.admin_headers,
+    )
     assert response.status_code in (201, 400), (scopes, response.status_code)
     if response.status_code == 201:
         assert set(response.get_json()["scopes"]) <= ALL_SCOPES
@@ -115,8 +133,12 @@ def test_any_json_nesting_is_a_value_or_invalid_json_never_a_crash(depth, opener
 URLSAFE = string.ascii_letters + string.digits + "-_"
 
 
-@given(header=st.text(URLSAFE, min_size=8, max_size=40), payload=st.text(URLSAFE, min_size=8, max_size=200),
-       signature=st.text(URLSAFE, max_size=80), around=st.text(max_size=20))
+@given(
+    header=st.text(URLSAFE, min_size=8, max_size=40),
+    payload=st.text(URLSAFE, min_size=8, max_size=200),
+    signature=st.text(URLSAFE, max_size=80),
+    around=st.text(max_size=20),
+)
 def test_a_token_anywhere_in_a_log_message_or_path_is_withheld(header, payload, signature, around):
     token = f"eyJ{header}.{payload}.{signature}"
     assert token not in scrub(around + token + around)
@@ -125,8 +147,11 @@ def test_a_token_anywhere_in_a_log_message_or_path_is_withheld(header, payload, 
 
 
 # -- the rate limiter's arithmetic ------------------------------------------------------------------------------------
-@given(count=st.integers(min_value=1, max_value=20), period=st.integers(min_value=1, max_value=120),
-       gaps=st.lists(st.floats(min_value=0, max_value=30, allow_nan=False), min_size=1, max_size=120))
+@given(
+    count=st.integers(min_value=1, max_value=20),
+    period=st.integers(min_value=1, max_value=120),
+    gaps=st.lists(st.floats(min_value=0, max_value=30, allow_nan=False), min_size=1, max_size=120),
+)
 def test_admissions_never_exceed_a_burst_of_the_limit_plus_the_sustained_rate(count, period, gaps):
     """GCRA is a bucket of ``count`` cells refilled at count/period: over any stretch of time L, at most
     count + L * count / period requests get through, and a refusal's wait is exactly enough."""
@@ -153,4 +178,3 @@ def test_the_property_tests_cover_every_parser_named_in_the_issue():
     assert any("lifetime" in name for name in names)
     assert any("scopes" in name for name in names)
     assert any("identifier" in name for name in names)
-

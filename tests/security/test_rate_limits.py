@@ -25,8 +25,12 @@ from tests.support.servers import make_authserver
 from .conftest import PASSWORD, Browser, remember_response, run_cli, start_together
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
-LIMITS = {"AUTHSERVER_RATE_LIMIT_INTROSPECTION": "6/1m", "AUTHSERVER_RATE_LIMIT_REVOCATION": "3/1m",
-          "AUTHSERVER_RATE_LIMIT_TOKEN_GENERATION": "3/1h", "AUTHSERVER_SIGNIN_ADDRESS_LIMIT": "3/15m"}
+LIMITS = {
+    "AUTHSERVER_RATE_LIMIT_INTROSPECTION": "6/1m",
+    "AUTHSERVER_RATE_LIMIT_REVOCATION": "3/1m",
+    "AUTHSERVER_RATE_LIMIT_TOKEN_GENERATION": "3/1h",
+    "AUTHSERVER_SIGNIN_ADDRESS_LIMIT": "3/15m",
+}
 
 
 def redis_available() -> bool:
@@ -46,35 +50,65 @@ def cluster(tmp_path_factory):
     if not redis_available():
         pytest.skip("Redis is not running on 127.0.0.1:6379")
     prefix = f"authserver-sec-{secrets.token_hex(4)}"
-    first = make_authserver(tmp_path_factory.mktemp("limits-a"), REDIS_URL=REDIS_URL,
-                            AUTHSERVER_REDIS_PREFIX=prefix, **LIMITS)
-    shared = {"DATABASE_URL": first.env["DATABASE_URL"], "AUTHSERVER_KEYS_DIR": first.env["AUTHSERVER_KEYS_DIR"],
-              "AUTHSERVER_ISSUER": first.env["AUTHSERVER_ISSUER"]}
+    first = make_authserver(
+        tmp_path_factory.mktemp("limits-a"), REDIS_URL=REDIS_URL, AUTHSERVER_REDIS_PREFIX=prefix, **LIMITS
+    )
+    shared = {
+        "DATABASE_URL": first.env["DATABASE_URL"],
+        "AUTHSERVER_KEYS_DIR": first.env["AUTHSERVER_KEYS_DIR"],
+        "AUTHSERVER_ISSUER": first.env["AUTHSERVER_ISSUER"],
+    }
     with ThreadPoolExecutor() as pool:  # the second instance's start-up runs beside the seeding
-        second = pool.submit(make_authserver, tmp_path_factory.mktemp("limits-b"), REDIS_URL=REDIS_URL,
-                             AUTHSERVER_REDIS_PREFIX=prefix, **LIMITS, **shared)
+        second = pool.submit(
+            make_authserver,
+            tmp_path_factory.mktemp("limits-b"),
+            REDIS_URL=REDIS_URL,
+            AUTHSERVER_REDIS_PREFIX=prefix,
+            **LIMITS,
+            **shared,
+        )
         results = pool.submit(
-            run_cli, first,
+            run_cli,
+            first,
             (["account", "create", "--name", "Limited", "--json"], None),
             (["account", "create", "--name", "Bystander", "--json"], None),
             (["client", "create", "--name", "admin", "--kind", "admin", "--account", "{0[id]}", "--json"], None),
-            (["client", "create", "--name", "bystander admin", "--kind", "admin", "--account", "{1[id]}",
-              "--json"], None),
+            (
+                ["client", "create", "--name", "bystander admin", "--kind", "admin", "--account", "{1[id]}", "--json"],
+                None,
+            ),
             (["client", "create", "--name", "svc", "--kind", "resource-service", "--json"], None),
             (["client", "create", "--name", "svc 2", "--kind", "resource-service", "--json"], None),
-            (["integration", "create", "--account", "{0[id]}", "--name", "i", "--scope", "contacts.readonly",
-              "--json"], None),
+            (
+                [
+                    "integration",
+                    "create",
+                    "--account",
+                    "{0[id]}",
+                    "--name",
+                    "i",
+                    "--scope",
+                    "contacts.readonly",
+                    "--json",
+                ],
+                None,
+            ),
             (["token", "generate", "{6[id]}", "--json"], None),
         ).result()
         second = second.result()
     account, bystander, admin, bystander_admin, service, service_2, _, token = results
     servers = start_together(first, second)
     try:
-        yield {"servers": servers, "account": account["id"], "bystander": bystander["id"],
-               "admin": (admin["client_id"], admin["client_secret"]),
-               "bystander_admin": (bystander_admin["client_id"], bystander_admin["client_secret"]),
-               "service": (service["client_id"], service["client_secret"]),
-               "service_2": (service_2["client_id"], service_2["client_secret"]), "token": token["token"]}
+        yield {
+            "servers": servers,
+            "account": account["id"],
+            "bystander": bystander["id"],
+            "admin": (admin["client_id"], admin["client_secret"]),
+            "bystander_admin": (bystander_admin["client_id"], bystander_admin["client_secret"]),
+            "service": (service["client_id"], service["client_secret"]),
+            "service_2": (service_2["client_id"], service_2["client_secret"]),
+            "token": token["token"],
+        }
     finally:
         for server in servers:
             with contextlib.suppress(Exception):
@@ -128,11 +162,13 @@ def test_the_limit_lifts_when_its_window_passes(cluster):
 def test_revocation_past_the_clients_limit_is_429(cluster):
     first, second = cluster["servers"]
     for server in (first, second, first):
-        response = requests.post(f"{server.url}/oauth/revoke", data={"token": "not-a-token"},
-                                 auth=cluster["admin"], timeout=30)
+        response = requests.post(
+            f"{server.url}/oauth/revoke", data={"token": "not-a-token"}, auth=cluster["admin"], timeout=30
+        )
         assert response.status_code == 200
-    response = requests.post(f"{second.url}/oauth/revoke", data={"token": "not-a-token"}, auth=cluster["admin"],
-                             timeout=30)
+    response = requests.post(
+        f"{second.url}/oauth/revoke", data={"token": "not-a-token"}, auth=cluster["admin"], timeout=30
+    )
     assert_rate_limited(response, 20)
 
 
@@ -140,10 +176,17 @@ def test_token_generation_past_the_accounts_limit_is_a_429_problem_and_mints_not
     first, second = cluster["servers"]
 
     def generate(server, auth, account):
-        integration = requests.post(f"{server.url}/api/accounts/{account}/integrations", headers=basic(*auth),
-                                    json={"name": "x", "scopes": ["contacts.readonly"]}, timeout=30).json()
-        response = remember_response(requests.post(f"{server.url}/api/integrations/{integration['id']}/tokens",
-                                                   headers=basic(*auth), json={}, timeout=30))
+        integration = requests.post(
+            f"{server.url}/api/accounts/{account}/integrations",
+            headers=basic(*auth),
+            json={"name": "x", "scopes": ["contacts.readonly"]},
+            timeout=30,
+        ).json()
+        response = remember_response(
+            requests.post(
+                f"{server.url}/api/integrations/{integration['id']}/tokens", headers=basic(*auth), json={}, timeout=30
+            )
+        )
         return integration["id"], response
 
     assert generate(first, cluster["admin"], cluster["account"])[1].status_code == 201
@@ -152,8 +195,9 @@ def test_token_generation_past_the_accounts_limit_is_a_429_problem_and_mints_not
     assert refused.status_code == 429
     assert refused.headers["Content-Type"] == "application/problem+json"
     assert 1 <= int(refused.headers["Retry-After"]) <= 1800
-    tokens = requests.get(f"{second.url}/api/integrations/{integration_id}/tokens", headers=basic(*cluster["admin"]),
-                          timeout=30).json()["tokens"]
+    tokens = requests.get(
+        f"{second.url}/api/integrations/{integration_id}/tokens", headers=basic(*cluster["admin"]), timeout=30
+    ).json()["tokens"]
     assert tokens == []
     assert generate(second, cluster["bystander_admin"], cluster["bystander"])[1].status_code == 201
 
@@ -163,13 +207,15 @@ def test_sign_in_failures_from_one_address_past_its_limit_are_429_across_instanc
     for index, server in enumerate((first, second, first)):
         browser = Browser(server)
         token = browser.signin_form_token()
-        response = browser.post("/signin", data={"email": f"guess{index}@nowhere.example", "password": "guess",
-                                                 "csrf_token": token})
+        response = browser.post(
+            "/signin", data={"email": f"guess{index}@nowhere.example", "password": "guess", "csrf_token": token}
+        )
         assert response.status_code == 400
     browser = Browser(second)
     token = browser.signin_form_token()
-    response = browser.post("/signin", data={"email": "someone-else@nowhere.example", "password": PASSWORD,
-                                             "csrf_token": token})
+    response = browser.post(
+        "/signin", data={"email": "someone-else@nowhere.example", "password": PASSWORD, "csrf_token": token}
+    )
     assert response.status_code == 429
     assert 1 <= int(response.headers["Retry-After"]) <= 15 * 60
 
@@ -191,7 +237,9 @@ def test_redis_lets_exactly_the_limit_of_racing_password_checks_through():
     """The Redis path counts before the check too, in one script: racing attempts cannot all read 4 of 5."""
     if not redis_available():
         pytest.skip("Redis is not running on 127.0.0.1:6379")
-    store = RedisAttemptStore(connect_redis(REDIS_URL), f"authserver-race-{secrets.token_hex(4)}", fallback=MemoryAttemptStore())
+    store = RedisAttemptStore(
+        connect_redis(REDIS_URL), f"authserver-race-{secrets.token_hex(4)}", fallback=MemoryAttemptStore()
+    )
     limit, now = Limit("account", 5, 900), time.time()
     try:
         with ThreadPoolExecutor(8) as pool:

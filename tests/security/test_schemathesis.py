@@ -26,36 +26,61 @@ from tests.support.servers import make_authserver
 from .conftest import Admin, run_cli, start_together
 
 EXAMPLES = 10
-CHECKS = [checks.not_a_server_error, checks.status_code_conformance, checks.content_type_conformance,
-          checks.response_schema_conformance, checks.response_headers_conformance]
+CHECKS = [
+    checks.not_a_server_error,
+    checks.status_code_conformance,
+    checks.content_type_conformance,
+    checks.response_schema_conformance,
+    checks.response_headers_conformance,
+]
 
 
 @pytest.fixture(scope="module")
 def fuzz_target(tmp_path_factory):
-    server = make_authserver(tmp_path_factory.mktemp("fuzz"), AUTHSERVER_WEBHOOK_ALLOW_HOSTS="127.0.0.1",
-                             AUTHSERVER_WEBHOOK_ALLOW_HTTP="on")
+    server = make_authserver(
+        tmp_path_factory.mktemp("fuzz"), AUTHSERVER_WEBHOOK_ALLOW_HOSTS="127.0.0.1", AUTHSERVER_WEBHOOK_ALLOW_HTTP="on"
+    )
     account, sub, admin, service, integration, token, v1key = run_cli(
         server,
         (["account", "create", "--name", "Fuzzed", "--json"], None),
         (["account", "create", "--name", "Fuzzed sub", "--parent", "{0[id]}", "--json"], None),
         (["client", "create", "--name", "admin", "--kind", "admin", "--account", "{0[id]}", "--json"], None),
         (["client", "create", "--name", "svc", "--kind", "resource-service", "--json"], None),
-        (["integration", "create", "--account", "{0[id]}", "--name", "fuzzed", "--scope", "contacts.readonly",
-          "--json"], None),
+        (
+            [
+                "integration",
+                "create",
+                "--account",
+                "{0[id]}",
+                "--name",
+                "fuzzed",
+                "--scope",
+                "contacts.readonly",
+                "--json",
+            ],
+            None,
+        ),
         (["token", "generate", "{4[id]}", "--json"], None),
         (["v1-key", "create", "--account", "{0[id]}", "--json"], None),
     )
     start_together(server)
     admin_api = Admin(server, admin["client_id"], admin["client_secret"], account["id"])
-    webhook = admin_api.request("POST", f"/accounts/{account['id']}/webhooks",
-                                json={"url": "http://127.0.0.1:9/hook", "events": ["token.revoked"]}).json()
+    webhook = admin_api.request(
+        "POST",
+        f"/accounts/{account['id']}/webhooks",
+        json={"url": "http://127.0.0.1:9/hook", "events": ["token.revoked"]},
+    ).json()
     try:
         yield {
             "server": server,
             "admin": basic(admin["client_id"], admin["client_secret"]),
             "service": basic(service["client_id"], service["client_secret"]),
-            "ids": {"account_id": [account["id"], sub["id"]], "integration_id": [integration["id"]],
-                    "subscription_id": [webhook["id"]], "key_id": [v1key["id"]]},
+            "ids": {
+                "account_id": [account["id"], sub["id"]],
+                "integration_id": [integration["id"]],
+                "subscription_id": [webhook["id"]],
+                "key_id": [v1key["id"]],
+            },
             "token": token["token"],
         }
     finally:
@@ -71,8 +96,7 @@ schema = schemathesis.openapi.from_dict(DOCUMENT)
 
 def test_the_fuzzed_document_is_the_one_the_server_serves(fuzz_target):
     served = requests.get(f"{fuzz_target['server'].url}/api/openapi.json", timeout=30).json()
-    assert {k: v for k, v in served.items() if k != "servers"} == {k: v for k, v in DOCUMENT.items()
-                                                                   if k != "servers"}
+    assert {k: v for k, v in served.items() if k != "servers"} == {k: v for k, v in DOCUMENT.items() if k != "servers"}
 
 
 def credentials(fuzz_target, path: str) -> dict:
@@ -88,8 +112,9 @@ OPERATIONS = [result.ok() for result in schema.get_all_operations()]
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=[operation.label for operation in OPERATIONS])
 def test_every_endpoint_answers_generated_requests_without_5xx_and_as_documented(operation, fuzz_target):
-    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+    )
     @given(case=operation.as_strategy())
     def fuzz(case):
         for name, value in list((case.path_parameters or {}).items()):
@@ -98,8 +123,11 @@ def test_every_endpoint_answers_generated_requests_without_5xx_and_as_documented
                 case.path_parameters[name] = real[len(value) % len(real)]
         if isinstance(case.body, dict) and "token" in case.body and len(str(case.body["token"])) % 2 == 0:
             case.body["token"] = fuzz_target["token"]
-        case.call_and_validate(base_url=fuzz_target["server"].url, checks=CHECKS,
-                               headers={**dict(case.headers or {}), **credentials(fuzz_target, case.path)},
-                               timeout=30)
+        case.call_and_validate(
+            base_url=fuzz_target["server"].url,
+            checks=CHECKS,
+            headers={**dict(case.headers or {}), **credentials(fuzz_target, case.path)},
+            timeout=30,
+        )
 
     fuzz()

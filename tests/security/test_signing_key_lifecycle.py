@@ -98,8 +98,13 @@ def introspect(target: Target, token: str, path: str) -> dict:
     """Through the direct WSGI path (a plain form) or the Flask route (a chunked body is left to it)."""
     body = f"token={token}".encode()
     data = body if path == "direct" else iter([body])
-    response = requests.post(f"{target.url}/oauth/introspect", data=data, auth=target.resource_service,
-                             headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=TIMEOUT)
+    response = requests.post(
+        f"{target.url}/oauth/introspect",
+        data=data,
+        auth=target.resource_service,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        timeout=TIMEOUT,
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -122,8 +127,9 @@ def test_a_live_tokens_claims_re_signed_with_a_rotated_out_key_are_inactive(targ
     assert introspect(target, issued["token"], path)["active"] is True
     if before is not None:  # the old key still verifies what it really signed
         assert introspect(target, before["token"], path)["active"] is True
-        assert introspect(target, resign_with(before["token"], rotated["kid"], private_key(target, rotated["kid"])),
-                          path) == {"active": False}
+        assert introspect(
+            target, resign_with(before["token"], rotated["kid"], private_key(target, rotated["kid"])), path
+        ) == {"active": False}
 
 
 def test_a_rotated_out_key_no_token_needs_leaves_the_jwks_and_its_private_key_file_is_removed(target, clock):
@@ -192,8 +198,9 @@ def test_revoking_a_key_makes_every_token_it_signed_inactive_at_once_in_every_in
     urls = [target.url, second_instance.url]
 
     def active(url: str, token: str) -> bool:
-        response = requests.post(f"{url}/oauth/introspect", data={"token": token}, auth=target.resource_service,
-                                 timeout=TIMEOUT)
+        response = requests.post(
+            f"{url}/oauth/introspect", data={"token": token}, auth=target.resource_service, timeout=TIMEOUT
+        )
         assert response.status_code == 200, response.text
         return response.json()["active"]
 
@@ -227,31 +234,39 @@ def test_revoking_the_signing_key_rotates_first_and_new_tokens_work(target):
 
 
 def test_a_key_revocation_is_audited_and_reaches_every_resource_service_on_the_feed(target):
-    cursor = requests.get(f"{target.url}/oauth/events", params={"after": 0}, auth=target.agency_service,
-                          timeout=TIMEOUT).json()["cursor"]
+    cursor = requests.get(
+        f"{target.url}/oauth/events", params={"after": 0}, auth=target.agency_service, timeout=TIMEOUT
+    ).json()["cursor"]
     kid = kid_of(target.agency.integration_with_token()["token"])
     target.server.cli("keys", "rotate", "--now", "--json")
     target.server.cli("keys", "revoke", kid, "--json")
 
     for service in (target.resource_service, target.agency_service):  # bound to no account, and to the agency
-        events = requests.get(f"{target.url}/oauth/events", params={"after": cursor}, auth=service,
-                              timeout=TIMEOUT).json()["events"]
+        events = requests.get(
+            f"{target.url}/oauth/events", params={"after": cursor}, auth=service, timeout=TIMEOUT
+        ).json()["events"]
         assert [event["kid"] for event in events if event["type"] == "key.revoked"] == [kid]
         snapshot = requests.get(f"{target.url}/oauth/events/snapshot", auth=service, timeout=TIMEOUT).json()
         assert kid in snapshot["revoked_keys"]
     engine = sqlalchemy.create_engine(target.server.env["DATABASE_URL"])
     with engine.connect() as connection:
-        row = connection.execute(sqlalchemy.text(
-            "SELECT actor_type, target_type FROM audit_events WHERE action = 'key.revoked' AND target_id = :kid"),
-            {"kid": kid}).one()
+        row = connection.execute(
+            sqlalchemy.text(
+                "SELECT actor_type, target_type FROM audit_events WHERE action = 'key.revoked' AND target_id = :kid"
+            ),
+            {"kid": kid},
+        ).one()
     engine.dispose()
     assert tuple(row) == ("operator", "signing_key")
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["keys", "revoke", "no-such-kid", "--json"], "no signing key no-such-kid"),
-    (["keys", "revoke", "--json"], "Missing argument"),
-])
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["keys", "revoke", "no-such-kid", "--json"], "no signing key no-such-kid"),
+        (["keys", "revoke", "--json"], "Missing argument"),
+    ],
+)
 def test_keys_revoke_refuses_bad_input_in_one_line(target, argv, message):
     done = target.server.cli(*argv, check=False)
     assert done.returncode != 0 and message in done.stderr
@@ -271,16 +286,30 @@ def test_keys_list_shows_every_key_with_its_state_and_dates(target):
     assert {key["state"] for key in keys} <= {"pending", "active", "retired", "revoked"}
     assert sum(key["state"] == "active" for key in keys) == 1
     for key in keys:
-        assert {"kid", "alg", "state", "created_at", "signs_from", "retired_at", "revoked_at", "published",
-                "private_key_present"} <= set(key)
+        assert {
+            "kid",
+            "alg",
+            "state",
+            "created_at",
+            "signs_from",
+            "retired_at",
+            "revoked_at",
+            "published",
+            "private_key_present",
+        } <= set(key)
         assert (key["revoked_at"] is not None) is (key["state"] == "revoked")
 
 
 # -- start-up refuses key material others may read or write -----------------------------------------------------
-@pytest.mark.parametrize(("what", "mode", "fix"), [
-    ("file", 0o640, "chmod 600"), ("file", 0o602, "chmod 600"), ("dir", 0o750, "chmod 700"),
-    ("dir", 0o707, "chmod 700"),
-])
+@pytest.mark.parametrize(
+    ("what", "mode", "fix"),
+    [
+        ("file", 0o640, "chmod 600"),
+        ("file", 0o602, "chmod 600"),
+        ("dir", 0o750, "chmod 700"),
+        ("dir", 0o707, "chmod 700"),
+    ],
+)
 def test_start_up_refuses_key_files_or_directory_open_to_group_or_others(tmp_path, what, mode, fix):
     server = make_authserver(tmp_path / "perms")
     keys_dir = Path(server.env["AUTHSERVER_KEYS_DIR"])

@@ -38,8 +38,10 @@ def world(server):
         ("client", "create", "--name", "latch-admin", "--kind", "admin", "--account", "{0[id]}", "--json"),
         ("client", "create", "--name", "latch-api", "--kind", "resource-service", "--json"),
     )
-    return {"admin": AdminApi(server.url, account["id"], admin["client_id"], admin["client_secret"]),
-            "service": (service["client_id"], service["client_secret"])}
+    return {
+        "admin": AdminApi(server.url, account["id"], admin["client_id"], admin["client_secret"]),
+        "service": (service["client_id"], service["client_secret"]),
+    }
 
 
 @pytest.fixture
@@ -50,8 +52,9 @@ def clock(server):
 
 
 def is_active(server, world, token: str, url: str | None = None) -> bool:
-    response = requests.post(f"{url or server.url}/oauth/introspect", data={"token": token}, auth=world["service"],
-                             timeout=15)
+    response = requests.post(
+        f"{url or server.url}/oauth/introspect", data={"token": token}, auth=world["service"], timeout=15
+    )
     assert response.status_code == 200, response.text
     return response.json()["active"]
 
@@ -80,13 +83,20 @@ def grace_token(world) -> tuple[str, str]:
 
 def idle_token(world) -> tuple[str, str]:
     admin = world["admin"]
-    integration = admin.call("POST", f"/api/accounts/{admin.account_id}/integrations", 201,
-                             json={"name": "idle", "scopes": ["contacts.readonly"], "inactivity_window": "1h"})["id"]
+    integration = admin.call(
+        "POST",
+        f"/api/accounts/{admin.account_id}/integrations",
+        201,
+        json={"name": "idle", "scopes": ["contacts.readonly"], "inactivity_window": "1h"},
+    )["id"]
     return integration, admin.generate_token(integration)
 
 
-ENDS = {"exp": (expiring_token, "expired"), "grace_deadline": (grace_token, "expired"),
-        "idle_deadline": (idle_token, "expired_inactive")}
+ENDS = {
+    "exp": (expiring_token, "expired"),
+    "grace_deadline": (grace_token, "expired"),
+    "idle_deadline": (idle_token, "expired_inactive"),
+}
 
 
 @pytest.mark.parametrize("end", ENDS)
@@ -123,8 +133,9 @@ def test_latch_is_seen_by_another_server_process_on_the_same_database(server, wo
     clock(0)
     other_clock = tmp_path / "clock-offset"
     other_clock.write_text("0")
-    other = AuthServerProcess(workdir=tmp_path, port=free_port(),
-                              env=server.env | {"AUTHSERVER_CLOCK_OFFSET_FILE": str(other_clock)})
+    other = AuthServerProcess(
+        workdir=tmp_path, port=free_port(), env=server.env | {"AUTHSERVER_CLOCK_OFFSET_FILE": str(other_clock)}
+    )
     other.start()
     try:
         assert not is_active(server, world, token, url=other.url)
@@ -137,13 +148,21 @@ def test_resource_demo_local_mode_does_not_revive_a_token_it_saw_expire(server, 
     does not make it acceptable again (the authorization server, never moved, would not have latched it)."""
     _, token = expiring_token(world)
     client_id, secret = world["service"]
-    demo = make_resource_demo(tmp_path / "demo", authserver_url=server.url, client_id=client_id,
-                              client_secret=secret, mode="local", RESOURCE_DEMO_AUDIENCE=AUDIENCE)
+    demo = make_resource_demo(
+        tmp_path / "demo",
+        authserver_url=server.url,
+        client_id=client_id,
+        client_secret=secret,
+        mode="local",
+        RESOURCE_DEMO_AUDIENCE=AUDIENCE,
+    )
     demo.start(timeout=60)
     try:
+
         def call() -> int:
-            return requests.get(f"{demo.url}/v2/contacts", headers={"Authorization": f"Bearer {token}"},
-                                timeout=15).status_code
+            return requests.get(
+                f"{demo.url}/v2/contacts", headers={"Authorization": f"Bearer {token}"}, timeout=15
+            ).status_code
 
         assert call() == 200
         demo.set_clock_offset(TWO_HOURS)
@@ -160,13 +179,21 @@ def test_resource_demo_introspection_mode_does_not_revive_a_token_it_saw_expire(
     keeps refusing after stepping back, though the authorization server (never moved) still calls it active."""
     _, token = expiring_token(world)
     client_id, secret = world["service"]
-    demo = make_resource_demo(tmp_path / "demo", authserver_url=server.url, client_id=client_id,
-                              client_secret=secret, mode="introspection", RESOURCE_DEMO_AUDIENCE=AUDIENCE)
+    demo = make_resource_demo(
+        tmp_path / "demo",
+        authserver_url=server.url,
+        client_id=client_id,
+        client_secret=secret,
+        mode="introspection",
+        RESOURCE_DEMO_AUDIENCE=AUDIENCE,
+    )
     demo.start(timeout=60)
     try:
+
         def call() -> int:
-            return requests.get(f"{demo.url}/v2/contacts", headers={"Authorization": f"Bearer {token}"},
-                                timeout=15).status_code
+            return requests.get(
+                f"{demo.url}/v2/contacts", headers={"Authorization": f"Bearer {token}"}, timeout=15
+            ).status_code
 
         assert call() == 200
         demo.set_clock_offset(TWO_HOURS)

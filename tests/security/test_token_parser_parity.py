@@ -65,6 +65,7 @@ def _resigned(**claims):
     def build(server, token):
         header, genuine = parts(token)
         return sign_raw(server, _json(header), _json(genuine | claims), kid=header["kid"], alg=header["alg"])
+
     return build
 
 
@@ -72,8 +73,10 @@ def _raw_claim(name: str, raw_value):
     def build(server, token):
         header, genuine = parts(token)
         value = raw_value(genuine) if callable(raw_value) else raw_value
-        return sign_raw(server, _json(header), replace_claim(genuine, name, value), kid=header["kid"],
-                        alg=header["alg"])
+        return sign_raw(
+            server, _json(header), replace_claim(genuine, name, value), kid=header["kid"], alg=header["alg"]
+        )
+
     return build
 
 
@@ -82,15 +85,18 @@ def _dropped(name: str):
         header, genuine = parts(token)
         claims = {k: v for k, v in genuine.items() if k != name}
         return sign_raw(server, _json(header), _json(claims), kid=header["kid"], alg=header["alg"])
+
     return build
 
 
 def _header_first(raw_member: str):
     """A member written before the genuine ones, so a last-wins parser sees the genuine value."""
+
     def build(server, token):
         header, genuine = parts(token)
         text = "{" + raw_member.format(**header) + "," + _json(header)[1:]
         return sign_raw(server, text, _json(genuine), kid=header["kid"], alg=header["alg"])
+
     return build
 
 
@@ -99,6 +105,7 @@ def _payload_first(raw_member: str):
         header, genuine = parts(token)
         text = "{" + raw_member.format(**genuine) + "," + _json(genuine)[1:]
         return sign_raw(server, _json(header), text, kid=header["kid"], alg=header["alg"])
+
     return build
 
 
@@ -106,6 +113,7 @@ def _header_changed(**members):
     def build(server, token):
         header, genuine = parts(token)
         return sign_raw(server, _json(header | members), _json(genuine), kid=header["kid"], alg=header["alg"])
+
     return build
 
 
@@ -122,6 +130,7 @@ def _respelled(part: int, how):
         segments = _resigned()(server, token).split(".")
         segments[part] = how(segments[part])
         return ".".join(segments)
+
     return build
 
 
@@ -201,9 +210,14 @@ def issued(target) -> dict:
 def local_demo(target, tmp_path_factory):
     """A real resource_demo in local mode (JWKS plus the event feed) against the catalogue's server."""
     client_id, secret = target.resource_service
-    demo = make_resource_demo(tmp_path_factory.mktemp("parity-demo"), authserver_url=target.url,
-                              client_id=client_id, client_secret=secret, mode="local",
-                              RESOURCE_DEMO_AUDIENCE=AUDIENCE)
+    demo = make_resource_demo(
+        tmp_path_factory.mktemp("parity-demo"),
+        authserver_url=target.url,
+        client_id=client_id,
+        client_secret=secret,
+        mode="local",
+        RESOURCE_DEMO_AUDIENCE=AUDIENCE,
+    )
     demo.start(timeout=60)
     try:
         yield demo
@@ -221,16 +235,20 @@ def introspect_direct(target, token: str) -> bool:
 def introspect_via_flask_route(target, token: str) -> bool:
     """A chunked body is left to the Flask route by the direct path: the reference implementation."""
     body = f"token={requests.utils.quote(token, safe='')}".encode()
-    response = requests.post(f"{target.url}/oauth/introspect", data=iter([body]), auth=target.resource_service,
-                             headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=TIMEOUT)
+    response = requests.post(
+        f"{target.url}/oauth/introspect",
+        data=iter([body]),
+        auth=target.resource_service,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        timeout=TIMEOUT,
+    )
     assert response.status_code == 200, response.text
     return response.json()["active"]
 
 
 def accepted_locally(demo, token: str) -> bool:
     """200, or a refusal: 401 invalid_token, or 400 for a padded segment RFC 6750's b64token syntax refuses."""
-    response = requests.get(f"{demo.url}/v2/contacts", headers={"Authorization": f"Bearer {token}"},
-                            timeout=TIMEOUT)
+    response = requests.get(f"{demo.url}/v2/contacts", headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT)
     assert response.status_code in (200, 400, 401), response.text
     return response.status_code == 200
 

@@ -42,8 +42,11 @@ def careless_requests(url: str, token: str, v1_key: str) -> None:
     requests.get(f"{url}/v2/contacts/{token}", headers=bearer, timeout=TIMEOUT)
     requests.get(f"{url}/v2/contacts", params={"access_token": token}, timeout=TIMEOUT)
     requests.get(f"{url}/v2/contacts", params={"token": token, "q": token}, headers=bearer, timeout=TIMEOUT)
-    requests.get(f"{url}/v2/contacts", headers={"X-Debug-Token": token, "Referer": f"https://x.example/{token}",
-                                                 "Authorization": f"Bearer {token}x"}, timeout=TIMEOUT)
+    requests.get(
+        f"{url}/v2/contacts",
+        headers={"X-Debug-Token": token, "Referer": f"https://x.example/{token}", "Authorization": f"Bearer {token}x"},
+        timeout=TIMEOUT,
+    )
     requests.get(f"{url}/v2/contacts", headers={"Authorization": f"Bearer {token} {token}"}, timeout=TIMEOUT)
     requests.get(f"{url}/v1/contacts/{v1_key}", headers={"Authorization": f"Bearer {v1_key}"}, timeout=TIMEOUT)
     requests.get(f"{url}/v1/contacts", params={"api_key": v1_key}, timeout=TIMEOUT)
@@ -51,16 +54,22 @@ def careless_requests(url: str, token: str, v1_key: str) -> None:
     send_raw(url, f"GARBAGE /v2/{token}\r\n\r\n".encode())
     send_raw(url, f"GET /v2/{token} HTTP/1.1 extra\r\nHost: x\r\n\r\n".encode())
     send_raw(url, f"GET /v1/{v1_key} HTTP/7.0\r\n\r\n".encode())
-    send_raw(url, f"GET /v2/contacts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\xff\r\n\r\n".encode(
-        "latin-1"))
+    send_raw(
+        url, f"GET /v2/contacts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\xff\r\n\r\n".encode("latin-1")
+    )
 
 
 @pytest.fixture(params=["introspection", "local"])
 def resource_demo(request, target, tmp_path_factory):
     client_id, secret = target.resource_service
-    demo = make_resource_demo(tmp_path_factory.mktemp(f"demo-logs-{request.param}"), authserver_url=target.url,
-                              client_id=client_id, client_secret=secret, mode=request.param,
-                              RESOURCE_DEMO_AUDIENCE=AUDIENCE)
+    demo = make_resource_demo(
+        tmp_path_factory.mktemp(f"demo-logs-{request.param}"),
+        authserver_url=target.url,
+        client_id=client_id,
+        client_secret=secret,
+        mode=request.param,
+        RESOURCE_DEMO_AUDIENCE=AUDIENCE,
+    )
     demo.start(timeout=60)
     try:
         yield demo
@@ -70,20 +79,26 @@ def resource_demo(request, target, tmp_path_factory):
 
 def test_a_token_in_a_url_path_query_or_header_reaches_no_log_of_either_process(target, resource_demo):
     token = target.agency.integration_with_token()["token"]
-    v1_key = run_cli(target.server, (["v1-key", "create", "--account", target.agency.account_id, "--json"],
-                                     None))[0]["key"]
+    v1_key = run_cli(target.server, (["v1-key", "create", "--account", target.agency.account_id, "--json"], None))[0][
+        "key"
+    ]
     remember(v1_key)
     demo_log, server_log = resource_demo.log_path, target.server.log_path
-    served = requests.get(f"{resource_demo.url}/v2/contacts", headers={"Authorization": f"Bearer {token}"},
-                          timeout=TIMEOUT)
+    served = requests.get(
+        f"{resource_demo.url}/v2/contacts", headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT
+    )
     assert served.status_code == 200, served.text  # a real token, really accepted: the requests below are heard
 
     careless_requests(resource_demo.url, token, v1_key)
     careless_requests(target.url, token, v1_key)
     marker = f"/after-careless-requests-{secrets.token_hex(4)}"
     requests.get(target.url + marker, timeout=TIMEOUT)
-    assert requests.get(f"{resource_demo.url}/v2/contacts", headers={"Authorization": f"Bearer {token}"},
-                        timeout=TIMEOUT).status_code == 200  # and still served normally afterwards
+    assert (
+        requests.get(
+            f"{resource_demo.url}/v2/contacts", headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT
+        ).status_code
+        == 200
+    )  # and still served normally afterwards
     resource_demo.stop()  # its log is complete once it has exited
 
     deadline = time.monotonic() + 10  # the access log is written in batches: wait for the last request's line

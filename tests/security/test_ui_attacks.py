@@ -28,9 +28,16 @@ def integration_status(target, integration_id: str) -> str:
 
 
 # -- CSRF -------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("headers", [{"Origin": EVIL}, {"Sec-Fetch-Site": "cross-site"}, {"Origin": "null"},
-                                     {"Sec-Fetch-Site": "same-site", "Origin": "https://sub.127.0.0.1"}],
-                         ids=["foreign_origin", "fetch_metadata_cross_site", "null_origin", "same_site_sibling"])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": EVIL},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Origin": "null"},
+        {"Sec-Fetch-Site": "same-site", "Origin": "https://sub.127.0.0.1"},
+    ],
+    ids=["foreign_origin", "fetch_metadata_cross_site", "null_origin", "same_site_sibling"],
+)
 def test_cross_site_form_post_is_refused_even_with_a_valid_session_and_token(target, admin, headers):
     integration = target.agency.create_integration()
     token = admin.page_csrf_token(page(target))
@@ -43,8 +50,7 @@ def test_cross_site_form_post_is_refused_even_with_a_valid_session_and_token(tar
 def test_form_post_without_the_sessions_csrf_token_is_refused(target, admin, token):
     integration = target.agency.create_integration()
     data = {} if token is None else {"csrf_token": token}
-    response = admin.post(f"{page(target, integration['id'])}/disable", data=data,
-                          headers={"Origin": target.url})
+    response = admin.post(f"{page(target, integration['id'])}/disable", data=data, headers={"Origin": target.url})
     assert response.status_code == 403
     assert integration_status(target, integration["id"]) == "active"
 
@@ -53,8 +59,9 @@ def test_csrf_token_of_another_session_is_refused(target, admin):
     integration = target.agency.create_integration()
     stranger = target.browser("other_admin")
     foreign_token = stranger.page_csrf_token(f"/accounts/{target.other.account_id}/settings/integrations")
-    response = admin.post(f"{page(target, integration['id'])}/disable", data={"csrf_token": foreign_token},
-                          headers={"Origin": target.url})
+    response = admin.post(
+        f"{page(target, integration['id'])}/disable", data={"csrf_token": foreign_token}, headers={"Origin": target.url}
+    )
     assert response.status_code == 403
     assert integration_status(target, integration["id"]) == "active"
 
@@ -62,12 +69,19 @@ def test_csrf_token_of_another_session_is_refused(target, admin):
 def test_json_api_with_a_session_cookie_needs_the_csrf_header(target, admin):
     path = f"/api/accounts/{target.agency.account_id}/integrations"
     body = '{"name": "planted by csrf", "scopes": ["contacts.readonly"]}'
-    for headers in ({"Content-Type": "application/json"}, {"Content-Type": "text/plain", "Origin": EVIL},
-                    {"Content-Type": "application/json", "X-CSRF-Token": "forged"}):
+    for headers in (
+        {"Content-Type": "application/json"},
+        {"Content-Type": "text/plain", "Origin": EVIL},
+        {"Content-Type": "application/json", "X-CSRF-Token": "forged"},
+    ):
         response = admin.request("POST", path, data=body, headers=headers)
         assert response.status_code == 403, response.text
-    names = [i["name"] for i in target.agency.request(
-        "GET", f"/accounts/{target.agency.account_id}/integrations").json()["integrations"]]
+    names = [
+        i["name"]
+        for i in target.agency.request("GET", f"/accounts/{target.agency.account_id}/integrations").json()[
+            "integrations"
+        ]
+    ]
     assert "planted by csrf" not in names
 
 
@@ -76,8 +90,9 @@ def test_login_csrf_sign_in_without_the_forms_nonce_is_refused(target):
     attacker = Browser(target.server)
     token = attacker.signin_form_token()  # the attacker's token, bound to the attacker's nonce cookie
     victim = Browser(target.server)
-    response = victim.post("/signin", data={"email": target.users["other_admin"], "password": PASSWORD,
-                                            "csrf_token": token})
+    response = victim.post(
+        "/signin", data={"email": target.users["other_admin"], "password": PASSWORD, "csrf_token": token}
+    )
     assert response.status_code == 400
     assert not [c for c in victim.session.cookies if "session" in c.name]
 
@@ -88,8 +103,11 @@ ATTRIBUTE = '"><img src=x onerror=alert(1)>'
 
 
 def test_stored_script_in_an_integration_name_and_description_is_escaped_on_every_page(target, admin):
-    created = target.agency.request("POST", f"/accounts/{target.agency.account_id}/integrations",
-                                    json={"name": SCRIPT, "description": ATTRIBUTE, "scopes": ["contacts.readonly"]})
+    created = target.agency.request(
+        "POST",
+        f"/accounts/{target.agency.account_id}/integrations",
+        json={"name": SCRIPT, "description": ATTRIBUTE, "scopes": ["contacts.readonly"]},
+    )
     assert created.status_code == 201
     integration_id = created.json()["id"]
     for path in (page(target), page(target, integration_id), f"{page(target, integration_id)}/edit"):
@@ -104,7 +122,7 @@ def test_stored_script_in_an_integration_name_and_description_is_escaped_on_ever
 def test_reflected_script_in_the_sign_in_email_is_escaped(target):
     browser = Browser(target.server)
     token = browser.signin_form_token()
-    email = f'{ATTRIBUTE}{SCRIPT}@x.example'
+    email = f"{ATTRIBUTE}{SCRIPT}@x.example"
     response = browser.post("/signin", data={"email": email, "password": "wrong password", "csrf_token": token})
     assert response.status_code == 400
     assert SCRIPT not in response.text and "<img src=x" not in response.text
@@ -133,8 +151,10 @@ OPEN_REDIRECTS = {
 def test_sign_in_never_redirects_to_another_site(target, target_url):
     browser = Browser(target.server)
     token = browser.signin_form_token()
-    response = browser.post("/signin", data={"email": target.users["agency_member"], "password": PASSWORD,
-                                             "csrf_token": token, "next": target_url})
+    response = browser.post(
+        "/signin",
+        data={"email": target.users["agency_member"], "password": PASSWORD, "csrf_token": token, "next": target_url},
+    )
     assert response.status_code in (302, 303), response.text
     location = response.headers["Location"]
     assert location.startswith("/") and not location.startswith("//") and "evil" not in location
@@ -143,8 +163,9 @@ def test_sign_in_never_redirects_to_another_site(target, target_url):
 def test_session_cookie_is_http_only_same_site_and_host_wide(target):
     browser = Browser(target.server)
     token = browser.signin_form_token()
-    response = browser.post("/signin", data={"email": target.users["agency_member"], "password": PASSWORD,
-                                             "csrf_token": token})
+    response = browser.post(
+        "/signin", data={"email": target.users["agency_member"], "password": PASSWORD, "csrf_token": token}
+    )
     cookie = next(v for k, v in response.raw.headers.items() if k.lower() == "set-cookie" and "session" in v)
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie
 
@@ -185,8 +206,7 @@ def test_unknown_email_and_wrong_password_look_the_same(target):
     for email in (target.users["agency_member"], "nobody@nowhere.example"):
         browser = Browser(target.server)
         token = browser.signin_form_token()
-        response = browser.post("/signin", data={"email": email, "password": "not the password",
-                                                 "csrf_token": token})
+        response = browser.post("/signin", data={"email": email, "password": "not the password", "csrf_token": token})
         text = re.sub(r'name="csrf_token" value="[^"]*"', "", response.text.replace(email, "EMAIL"))
         answers.append((response.status_code, text))
     assert answers[0] == answers[1]
@@ -194,8 +214,24 @@ def test_unknown_email_and_wrong_password_look_the_same(target):
 
 def test_login_brute_force_on_one_account_is_429_with_retry_after_even_for_the_right_password(target):
     email = "brute-force-victim@agency.example"
-    run_cli(target.server, (["user", "create", "--account", target.agency.account_id, "--email", email,
-                             "--role", "admin", "--password-stdin", "--json"], PASSWORD + "\n"))
+    run_cli(
+        target.server,
+        (
+            [
+                "user",
+                "create",
+                "--account",
+                target.agency.account_id,
+                "--email",
+                email,
+                "--role",
+                "admin",
+                "--password-stdin",
+                "--json",
+            ],
+            PASSWORD + "\n",
+        ),
+    )
     browser = Browser(target.server)
     for attempt in range(5):
         token = browser.signin_form_token()

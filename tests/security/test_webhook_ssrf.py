@@ -21,8 +21,9 @@ INTERNAL = {
 
 @pytest.mark.parametrize("url", INTERNAL.values(), ids=INTERNAL.keys())
 def test_webhook_to_an_internal_address_or_scheme_is_refused(target, url):
-    response = target.agency.request("POST", f"/accounts/{target.agency.account_id}/webhooks",
-                                     json={"url": url, "events": ["token.revoked"]})
+    response = target.agency.request(
+        "POST", f"/accounts/{target.agency.account_id}/webhooks", json={"url": url, "events": ["token.revoked"]}
+    )
     assert response.status_code == 400, response.text
     assert response.json()["errors"][0]["field"] == "url"
     hooks = target.agency.request("GET", f"/accounts/{target.agency.account_id}/webhooks").json()["webhooks"]
@@ -49,8 +50,9 @@ EMBEDDED_IPV4 = {
 
 @pytest.mark.parametrize("url", EMBEDDED_IPV4.values(), ids=EMBEDDED_IPV4.keys())
 def test_webhook_to_an_ipv6_address_embedding_an_internal_ipv4_is_refused(target, url):
-    response = target.agency.request("POST", f"/accounts/{target.agency.account_id}/webhooks",
-                                     json={"url": url, "events": ["token.revoked"]})
+    response = target.agency.request(
+        "POST", f"/accounts/{target.agency.account_id}/webhooks", json={"url": url, "events": ["token.revoked"]}
+    )
     assert response.status_code == 400, response.text
     assert response.headers["Content-Type"].startswith("application/problem+json")
     problem = response.json()

@@ -37,8 +37,13 @@ def test_careless_and_hostile_requests_leave_no_secret_in_the_log(target):
     remember(token)
     url = target.url
     requests.get(f"{url}/oauth/introspect", params={"token": token}, auth=(client_id, secret), timeout=30)
-    requests.post(f"{url}/oauth/introspect", params={"token": token, "client_secret": secret},
-                  data={"token": token}, auth=(client_id, secret), timeout=30)
+    requests.post(
+        f"{url}/oauth/introspect",
+        params={"token": token, "client_secret": secret},
+        data={"token": token},
+        auth=(client_id, secret),
+        timeout=30,
+    )
     requests.get(f"{url}/api/integrations/{token}", auth=target.agency.credentials, timeout=30)
     requests.get(f"{url}/api/{secret}", timeout=30)
     requests.get(f"{url}/signin", params={"password": PASSWORD, "next": f"/?token={token}"}, timeout=30)

@@ -17,8 +17,7 @@ _VERSION = re.compile(r'name="version" value="(\d+)"')
 
 def make_user(clock, account_id: str, email: str, role: str = "admin", password: str = PASSWORD):
     with unit_of_work():
-        return create_user(OPERATOR, account_id=account_id, email=email, role=role, password=password,
-                           now=clock.now())
+        return create_user(OPERATOR, account_id=account_id, email=email, role=role, password=password, now=clock.now())
 
 
 def form_token(html: str) -> str:
@@ -36,8 +35,9 @@ def version_field(html: str) -> str:
 def sign_in(client, email: str, password: str = PASSWORD, **extra):
     """Post the sign-in form the way a browser does: with the token from the form page."""
     page = client.get("/signin")
-    return client.post("/signin", data={"email": email, "password": password, "csrf_token": form_token(page.text),
-                                        **extra})
+    return client.post(
+        "/signin", data={"email": email, "password": password, "csrf_token": form_token(page.text), **extra}
+    )
 
 
 def session_cookie(client, name: str = COOKIE) -> str | None:

@@ -43,7 +43,9 @@ class ThrowawayPostgres:
 
     def drop(self) -> None:
         with self._admin.connect() as connection:
-            connection.execute(text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"), {"name": self.name})
+            connection.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
+                {"name": self.name},
+            )
             connection.execute(text(f'DROP DATABASE IF EXISTS "{self.name}"'))
         self._admin.dispose()

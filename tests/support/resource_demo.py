@@ -37,8 +37,15 @@ print(json.dumps(results))
 def cli_batch(server: AuthServerProcess, *commands: tuple[str, ...]) -> list[dict]:
     """Run several ``authserver`` CLI commands (each with --json) in one process: the CLI's start-up is the slow
     part. An argument may refer to an earlier result, e.g. ``"{0[id]}"`` for the first command's id."""
-    done = subprocess.run([sys.executable, "-c", _BATCH_SCRIPT], input=json.dumps(commands), env=server.env,
-                          capture_output=True, text=True, timeout=120, cwd=server.workdir)
+    done = subprocess.run(
+        [sys.executable, "-c", _BATCH_SCRIPT],
+        input=json.dumps(commands),
+        env=server.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=server.workdir,
+    )
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-3000:])
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -69,8 +76,9 @@ class ResourceDemoProcess:
 
     def start(self, *, wait_for_feed: bool = True, timeout: float = 20.0) -> ResourceDemoProcess:
         with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
-            self.proc = subprocess.Popen([sys.executable, "-m", "resource_demo"], env=self.env, stdout=log,
-                                         stderr=subprocess.STDOUT, cwd=ROOT)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "resource_demo"], env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -101,25 +109,35 @@ class ResourceDemoProcess:
         self.proc = None
 
 
-def make_resource_demo(workdir: Path, *, authserver_url: str, client_id: str, client_secret: str,
-                       mode: str, clock_offset: float = 0.0, **extra_env: str) -> ResourceDemoProcess:
+def make_resource_demo(
+    workdir: Path,
+    *,
+    authserver_url: str,
+    client_id: str,
+    client_secret: str,
+    mode: str,
+    clock_offset: float = 0.0,
+    **extra_env: str,
+) -> ResourceDemoProcess:
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     clock_file = workdir / "clock-offset"
     clock_file.write_text(str(clock_offset))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTHSERVER_", "RESOURCE_DEMO_"))}
-    env.update({
-        "AUTHSERVER_URL": authserver_url,
-        "RESOURCE_DEMO_CLIENT_ID": client_id,
-        "RESOURCE_DEMO_CLIENT_SECRET": client_secret,
-        "RESOURCE_DEMO_MODE": mode,
-        "RESOURCE_DEMO_HOST": "127.0.0.1",
-        "RESOURCE_DEMO_PORT": str(port),
-        "RESOURCE_DEMO_DATABASE_URL": f"sqlite:///{workdir / 'resource_demo.db'}",
-        "RESOURCE_DEMO_CLOCK_OFFSET_FILE": str(clock_file),
-        "RESOURCE_DEMO_USAGE_INTERVAL": "0.5",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "AUTHSERVER_URL": authserver_url,
+            "RESOURCE_DEMO_CLIENT_ID": client_id,
+            "RESOURCE_DEMO_CLIENT_SECRET": client_secret,
+            "RESOURCE_DEMO_MODE": mode,
+            "RESOURCE_DEMO_HOST": "127.0.0.1",
+            "RESOURCE_DEMO_PORT": str(port),
+            "RESOURCE_DEMO_DATABASE_URL": f"sqlite:///{workdir / 'resource_demo.db'}",
+            "RESOURCE_DEMO_CLOCK_OFFSET_FILE": str(clock_file),
+            "RESOURCE_DEMO_USAGE_INTERVAL": "0.5",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     env.update(extra_env)
     return ResourceDemoProcess(workdir=workdir, port=port, env=env)
 
@@ -140,8 +158,9 @@ class AdminApi:
         return response.json() if response.content else {}
 
     def create_integration(self, name: str, scopes: list[str]) -> str:
-        return self.call("POST", f"/api/accounts/{self.account_id}/integrations", 201,
-                         json={"name": name, "scopes": scopes})["id"]
+        return self.call(
+            "POST", f"/api/accounts/{self.account_id}/integrations", 201, json={"name": name, "scopes": scopes}
+        )["id"]
 
     def generate_token(self, integration_id: str, **body) -> str:
         return self.call("POST", f"/api/integrations/{integration_id}/tokens", 201, json=body)["token"]

@@ -77,8 +77,15 @@ class AuthServerProcess:
 
     def cli(self, *args: str, stdin: str | None = None, check: bool = True) -> dict | subprocess.CompletedProcess:
         """Run ``authserver ARGS --json`` and return the parsed object (or the completed process if check=False)."""
-        done = subprocess.run([sys.executable, "-m", "authserver", *args], env=self.env, input=stdin,
-                              capture_output=True, text=True, timeout=60, cwd=self.workdir)
+        done = subprocess.run(
+            [sys.executable, "-m", "authserver", *args],
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=self.workdir,
+        )
         if not check:
             return done
         if done.returncode != 0:
@@ -89,8 +96,15 @@ class AuthServerProcess:
         """Run several ``authserver ... --json`` commands through the real CLI entry point in one process (the
         imports cost ~1.5 s per process). An argument may refer to earlier results with ``str.format`` fields:
         ``"{0[id]}"`` is the ``id`` of the first command's output."""
-        done = subprocess.run([sys.executable, "-c", _CLI_BATCH], env=self.env, input=json.dumps(commands),
-                              capture_output=True, text=True, timeout=120, cwd=self.workdir)
+        done = subprocess.run(
+            [sys.executable, "-c", _CLI_BATCH],
+            env=self.env,
+            input=json.dumps(commands),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=self.workdir,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"authserver batch failed: {done.stderr}")
         return json.loads(done.stdout)
@@ -106,8 +120,13 @@ class AuthServerProcess:
 
     def start(self) -> AuthServerProcess:
         with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
-            self.proc = subprocess.Popen([sys.executable, "-m", "authserver", "run", "--port", str(self.port)],
-                                         env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "authserver", "run", "--port", str(self.port)],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.workdir,
+            )
         wait_for_http(f"{self.url}/.well-known/oauth-authorization-server", self.proc, self.log_path)
         return self
 
@@ -128,14 +147,16 @@ def make_authserver(workdir: Path, **extra_env: str) -> AuthServerProcess:
     clock_file = workdir / "clock-offset"
     clock_file.write_text("0")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTHSERVER_", "DATABASE_URL"))}
-    env.update({
-        "AUTHSERVER_ISSUER": f"http://127.0.0.1:{port}",
-        "DATABASE_URL": f"sqlite:///{workdir / 'authserver.db'}",
-        "AUTHSERVER_KEYS_DIR": str(workdir / "keys"),
-        "AUTHSERVER_CLOCK_OFFSET_FILE": str(clock_file),
-        "AUTHSERVER_ACTIVITY_FLUSH_INTERVAL": "0.5",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "AUTHSERVER_ISSUER": f"http://127.0.0.1:{port}",
+            "DATABASE_URL": f"sqlite:///{workdir / 'authserver.db'}",
+            "AUTHSERVER_KEYS_DIR": str(workdir / "keys"),
+            "AUTHSERVER_CLOCK_OFFSET_FILE": str(clock_file),
+            "AUTHSERVER_ACTIVITY_FLUSH_INTERVAL": "0.5",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     env.update(extra_env)
     server = AuthServerProcess(workdir=workdir, port=port, env=env)
     server.cli("init", "--json")

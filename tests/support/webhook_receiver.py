@@ -39,8 +39,9 @@ class Received:
 
 
 class WebhookReceiver:
-    def __init__(self, statuses: list[int] | None = None, *, default_status: int = 204,
-                 hold_first: bool = False) -> None:
+    def __init__(
+        self, statuses: list[int] | None = None, *, default_status: int = 204, hold_first: bool = False
+    ) -> None:
         self.statuses = list(statuses or [])
         self.default_status = default_status
         self.requests: list[Received] = []
@@ -55,8 +56,7 @@ class WebhookReceiver:
                 length = int(self.headers.get("Content-Length", 0))
                 body = self.rfile.read(length).decode()
                 with receiver._lock:
-                    receiver.requests.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()},
-                                                      body))
+                    receiver.requests.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
                     first = len(receiver.requests) == 1
                     status = receiver.statuses.pop(0) if receiver.statuses else receiver.default_status
                 if first and receiver._hold_first:
@@ -93,8 +93,9 @@ class WebhookReceiver:
                 if len(self.requests) >= count:
                     return list(self.requests)
             time.sleep(0.02)
-        raise AssertionError(f"expected {count} webhook request(s), got {len(self.requests)}: "
-                             f"{[r.body for r in self.requests]}")
+        raise AssertionError(
+            f"expected {count} webhook request(s), got {len(self.requests)}: {[r.body for r in self.requests]}"
+        )
 
     def of_type(self, event_type: str) -> list[Received]:
         with self._lock:

@@ -49,14 +49,18 @@ def world_template(tmp_path_factory, migrated_sqlite_template) -> WorldTemplate:
     """``factories.make_world`` run once, at START, through the real domain; kept as its rows and its key."""
     tmp = tmp_path_factory.mktemp("world")
     shutil.copyfile(migrated_sqlite_template, tmp / "world.db")
-    app = create_app(make_app_config(tmp, f"sqlite:///{tmp / 'world.db'}", AUTHSERVER_SIGNING_ALG="ES256"),
-                     clock=FrozenClock(START))
+    app = create_app(
+        make_app_config(tmp, f"sqlite:///{tmp / 'world.db'}", AUTHSERVER_SIGNING_ALG="ES256"), clock=FrozenClock(START)
+    )
     prepare(app)
     services = app.extensions["authserver"]
     with app.app_context():
         world = factories.make_world(services, services.clock)
-        rows = {table.name: [dict(row._mapping) for row in db.session.execute(select(table))]
-                for table in db.metadata.sorted_tables if table.name != "signing_keys"}  # prepare() records the key
+        rows = {
+            table.name: [dict(row._mapping) for row in db.session.execute(select(table))]
+            for table in db.metadata.sorted_tables
+            if table.name != "signing_keys"
+        }  # prepare() records the key
         kid = services.keystore.current_kid()
         db.session.remove()
         db.engine.dispose()

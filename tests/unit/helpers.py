@@ -33,12 +33,19 @@ class Lifecycle:
         with unit_of_work():
             return integrations.rotate_now(self.principal, integration_id, **self._minting(expires_in))
 
-    def rotate_with_grace(self, integration_id: str, grace: int = DEFAULT_GRACE, *, until: datetime | None = None,
-                          expires_in: int | None = None):
+    def rotate_with_grace(
+        self,
+        integration_id: str,
+        grace: int = DEFAULT_GRACE,
+        *,
+        until: datetime | None = None,
+        expires_in: int | None = None,
+    ):
         deadline = until if until is not None else self.now + timedelta(seconds=grace)
         with unit_of_work():
-            return integrations.rotate_with_grace(self.principal, integration_id, grace_until=deadline,
-                                                  **self._minting(expires_in))
+            return integrations.rotate_with_grace(
+                self.principal, integration_id, grace_until=deadline, **self._minting(expires_in)
+            )
 
     def expire_now(self, integration_id: str, jti: str | None = None):
         with unit_of_work():
@@ -50,8 +57,7 @@ class Lifecycle:
 
     def set_scopes(self, integration_id: str, scopes):
         with unit_of_work():
-            return integrations.update_integration(self.principal, integration_id, now=self.now,
-                                                   scopes=list(scopes))
+            return integrations.update_integration(self.principal, integration_id, now=self.now, scopes=list(scopes))
 
     def set_status(self, integration_id: str, status: str):
         with unit_of_work():
@@ -60,8 +66,9 @@ class Lifecycle:
     def expire_inactive(self):
         activity = self.services.activity
         with unit_of_work():
-            return integrations.expire_inactive(SYSTEM, now=self.now,
-                                                recent_use=activity.recent_use if activity is not None else None)
+            return integrations.expire_inactive(
+                SYSTEM, now=self.now, recent_use=activity.recent_use if activity is not None else None
+            )
 
     # -- what introspection would say (the same single source of truth the endpoint uses) ------------
     def is_live(self, jti: str) -> bool:

@@ -43,8 +43,17 @@ def test_batched_lines_wait_for_the_batch_then_are_written_whole(configure):
     lines = _lines(stream)
     assert [line["status"] for line in lines] == [200, 401, 503]
     assert lines[0] | {"ts": "-", "duration_ms": 0} == {
-        "ts": "-", "level": "info", "logger": "authserver.access", "msg": "request", "request_id": "req-1",
-        "method": "POST", "path": "/oauth/introspect", "status": 200, "duration_ms": 0, "remote_addr": "127.0.0.1"}
+        "ts": "-",
+        "level": "info",
+        "logger": "authserver.access",
+        "msg": "request",
+        "request_id": "req-1",
+        "method": "POST",
+        "path": "/oauth/introspect",
+        "status": 200,
+        "duration_ms": 0,
+        "remote_addr": "127.0.0.1",
+    }
 
 
 def test_a_quiet_server_still_writes_its_lines_within_the_interval(configure):
@@ -81,8 +90,14 @@ def test_the_direct_line_is_the_formatters_line(configure):
     logs.log_access("GET", token_path, 404, None, "10.0.0.1", "req-3")
     direct = _lines(stream)[0]
     record = logging.LogRecord("authserver.access", logging.INFO, __file__, 1, "request", (), None)
-    for key, value in {"method": "GET", "path": token_path, "status": 404, "duration_ms": None,
-                       "remote_addr": "10.0.0.1", "request_id": "req-3"}.items():
+    for key, value in {
+        "method": "GET",
+        "path": token_path,
+        "status": 404,
+        "duration_ms": None,
+        "remote_addr": "10.0.0.1",
+        "request_id": "req-3",
+    }.items():
         setattr(record, key, value)
     formatted = json.loads(logs.JsonFormatter().format(record))
     assert direct.keys() == formatted.keys()
@@ -91,11 +106,14 @@ def test_the_direct_line_is_the_formatters_line(configure):
     assert direct["ts"].endswith("Z") and len(direct["ts"]) == len(formatted["ts"])
 
 
-@pytest.mark.parametrize("path", [
-    "/api/integrations/eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln",
-    "/v1/contacts/v1_" + "x" * 43,
-    "/oauth/eyJhbGciOiJSUzI1NiJ9",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/integrations/eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln",
+        "/v1/contacts/v1_" + "x" * 43,
+        "/oauth/eyJhbGciOiJSUzI1NiJ9",
+    ],
+)
 def test_a_token_shaped_path_segment_is_withheld_from_the_line(configure, path):
     stream = configure("immediate")
     logs.log_access("GET", path, 404, time.perf_counter(), "127.0.0.1", "req-1")

@@ -111,10 +111,12 @@ def test_account_narrowing_is_audited_on_each_integration_it_changed(app, clock)
     changed = make_integration(clock, account.id, scopes=["contacts.readonly", "contacts.write"], name="A")
     untouched = make_integration(clock, account.id, scopes=["contacts.readonly"], name="B")
     restrict(clock, account.id, READ)
-    rows = db.session.scalars(select(AuditEvent).where(
-        AuditEvent.action == "integration.scopes_narrowed_by_account")).all()
+    rows = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "integration.scopes_narrowed_by_account")
+    ).all()
     assert [(row.target_id, row.before, row.after) for row in rows] == [
-        (changed.id, {"scopes": ["contacts.readonly", "contacts.write"]}, {"scopes": ["contacts.readonly"]})]
+        (changed.id, {"scopes": ["contacts.readonly", "contacts.write"]}, {"scopes": ["contacts.readonly"]})
+    ]
     assert untouched.id not in {row.target_id for row in rows}
 
 

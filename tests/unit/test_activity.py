@@ -72,6 +72,7 @@ def test_uses_of_unknown_tokens_are_dropped_not_failed(jti, clock):
 @pytest.fixture
 def usage_table_away(app):
     """Make the usage table unreachable for real (renamed), then put it back."""
+
     def away():
         db.session.execute(text("ALTER TABLE token_usage_daily RENAME TO token_usage_daily_away"))
         db.session.commit()
@@ -138,5 +139,7 @@ def test_usage_by_day_is_zero_filled_and_sums_tokens(app, clock, lifecycle):
     usage = usage_by_day([first, second], since=day0 - timedelta(days=1), until=day0 + timedelta(days=3))
     assert list(usage.values()) == [0, 5, 0, 1, 0]
     assert list(usage) == [day0 + timedelta(days=n) for n in range(-1, 4)]
-    assert usage_by_day([], since=date(2026, 1, 1), until=date(2026, 1, 2)) == {date(2026, 1, 1): 0,
-                                                                               date(2026, 1, 2): 0}
+    assert usage_by_day([], since=date(2026, 1, 1), until=date(2026, 1, 2)) == {
+        date(2026, 1, 1): 0,
+        date(2026, 1, 2): 0,
+    }

@@ -22,7 +22,7 @@ def _catalogue_rows() -> dict[str, list[str]]:
     lines = DOC.read_text().splitlines()
     assert HEADER in lines, f"{DOC.name} has no event catalogue table headed {HEADER!r}"
     rows = {}
-    for line in lines[lines.index(HEADER) + 2:]:  # past the header and its --- line
+    for line in lines[lines.index(HEADER) + 2 :]:  # past the header and its --- line
         if not line.startswith("|"):
             break
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]

@@ -22,16 +22,23 @@ from .helpers import Lifecycle
 @pytest.fixture
 def admin(app, clock):
     account = make_account(clock)
-    return account, Principal(kind="admin_client", id="cli_admin", admin_of=frozenset({account.id}),
-                              source_address="203.0.113.7")
+    return account, Principal(
+        kind="admin_client", id="cli_admin", admin_of=frozenset({account.id}), source_address="203.0.113.7"
+    )
 
 
 def test_every_lifecycle_action_is_recorded_with_actor_time_address_and_state(app, services, clock, admin):
     account, principal = admin
     lifecycle = Lifecycle(services, clock, principal)
     integration = integrations.create_integration(
-        principal, account_id=account.id, name="Zapier", description="", scopes=["contacts.readonly", "contacts.write"],
-        now=clock.now(), inactivity_window=86400)
+        principal,
+        account_id=account.id,
+        name="Zapier",
+        description="",
+        scopes=["contacts.readonly", "contacts.write"],
+        now=clock.now(),
+        inactivity_window=86400,
+    )
     steps = [
         ("token.generated", lambda: lifecycle.generate(integration.id)),
         ("token.rotated", lambda: lifecycle.rotate_now(integration.id)),
@@ -42,8 +49,10 @@ def test_every_lifecycle_action_is_recorded_with_actor_time_address_and_state(ap
         ("integration.scopes_changed", lambda: lifecycle.set_scopes(integration.id, ["contacts.readonly"])),
         ("integration.disabled", lambda: lifecycle.set_status(integration.id, "disabled")),
         ("integration.enabled", lambda: lifecycle.set_status(integration.id, "active")),
-        ("token.revoked", lambda: integrations.revoke_by_endpoint(
-            principal, lifecycle.live_jtis(integration.id)[0], now=clock.now())),
+        (
+            "token.revoked",
+            lambda: integrations.revoke_by_endpoint(principal, lifecycle.live_jtis(integration.id)[0], now=clock.now()),
+        ),
         ("integration.deleted", lambda: lifecycle.set_status(integration.id, "deleted")),
     ]
     for offset, (action, step) in enumerate(steps):
@@ -90,10 +99,14 @@ def test_an_audit_row_cannot_be_deleted_through_the_orm(app, clock):
     assert db.session.get(AuditEvent, event.id) is not None
 
 
-@pytest.mark.parametrize("statement", [
-    lambda: update(AuditEvent).values(action="nothing.happened"),
-    lambda: delete(AuditEvent),
-], ids=["bulk-update", "bulk-delete"])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        lambda: update(AuditEvent).values(action="nothing.happened"),
+        lambda: delete(AuditEvent),
+    ],
+    ids=["bulk-update", "bulk-delete"],
+)
 def test_bulk_statements_cannot_rewrite_the_audit_log(app, clock, statement):
     event = _one_event(clock)
     with pytest.raises(RuntimeError, match="append-only"):
@@ -117,8 +130,12 @@ def history(app, services, clock, lifecycle):
 def test_list_events_is_per_account_newest_first(history):
     account, integration = history
     rows = audit.list_events([account.id])
-    assert [row.action for row in rows] == ["token.rotated", "token.generated", "integration.created",
-                                            "account.created"]
+    assert [row.action for row in rows] == [
+        "token.rotated",
+        "token.generated",
+        "integration.created",
+        "account.created",
+    ]
     assert {row.account_id for row in rows} == {account.id}
 
 
@@ -128,8 +145,10 @@ def test_list_events_filters_by_action_target_and_time(history, clock):
     assert {r.target_id for r in audit.list_events([account.id], target_id=integration.id)} == {integration.id}
     since = clock.now() - timedelta(hours=1)
     assert [r.action for r in audit.list_events([account.id], since=since)] == ["token.rotated", "token.generated"]
-    assert [r.action for r in audit.list_events([account.id], until=since)] == ["integration.created",
-                                                                                 "account.created"]
+    assert [r.action for r in audit.list_events([account.id], until=since)] == [
+        "integration.created",
+        "account.created",
+    ]
 
 
 def test_list_events_pages_backwards_with_before_id_and_limit(history):
@@ -142,8 +161,12 @@ def test_list_events_pages_backwards_with_before_id_and_limit(history):
 def test_csv_has_one_row_per_event_with_json_state(history):
     account, _ = history
     rows = list(csv.DictReader(io.StringIO(audit.to_csv(audit.list_events([account.id])))))
-    assert [row["action"] for row in rows] == ["token.rotated", "token.generated", "integration.created",
-                                               "account.created"]
+    assert [row["action"] for row in rows] == [
+        "token.rotated",
+        "token.generated",
+        "integration.created",
+        "account.created",
+    ]
     assert list(rows[0]) == audit.CSV_COLUMNS
     assert json.loads(rows[0]["before"])["tokens"]
     assert rows[-1]["actor_type"] == "operator" and rows[-1]["before"] == ""

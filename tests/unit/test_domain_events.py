@@ -16,8 +16,12 @@ from authserver.webhooks import outbox
 from tests.factories import make_account, make_integration
 
 EVENTS = domain_events.catalogue()
-FEED_TYPES = {domain_events.FEED_TOKEN_REVOKED, domain_events.FEED_TOKEN_ENDS,
-              domain_events.FEED_INTEGRATION_CHANGED, domain_events.FEED_KEY_REVOKED}
+FEED_TYPES = {
+    domain_events.FEED_TOKEN_REVOKED,
+    domain_events.FEED_TOKEN_ENDS,
+    domain_events.FEED_INTEGRATION_CHANGED,
+    domain_events.FEED_KEY_REVOKED,
+}
 
 
 def test_every_audited_event_has_an_audit_entry_and_no_other_does():
@@ -39,8 +43,12 @@ def test_every_event_declaring_webhooks_is_queued_by_the_outbox_and_no_other_is(
 @pytest.mark.parametrize("cls", [cls for cls in EVENTS if cls.FEED], ids=lambda cls: cls.__name__)
 def test_every_feed_row_an_event_declares_has_what_the_feed_projector_reads(cls):
     assert set(cls.FEED) <= FEED_TYPES
-    needs = {domain_events.FEED_TOKEN_REVOKED: "stopped", domain_events.FEED_TOKEN_ENDS: "ending",
-             domain_events.FEED_INTEGRATION_CHANGED: "integration", domain_events.FEED_KEY_REVOKED: "kid"}
+    needs = {
+        domain_events.FEED_TOKEN_REVOKED: "stopped",
+        domain_events.FEED_TOKEN_ENDS: "ending",
+        domain_events.FEED_INTEGRATION_CHANGED: "integration",
+        domain_events.FEED_KEY_REVOKED: "kid",
+    }
     fields = set(cls.__dataclass_fields__) | {name for name in dir(cls) if isinstance(getattr(cls, name), property)}
     assert {needs[row] for row in cls.FEED} <= fields
 
@@ -60,4 +68,5 @@ def test_a_refusal_is_recorded_although_the_refused_unit_of_work_rolls_back(app,
     assert db.session.scalar(select(Account).where(Account.name == "Made in the refused unit")) is None
     refused = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "integration.change_refused")).all()
     assert [(row.account_id, row.target_id, row.actor_id) for row in refused] == [
-        ("acc_elsewhere", integration.id, "usr_x")]
+        ("acc_elsewhere", integration.id, "usr_x")
+    ]

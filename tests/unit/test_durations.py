@@ -20,27 +20,69 @@ from authserver.durations import (
 from authserver.errors import InvalidInputError
 
 
-@pytest.mark.parametrize(("text", "seconds"), [
-    ("30s", 30), ("15m", 900), ("12h", 43200), ("90d", 90 * 86400), ("2w", 14 * 86400),
-    ("1s", 1), (" 7d ", 7 * 86400), ("18250d", 18250 * 86400), ("2600w", 2600 * 7 * 86400),
-])
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("30s", 30),
+        ("15m", 900),
+        ("12h", 43200),
+        ("90d", 90 * 86400),
+        ("2w", 14 * 86400),
+        ("1s", 1),
+        (" 7d ", 7 * 86400),
+        ("18250d", 18250 * 86400),
+        ("2600w", 2600 * 7 * 86400),
+    ],
+)
 def test_parse_duration_reads_each_unit(text, seconds):
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", [
-    "", " ", "0s", "-5m", "5", "m", "5x", "5 m", "5M", "1.5h", "05m", "1d2h", "P1D", "1e3s", "١٢h",
-    "18251d", "2608w", "999999999w", None, 30, 3.5, ["1h"],
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        " ",
+        "0s",
+        "-5m",
+        "5",
+        "m",
+        "5x",
+        "5 m",
+        "5M",
+        "1.5h",
+        "05m",
+        "1d2h",
+        "P1D",
+        "1e3s",
+        "١٢h",
+        "18251d",
+        "2608w",
+        "999999999w",
+        None,
+        30,
+        3.5,
+        ["1h"],
+    ],
+)
 def test_parse_duration_refuses_anything_else_with_the_field_named(text):
     with pytest.raises(InvalidInputError) as caught:
         parse_duration(text, field="grace")
     assert caught.value.field == "grace"
 
 
-@pytest.mark.parametrize(("seconds", "text"), [
-    (30, "30s"), (60, "1m"), (90, "90s"), (3600, "1h"), (86400, "1d"), (7 * 86400, "1w"), (8 * 86400, "8d"),
-])
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (30, "30s"),
+        (60, "1m"),
+        (90, "90s"),
+        (3600, "1h"),
+        (86400, "1d"),
+        (7 * 86400, "1w"),
+        (8 * 86400, "8d"),
+    ],
+)
 def test_format_duration_uses_the_largest_exact_unit(seconds, text):
     assert format_duration(seconds) == text
 
@@ -71,7 +113,6 @@ def test_parse_duration_of_any_text_is_positive_seconds_or_invalid_input(text):
     assert 0 < seconds <= MAX_SECONDS
 
 
-
 def test_the_longest_duration_fits_a_32_bit_database_integer_and_the_calendar():
     assert MAX_SECONDS < 2**31
     assert seconds_after(datetime(2026, 1, 1, tzinfo=UTC), MAX_SECONDS, field="in").year == 2075
@@ -96,30 +137,49 @@ def test_seconds_after_the_end_of_the_calendar_is_invalid_input_not_overflow(sec
         seconds_after(datetime(9990, 1, 1, tzinfo=UTC), seconds, field="in")
     assert caught.value.field == "in"
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("2026-02-01T10:00:00Z", datetime(2026, 2, 1, 10, tzinfo=UTC)),
-    ("2026-02-01T10:00:00+02:00", datetime(2026, 2, 1, 8, tzinfo=UTC)),
-    ("2026-02-01T10:00:00", datetime(2026, 2, 1, 10, tzinfo=UTC)),  # no zone: read as UTC
-    ("2026-02-01T10:00:00.750Z", datetime(2026, 2, 1, 10, tzinfo=UTC)),  # whole seconds, like every clock here
-    ("2026-02-01", datetime(2026, 2, 1, tzinfo=UTC)),
-])
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-02-01T10:00:00Z", datetime(2026, 2, 1, 10, tzinfo=UTC)),
+        ("2026-02-01T10:00:00+02:00", datetime(2026, 2, 1, 8, tzinfo=UTC)),
+        ("2026-02-01T10:00:00", datetime(2026, 2, 1, 10, tzinfo=UTC)),  # no zone: read as UTC
+        ("2026-02-01T10:00:00.750Z", datetime(2026, 2, 1, 10, tzinfo=UTC)),  # whole seconds, like every clock here
+        ("2026-02-01", datetime(2026, 2, 1, tzinfo=UTC)),
+    ],
+)
 def test_parse_instant_reads_iso_8601_as_utc_seconds(text, expected):
     assert parse_instant(text) == expected
 
 
-@pytest.mark.parametrize("text", [
-    "", "tomorrow", "2026-13-01T00:00:00Z", "2026-02-30", "1h", "x" * 41, None, 5,
-    "9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00",  # out of range once read as UTC
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "tomorrow",
+        "2026-13-01T00:00:00Z",
+        "2026-02-30",
+        "1h",
+        "x" * 41,
+        None,
+        5,
+        "9999-12-31T23:59:59-05:00",
+        "0001-01-01T00:00:00+05:00",  # out of range once read as UTC
+    ],
+)
 def test_parse_instant_refuses_anything_else_with_the_field_named(text):
     with pytest.raises(InvalidInputError) as caught:
         parse_instant(text, field="grace_until")
     assert caught.value.field == "grace_until"
 
 
-@given(st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(9998, 12, 31),
-                    timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30)),
-                                               timezone(timedelta(hours=-8))])))
+@given(
+    st.datetimes(
+        min_value=datetime(1970, 1, 2),
+        max_value=datetime(9998, 12, 31),
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8))]),
+    )
+)
 def test_isoformat_then_parse_instant_is_the_same_moment_to_the_second(moment):
     assert parse_instant(isoformat(moment)) == moment.astimezone(UTC).replace(microsecond=0)
 

@@ -63,8 +63,7 @@ def test_expire_now_while_disabled_still_ends_the_tokens_for_good(integration, l
     assert db.session.get(AccessToken, issued.record.jti).revoked_at is not None
 
 
-def test_expire_later_ends_the_current_token_at_the_chosen_second_without_rotating(
-        integration, lifecycle, clock):
+def test_expire_later_ends_the_current_token_at_the_chosen_second_without_rotating(integration, lifecycle, clock):
     issued = lifecycle.generate(integration.id)
     at = clock.now() + timedelta(days=2, seconds=30)
     row = lifecycle.expire_later(integration.id, at=at)

@@ -18,6 +18,7 @@ def _wait_until_waiting(gate: FairGate, count: int) -> None:
 def _queue_holders(gate: FairGate, names: list[str], order: list[str]) -> list[threading.Thread]:
     threads = []
     for position, name in enumerate(names, start=1):
+
         def hold(name=name):
             with gate:
                 order.append(name)

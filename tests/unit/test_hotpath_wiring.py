@@ -55,8 +55,9 @@ def test_the_flask_route_holds_no_gate_and_never_enters_one(app, world):
     direct = app.wsgi_app
     direct.gate = CountingGate()
     db.session.remove()
-    answer = Client(direct.wsgi_app).post("/oauth/introspect", data={"token": world.agency.token},
-                                          headers=world.rs_headers)
+    answer = Client(direct.wsgi_app).post(
+        "/oauth/introspect", data={"token": world.agency.token}, headers=world.rs_headers
+    )
     assert answer.status_code == 200 and answer.get_json()["active"] is True
     assert direct.gate.step_outs == 0
 

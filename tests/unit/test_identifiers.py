@@ -20,8 +20,12 @@ from authserver.tokens import load_state
 
 # Function-scoped fixtures are fine here: lookups change nothing between examples.
 lookups = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-identifiers = st.one_of(st.text(max_size=80), st.just("acc_\x00"), st.just("int_" + "a" * 5000),
-                        st.builds(lambda prefix: new_id(prefix), st.sampled_from(["acc", "int", "tok", "cli"])))
+identifiers = st.one_of(
+    st.text(max_size=80),
+    st.just("acc_\x00"),
+    st.just("int_" + "a" * 5000),
+    st.builds(lambda prefix: new_id(prefix), st.sampled_from(["acc", "int", "tok", "cli"])),
+)
 
 
 @pytest.mark.parametrize("prefix", ["acc", "int", "tok", "cli", "usr"])

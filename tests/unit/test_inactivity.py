@@ -43,8 +43,7 @@ def test_a_token_unused_for_its_window_is_inactive_at_once(integration, lifecycl
     assert lifecycle.is_live(issued.record.jti)
     clock.advance(1)
     assert not lifecycle.is_live(issued.record.jti)
-    assert integrations.token_status(db.session.get(AccessToken, issued.record.jti), clock.now()) \
-        == "expired_inactive"
+    assert integrations.token_status(db.session.get(AccessToken, issued.record.jti), clock.now()) == "expired_inactive"
 
 
 def test_a_use_restarts_the_window_from_the_use(integration, lifecycle, services, clock):
@@ -92,7 +91,8 @@ def test_expire_inactive_marks_idle_tokens_expired_and_audits_each(integration, 
     assert db.session.get(AccessToken, busy.record.jti).revoked_at is None
     audits = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "token.expired_inactive")).all()
     assert [(a.target_id, a.actor_type, a.account_id) for a in audits] == [
-        (idle.record.jti, "system", integration.account_id)]
+        (idle.record.jti, "system", integration.account_id)
+    ]
     assert audits[0].after["window"] == DAY
 
 
@@ -103,8 +103,9 @@ def test_expire_inactive_is_idempotent(integration, lifecycle, clock):
     assert lifecycle.expire_inactive() == []
     clock.advance(DAY)
     assert lifecycle.expire_inactive() == []
-    count = db.session.scalar(select(db.func.count()).select_from(AuditEvent)
-                              .where(AuditEvent.action == "token.expired_inactive"))
+    count = db.session.scalar(
+        select(db.func.count()).select_from(AuditEvent).where(AuditEvent.action == "token.expired_inactive")
+    )
     assert count == 1
 
 

@@ -71,8 +71,9 @@ def test_delete_revokes_every_token_and_keeps_the_audit_trail(integration, lifec
     assert not lifecycle.is_live(issued.record.jti)
     with pytest.raises(NotFoundError):
         integrations.get_integration_for(OPERATOR, integration.id)
-    actions = db.session.scalars(select(AuditEvent.action).where(AuditEvent.target_id == integration.id)
-                                 .order_by(AuditEvent.id)).all()
+    actions = db.session.scalars(
+        select(AuditEvent.action).where(AuditEvent.target_id == integration.id).order_by(AuditEvent.id)
+    ).all()
     assert actions == ["integration.created", "token.generated", "integration.deleted"]
 
 
@@ -89,11 +90,21 @@ def test_an_unknown_status_is_refused(integration, lifecycle, status):
     assert caught.value.field == "status"
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("name", ""), ("name", "   "), ("name", "x" * 201), ("name", "tab\there"), ("name", 5),
-    ("description", "x" * 2001), ("description", 7),
-    ("scopes", []), ("scopes", "contacts.admin"), ("scopes", 3),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("name", ""),
+        ("name", "   "),
+        ("name", "x" * 201),
+        ("name", "tab\there"),
+        ("name", 5),
+        ("description", "x" * 2001),
+        ("description", 7),
+        ("scopes", []),
+        ("scopes", "contacts.admin"),
+        ("scopes", 3),
+    ],
+)
 def test_invalid_integration_fields_are_refused_naming_the_field(app, clock, field, value):
     account = make_account(clock)
     values = {"name": "Zapier", "description": "", "scopes": ["contacts.readonly"], field: value}
@@ -105,8 +116,10 @@ def test_invalid_integration_fields_are_refused_naming_the_field(app, clock, fie
 def test_another_tenants_integration_is_not_found_and_a_member_may_not_change_it(integration, lifecycle, clock):
     stranger = Principal(kind="user", id="usr_x", admin_of=frozenset({"acc_elsewhere"}))
     member = Principal(kind="user", id="usr_m", member_of=frozenset({integration.account_id}))
-    for verb in (lambda p: integrations.get_integration_for(p, integration.id),
-                 lambda p: integrations.set_status(p, integration.id, "disabled", now=clock.now())):
+    for verb in (
+        lambda p: integrations.get_integration_for(p, integration.id),
+        lambda p: integrations.set_status(p, integration.id, "disabled", now=clock.now()),
+    ):
         with pytest.raises(NotFoundError):
             verb(stranger)
     assert integrations.get_integration_for(member, integration.id).id == integration.id

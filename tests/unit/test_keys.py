@@ -97,8 +97,9 @@ def test_a_corrupt_or_unreadable_key_file_stops_start_up(start, app_config, dama
         from cryptography.hazmat.primitives import serialization
 
         public = serialization.load_pem_private_key(pem, None).public_key()
-        path.write_bytes(public.public_bytes(serialization.Encoding.PEM,
-                                             serialization.PublicFormat.SubjectPublicKeyInfo))
+        path.write_bytes(
+            public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        )
     elif damage == "unreadable":  # root reads any file, so make reading fail the way a bad mount does
         path.unlink()
         path.mkdir()
@@ -189,10 +190,10 @@ def test_the_configured_algorithm_signs_tokens_that_verify_against_the_jwks(star
     header = jwt.get_unverified_header(token)
     assert header["alg"] == alg == jwk["alg"] and header["kid"] == jwk["kid"]
     key = jwt.PyJWK(jwk).key
-    claims = jwt.decode(token, key, algorithms=[alg], audience=app.config["AUTHSERVER_AUDIENCE"],
-                        options={"verify_exp": False})
+    claims = jwt.decode(
+        token, key, algorithms=[alg], audience=app.config["AUTHSERVER_AUDIENCE"], options={"verify_exp": False}
+    )
     assert claims["jti"] == jti
-
 
 
 # -- the lifecycle: pending, active, retired, revoked ------------------------------------------------------------
@@ -206,8 +207,11 @@ def test_a_rotated_key_is_published_at_once_and_signs_only_after_the_prepublicat
     old_kid = services.keystore.current_kid(clock.now())
     new = services.keystore.rotate(clock.now())
     db.session.commit()
-    assert new.signs_from == clock.now() + timedelta(seconds=services.keystore.prepublish) == \
-        clock.now() + timedelta(seconds=300)
+    assert (
+        new.signs_from
+        == clock.now() + timedelta(seconds=services.keystore.prepublish)
+        == clock.now() + timedelta(seconds=300)
+    )
     assert published_kids(app) == [new.kid, old_kid]
     assert states(services, clock.now()) == {old_kid: "active", new.kid: "pending"}
 
@@ -313,8 +317,15 @@ def test_start_up_records_an_unknown_key_file_as_a_key_that_never_signs(start, a
     assert not (keys_dir / f"{orphan}.pem").exists()
 
 
-@pytest.mark.parametrize(("target", "mode", "fix"), [("file", 0o640, "chmod 600"), ("file", 0o606, "chmod 600"),
-                                                     ("dir", 0o750, "chmod 700"), ("dir", 0o701, "chmod 700")])
+@pytest.mark.parametrize(
+    ("target", "mode", "fix"),
+    [
+        ("file", 0o640, "chmod 600"),
+        ("file", 0o606, "chmod 600"),
+        ("dir", 0o750, "chmod 700"),
+        ("dir", 0o701, "chmod 700"),
+    ],
+)
 def test_start_up_refuses_key_material_open_to_group_or_others(start, app_config, target, mode, fix):
     start()
     keys_dir = Path(app_config["AUTHSERVER_KEYS_DIR"])

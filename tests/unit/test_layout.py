@@ -34,7 +34,7 @@ def _targets(module: str, is_package: bool, node: ast.Import | ast.ImportFrom) -
     else:
         if node.level:
             base = module.split(".") if is_package else module.split(".")[:-1]
-            base = base[:len(base) - node.level + 1]
+            base = base[: len(base) - node.level + 1]
             source = ".".join(base + ([node.module] if node.module else []))
         else:
             source = node.module or ""
@@ -56,8 +56,12 @@ def _parse(path: Path) -> ast.Module:
 def import_graph() -> dict[str, set[str]]:
     graph = {}
     for module, (path, is_package) in MODULES.items():
-        graph[module] = {target for node in ast.walk(_parse(path)) if isinstance(node, ast.Import | ast.ImportFrom)
-                         for target in _targets(module, is_package, node)}
+        graph[module] = {
+            target
+            for node in ast.walk(_parse(path))
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for target in _targets(module, is_package, node)
+        }
     return graph
 
 
@@ -71,7 +75,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         path.append(module)
         for target in sorted(graph.get(module, ())):
             if state.get(target) == 1:
-                return path[path.index(target):] + [target]
+                return path[path.index(target) :] + [target]
             if target not in state and (cycle := visit(target)):
                 return cycle
         path.pop()

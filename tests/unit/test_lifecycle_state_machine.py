@@ -56,8 +56,7 @@ class ModelToken:
         last = self.flushed_use
         if with_buffer and self.buffered_use is not None:
             last = max(last, self.buffered_use)
-        return (enabled and not self.ended(now) and now < last + timedelta(seconds=WINDOW)
-                and bool(self.scopes))
+        return enabled and not self.ended(now) and now < last + timedelta(seconds=WINDOW) and bool(self.scopes)
 
 
 def make_machine(app, services, clock, rs_headers):
@@ -69,8 +68,9 @@ def make_machine(app, services, clock, rs_headers):
 
         @initialize()
         def new_integration(self):
-            self.integration = make_integration(clock, make_account(clock).id, scopes=SCOPES[:2],
-                                                inactivity_window=WINDOW)
+            self.integration = make_integration(
+                clock, make_account(clock).id, scopes=SCOPES[:2], inactivity_window=WINDOW
+            )
             self.scopes = set(SCOPES[:2])
             self.enabled = True
             self.tokens: dict[str, ModelToken] = {}
@@ -81,12 +81,16 @@ def make_machine(app, services, clock, rs_headers):
             return clock.now()
 
         def live(self, *, with_buffer: bool) -> list[ModelToken]:
-            return [t for t in self.tokens.values()
-                    if t.live(self.now, with_buffer=with_buffer, enabled=self.enabled)]
+            return [t for t in self.tokens.values() if t.live(self.now, with_buffer=with_buffer, enabled=self.enabled)]
 
         def _record(self, issued) -> ModelToken:
-            model = ModelToken(token=issued.token, jti=issued.record.jti, scopes=set(self.scopes),
-                               exp=self.now + timedelta(seconds=LIFETIME), flushed_use=self.now)
+            model = ModelToken(
+                token=issued.token,
+                jti=issued.record.jti,
+                scopes=set(self.scopes),
+                exp=self.now + timedelta(seconds=LIFETIME),
+                flushed_use=self.now,
+            )
             self.tokens[model.jti] = model
             return model
 
@@ -209,9 +213,14 @@ def make_machine(app, services, clock, rs_headers):
         def the_domain_agrees_with_the_model(self):
             if not hasattr(self, "integration"):
                 return
-            rows = {row.jti: row for row in db.session.scalars(
-                select(AccessToken).where(AccessToken.integration_id == self.integration.id)
-                .execution_options(populate_existing=True))}
+            rows = {
+                row.jti: row
+                for row in db.session.scalars(
+                    select(AccessToken)
+                    .where(AccessToken.integration_id == self.integration.id)
+                    .execution_options(populate_existing=True)
+                )
+            }
             assert set(rows) == set(self.tokens)
             live, current = 0, 0
             for jti, token in self.tokens.items():
@@ -234,6 +243,12 @@ def test_lifecycle_state_machine(app, services, clock):
     machine = make_machine(app, services, clock, rs_headers)
     # The model is about the domain, not storage: the full run on SQLite, a shorter one on PostgreSQL.
     examples = 50 if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite") else 15
-    run_state_machine_as_test(machine, settings=settings(
-        max_examples=examples, stateful_step_count=30, deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
+    run_state_machine_as_test(
+        machine,
+        settings=settings(
+            max_examples=examples,
+            stateful_step_count=30,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        ),
+    )

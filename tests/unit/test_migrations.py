@@ -75,24 +75,36 @@ ROWS_AT_0001 = {
         " max_inactivity_window, allow_no_inactivity_expiry, created_at) VALUES ('acc_sub', 'Sub', 'acc_agency',"
         " NULL, NULL, NULL, NULL, :false, :t)",
     ],
-    "users": ["INSERT INTO users (id, email, password_hash, session_generation, created_at)"
-              " VALUES ('usr_1', 'ada@example.com', 'scrypt$16384$8$1$00$00', 0, :t)"],
+    "users": [
+        "INSERT INTO users (id, email, password_hash, session_generation, created_at)"
+        " VALUES ('usr_1', 'ada@example.com', 'scrypt$16384$8$1$00$00', 0, :t)"
+    ],
     "memberships": ["INSERT INTO memberships (user_id, account_id, role) VALUES ('usr_1', 'acc_agency', 'admin')"],
-    "api_clients": ["INSERT INTO api_clients (client_id, name, kind, account_id, secret_digest, created_at)"
-                    " VALUES ('cli_1', 'Admin', 'admin', 'acc_agency', :digest, :t)"],
-    "integrations": ["INSERT INTO integrations (id, account_id, name, description, scopes, status,"
-                     " inactivity_window, created_by, created_at, updated_at, version) VALUES ('int_1', 'acc_sub',"
-                     " 'Zapier', 'sync', 'contacts.readonly', 'active', 7776000, 'operator:cli', :t, :t, 3)"],
-    "access_tokens": ["INSERT INTO access_tokens (jti, integration_id, account_id, kid, scopes, issued_at,"
-                      " expires_at, ends_at, revoked_at, revocation_reason, replaced_by, last_used_at, last_used_by)"
-                      " VALUES ('tok_1', 'int_1', 'acc_sub', 'kid1', 'contacts.readonly', :t, :t, NULL, NULL, NULL,"
-                      " NULL, :t, 'cli_rs')"],
+    "api_clients": [
+        "INSERT INTO api_clients (client_id, name, kind, account_id, secret_digest, created_at)"
+        " VALUES ('cli_1', 'Admin', 'admin', 'acc_agency', :digest, :t)"
+    ],
+    "integrations": [
+        "INSERT INTO integrations (id, account_id, name, description, scopes, status,"
+        " inactivity_window, created_by, created_at, updated_at, version) VALUES ('int_1', 'acc_sub',"
+        " 'Zapier', 'sync', 'contacts.readonly', 'active', 7776000, 'operator:cli', :t, :t, 3)"
+    ],
+    "access_tokens": [
+        "INSERT INTO access_tokens (jti, integration_id, account_id, kid, scopes, issued_at,"
+        " expires_at, ends_at, revoked_at, revocation_reason, replaced_by, last_used_at, last_used_by)"
+        " VALUES ('tok_1', 'int_1', 'acc_sub', 'kid1', 'contacts.readonly', :t, :t, NULL, NULL, NULL,"
+        " NULL, :t, 'cli_rs')"
+    ],
     "token_usage_daily": ["INSERT INTO token_usage_daily (jti, day, count) VALUES ('tok_1', '2026-01-15', 42)"],
-    "signing_keys": ["INSERT INTO signing_keys (kid, alg, public_jwk, created_at, retired_at)"
-                     " VALUES ('kid1', 'RS256', '{\"kty\": \"RSA\"}', :t, NULL)"],
-    "audit_events": ["INSERT INTO audit_events (account_id, occurred_at, actor_type, actor_id, action, target_type,"
-                     " target_id, source_address, before, after) VALUES ('acc_sub', :t, 'operator', 'cli',"
-                     " 'token.generated', 'integration', 'int_1', '127.0.0.1', NULL, '{\"jti\": \"tok_1\"}')"],
+    "signing_keys": [
+        "INSERT INTO signing_keys (kid, alg, public_jwk, created_at, retired_at)"
+        " VALUES ('kid1', 'RS256', '{\"kty\": \"RSA\"}', :t, NULL)"
+    ],
+    "audit_events": [
+        "INSERT INTO audit_events (account_id, occurred_at, actor_type, actor_id, action, target_type,"
+        " target_id, source_address, before, after) VALUES ('acc_sub', :t, 'operator', 'cli',"
+        " 'token.generated', 'integration', 'int_1', '127.0.0.1', NULL, '{\"jti\": \"tok_1\"}')"
+    ],
 }
 
 
@@ -103,9 +115,10 @@ def test_a_database_at_0001_upgrades_to_head_keeping_its_rows(empty_engine):
         for statements in ROWS_AT_0001.values():
             for statement in statements:
                 connection.execute(text(statement), params)
-        before = {table: [dict(row._mapping) for row in connection.execute(
-                      text(f"SELECT * FROM {table} ORDER BY 1"))]  # noqa: S608
-                  for table in ROWS_AT_0001}
+        before = {
+            table: [dict(row._mapping) for row in connection.execute(text(f"SELECT * FROM {table} ORDER BY 1"))]  # noqa: S608
+            for table in ROWS_AT_0001
+        }
 
     upgrade(empty_engine)
 
@@ -113,12 +126,20 @@ def test_a_database_at_0001_upgrades_to_head_keeping_its_rows(empty_engine):
     assert schema_differences(empty_engine) == []
     with empty_engine.connect() as connection:
         # Every value that was there is still there; columns added since may only add to a row.
-        after = {table: [{column: row._mapping[column] for column in before[table][0]} for row in connection.execute(
-                     text(f"SELECT * FROM {table} ORDER BY 1"))]  # noqa: S608
-                 for table in ROWS_AT_0001}
+        after = {
+            table: [
+                {column: row._mapping[column] for column in before[table][0]}
+                for row in connection.execute(text(f"SELECT * FROM {table} ORDER BY 1"))
+            ]  # noqa: S608
+            for table in ROWS_AT_0001
+        }
         assert after == before
-        client = connection.execute(text("SELECT secret_digest, previous_secret_digest, disabled_at, deleted_at"
-                                         " FROM api_clients WHERE client_id = 'cli_1'")).one()
+        client = connection.execute(
+            text(
+                "SELECT secret_digest, previous_secret_digest, disabled_at, deleted_at"
+                " FROM api_clients WHERE client_id = 'cli_1'"
+            )
+        ).one()
         assert tuple(client) == ("ab" * 32, None, None, None)  # the one secret still works; nothing rotated out
         assert connection.execute(text("SELECT count FROM token_usage_daily")).scalar() == 42
         key = connection.execute(text("SELECT signs_from, created_at, revoked_at FROM signing_keys")).one()

@@ -54,8 +54,20 @@ def test_authlib_reads_error_uris_from_error_uris_attribute():
 # Everything authlib's constructor sets. The direct path runs it once per URL and copies the result into each
 # request, so each of these must be the same for every request to one URL, or be overwritten per request
 # (method, headers, payload). A new attribute means reading authlib's change before widening this set.
-AUTHLIB_REQUEST_ATTRIBUTES = {"method", "uri", "headers", "_body", "payload", "client", "auth_method", "user",
-                              "authorization_code", "refresh_token", "credential", "_scope"}
+AUTHLIB_REQUEST_ATTRIBUTES = {
+    "method",
+    "uri",
+    "headers",
+    "_body",
+    "payload",
+    "client",
+    "auth_method",
+    "user",
+    "authorization_code",
+    "refresh_token",
+    "credential",
+    "_scope",
+}
 
 
 def test_authlib_request_constructor_sets_only_the_attributes_the_direct_path_copies():
@@ -72,11 +84,9 @@ def test_authlib_request_constructor_is_where_the_transport_is_refused():
 
 
 def test_a_direct_request_carries_per_request_values_and_nothing_of_the_previous_one():
-    first = WsgiOAuth2Request.from_environ(_environ("Basic one"), URI, ImmutableMultiDict([("token", "a")]),
-                                           NOT_GATED)
+    first = WsgiOAuth2Request.from_environ(_environ("Basic one"), URI, ImmutableMultiDict([("token", "a")]), NOT_GATED)
     first.client, first.auth_method = object(), "client_secret_basic"  # what authentication writes
-    second = WsgiOAuth2Request.from_environ(_environ("Basic two"), URI, ImmutableMultiDict([("token", "b")]),
-                                            NOT_GATED)
+    second = WsgiOAuth2Request.from_environ(_environ("Basic two"), URI, ImmutableMultiDict([("token", "b")]), NOT_GATED)
     assert set(vars(second)) == AUTHLIB_REQUEST_ATTRIBUTES | {"_form", "wait", "remote_addr"}
     assert second.client is None and second.auth_method is None
     assert second.headers["Authorization"] == "Basic two" and second.remote_addr == "198.51.100.7"
@@ -95,9 +105,14 @@ def test_our_introspection_endpoint_replaces_authlibs_token_lookup_step_whole():
     check_permission) to hand the request's ``wait`` down; authlib's version must still be exactly those steps."""
     source = inspect.getsource(IntrospectionEndpoint.authenticate_token)
     code = [line.strip() for line in source.split('"""')[-1].splitlines() if line.strip()]
-    assert code == ["self.check_params(request, client)", "token = self.query_token(",
-                    'request.form["token"], request.form.get("token_type_hint")', ")",
-                    "if token and self.check_permission(token, client, request):", "return token"]
+    assert code == [
+        "self.check_params(request, client)",
+        "token = self.query_token(",
+        'request.form["token"], request.form.get("token_type_hint")',
+        ")",
+        "if token and self.check_permission(token, client, request):",
+        "return token",
+    ]
     assert TokenIntrospectionEndpoint.authenticate_token is not IntrospectionEndpoint.authenticate_token
 
 
@@ -106,8 +121,11 @@ def test_granian_spawns_wsgi_workers_through_a_static_spawn_wsgi_worker():
     """``DrainingWorkerServer`` overrides it and calls granian's as ``Server._spawn_wsgi_worker(*args)``: it must
     be a static method (no self to pass), and the one ``serve`` picks for WSGI."""
     assert isinstance(inspect.getattr_static(Server, "_spawn_wsgi_worker"), staticmethod)
-    assert any("Interfaces.WSGI: self._spawn_wsgi_worker" in inspect.getsource(cls.serve)
-               for cls in Server.__mro__ if "serve" in vars(cls))
+    assert any(
+        "Interfaces.WSGI: self._spawn_wsgi_worker" in inspect.getsource(cls.serve)
+        for cls in Server.__mro__
+        if "serve" in vars(cls)
+    )
     assert DrainingWorkerServer.__mro__[1] is Server
 
 
@@ -168,5 +186,9 @@ def test_logging_walks_the_stack_only_while_srcfile_is_set():
 
 
 def _environ(authorization: str) -> dict:
-    return {"REQUEST_METHOD": "POST", "HTTP_AUTHORIZATION": authorization, "REMOTE_ADDR": "198.51.100.7",
-            "CONTENT_TYPE": "application/x-www-form-urlencoded"}
+    return {
+        "REQUEST_METHOD": "POST",
+        "HTTP_AUTHORIZATION": authorization,
+        "REMOTE_ADDR": "198.51.100.7",
+        "CONTENT_TYPE": "application/x-www-form-urlencoded",
+    }

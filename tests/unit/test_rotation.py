@@ -74,8 +74,7 @@ def test_rotating_an_integration_without_a_live_token_is_a_conflict(integration,
         getattr(lifecycle, verb)(integration.id)
 
 
-def test_rotate_with_grace_keeps_the_old_token_up_to_the_deadline_and_not_at_or_after_it(
-        integration, lifecycle, clock):
+def test_rotate_with_grace_keeps_the_old_token_up_to_the_deadline_and_not_at_or_after_it(integration, lifecycle, clock):
     old = lifecycle.generate(integration.id)
     start = clock.now()
     new = lifecycle.rotate_with_grace(integration.id, grace=2 * HOUR)
@@ -160,8 +159,12 @@ def test_new_tokens_carry_the_integrations_scopes_at_rotation(integration, lifec
 
 def test_every_lifecycle_action_bumps_the_integration_version(integration, lifecycle, clock):
     versions = [db.session.get(Integration, integration.id).version]
-    for action in (lambda: lifecycle.generate(integration.id), lambda: lifecycle.rotate_now(integration.id),
-                   lambda: lifecycle.rotate_with_grace(integration.id), lambda: lifecycle.expire_now(integration.id)):
+    for action in (
+        lambda: lifecycle.generate(integration.id),
+        lambda: lifecycle.rotate_now(integration.id),
+        lambda: lifecycle.rotate_with_grace(integration.id),
+        lambda: lifecycle.expire_now(integration.id),
+    ):
         action()  # all within the same second: the version must move even though updated_at does not
         db.session.expire_all()
         versions.append(db.session.get(Integration, integration.id).version)
@@ -173,8 +176,9 @@ def test_an_action_on_a_stale_version_is_a_conflict_and_changes_nothing(integrat
     stale = db.session.get(Integration, integration.id).version
     lifecycle.rotate_with_grace(integration.id)
     with pytest.raises(ConflictError):
-        integrations.rotate_now(OPERATOR, integration.id, policy=services.policy, now=clock.now(),
-                                expires_in=None, expected_version=stale)
+        integrations.rotate_now(
+            OPERATOR, integration.id, policy=services.policy, now=clock.now(), expires_in=None, expected_version=stale
+        )
     db.session.rollback()
     assert len(lifecycle.live_jtis(integration.id)) == 2
     assert lifecycle.is_live(old.record.jti)

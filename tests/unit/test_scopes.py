@@ -20,31 +20,37 @@ def test_catalogue_names_resource_dot_access_with_a_description_each():
         assert access in ("readonly", "write")
 
 
-@pytest.mark.parametrize("value", [
-    "contacts.readonly calendars.write",
-    ["contacts.readonly", "calendars.write"],
-    ("calendars.write", "contacts.readonly", "contacts.readonly"),
-    "  contacts.readonly\tcalendars.write\n",
-    ["contacts.readonly ", " calendars.write", ""],
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "contacts.readonly calendars.write",
+        ["contacts.readonly", "calendars.write"],
+        ("calendars.write", "contacts.readonly", "contacts.readonly"),
+        "  contacts.readonly\tcalendars.write\n",
+        ["contacts.readonly ", " calendars.write", ""],
+    ],
+)
 def test_parse_scopes_accepts_a_space_separated_string_or_a_list(value):
     assert parse_scopes(value) == {"contacts.readonly", "calendars.write"}
 
 
-@pytest.mark.parametrize(("value", "message"), [
-    (None, "at least one scope"),
-    ("", "at least one scope"),
-    ("   ", "at least one scope"),
-    ([], "at least one scope"),
-    ([""], "at least one scope"),
-    (5, "list of strings"),
-    ({"contacts.readonly": True}, "list of strings"),
-    (["contacts.readonly", 5], "list of strings"),
-    ("contacts.admin", "unknown scope: contacts.admin"),
-    ("CONTACTS.READONLY", "unknown scope"),
-    ("contacts.readonly openid", "unknown scope: 'openid'"),
-    ("contacts.readonly\x00", "unknown scope"),
-])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (None, "at least one scope"),
+        ("", "at least one scope"),
+        ("   ", "at least one scope"),
+        ([], "at least one scope"),
+        ([""], "at least one scope"),
+        (5, "list of strings"),
+        ({"contacts.readonly": True}, "list of strings"),
+        (["contacts.readonly", 5], "list of strings"),
+        ("contacts.admin", "unknown scope: contacts.admin"),
+        ("CONTACTS.READONLY", "unknown scope"),
+        ("contacts.readonly openid", "unknown scope: 'openid'"),
+        ("contacts.readonly\x00", "unknown scope"),
+    ],
+)
 def test_parse_scopes_refuses_bad_input_naming_the_field(value, message):
     with pytest.raises(InvalidInputError) as caught:
         parse_scopes(value, field="allowed_scopes")

@@ -96,10 +96,19 @@ def test_check_password_accepts_the_password_and_refuses_others():
     assert not check_password("", stored)
 
 
-@pytest.mark.parametrize("stored", [
-    "", "plain-text-password", "bcrypt$1$2$3$00$00", "scrypt$x$8$1$00$00", "scrypt$16384$8$1$zz$00",
-    "scrypt$16384$8$1$00", "$$$$$", "scrypt$3$8$1$00$00",  # n not a power of two
-])
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "",
+        "plain-text-password",
+        "bcrypt$1$2$3$00$00",
+        "scrypt$x$8$1$00$00",
+        "scrypt$16384$8$1$zz$00",
+        "scrypt$16384$8$1$00",
+        "$$$$$",
+        "scrypt$3$8$1$00$00",  # n not a power of two
+    ],
+)
 def test_check_password_of_a_malformed_stored_hash_is_false_not_an_error(stored):
     assert check_password("whatever", stored) is False
 

@@ -13,31 +13,44 @@ from authserver.webhooks.destinations import DestinationPolicy, DestinationRefus
 LOOPBACK_ALLOWED = DestinationPolicy(allow_http=True, allowed_networks=(ipaddress.ip_network("127.0.0.1/32"),))
 
 
-@pytest.mark.parametrize("url", [
-    "http://169.254.169.254/latest/meta-data/",   # cloud metadata (link-local)
-    "http://[fd00:ec2::254]/latest/meta-data/",   # AWS IPv6 metadata (unique local)
-    "http://10.0.0.1/hooks",
-    "http://172.16.5.4/hooks",
-    "http://192.168.1.10/hooks",
-    "http://[::ffff:10.0.0.1]/hooks",             # IPv4-mapped IPv6 is the IPv4 address
-    "http://100.64.0.1/hooks",                    # shared address space (carrier-grade NAT)
-    "http://127.0.0.2/hooks",                     # loopback, but not the allowed 127.0.0.1
-    "http://localhost./hooks",
-    "http://167772161/hooks",                     # 10.0.0.1 spelled as a number
-    "http://0.0.0.0/hooks",
-    "http://[::1]/hooks",
-    "http://224.0.0.1/hooks",                     # multicast
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/",  # cloud metadata (link-local)
+        "http://[fd00:ec2::254]/latest/meta-data/",  # AWS IPv6 metadata (unique local)
+        "http://10.0.0.1/hooks",
+        "http://172.16.5.4/hooks",
+        "http://192.168.1.10/hooks",
+        "http://[::ffff:10.0.0.1]/hooks",  # IPv4-mapped IPv6 is the IPv4 address
+        "http://100.64.0.1/hooks",  # shared address space (carrier-grade NAT)
+        "http://127.0.0.2/hooks",  # loopback, but not the allowed 127.0.0.1
+        "http://localhost./hooks",
+        "http://167772161/hooks",  # 10.0.0.1 spelled as a number
+        "http://0.0.0.0/hooks",
+        "http://[::1]/hooks",
+        "http://224.0.0.1/hooks",  # multicast
+    ],
+)
 def test_internal_addresses_are_refused(url):
     with pytest.raises(DestinationRefusedError) as refused:
         resolve(url, LOOPBACK_ALLOWED)
     assert refused.value.field == "url"
 
 
-@pytest.mark.parametrize("url", [
-    "ftp://127.0.0.1/hooks", "http://user:pw@127.0.0.1/hooks", "not a url", "https:///nohost", "", None,
-    "http://127.0.0.1:0/hooks", "http://127.0.0.1:99999/hooks", "http://127.0.0.1/ho oks",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://127.0.0.1/hooks",
+        "http://user:pw@127.0.0.1/hooks",
+        "not a url",
+        "https:///nohost",
+        "",
+        None,
+        "http://127.0.0.1:0/hooks",
+        "http://127.0.0.1:99999/hooks",
+        "http://127.0.0.1/ho oks",
+    ],
+)
 def test_malformed_urls_are_refused(url):
     with pytest.raises(DestinationRefusedError):
         resolve(url, LOOPBACK_ALLOWED)
@@ -90,22 +103,25 @@ def test_embedded_ipv4_addresses_are_unwrapped(address, inside):
     assert unwrapped == tuple(ipaddress.IPv4Address(item) for item in inside)
 
 
-@pytest.mark.parametrize("address", [
-    "64:ff9b::a9fe:a9fe",        # NAT64 of the metadata address
-    "64:ff9b::7f00:1",           # NAT64 of loopback
-    "64:ff9b::a00:1",            # NAT64 of 10.0.0.1
-    "64:ff9b:1::808:808",        # local-use NAT64 prefix: never global, whatever it carries
-    "2002:7f00:1::",             # 6to4 of loopback
-    "2002:a9fe:a9fe::1",         # 6to4 of metadata
-    "2002:c0a8:101::",           # 6to4 of 192.168.1.1
-    "2001:0:808:808::5601:5601",  # Teredo, client 169.254.169.254 (XOR-ed)
-    "::127.0.0.1",               # IPv4-compatible loopback
-    "::169.254.169.254",         # IPv4-compatible metadata
-    "::ffff:0:127.0.0.1",        # IPv4-translated loopback
-    "::ffff:100.64.0.1",         # IPv4-mapped shared address space
-    "3fff::1",                   # documentation (RFC 9637)
-    "fec0::1",                   # site-local (deprecated)
-])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b::a9fe:a9fe",  # NAT64 of the metadata address
+        "64:ff9b::7f00:1",  # NAT64 of loopback
+        "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+        "64:ff9b:1::808:808",  # local-use NAT64 prefix: never global, whatever it carries
+        "2002:7f00:1::",  # 6to4 of loopback
+        "2002:a9fe:a9fe::1",  # 6to4 of metadata
+        "2002:c0a8:101::",  # 6to4 of 192.168.1.1
+        "2001:0:808:808::5601:5601",  # Teredo, client 169.254.169.254 (XOR-ed)
+        "::127.0.0.1",  # IPv4-compatible loopback
+        "::169.254.169.254",  # IPv4-compatible metadata
+        "::ffff:0:127.0.0.1",  # IPv4-translated loopback
+        "::ffff:100.64.0.1",  # IPv4-mapped shared address space
+        "3fff::1",  # documentation (RFC 9637)
+        "fec0::1",  # site-local (deprecated)
+    ],
+)
 def test_an_ipv6_address_is_refused_when_it_or_the_ipv4_inside_it_is_internal(address):
     assert not DestinationPolicy().is_allowed_address(ipaddress.ip_address(address))
     with pytest.raises(DestinationRefusedError) as refused:
@@ -129,6 +145,7 @@ def test_allowing_an_ipv4_address_does_not_allow_a_gateway_spelling_of_it(addres
 @pytest.mark.parametrize("resolved", ["64:ff9b::a9fe:a9fe", "2002:a9fe:a9fe::", "::ffff:0:a9fe:a9fe"])
 def test_a_name_resolving_to_an_embedded_internal_address_is_refused_at_delivery(monkeypatch, resolved):
     """The same rule holds for what DNS answers (checked again before each attempt), not only for literals."""
+
     def getaddrinfo(host, port, *args, **kwargs):
         assert host == "hooks.example.com"
         return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (resolved, port, 0, 0))]

@@ -43,8 +43,11 @@ def test_v1_hmac_signatures_verify_with_the_reference_library(tmp_path):
     sealed = keys.seal(secret)
     assert secret not in sealed and keys.unseal(sealed) == secret
     now = int(time.time())
-    headers = {"webhook-id": "msg_2", "webhook-timestamp": str(now),
-               "webhook-signature": keys.signature("hmac", sealed, "msg_2", now, BODY)}
+    headers = {
+        "webhook-id": "msg_2",
+        "webhook-timestamp": str(now),
+        "webhook-signature": keys.signature("hmac", sealed, "msg_2", now, BODY),
+    }
     assert Webhook(secret).verify(BODY, headers)["type"] == "token.revoked"
     assert hmac_signature(secret, signed_content("msg_2", now, BODY)) == headers["webhook-signature"]
 

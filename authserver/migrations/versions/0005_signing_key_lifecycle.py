@@ -13,31 +13,31 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0005'
-down_revision = '0004'
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('signing_keys', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('signs_from', sa.DateTime(), nullable=True))
-        batch_op.add_column(sa.Column('revoked_at', sa.DateTime(), nullable=True))
+    with op.batch_alter_table("signing_keys", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("signs_from", sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column("revoked_at", sa.DateTime(), nullable=True))
     op.execute("UPDATE signing_keys SET signs_from = created_at")
-    with op.batch_alter_table('signing_keys', schema=None) as batch_op:
-        batch_op.alter_column('signs_from', existing_type=sa.DateTime(), nullable=False)
+    with op.batch_alter_table("signing_keys", schema=None) as batch_op:
+        batch_op.alter_column("signs_from", existing_type=sa.DateTime(), nullable=False)
 
-    with op.batch_alter_table('token_events', schema=None) as batch_op:
-        batch_op.alter_column('account_id', existing_type=sa.String(length=40), nullable=True)
-        batch_op.alter_column('integration_id', existing_type=sa.String(length=40), nullable=True)
+    with op.batch_alter_table("token_events", schema=None) as batch_op:
+        batch_op.alter_column("account_id", existing_type=sa.String(length=40), nullable=True)
+        batch_op.alter_column("integration_id", existing_type=sa.String(length=40), nullable=True)
 
 
 def downgrade() -> None:
     op.execute("DELETE FROM token_events WHERE account_id IS NULL OR integration_id IS NULL")
-    with op.batch_alter_table('token_events', schema=None) as batch_op:
-        batch_op.alter_column('integration_id', existing_type=sa.String(length=40), nullable=False)
-        batch_op.alter_column('account_id', existing_type=sa.String(length=40), nullable=False)
+    with op.batch_alter_table("token_events", schema=None) as batch_op:
+        batch_op.alter_column("integration_id", existing_type=sa.String(length=40), nullable=False)
+        batch_op.alter_column("account_id", existing_type=sa.String(length=40), nullable=False)
 
-    with op.batch_alter_table('signing_keys', schema=None) as batch_op:
-        batch_op.drop_column('revoked_at')
-        batch_op.drop_column('signs_from')
+    with op.batch_alter_table("signing_keys", schema=None) as batch_op:
+        batch_op.drop_column("revoked_at")
+        batch_op.drop_column("signs_from")

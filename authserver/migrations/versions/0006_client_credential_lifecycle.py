@@ -12,25 +12,25 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0006'
-down_revision = '0005'
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('api_clients', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('previous_secret_digest', sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column('previous_secret_expires_at', sa.DateTime(), nullable=True))
-        batch_op.add_column(sa.Column('secret_rotated_at', sa.DateTime(), nullable=True))
-        batch_op.add_column(sa.Column('last_used_at', sa.DateTime(), nullable=True))
-        batch_op.add_column(sa.Column('deleted_at', sa.DateTime(), nullable=True))
+    with op.batch_alter_table("api_clients", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("previous_secret_digest", sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column("previous_secret_expires_at", sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column("secret_rotated_at", sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column("last_used_at", sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column("deleted_at", sa.DateTime(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('api_clients', schema=None) as batch_op:
-        batch_op.drop_column('deleted_at')
-        batch_op.drop_column('last_used_at')
-        batch_op.drop_column('secret_rotated_at')
-        batch_op.drop_column('previous_secret_expires_at')
-        batch_op.drop_column('previous_secret_digest')
+    with op.batch_alter_table("api_clients", schema=None) as batch_op:
+        batch_op.drop_column("deleted_at")
+        batch_op.drop_column("last_used_at")
+        batch_op.drop_column("secret_rotated_at")
+        batch_op.drop_column("previous_secret_expires_at")
+        batch_op.drop_column("previous_secret_digest")

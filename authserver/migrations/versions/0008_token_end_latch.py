@@ -13,17 +13,17 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0008'
-down_revision = '0007'
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('access_tokens', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('ended_at', sa.DateTime(), nullable=True))
+    with op.batch_alter_table("access_tokens", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("ended_at", sa.DateTime(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('access_tokens', schema=None) as batch_op:
-        batch_op.drop_column('ended_at')
+    with op.batch_alter_table("access_tokens", schema=None) as batch_op:
+        batch_op.drop_column("ended_at")

@@ -29,8 +29,16 @@ async def judge(guard: Guard, authorization: str | None, scope: str | None, *, t
 
 
 class ProtectedASGI:
-    def __init__(self, app, guard: Guard, *, routes: RouteTable | None = None, scope: str | None = None,
-                 public: tuple[str, ...] = (), protect_all: bool = True) -> None:
+    def __init__(
+        self,
+        app,
+        guard: Guard,
+        *,
+        routes: RouteTable | None = None,
+        scope: str | None = None,
+        public: tuple[str, ...] = (),
+        protect_all: bool = True,
+    ) -> None:
         self.app = app
         self.guard = guard
         self.routes = routes
@@ -60,8 +68,12 @@ class ProtectedASGI:
                 needed = self.routes.scope_for(scope.get("method", "GET"), path)
                 if needed is NO_RULE:
                     raise NoRouteError()
-            grant = await judge(self.guard, raw.decode("latin-1") if raw is not None else None, needed,
-                                token_elsewhere=has_query_token(scope.get("query_string", b"")))
+            grant = await judge(
+                self.guard,
+                raw.decode("latin-1") if raw is not None else None,
+                needed,
+                token_elsewhere=has_query_token(scope.get("query_string", b"")),
+            )
         except BearerError as error:
             return await send_refusal(send, self.guard, error)
         scope.setdefault("state", {})[GRANT_KEY] = grant

@@ -20,8 +20,15 @@ class UnavailableError(Exception):
 
 
 class AuthServerClient:
-    def __init__(self, issuer: str, client_id: str, client_secret: str, *, timeout: float,
-                 user_agent: str = "authserver-resource/0.1") -> None:
+    def __init__(
+        self,
+        issuer: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        timeout: float,
+        user_agent: str = "authserver-resource/0.1",
+    ) -> None:
         self.issuer = issuer
         self.user_agent = user_agent
         self.timeout = timeout
@@ -40,8 +47,14 @@ class AuthServerClient:
 
     def _call(self, method: str, url: str, *, timeout: float | None = None, auth: bool = True, **kwargs) -> dict:
         try:
-            response = self._session().request(method, url, auth=self._auth if auth else None,
-                                               timeout=timeout or self.timeout, allow_redirects=False, **kwargs)
+            response = self._session().request(
+                method,
+                url,
+                auth=self._auth if auth else None,
+                timeout=timeout or self.timeout,
+                allow_redirects=False,
+                **kwargs,
+            )
         except requests.RequestException as exc:
             raise UnavailableError(f"{method} {url}: {exc.__class__.__name__}") from None
         if response.status_code >= 400:
@@ -84,8 +97,9 @@ class AuthServerClient:
     # -- calls -------------------------------------------------------------------------------------------
     def introspect(self, token: str) -> dict:
         """RFC 7662 section 2.1, authenticated as this resource service."""
-        return self._call("POST", self.endpoint("introspection_endpoint"),
-                          data={"token": token, "token_type_hint": "access_token"})
+        return self._call(
+            "POST", self.endpoint("introspection_endpoint"), data={"token": token, "token_type_hint": "access_token"}
+        )
 
     def jwks(self) -> dict:
         return self._call("GET", self.endpoint("jwks_uri"), auth=False)
@@ -95,8 +109,12 @@ class AuthServerClient:
 
     def events_after(self, cursor: int, wait: float) -> dict:
         """Long poll: returns as soon as an event after ``cursor`` is committed, or after ``wait`` seconds."""
-        return self._call("GET", self.endpoint("token_events_endpoint", "/oauth/events"),
-                          params={"after": cursor, "wait": f"{wait:g}"}, timeout=wait + self.timeout)
+        return self._call(
+            "GET",
+            self.endpoint("token_events_endpoint", "/oauth/events"),
+            params={"after": cursor, "wait": f"{wait:g}"},
+            timeout=wait + self.timeout,
+        )
 
     def report_usage(self, uses: list[dict]) -> None:
         self._call("POST", self.endpoint("token_usage_endpoint", "/oauth/usage"), json={"uses": uses})

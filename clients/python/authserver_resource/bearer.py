@@ -48,8 +48,11 @@ class BearerError(Exception):
         return {"WWW-Authenticate": self.challenge(realm, resource_metadata)}
 
     def body(self) -> dict:
-        body = {"error": self.error, "error_description": self.description} if self.error else {
-            "error_description": self.description}
+        body = (
+            {"error": self.error, "error_description": self.description}
+            if self.error
+            else {"error_description": self.description}
+        )
         body.update(self.attributes)
         return body
 

@@ -36,8 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("--routes", metavar="FILE", help="METHOD PATH-PREFIX SCOPE per line; unmatched: 403")
     gate.add_argument("--mode", choices=MODES, default="introspection")
     gate.add_argument("--resource", metavar="URI", default="", help="this service's resource identifier (RFC 8707)")
-    gate.add_argument("--audience", metavar="URI", default=DEFAULT_AUDIENCE,
-                      help="the authorization server's default audience (AUTHSERVER_AUDIENCE)")
+    gate.add_argument(
+        "--audience",
+        metavar="URI",
+        default=DEFAULT_AUDIENCE,
+        help="the authorization server's default audience (AUTHSERVER_AUDIENCE)",
+    )
     return parser
 
 
@@ -48,8 +52,14 @@ def main(argv: list[str] | None = None) -> None:
         with open(args.client_secret_file, encoding="utf-8") as handle:
             secret = handle.read().strip()
         routes = RouteTable.load(args.routes) if args.routes else None
-        settings = Settings(issuer=args.authserver, client_id=args.client_id, client_secret=secret, mode=args.mode,
-                            resource=args.resource, audience=args.audience)
+        settings = Settings(
+            issuer=args.authserver,
+            client_id=args.client_id,
+            client_secret=secret,
+            mode=args.mode,
+            resource=args.resource,
+            audience=args.audience,
+        )
     except (OSError, RoutesError, SettingsError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

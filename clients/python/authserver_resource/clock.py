@@ -38,4 +38,3 @@ class OffsetFileClock:
         except (OSError, ValueError):
             self._offset = 0.0
         return time.time() + self._offset
-

@@ -82,8 +82,9 @@ def is_current(*, iat: int, nbf: int | None, exp: int, now: float) -> bool:
 KeyLookup = Callable[[str], tuple[str, object] | None]
 
 
-def read_access_token(token: object, *, issuer: str, audience: str | Collection[str],
-                      key_for: KeyLookup) -> AccessTokenClaims:
+def read_access_token(
+    token: object, *, issuer: str, audience: str | Collection[str], key_for: KeyLookup
+) -> AccessTokenClaims:
     """Split, decode and verify ``token``; its claims, or ``TokenRefusedError``. ``aud`` must name ``audience``, or
     one of them when several are given (a service's own resource, or the default audience: RFC 8707). Time is not
     judged here (see ``AccessTokenClaims.is_current``). Exceptions raised by ``key_for`` (e.g. a JWKS that cannot be
@@ -171,8 +172,11 @@ def _check_claims(payload: dict, *, issuer: str, audience: str | Collection[str]
     aud = payload.get("aud")
     accepted = (audience,) if isinstance(audience, str) else tuple(audience)
     audiences = [aud] if isinstance(aud, str) else aud
-    if not isinstance(audiences, list) or not all(isinstance(item, str) for item in audiences) \
-            or not any(item in accepted for item in audiences):
+    if (
+        not isinstance(audiences, list)
+        or not all(isinstance(item, str) for item in audiences)
+        or not any(item in accepted for item in audiences)
+    ):
         raise TokenRefusedError("wrong audience")
     texts = [payload.get(name) for name in _TEXT_CLAIMS]
     if not all(isinstance(value, str) and value for value in texts):
@@ -180,8 +184,19 @@ def _check_claims(payload: dict, *, issuer: str, audience: str | Collection[str]
     exp, iat = _numeric_date(payload, "exp"), _numeric_date(payload, "iat")
     nbf = _numeric_date(payload, "nbf") if "nbf" in payload else None
     jti, sub, client_id, account_id, scope = texts
-    return AccessTokenClaims(jti=jti, sub=sub, client_id=client_id, account_id=account_id, scope=scope, exp=exp,
-                             iat=iat, aud=aud, iss=iss, nbf=nbf, kid=kid)
+    return AccessTokenClaims(
+        jti=jti,
+        sub=sub,
+        client_id=client_id,
+        account_id=account_id,
+        scope=scope,
+        exp=exp,
+        iat=iat,
+        aud=aud,
+        iss=iss,
+        nbf=nbf,
+        kid=kid,
+    )
 
 
 def _numeric_date(payload: dict, name: str) -> int:

@@ -31,8 +31,9 @@ class EndLatch:
             if key in self._ended:
                 return
             self._ended[key] = now
-            while self._ended and (len(self._ended) > self.max_entries
-                                   or now - next(iter(self._ended.values())) > self.retention):
+            while self._ended and (
+                len(self._ended) > self.max_entries or now - next(iter(self._ended.values())) > self.retention
+            ):
                 self._ended.popitem(last=False)
 
     def has_ended(self, key: bytes | str) -> bool:

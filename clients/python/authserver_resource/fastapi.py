@@ -31,8 +31,12 @@ class Requires:
 
     async def __call__(self, request: Request) -> Grant:
         self.guard.start()
-        return await judge(self.guard, request.headers.get("authorization"), self.scope,
-                           token_elsewhere=has_query_token(request.scope.get("query_string", b"")))
+        return await judge(
+            self.guard,
+            request.headers.get("authorization"),
+            self.scope,
+            token_elsewhere=has_query_token(request.scope.get("query_string", b"")),
+        )
 
 
 def install(app, guard: Guard) -> None:

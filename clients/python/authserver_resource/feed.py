@@ -64,8 +64,7 @@ class StateUpdates:
             self.state.token_revoked(str(event["jti"]), float(event["exp"]))
         elif kind == TOKEN_ENDS:
             ends_at = event.get("ends_at")
-            self.state.token_ends(str(event["jti"]), None if ends_at is None else float(ends_at),
-                                  float(event["exp"]))
+            self.state.token_ends(str(event["jti"]), None if ends_at is None else float(ends_at), float(event["exp"]))
         elif kind == INTEGRATION_CHANGED:
             self.state.integration_changed(event)
         elif kind == KEY_REVOKED:
@@ -107,8 +106,12 @@ class FeedFollower(BackgroundLoop):
 
     def status(self) -> dict:
         age = None if self._last_ok is None else round(time.monotonic() - self._last_ok, 3)
-        return {"live": self.is_live(), "cursor": self.cursor, "seconds_since_last_answer": age,
-                "events_applied": self.events_applied}
+        return {
+            "live": self.is_live(),
+            "cursor": self.cursor,
+            "seconds_since_last_answer": age,
+            "events_applied": self.events_applied,
+        }
 
     # -- the loop ---------------------------------------------------------------------------------------
     def run(self) -> None:

@@ -73,8 +73,7 @@ class FlaskResource:
         start with the first protected request (in each worker of a pre-fork server); else call ``guard.start()``."""
         self._guard = guard
         app.extensions[EXTENSION] = GuardProtector(guard, autostart=autostart)
-        app.add_url_rule(guard.metadata_path, "oauth_protected_resource", lambda: _metadata(guard),
-                         methods=["GET"])
+        app.add_url_rule(guard.metadata_path, "oauth_protected_resource", lambda: _metadata(guard), methods=["GET"])
 
     def require(self, scope: str | None = None):
         """Protect a view: a valid token, and ``scope`` if given. The grant is then ``current_grant()``."""

@@ -28,8 +28,15 @@ log = logging.getLogger("authserver_resource.gate")
 CHECK_PATH = "/check"
 
 
-def decide(guard: Guard, routes: RouteTable | None, *, method: str, uri: str, authorization: str | None,
-           required_scope: str | None) -> tuple[int, list[tuple[str, str]], bytes]:
+def decide(
+    guard: Guard,
+    routes: RouteTable | None,
+    *,
+    method: str,
+    uri: str,
+    authorization: str | None,
+    required_scope: str | None,
+) -> tuple[int, list[tuple[str, str]], bytes]:
     """The gate's answer for one original request: (status, headers, body)."""
     try:
         if required_scope is not None:
@@ -44,8 +51,12 @@ def decide(guard: Guard, routes: RouteTable | None, *, method: str, uri: str, au
         grant = guard.check(authorization, scope, token_elsewhere=has_query_token(query))
     except BearerError as error:
         return error.render(guard.settings.realm, guard.resource_metadata_url)
-    headers = [("X-Authserver-Account", grant.account_id), ("X-Authserver-Integration", grant.integration_id),
-               ("X-Authserver-Scopes", " ".join(sorted(grant.scopes))), ("Cache-Control", "no-store")]
+    headers = [
+        ("X-Authserver-Account", grant.account_id),
+        ("X-Authserver-Integration", grant.integration_id),
+        ("X-Authserver-Scopes", " ".join(sorted(grant.scopes))),
+        ("Cache-Control", "no-store"),
+    ]
     return 200, headers, b""
 
 
@@ -59,8 +70,7 @@ class GateHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - the http.server contract
         path = self.path.split("?", 1)[0]
         if path == self.guard.metadata_path:
-            return self._answer(200, [("Content-Type", "application/json")],
-                                json.dumps(self.guard.metadata()).encode())
+            return self._answer(200, [("Content-Type", "application/json")], json.dumps(self.guard.metadata()).encode())
         if path == "/healthz":
             ready = self.guard.is_ready()
             body = self.guard.status() | {"status": "ok" if ready else "degraded"}
@@ -76,10 +86,15 @@ class GateHandler(BaseHTTPRequestHandler):
         method = headers.get("X-Original-Method") or headers.get("X-Forwarded-Method")
         uri = headers.get("X-Original-URI") or headers.get("X-Forwarded-Uri")
         if uri is None and self.path.startswith(CHECK_PATH + "/"):  # Envoy ext_authz: path_prefix /check
-            uri, method = self.path[len(CHECK_PATH):], method or self.command
-        status, answer, body = decide(self.guard, self.routes, method=method or "GET", uri=uri or "",
-                                      authorization=headers.get("Authorization"),
-                                      required_scope=headers.get("X-Required-Scope"))
+            uri, method = self.path[len(CHECK_PATH) :], method or self.command
+        status, answer, body = decide(
+            self.guard,
+            self.routes,
+            method=method or "GET",
+            uri=uri or "",
+            authorization=headers.get("Authorization"),
+            required_scope=headers.get("X-Required-Scope"),
+        )
         self._answer(status, answer, body)
 
     def _answer(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
@@ -105,8 +120,11 @@ def serve(guard: Guard, routes: RouteTable | None, host: str, port: int) -> None
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     guard.start()
-    print(f"authserver-resource gate listening on http://{host}:{server.server_address[1]} "
-          f"({guard.mode} mode, authorization server {guard.link.issuer})", flush=True)
+    print(
+        f"authserver-resource gate listening on http://{host}:{server.server_address[1]} "
+        f"({guard.mode} mode, authorization server {guard.link.issuer})",
+        flush=True,
+    )
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     try:
         server.serve_forever(poll_interval=0.2)

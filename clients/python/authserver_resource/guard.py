@@ -36,8 +36,13 @@ class Guard:
         self.mode = settings.mode
         self.clock = clock or SystemClock()
         self.scopes: set[str] = set(settings.scopes_supported)
-        self.link = AuthServerClient(settings.issuer, settings.client_id, settings.client_secret,
-                                     timeout=settings.http_timeout, user_agent=settings.user_agent)
+        self.link = AuthServerClient(
+            settings.issuer,
+            settings.client_id,
+            settings.client_secret,
+            timeout=settings.http_timeout,
+            user_agent=settings.user_agent,
+        )
         self.usage = UsageReporter(self.link, interval=settings.usage_interval)
         self.cache: IntrospectionCache | None = None
         self.state: RevocationState | None = None
@@ -45,16 +50,19 @@ class Guard:
         if settings.mode == "local":
             self.state = RevocationState()
             self.keys = KeySet(self.link.jwks, refetch_interval=settings.jwks_refetch_interval)
-            self.feed = FeedFollower(self.link, StateUpdates(self.state, self.keys), self.clock,
-                                     wait=settings.feed_wait)
+            self.feed = FeedFollower(
+                self.link, StateUpdates(self.state, self.keys), self.clock, wait=settings.feed_wait
+            )
             verifier = JWTVerifier(self.keys, issuer=self.link.issuer, audience=settings.audiences)
             self.validator: LocalJWTValidator | IntrospectionValidator = LocalJWTValidator(
-                verifier, self.state, self.feed, self.clock, max_staleness=settings.cache_ttl, on_verdict=on_verdict)
+                verifier, self.state, self.feed, self.clock, max_staleness=settings.cache_ttl, on_verdict=on_verdict
+            )
         else:
             self.cache = IntrospectionCache(settings.cache_ttl, settings.negative_cache_ttl)
             self.feed = FeedFollower(self.link, CacheInvalidation(self.cache), self.clock, wait=settings.feed_wait)
-            self.validator = IntrospectionValidator(self.link, self.cache, self.feed, self.clock,
-                                                    audiences=settings.audiences, on_verdict=on_verdict)
+            self.validator = IntrospectionValidator(
+                self.link, self.cache, self.feed, self.clock, audiences=settings.audiences, on_verdict=on_verdict
+            )
         self._started = False
         self._start_lock = threading.Lock()
         self.resource_metadata_url = metadata_url(settings.resource)
@@ -67,8 +75,9 @@ class Guard:
         token = token_from_header(authorization, token_elsewhere=token_elsewhere)
         return self.admit(self.validator.judge(token), scope)
 
-    def check_quick(self, authorization: str | None, scope: str | None = None, *,
-                    token_elsewhere: bool = False) -> Grant | None:
+    def check_quick(
+        self, authorization: str | None, scope: str | None = None, *, token_elsewhere: bool = False
+    ) -> Grant | None:
         """Like ``check`` when the verdict needs no network call; None means "call ``check`` off the event loop"."""
         token = token_from_header(authorization, token_elsewhere=token_elsewhere)
         judgement = self.validator.quick(token)

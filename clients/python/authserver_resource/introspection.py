@@ -20,8 +20,16 @@ log = logging.getLogger("authserver_resource")
 
 
 class IntrospectionValidator:
-    def __init__(self, link: AuthServerClient, cache: IntrospectionCache, feed, clock, *,
-                 audiences: tuple[str, ...], on_verdict=None) -> None:
+    def __init__(
+        self,
+        link: AuthServerClient,
+        cache: IntrospectionCache,
+        feed,
+        clock,
+        *,
+        audiences: tuple[str, ...],
+        on_verdict=None,
+    ) -> None:
         self.link = link
         self.cache = cache
         self.feed = feed
@@ -80,14 +88,21 @@ class IntrospectionValidator:
             return None
         aud = answer.get("aud")
         audiences = aud if isinstance(aud, list) else [aud]
-        if not any(item in self.audiences for item in audiences) \
-                or answer.get("iss", self.link.issuer) != self.link.issuer:
+        if (
+            not any(item in self.audiences for item in audiences)
+            or answer.get("iss", self.link.issuer) != self.link.issuer
+        ):
             return None
         fields = [answer.get(name) for name in ("jti", "account_id", "integration_id", "scope")]
         exp = answer.get("exp")
         if not all(isinstance(value, str) and value for value in fields) or type(exp) is not int:
             return None
         jti, account_id, integration_id, scope = fields
-        return Grant(jti=jti, account_id=account_id, integration_id=integration_id,
-                     client_id=str(answer.get("client_id", integration_id)), scopes=frozenset(scope.split()),
-                     exp=float(exp))
+        return Grant(
+            jti=jti,
+            account_id=account_id,
+            integration_id=integration_id,
+            client_id=str(answer.get("client_id", integration_id)),
+            scopes=frozenset(scope.split()),
+            exp=float(exp),
+        )

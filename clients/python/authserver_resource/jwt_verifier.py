@@ -73,9 +73,17 @@ class JWTVerifier:
             claims = read_access_token(token, issuer=self.issuer, audience=self.audience, key_for=self._key_for)
         except TokenRefusedError:
             return None
-        return AccessClaims(jti=claims.jti, integration_id=claims.sub, account_id=claims.account_id,
-                            client_id=claims.client_id, scopes=frozenset(claims.scope.split()), exp=claims.exp,
-                            iat=claims.iat, nbf=claims.nbf, kid=claims.kid)
+        return AccessClaims(
+            jti=claims.jti,
+            integration_id=claims.sub,
+            account_id=claims.account_id,
+            client_id=claims.client_id,
+            scopes=frozenset(claims.scope.split()),
+            exp=claims.exp,
+            iat=claims.iat,
+            nbf=claims.nbf,
+            kid=claims.kid,
+        )
 
     def _key_for(self, kid: str) -> tuple[str, object] | None:
         """Raises ``UnavailableError`` when the JWKS cannot tell (see ``KeySet.key_for``)."""

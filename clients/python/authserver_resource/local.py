@@ -21,8 +21,16 @@ from .revocation_state import RevocationState
 
 
 class LocalJWTValidator:
-    def __init__(self, verifier: JWTVerifier, state: RevocationState, feed: FeedFollower, clock, *,
-                 max_staleness: float, on_verdict=None) -> None:
+    def __init__(
+        self,
+        verifier: JWTVerifier,
+        state: RevocationState,
+        feed: FeedFollower,
+        clock,
+        *,
+        max_staleness: float,
+        on_verdict=None,
+    ) -> None:
         self.verifier = verifier
         self.state = state
         self.feed = feed
@@ -59,14 +67,27 @@ class LocalJWTValidator:
         if not self.feed.is_fresh(self.max_staleness):
             raise TemporarilyUnavailableError()
         self.on_verdict("local")
-        verdict = self.state.live_scopes(jti=claims.jti, integration_id=claims.integration_id,
-                                         account_id=claims.account_id, token_scopes=claims.scopes, now=now,
-                                         kid=claims.kid)
+        verdict = self.state.live_scopes(
+            jti=claims.jti,
+            integration_id=claims.integration_id,
+            account_id=claims.account_id,
+            token_scopes=claims.scopes,
+            now=now,
+            kid=claims.kid,
+        )
         if verdict is None:
             scheduled_end = self.state.scheduled_end(claims.jti)
             if scheduled_end is not None and now >= scheduled_end:
                 self.ended.latch(key)
             return Judgement(None)
         scopes, deadline = verdict
-        return Judgement(Grant(jti=claims.jti, account_id=claims.account_id, integration_id=claims.integration_id,
-                               client_id=claims.client_id, scopes=scopes, exp=min(float(claims.exp), deadline)))
+        return Judgement(
+            Grant(
+                jti=claims.jti,
+                account_id=claims.account_id,
+                integration_id=claims.integration_id,
+                client_id=claims.client_id,
+                scopes=scopes,
+                exp=min(float(claims.exp), deadline),
+            )
+        )

@@ -16,7 +16,8 @@ WITHHELD = "[token withheld]"
 _TOKEN_LIKE = re.compile(
     r"eyJ[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*){0,2}"  # a compact JWS, or the first part(s) of one
     r"|v1_[A-Za-z0-9_-]{20,}"  # a v1 API key
-    r"|(?<=access_token=)[^&\s\"']+")  # RFC 6750 §2.3's query parameter, whatever its value looks like
+    r"|(?<=access_token=)[^&\s\"']+"
+)  # RFC 6750 §2.3's query parameter, whatever its value looks like
 
 
 def redact(text: str) -> str:

@@ -32,8 +32,16 @@ class RevocationState:
         self._lock = threading.Lock()
 
     # -- the verdict ------------------------------------------------------------------------------------
-    def live_scopes(self, *, jti: str, integration_id: str, account_id: str, token_scopes: frozenset[str],
-                    now: float, kid: str | None = None) -> tuple[frozenset[str], float] | None:
+    def live_scopes(
+        self,
+        *,
+        jti: str,
+        integration_id: str,
+        account_id: str,
+        token_scopes: frozenset[str],
+        now: float,
+        kid: str | None = None,
+    ) -> tuple[frozenset[str], float] | None:
         """(effective scopes, effective end) for a live token, or None if it must be refused."""
         if self._bound_account is not None and account_id != self._bound_account:
             return None
@@ -97,10 +105,17 @@ class RevocationState:
             self._ends_at = {jti: end for jti, end in self._ends_at.items() if end[1] > now}
 
     def counts(self) -> dict:
-        return {"revoked": len(self._revoked), "ending": len(self._ends_at), "integrations": len(self._integrations),
-                "revoked_keys": len(self._revoked_keys)}
+        return {
+            "revoked": len(self._revoked),
+            "ending": len(self._ends_at),
+            "integrations": len(self._integrations),
+            "revoked_keys": len(self._revoked_keys),
+        }
 
 
 def _integration(item: dict) -> IntegrationState:
-    return IntegrationState(account_id=item.get("account_id"), scopes=frozenset(item.get("scopes") or ()),
-                            status=str(item.get("status", "active")))
+    return IntegrationState(
+        account_id=item.get("account_id"),
+        scopes=frozenset(item.get("scopes") or ()),
+        status=str(item.get("status", "active")),
+    )

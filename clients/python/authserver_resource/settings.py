@@ -52,8 +52,10 @@ class Settings:
         return (self.resource,) if self.resource == self.audience else (self.resource, self.audience)
 
     def __repr__(self) -> str:  # the secret never reaches a log line or a traceback
-        return f"Settings(issuer={self.issuer!r}, client_id={self.client_id!r}, mode={self.mode!r}, " \
-               f"resource={self.resource!r})"
+        return (
+            f"Settings(issuer={self.issuer!r}, client_id={self.client_id!r}, mode={self.mode!r}, "
+            f"resource={self.resource!r})"
+        )
 
 
 def validate(settings: Settings) -> None:
@@ -71,8 +73,14 @@ def validate(settings: Settings) -> None:
     resource = urlsplit(settings.resource)
     if resource.scheme not in ("http", "https") or not resource.netloc or resource.query or resource.fragment:
         raise SettingsError("the resource must be an absolute http(s) URI without query or fragment (RFC 8707)")
-    for name, low, high in (("cache_ttl", 0, 300), ("negative_cache_ttl", 0, 60), ("jwks_refetch_interval", 0.1, 3600),
-                            ("usage_interval", 0.1, 300), ("feed_wait", 1, 25), ("http_timeout", 0.1, 60)):
+    for name, low, high in (
+        ("cache_ttl", 0, 300),
+        ("negative_cache_ttl", 0, 60),
+        ("jwks_refetch_interval", 0.1, 3600),
+        ("usage_interval", 0.1, 300),
+        ("feed_wait", 1, 25),
+        ("http_timeout", 0.1, 60),
+    ):
         value = getattr(settings, name)
         if not low <= value <= high:
             raise SettingsError(f"{name} must be between {low:g} and {high:g}")

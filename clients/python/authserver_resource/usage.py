@@ -74,11 +74,20 @@ class UsageReporter(BackgroundLoop):
             pending, self._pending = self._pending, {}
         items = list(pending.items())
         for start in range(0, len(items), MAX_BATCH):
-            batch = items[start:start + MAX_BATCH]
+            batch = items[start : start + MAX_BATCH]
             try:
-                self.link.report_usage([{"jti": jti, "count": uses.count, "last_used_at": _iso(uses.last),
-                                         "scopes": uses.scopes, "introspected": uses.introspected}
-                                        for jti, uses in batch])
+                self.link.report_usage(
+                    [
+                        {
+                            "jti": jti,
+                            "count": uses.count,
+                            "last_used_at": _iso(uses.last),
+                            "scopes": uses.scopes,
+                            "introspected": uses.introspected,
+                        }
+                        for jti, uses in batch
+                    ]
+                )
                 self.reported += sum(uses.count for _, uses in batch)
             except UnavailableError as exc:
                 log.warning("usage report failed (%s); will retry", exc)

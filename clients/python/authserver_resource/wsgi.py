@@ -17,8 +17,15 @@ GRANT_KEY = "authserver.grant"
 
 
 class ProtectedWSGI:
-    def __init__(self, app, guard: Guard, *, routes: RouteTable | None = None, scope: str | None = None,
-                 public: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        app,
+        guard: Guard,
+        *,
+        routes: RouteTable | None = None,
+        scope: str | None = None,
+        public: tuple[str, ...] = (),
+    ) -> None:
         self.app = app
         self.guard = guard
         self.routes = routes
@@ -40,8 +47,11 @@ class ProtectedWSGI:
                 scope = self.routes.scope_for(environ.get("REQUEST_METHOD", "GET"), path)
                 if scope is NO_RULE:
                     raise NoRouteError()
-            environ[GRANT_KEY] = self.guard.check(environ.get("HTTP_AUTHORIZATION"), scope,
-                                                   token_elsewhere=has_query_token(environ.get("QUERY_STRING", "")))
+            environ[GRANT_KEY] = self.guard.check(
+                environ.get("HTTP_AUTHORIZATION"),
+                scope,
+                token_elsewhere=has_query_token(environ.get("QUERY_STRING", "")),
+            )
         except BearerError as error:
             status, headers, body = error.render(self.guard.settings.realm, self.guard.resource_metadata_url)
             start_response(f"{status} {_REASONS[status]}", headers)
@@ -54,7 +64,8 @@ _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden"
 
 def _json(start_response, status: int, body: dict):
     data = json.dumps(body).encode()
-    start_response(f"{status} {_REASONS[status]}", [("Content-Type", "application/json"),
-                                                     ("Content-Length", str(len(data))),
-                                                     ("Cache-Control", "max-age=300")])
+    start_response(
+        f"{status} {_REASONS[status]}",
+        [("Content-Type", "application/json"), ("Content-Length", str(len(data))), ("Cache-Control", "max-age=300")],
+    )
     return [data]

@@ -1,6 +1,6 @@
 """A FastAPI application with per-route scope requirements as dependencies (docs/resource-services.md, "ASGI").
 
-    ISSUER=... CLIENT_ID=... CLIENT_SECRET=... python fastapi_app.py 8004
+ISSUER=... CLIENT_ID=... CLIENT_SECRET=... python fastapi_app.py 8004
 """
 
 import os
@@ -11,9 +11,15 @@ from fastapi import Depends, FastAPI
 from authserver_resource import Grant, Guard, Settings
 from authserver_resource.fastapi import Requires, install
 
-guard = Guard(Settings(issuer=os.environ["ISSUER"], client_id=os.environ["CLIENT_ID"],
-                       client_secret=os.environ["CLIENT_SECRET"], mode=os.environ.get("MODE", "introspection"),
-                       resource=os.environ.get("RESOURCE", "")))
+guard = Guard(
+    Settings(
+        issuer=os.environ["ISSUER"],
+        client_id=os.environ["CLIENT_ID"],
+        client_secret=os.environ["CLIENT_SECRET"],
+        mode=os.environ.get("MODE", "introspection"),
+        resource=os.environ.get("RESOURCE", ""),
+    )
+)
 app = FastAPI()
 install(app, guard)  # RFC 6750 refusals and the RFC 9728 document
 

@@ -1,6 +1,6 @@
 """A Flask service protected by authserver_resource (docs/resource-services.md, "Flask").
 
-    ISSUER=http://127.0.0.1:5000 CLIENT_ID=cli_... CLIENT_SECRET=... python flask_app.py 8001
+ISSUER=http://127.0.0.1:5000 CLIENT_ID=cli_... CLIENT_SECRET=... python flask_app.py 8001
 """
 
 import os
@@ -11,10 +11,16 @@ from flask import Flask, jsonify
 from authserver_resource import Guard, Settings, log_redaction
 from authserver_resource.flask import FlaskResource, current_grant
 
-guard = Guard(Settings(issuer=os.environ["ISSUER"], client_id=os.environ["CLIENT_ID"],
-                       client_secret=os.environ["CLIENT_SECRET"], mode=os.environ.get("MODE", "introspection"),
-                       resource=os.environ.get("RESOURCE", ""),
-                       usage_interval=float(os.environ.get("USAGE_INTERVAL", "5"))))
+guard = Guard(
+    Settings(
+        issuer=os.environ["ISSUER"],
+        client_id=os.environ["CLIENT_ID"],
+        client_secret=os.environ["CLIENT_SECRET"],
+        mode=os.environ.get("MODE", "introspection"),
+        resource=os.environ.get("RESOURCE", ""),
+        usage_interval=float(os.environ.get("USAGE_INTERVAL", "5")),
+    )
+)
 app = Flask(__name__)
 resource = FlaskResource(app, guard)  # RFC 6750 refusals, the RFC 9728 document at its well-known path
 

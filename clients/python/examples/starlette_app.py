@@ -1,6 +1,6 @@
 """A Starlette application protected by the ASGI middleware (docs/resource-services.md, "ASGI").
 
-    ISSUER=... CLIENT_ID=... CLIENT_SECRET=... python starlette_app.py 8003
+ISSUER=... CLIENT_ID=... CLIENT_SECRET=... python starlette_app.py 8003
 """
 
 import os
@@ -14,9 +14,15 @@ from authserver_resource import Guard, Settings
 from authserver_resource.asgi import GRANT_KEY, ProtectedASGI
 from authserver_resource.routes import RouteTable
 
-guard = Guard(Settings(issuer=os.environ["ISSUER"], client_id=os.environ["CLIENT_ID"],
-                       client_secret=os.environ["CLIENT_SECRET"], mode=os.environ.get("MODE", "introspection"),
-                       resource=os.environ.get("RESOURCE", "")))
+guard = Guard(
+    Settings(
+        issuer=os.environ["ISSUER"],
+        client_id=os.environ["CLIENT_ID"],
+        client_secret=os.environ["CLIENT_SECRET"],
+        mode=os.environ.get("MODE", "introspection"),
+        resource=os.environ.get("RESOURCE", ""),
+    )
+)
 
 
 async def contacts(request):
@@ -33,8 +39,13 @@ async def open_endpoint(request):
 
 
 app = ProtectedASGI(
-    Starlette(routes=[Route("/v2/contacts", contacts, methods=["GET", "POST"]), Route("/healthz", healthz),
-                      Route("/open", open_endpoint)]),
+    Starlette(
+        routes=[
+            Route("/v2/contacts", contacts, methods=["GET", "POST"]),
+            Route("/healthz", healthz),
+            Route("/open", open_endpoint),
+        ]
+    ),
     guard,
     routes=RouteTable.parse("GET /v2/contacts contacts.readonly\nPOST /v2/contacts contacts.write"),
     public=("/healthz", "/open"),

@@ -20,8 +20,14 @@ import requests
 from tests.support.servers import ROOT, AuthServerProcess, make_authserver
 
 CHROMIUM = os.environ.get("AUTHSERVER_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 PASSWORD = "correct horse battery"
 ADMIN, MEMBER = "admin@agency.test", "member@agency.test"
@@ -46,8 +52,9 @@ class UiWorld:
         return f"{self.url}/accounts/{account_id or self.agency}/settings/integrations"
 
     def introspect(self, token: str) -> dict:
-        response = requests.post(f"{self.url}/oauth/introspect", data={"token": token},
-                                 auth=self.resource_service, timeout=30)
+        response = requests.post(
+            f"{self.url}/oauth/introspect", data={"token": token}, auth=self.resource_service, timeout=30
+        )
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -74,8 +81,15 @@ print(json.dumps(results))
 
 def _cli_seed(server: AuthServerProcess, *commands) -> list[dict]:
     steps = [(list(command[0]), command[1]) if isinstance(command, tuple) else (command, "") for command in commands]
-    done = subprocess.run([sys.executable, "-c", _SEED_SCRIPT], env=server.env, input=json.dumps(steps),
-                          capture_output=True, text=True, timeout=120, cwd=server.workdir)
+    done = subprocess.run(
+        [sys.executable, "-c", _SEED_SCRIPT],
+        env=server.env,
+        input=json.dumps(steps),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=server.workdir,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"seeding failed: {done.stderr}")
     return json.loads(done.stdout)
@@ -89,24 +103,49 @@ def _seed(server: AuthServerProcess) -> UiWorld:
         ["account", "create", "--name", "Bakery on Main", "--parent", "{0[id]}", "--json"],
         ["account", "create", "--name", "Unrelated Co", "--json"],
         ["client", "create", "--name", "contacts-api", "--kind", "resource-service", "--json"],
-        ["integration", "create", "--account", "{0[id]}", "--name", "Data warehouse sync", "--description",
-         "Nightly export of contacts and opportunities", "--scope", "contacts.readonly", "--scope",
-         "opportunities.readonly", "--json"],
+        [
+            "integration",
+            "create",
+            "--account",
+            "{0[id]}",
+            "--name",
+            "Data warehouse sync",
+            "--description",
+            "Nightly export of contacts and opportunities",
+            "--scope",
+            "contacts.readonly",
+            "--scope",
+            "opportunities.readonly",
+            "--json",
+        ],
         ["token", "generate", "{4[id]}", "--json"],
-        ["integration", "create", "--account", "{0[id]}", "--name", "Support inbox", "--description",
-         "Helpdesk replies to conversations", "--scope", "conversations.readonly", "--scope", "conversations.write",
-         "--json"],
+        [
+            "integration",
+            "create",
+            "--account",
+            "{0[id]}",
+            "--name",
+            "Support inbox",
+            "--description",
+            "Helpdesk replies to conversations",
+            "--scope",
+            "conversations.readonly",
+            "--scope",
+            "conversations.write",
+            "--json",
+        ],
         ["token", "generate", "{6[id]}", "--json"],
         ["integration", "disable", "{6[id]}", "--json"],
-        ["integration", "create", "--account", "{2[id]}", "--name", "Not yours", "--scope", "users.readonly",
-         "--json"],
+        ["integration", "create", "--account", "{2[id]}", "--name", "Not yours", "--scope", "users.readonly", "--json"],
         ([*user, ADMIN, "--role", "admin"], PASSWORD + "\n"),
         ([*user, MEMBER, "--role", "member"], PASSWORD + "\n"),
     )
     agency, sub, other, service = results[0]["id"], results[1]["id"], results[2]["id"], results[3]
-    seeded = {results[4]["name"]: {"id": results[4]["id"], "token": results[5]["token"]},
-              results[6]["name"]: {"id": results[6]["id"], "token": results[7]["token"]},
-              results[9]["name"]: {"id": results[9]["id"], "token": None}}
+    seeded = {
+        results[4]["name"]: {"id": results[4]["id"], "token": results[5]["token"]},
+        results[6]["name"]: {"id": results[6]["id"], "token": results[7]["token"]},
+        results[9]["name"]: {"id": results[9]["id"], "token": None},
+    }
     return UiWorld(server, agency, sub, other, (service["client_id"], service["client_secret"]), seeded)
 
 
@@ -130,8 +169,10 @@ def ui(tmp_path_factory) -> UiWorld:
 @pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium; .ci/run does "
-                    "this). The admin UI tests need a real browser and must not pass without one.")
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium; .ci/run does "
+            "this). The admin UI tests need a real browser and must not pass without one."
+        )
     from playwright.sync_api import sync_playwright
 
     playwright = sync_playwright().start()
@@ -145,8 +186,9 @@ def browser():
 
 @pytest.fixture
 def context(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 860}, permissions=["clipboard-read",
-                                                                                        "clipboard-write"])
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 860}, permissions=["clipboard-read", "clipboard-write"]
+    )
     context.set_default_timeout(15_000)
     yield context
     context.close()
@@ -157,8 +199,9 @@ def page(context):
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda message: errors.append(message.text) if "Content Security Policy" in message.text
-            else None)
+    page.on(
+        "console", lambda message: errors.append(message.text) if "Content Security Policy" in message.text else None
+    )
     yield page
     assert errors == [], f"the page raised errors or broke its Content-Security-Policy: {errors}"
 

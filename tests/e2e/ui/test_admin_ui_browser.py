@@ -167,8 +167,10 @@ class _AttackerSite(BaseHTTPRequestHandler):
     target = ""
 
     def do_GET(self):  # noqa: N802 - the http.server API
-        body = (f'<!doctype html><form method="post" action="{self.target}">'
-                '<input type="hidden" name="mode" value="now"><button>Win a prize</button></form>').encode()
+        body = (
+            f'<!doctype html><form method="post" action="{self.target}">'
+            '<input type="hidden" name="mode" value="now"><button>Win a prize</button></form>'
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/html")
         self.send_header("Content-Length", str(len(body)))

@@ -13,8 +13,9 @@ def introspect_status(ui, token: str, auth: tuple[str, str]) -> int:
 
 
 def test_admin_rotates_a_secret_and_disables_a_client_through_confirmation_dialogs(ui, page):
-    created = ui.server.cli("client", "create", "--name", "billing-api", "--kind", "resource-service", "--account",
-                            ui.agency, "--json")
+    created = ui.server.cli(
+        "client", "create", "--name", "billing-api", "--kind", "resource-service", "--account", ui.agency, "--json"
+    )
     service = (created["client_id"], created["client_secret"])
     token = ui.seeded["Data warehouse sync"]["token"]
     assert introspect_status(ui, token, service) == 200
