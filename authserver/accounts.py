@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -178,7 +179,7 @@ def list_accounts(principal: Principal) -> list[Account]:
     return list(db.session.scalars(select(Account).where(Account.id.in_(ids)).order_by(Account.name)))
 
 
-def serialize_account(account: Account) -> dict:
+def serialize_account(account: Account) -> dict[str, Any]:
     return {
         "id": account.id,
         "name": account.name,

@@ -8,31 +8,33 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import event, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from . import domain_events as de
 from .domain_events import DomainEvent
 from .durations import isoformat
 from .extensions import db
-from .models import AuditEvent
+from .models import AccessToken, AuditEvent
 from .principals import Principal
 
 
 def project(event: DomainEvent) -> None:
     """The audit row of ``event``, named by its ``AUDIT`` action, in the transaction of the change."""
-    if event.AUDIT is None:
+    action = event.AUDIT
+    if action is None:
         return
     if isinstance(event, de.Refusal):
-        _record_refused(event)
+        _record_refused(event, action)
         return
     account_id, target_type, target_id, before, after = _ENTRIES[type(event)](event)
     _record(
         event.actor,
-        event.AUDIT,
+        action,
         now=event.now,
         account_id=account_id,
         target_type=target_type,
@@ -50,8 +52,8 @@ def _record(
     account_id: str | None,
     target_type: str | None,
     target_id: str | None,
-    before: dict | None = None,
-    after: dict | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Add an audit row to the current transaction, so it commits or rolls back with the change."""
     row = AuditEvent(
@@ -70,13 +72,13 @@ def _record(
     return row
 
 
-def _record_refused(event: de.Refusal) -> None:
+def _record_refused(event: de.Refusal, action: str) -> None:
     """A refused attempt on something that is not the caller's: on the caller's own account (no account for a
     caller without one; the operator sees it). Never on the account it reached for, which neither the caller can
     write into nor another tenant's client id and address show up in; and the row names no other account."""
     _record(
         event.actor,
-        event.AUDIT,
+        action,
         now=event.now,
         account_id=event.actor.account_id,
         target_type=event.target_type,
@@ -85,12 +87,12 @@ def _record_refused(event: de.Refusal) -> None:
     )
 
 
-def _tokens(rows) -> dict:
+def _tokens(rows: Iterable[AccessToken]) -> dict[str, Any]:
     return {"tokens": [row.jti for row in rows]}
 
 
 # What each audited event records: (account_id, target_type, target_id, before, after).
-_ENTRIES: dict[type, Callable[..., tuple]] = {
+_ENTRIES: dict[type[DomainEvent], Callable[..., tuple[Any, ...]]] = {
     de.IntegrationCreated: lambda e: (e.integration.account_id, "integration", e.integration.id, None, e.after),
     de.IntegrationUpdated: lambda e: (e.integration.account_id, "integration", e.integration.id, e.before, e.after),
     de.IntegrationScopesChanged: lambda e: (
@@ -187,7 +189,7 @@ def list_events(
     return list(db.session.scalars(query))
 
 
-def serialize(row: AuditEvent) -> dict:
+def serialize(row: AuditEvent) -> dict[str, Any]:
     return {
         "id": row.id,
         "account_id": row.account_id,
@@ -240,7 +242,7 @@ def to_csv(rows: list[AuditEvent]) -> str:
 
 
 @event.listens_for(Session, "before_flush")
-def _refuse_audit_changes(session: Session, flush_context, instances) -> None:
+def _refuse_audit_changes(session: Session, flush_context: UOWTransaction, instances: object) -> None:
     """Audit rows are history: the ORM refuses to update or delete them."""
     for obj in list(session.dirty) + list(session.deleted):
         if isinstance(obj, AuditEvent):
@@ -248,7 +250,7 @@ def _refuse_audit_changes(session: Session, flush_context, instances) -> None:
 
 
 @event.listens_for(Session, "do_orm_execute")
-def _refuse_audit_rewrites(state) -> None:
+def _refuse_audit_rewrites(state: ORMExecuteState) -> None:
     """...and bulk ``update(AuditEvent)`` / ``delete(AuditEvent)`` statements, which never pass through a flush."""
     if (state.is_update or state.is_delete) and any(mapper.class_ is AuditEvent for mapper in state.all_mappers):
         raise RuntimeError("audit events are append-only")

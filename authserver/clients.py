@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, or_, select, update
 
@@ -301,7 +302,7 @@ def client_status(client: ApiClient) -> str:
     return "disabled" if client.disabled_at is not None else "active"
 
 
-def serialize_client(client: ApiClient, now: datetime) -> dict:
+def serialize_client(client: ApiClient, now: datetime) -> dict[str, Any]:
     overlap_ends = client.previous_secret_expires_at
     if overlap_ends is not None and overlap_ends <= now:
         overlap_ends = None

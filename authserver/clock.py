@@ -5,6 +5,13 @@ from __future__ import annotations
 import os
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """What the domain needs of a clock: the current moment, aware UTC, whole seconds."""
+
+    def now(self) -> datetime: ...
 
 
 def utcnow() -> datetime:

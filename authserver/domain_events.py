@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from .models import AccessToken, Integration
 from .principals import Principal
@@ -61,7 +61,7 @@ class IntegrationCreated(DomainEvent):
     WEBHOOKS = ("integration.created",)
 
     integration: Integration
-    after: dict
+    after: dict[str, Any]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,8 +71,8 @@ class IntegrationUpdated(DomainEvent):
     AUDIT = "integration.updated"
 
     integration: Integration
-    before: dict
-    after: dict
+    before: dict[str, Any]
+    after: dict[str, Any]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,8 +84,8 @@ class IntegrationScopesChanged(DomainEvent):
     WEBHOOKS = ("integration.scopes_changed",)
 
     integration: Integration
-    before: dict
-    after: dict
+    before: dict[str, Any]
+    after: dict[str, Any]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,8 +109,8 @@ class IntegrationDisabled(DomainEvent):
     FEED = (FEED_INTEGRATION_CHANGED,)
 
     integration: Integration
-    before: dict
-    after: dict
+    before: dict[str, Any]
+    after: dict[str, Any]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,8 +119,8 @@ class IntegrationEnabled(DomainEvent):
     FEED = (FEED_INTEGRATION_CHANGED,)
 
     integration: Integration
-    before: dict
-    after: dict
+    before: dict[str, Any]
+    after: dict[str, Any]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,8 +132,8 @@ class IntegrationDeleted(DomainEvent):
     WEBHOOKS = ("integration.deleted",)
 
     integration: Integration
-    before: dict
-    after: dict
+    before: dict[str, Any]
+    after: dict[str, Any]
     stopped: tuple[AccessToken, ...] = ()
 
 
@@ -155,7 +155,7 @@ class TokenGenerated(DomainEvent):
 
     integration: Integration
     token: AccessToken
-    after: dict
+    after: dict[str, Any]
     stopped: tuple[AccessToken, ...] = ()
 
 
@@ -171,7 +171,7 @@ class TokenRotated(DomainEvent):
     token: AccessToken
     previous: tuple[AccessToken, ...]
     stopped: tuple[AccessToken, ...]
-    after: dict
+    after: dict[str, Any]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -187,7 +187,7 @@ class TokenRotatedWithGrace(DomainEvent):
     previous: tuple[AccessToken, ...]
     stopped: tuple[AccessToken, ...]
     ending: tuple[AccessToken, ...]
-    after: dict
+    after: dict[str, Any]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -214,8 +214,8 @@ class TokenExpiryScheduled(DomainEvent):
 
     integration: Integration
     ending: tuple[AccessToken, ...]
-    before: dict
-    after: dict
+    before: dict[str, Any]
+    after: dict[str, Any]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -227,8 +227,8 @@ class TokenRevoked(DomainEvent):
     WEBHOOKS = ("token.revoked",)
 
     token: AccessToken
-    before: dict
-    after: dict
+    before: dict[str, Any]
+    after: dict[str, Any]
 
     @property
     def stopped(self) -> tuple[AccessToken, ...]:
@@ -291,8 +291,8 @@ class SigningKeyRevoked(DomainEvent):
     FEED = (FEED_KEY_REVOKED,)
 
     kid: str
-    before: dict
-    after: dict
+    before: dict[str, Any]
+    after: dict[str, Any]
 
 
 # -- accounts and people ----------------------------------------------------------------------------------
@@ -301,7 +301,7 @@ class AccountCreated(DomainEvent):
     AUDIT = "account.created"
 
     account_id: str
-    after: dict
+    after: dict[str, Any]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -311,8 +311,8 @@ class AccountUpdated(DomainEvent):
     AUDIT = "account.updated"
 
     account_id: str
-    before: dict
-    after: dict
+    before: dict[str, Any]
+    after: dict[str, Any]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -339,8 +339,8 @@ class PasswordChanged(DomainEvent):
 class ClientEvent(DomainEvent):
     account_id: str | None
     client_id: str
-    before: dict | None = None
-    after: dict | None = None
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -377,7 +377,7 @@ class WebhookSubscribed(DomainEvent):
 
     account_id: str | None
     subscription_id: str
-    after: dict
+    after: dict[str, Any]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -388,7 +388,7 @@ class WebhookDeleted(DomainEvent):
 
     account_id: str | None
     subscription_id: str
-    before: dict
+    before: dict[str, Any]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -397,7 +397,7 @@ class WebhookRedeliveryRequested(DomainEvent):
 
     account_id: str | None
     delivery_id: str
-    before: dict
+    before: dict[str, Any]
 
 
 # -- v1 keys ----------------------------------------------------------------------------------------------
@@ -405,8 +405,8 @@ class WebhookRedeliveryRequested(DomainEvent):
 class V1KeyEvent(DomainEvent):
     account_id: str
     key_id: str
-    before: dict | None = None
-    after: dict | None = None
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

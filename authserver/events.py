@@ -7,7 +7,9 @@ cache entries.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, Protocol, cast
 
 from sqlalchemy import func, or_, select
 
@@ -28,19 +30,35 @@ INTEGRATION_CHANGED = FEED_INTEGRATION_CHANGED
 KEY_REVOKED = FEED_KEY_REVOKED
 
 
+class _StopsTokens(Protocol):
+    stopped: Sequence[AccessToken]
+
+
+class _EndsTokens(Protocol):
+    ending: Sequence[AccessToken]
+
+
+class _ChangesIntegration(Protocol):
+    integration: Integration
+
+
+class _RevokesKey(Protocol):
+    kid: str
+
+
 def project(event: DomainEvent) -> None:
     """Write the feed rows ``event`` declares (``FEED``): one per token it stopped, one per token it gave an end,
-    then the integration's new state, or the revoked key."""
+    then the integration's new state, or the revoked key. A ``FEED`` row type promises the field it reads."""
     if TOKEN_REVOKED in event.FEED:
-        for row in event.stopped:
+        for row in cast(_StopsTokens, event).stopped:
             _token_revoked(row, event.now)
     if TOKEN_ENDS in event.FEED:
-        for row in event.ending:
+        for row in cast(_EndsTokens, event).ending:
             _token_ends(row, event.now)
     if INTEGRATION_CHANGED in event.FEED:
-        _integration_changed(event.integration, event.now)
+        _integration_changed(cast(_ChangesIntegration, event).integration, event.now)
     if KEY_REVOKED in event.FEED:
-        _key_revoked(event.kid, event.now)
+        _key_revoked(cast(_RevokesKey, event).kid, event.now)
 
 
 def _token_revoked(row: AccessToken, now: datetime) -> None:
@@ -93,7 +111,7 @@ def _key_revoked(kid: str, now: datetime) -> None:
     )
 
 
-def serialize(event: TokenEvent) -> dict:
+def serialize(event: TokenEvent) -> dict[str, Any]:
     body = {
         "id": event.id,
         "type": event.type,
@@ -118,7 +136,7 @@ def latest_cursor() -> int:
     return db.session.scalar(select(func.max(TokenEvent.id))) or 0
 
 
-def snapshot(now: datetime, *, account_id: str | None = None) -> dict:
+def snapshot(now: datetime, *, account_id: str | None = None) -> dict[str, Any]:
     """What a service starting cold must know to validate locally: tokens revoked or scheduled to end before
     their exp, and integrations that are not plainly active with their scopes."""
     cursor = latest_cursor()
@@ -135,7 +153,7 @@ def snapshot(now: datetime, *, account_id: str | None = None) -> dict:
     for row in db.session.scalars(tokens):
         if row.revoked_at is not None:
             revoked.append({"jti": row.jti, "exp": int(row.expires_at.timestamp())})
-        else:
+        elif row.ends_at is not None:  # always, by the query: revoked or given an end
             ending.append(
                 {"jti": row.jti, "ends_at": int(row.ends_at.timestamp()), "exp": int(row.expires_at.timestamp())}
             )

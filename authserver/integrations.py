@@ -9,9 +9,10 @@ feed, webhooks, audit trail and metrics hear them from there. Invariants: at mos
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import OperationalError
@@ -94,6 +95,7 @@ def list_tokens(principal: Principal, integration_id: str) -> list[AccessToken]:
 def token_state(row: AccessToken) -> TokenState:
     """The row's liveness inputs, from objects already in the session (no extra query per token)."""
     integration = db.session.get(Integration, row.integration_id)
+    assert integration is not None  # the token's foreign key
     return TokenState(
         jti=row.jti,
         integration_id=row.integration_id,
@@ -133,13 +135,13 @@ def _inactivity_window(account: Account, value: int | None | str) -> int | None:
         if not account.allow_no_inactivity_expiry:
             raise InvalidInputError("this account requires inactive tokens to expire", field="inactivity_window")
         return None
-    check_seconds(value, field="inactivity_window", minimum=3600)
+    value = check_seconds(value, field="inactivity_window", minimum=3600)
     if account.max_inactivity_window is not None and value > account.max_inactivity_window:
         raise InvalidInputError("inactivity_window exceeds the account's maximum", field="inactivity_window")
     return value
 
 
-def serialize_integration(integration: Integration) -> dict:
+def serialize_integration(integration: Integration) -> dict[str, Any]:
     return {
         "id": integration.id,
         "account_id": integration.account_id,
@@ -437,6 +439,7 @@ def _revoke_once(principal: Principal, jti: str, now: datetime) -> bool:
     if row is None or row.revoked_at is not None:
         return False
     integration = db.session.get(Integration, row.integration_id)
+    assert integration is not None  # the token's foreign key
     before = serialize_token(row, now)
     _revoke(row, now, "revoked")
     _touch(integration, now)  # bumps the version: a concurrent rotation conflicts instead of racing
@@ -474,6 +477,7 @@ def expire_inactive(
         if state.status(now, recent_use(row.jti) if recent_use else None) != "expired_inactive":
             continue
         _revoke(row, now, "inactive")
+        assert state.inactivity_window is not None  # no window, never "expired_inactive"
         emit(de.TokenExpiredInactive(actor=principal, now=now, token=row, window=state.inactivity_window))
         expired.append(row.jti)
         if len(expired) >= limit:
@@ -585,7 +589,7 @@ def _unended_tokens(integration_id: str, now: datetime) -> list[AccessToken]:
     )
 
 
-def _end_older_tokens(integration_id: str, now: datetime, *, keep: list[AccessToken] = ()) -> list[AccessToken]:
+def _end_older_tokens(integration_id: str, now: datetime, *, keep: Sequence[AccessToken] = ()) -> list[AccessToken]:
     """Issuing a token ends, for good, every older one not kept as the grace token. One that is not live right now
     (idle as far as the database knows, or left without scopes) must not come back next to the new token when a
     buffered use is flushed or the scopes are widened: at most two live tokens, at most one current."""
@@ -622,7 +626,7 @@ def token_status(row: AccessToken, now: datetime, recent_use: datetime | None = 
     return token_state(row).status(now, recent_use)
 
 
-def serialize_token(row: AccessToken, now: datetime) -> dict:
+def serialize_token(row: AccessToken, now: datetime) -> dict[str, Any]:
     idle = token_state(row).idle_deadline()
     return {
         "token_id": row.jti,

@@ -25,12 +25,14 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import jwt as pyjwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from joserfc.jwk import ECKey, KeySet, OKPKey, RSAKey
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import ColumnElement, Exists, and_, exists, or_, select
 
 from . import domain_events as de
 from .emitter import emit
@@ -57,7 +59,15 @@ class VerificationKey:
     key: object  # a cryptography public key, ready for PyJWT
 
 
-def _generate_private_key(alg: str):
+_JoseKey = RSAKey | ECKey | OKPKey
+_JOSE_KEY_CLASSES: dict[str, type[RSAKey] | type[ECKey] | type[OKPKey]] = {
+    "RS256": RSAKey,
+    "ES256": ECKey,
+    "EdDSA": OKPKey,
+}
+
+
+def _generate_private_key(alg: str) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey:
     if alg == "RS256":
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)
     if alg == "ES256":
@@ -67,7 +77,7 @@ def _generate_private_key(alg: str):
     raise KeyStoreError(f"unsupported signing algorithm {alg}")
 
 
-def _alg_of(private_key) -> str:
+def _alg_of(private_key: PrivateKeyTypes) -> str:
     if isinstance(private_key, rsa.RSAPrivateKey):
         return "RS256"
     if isinstance(private_key, ec.EllipticCurvePrivateKey) and isinstance(private_key.curve, ec.SECP256R1):
@@ -77,13 +87,13 @@ def _alg_of(private_key) -> str:
     raise KeyStoreError("unsupported key type (use RSA, EC P-256 or Ed25519)")
 
 
-def _jose_key(pem: bytes, alg: str, kid: str | None = None):
-    cls = {"RS256": RSAKey, "ES256": ECKey, "EdDSA": OKPKey}[alg]
+def _jose_key(pem: bytes, alg: str, kid: str | None = None) -> _JoseKey:
+    cls = _JOSE_KEY_CLASSES[alg]
     return cls.import_key(pem, {"kid": kid, "alg": alg, "use": "sig"} if kid else None)
 
 
-def _public_jwk(jose_key, kid: str, alg: str) -> dict:
-    jwk = jose_key.as_dict(private=False)
+def _public_jwk(jose_key: _JoseKey, kid: str, alg: str) -> dict[str, Any]:
+    jwk: dict[str, Any] = jose_key.as_dict(private=False)
     jwk.update({"kid": kid, "alg": alg, "use": "sig"})
     return jwk
 
@@ -98,7 +108,7 @@ def _refuse_loose_permissions(path: Path, fix: str) -> None:
         )
 
 
-def _signing_now(now: datetime):
+def _signing_now(now: datetime) -> ColumnElement[bool]:
     """Keys that may sign at ``now``; the one with the latest ``signs_from`` does."""
     return and_(
         SigningKey.revoked_at.is_(None),
@@ -107,7 +117,7 @@ def _signing_now(now: datetime):
     )
 
 
-def _has_live_token(now: datetime):
+def _has_live_token(now: datetime) -> Exists:
     """A token the key signed may still be active: not revoked, not past exp or a scheduled end."""
     return exists().where(
         AccessToken.kid == SigningKey.kid,
@@ -139,7 +149,7 @@ class KeyStore:
         self.alg = alg
         self.prepublish = prepublish  # seconds a new key is published before it signs
         self._verification: dict[str, VerificationKey] = {}
-        self._signers: dict[str, tuple[object, float]] = {}
+        self._signers: dict[str, tuple[KeySet, float]] = {}
         self._unknown: dict[str, float] = {}
         self._lock = threading.Lock()
 
@@ -194,7 +204,7 @@ class KeyStore:
         db.session.commit()
         self.remove_spent_key_files(now)
 
-    def _read_directory(self) -> dict[str, tuple[object, str]]:
+    def _read_directory(self) -> dict[str, tuple[_JoseKey, str]]:
         if not self.directory.exists():
             return {}
         paths = sorted(self.directory.glob("*.pem"))
@@ -401,7 +411,7 @@ class KeyStore:
         return key
 
     # -- publication ------------------------------------------------------------------------------
-    def published_jwks(self, now: datetime) -> dict:
+    def published_jwks(self, now: datetime) -> dict[str, Any]:
         """Pending and active keys, plus every retired key that signed a token that may still be active; never a
         revoked key."""
         rows = db.session.scalars(
@@ -414,7 +424,7 @@ class KeyStore:
         )
         return {"keys": [dict(row.public_jwk) for row in rows]}
 
-    def list_keys(self, now: datetime) -> list[dict]:
+    def list_keys(self, now: datetime) -> list[dict[str, Any]]:
         """Every key on record, oldest first, with its state at ``now`` and its dates."""
         published = {key["kid"] for key in self.published_jwks(now)["keys"]}
         current = self.current_kid(now)

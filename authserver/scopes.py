@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from .errors import InvalidInputError
 
@@ -59,7 +60,7 @@ ALL_SCOPES: frozenset[str] = frozenset(
 _SCOPE_TOKEN = re.compile(r"^[a-z][a-z0-9_]{0,39}\.[a-z]{1,20}$")
 
 
-def describe_catalogue() -> list[dict]:
+def describe_catalogue() -> list[dict[str, Any]]:
     """The catalogue as served by the API, grouped by resource."""
     return [
         {
@@ -74,7 +75,7 @@ def describe_catalogue() -> list[dict]:
     ]
 
 
-def parse_scopes(value: str | list[str] | None, *, field: str = "scopes") -> frozenset[str]:
+def parse_scopes(value: object, *, field: str = "scopes") -> frozenset[str]:
     """Parse a space-separated string or a list into a set of known scopes; unknown ones are an error."""
     if value is None:
         raise InvalidInputError("at least one scope is required", field=field)

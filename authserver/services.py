@@ -4,6 +4,7 @@ Redis), built once by ``create_app`` and reached through ``services()``: one typ
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 from flask import Flask, current_app
@@ -11,7 +12,7 @@ from flask import Flask, current_app
 from .accounts import descendants
 from .activity import ActivityBuffer, Flusher, RedisActivityStage
 from .bus import EventBus
-from .clock import OffsetFileClock, SystemClock
+from .clock import Clock, OffsetFileClock, SystemClock
 from .keys import KeyStore
 from .limits.build import build_limits, build_signin_limiter
 from .limits.rates import RateLimitedTokenGenerator, RequestLimits
@@ -30,7 +31,7 @@ _KEY = "authserver"
 
 @dataclass
 class Services:
-    clock: object
+    clock: Clock
     keystore: KeyStore
     verifier: TokenVerifier
     generator: IntegrationTokenGenerator
@@ -38,7 +39,7 @@ class Services:
     flusher: Flusher | None
     oauth: IntegrationAuthorizationServer
     metadata: PrivateIntegrationMetadata
-    config: dict
+    config: dict[str, Any]
     limits: RequestLimits
     policy: TokenPolicy  # the generator and lifetimes every token verb takes
     signin_limiter: SignInLimiter  # failed password checks, per account and per address
@@ -52,12 +53,12 @@ def services(app: Flask | None = None) -> Services:
     return (app if app is not None else current_app).extensions[_KEY]
 
 
-def init_app(app: Flask, clock=None) -> Services:
+def init_app(app: Flask, clock: Clock | None = None) -> Services:
     app.extensions[_KEY] = built = build_services(app, clock)
     return built
 
 
-def build_services(app: Flask, clock=None) -> Services:
+def build_services(app: Flask, clock: Clock | None = None) -> Services:
     config = app.config
     if clock is None:
         offset_file = config.get("AUTHSERVER_CLOCK_OFFSET_FILE")

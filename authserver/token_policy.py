@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import InvalidInputError
 from .tokens import IntegrationTokenGenerator
@@ -18,7 +20,7 @@ class TokenPolicy:
     max_lifetime: int
 
     @classmethod
-    def from_config(cls, generator: IntegrationTokenGenerator, config) -> TokenPolicy:
+    def from_config(cls, generator: IntegrationTokenGenerator, config: Mapping[str, Any]) -> TokenPolicy:
         return cls(
             generator=generator,
             default_lifetime=config["AUTHSERVER_DEFAULT_TOKEN_LIFETIME"],

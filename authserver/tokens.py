@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
-from sqlalchemy import bindparam, select, update
+from joserfc.jwk import KeySet
+from sqlalchemy import CursorResult, bindparam, select, update
 
 from authserver_resource.compact_jws import MAX_TOKEN_LENGTH, AccessTokenClaims, TokenRefusedError, read_access_token
 
@@ -36,7 +39,7 @@ class _IntegrationAsClient:
         return self.integration_id
 
 
-class IntegrationTokenGenerator(JWTBearerTokenGenerator):
+class IntegrationTokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]  # authlib ships no types
     """authlib's RFC 9068 generator, fed our current key, audience and injected clock."""
 
     def __init__(self, issuer: str, audience: str, keystore: KeyStore) -> None:
@@ -45,17 +48,20 @@ class IntegrationTokenGenerator(JWTBearerTokenGenerator):
         self.keystore = keystore
         self._local = threading.local()
 
-    def get_jwks(self):
-        return self._local.keyset
+    def get_jwks(self) -> KeySet:
+        keyset: KeySet = self._local.keyset
+        return keyset
 
-    def get_audiences(self, client, user, scope):
+    def get_audiences(self, client: object, user: object, scope: str) -> str:
         return self.audience
 
-    def get_jti(self, client, grant_type, user, scope):
-        return self._local.jti
+    def get_jti(self, client: object, grant_type: str, user: object, scope: str) -> str:
+        jti: str = self._local.jti
+        return jti
 
-    def get_extra_claims(self, client, grant_type, user, scope):
-        return self._local.claims
+    def get_extra_claims(self, client: object, grant_type: str, user: object, scope: str) -> dict[str, Any]:
+        claims: dict[str, Any] = self._local.claims
+        return claims
 
     def mint(
         self, *, integration_id: str, account_id: str, scope: str, jti: str, issued_at: datetime, expires_at: datetime
@@ -269,7 +275,7 @@ _STATE_QUERY = (
 _STATE_FIELDS = tuple(column.name for column in _STATE_QUERY.selected_columns)
 
 
-def _state_of(row) -> TokenState:
+def _state_of(row: Sequence[Any]) -> TokenState:
     return TokenState(**dict(zip(_STATE_FIELDS, row, strict=True)))
 
 
@@ -277,8 +283,11 @@ def record_end(jti: str, now: datetime) -> bool:
     """Latch a token's end: a reader saw it past ``exp``, a scheduled end or its idle deadline at ``now``, so it is
     never live again, even if a clock (this instance's or another's) later steps back. One conditional write, at
     the transition only; False if another reader latched it first. The caller commits."""
-    done = db.session.execute(
-        update(AccessToken).where(AccessToken.jti == jti, AccessToken.ended_at.is_(None)).values(ended_at=now)
+    done = cast(
+        CursorResult[Any],
+        db.session.execute(
+            update(AccessToken).where(AccessToken.jti == jti, AccessToken.ended_at.is_(None)).values(ended_at=now)
+        ),
     )
     return bool(done.rowcount)
 

@@ -13,8 +13,9 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import CursorResult, delete, or_, select, update
 
 from .extensions import db
 from .models import User, UserSession
@@ -102,10 +103,13 @@ def end_session(session_id: str | None, *, now: datetime) -> bool:
 
 def end_all_sessions(user_id: str, *, now: datetime) -> int:
     """Every session of the user ends (password change). Joins the caller's transaction; the caller commits."""
-    result = db.session.execute(
-        update(UserSession)
-        .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
-        .values(revoked_at=now)
+    result = cast(
+        CursorResult[Any],
+        db.session.execute(
+            update(UserSession)
+            .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+            .values(revoked_at=now)
+        ),
     )
     return result.rowcount or 0
 

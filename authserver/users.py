@@ -57,7 +57,8 @@ def authenticate_user(email: str, password: str) -> User | None:
 def user_principal(user: User, source_address: str | None) -> Principal:
     """Admins of an agency administer its sub-accounts; members view theirs."""
     memberships = db.session.scalars(select(Membership).where(Membership.user_id == user.id))
-    admin_roots, member_roots = set(), set()
+    admin_roots: set[str] = set()
+    member_roots: set[str] = set()
     for membership in memberships:
         (admin_roots if membership.role == "admin" else member_roots).add(membership.account_id)
     admin_of = descendants(admin_roots)

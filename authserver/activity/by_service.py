@@ -58,7 +58,7 @@ def calls_by_service(jtis: list[str]) -> dict[str, int]:
 
 
 @functools.cache
-def _add_calls(dialect: str):
+def _add_calls(dialect: str) -> postgresql.Insert | sqlite.Insert:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = TokenUsageByService
     statement = insert(table).values(

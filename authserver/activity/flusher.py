@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 
+from flask import Flask
+
 from ..extensions import db
 from .buffer import ActivityBuffer
-from .redis_stage import HANDOFF_INTERVAL
+from .redis_stage import HANDOFF_INTERVAL, RedisActivityStage
 from .usage import flush, write_usage
 
 log = logging.getLogger(__name__)
@@ -19,7 +21,9 @@ class Flusher:
     With a Redis stage, the buffer is handed to Redis every quarter second (what a dead instance can lose) and
     one instance at a time moves the staged counts to the database each interval."""
 
-    def __init__(self, app, buffer: ActivityBuffer, interval: float, stage=None) -> None:
+    def __init__(
+        self, app: Flask, buffer: ActivityBuffer, interval: float, stage: RedisActivityStage | None = None
+    ) -> None:
         self.app, self.buffer, self.interval, self.stage = app, buffer, interval, stage
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -44,6 +48,7 @@ class Flusher:
 
     def hand_off(self) -> None:
         try:
+            assert self.stage is not None, "hand_off needs a Redis stage"
             self.stage.hand_off(self.buffer)
         except Exception as exc:  # Redis away: counts stay in this process's buffer
             log.warning("activity hand-off to redis failed: %s", exc.__class__.__name__)
@@ -53,23 +58,23 @@ class Flusher:
             try:
                 if self.stage is None:
                     return flush(self.buffer)
-                return self._flush_stage()
+                return self._flush_stage(self.stage)
             except Exception as exc:  # the database may be away; counts stay buffered
                 db.session.rollback()
                 log.warning("activity flush failed, will retry: %s", exc.__class__.__name__)
                 return 0
 
-    def _flush_stage(self) -> int:
-        taken = self.stage.take_batch()
+    def _flush_stage(self, stage: RedisActivityStage) -> int:
+        taken = stage.take_batch()
         if taken is None:
             return 0
         batch, pending = taken
         try:
             write_usage(pending)
         except Exception:
-            self.stage.release()  # the batch stays in Redis for the next attempt
+            stage.release()  # the batch stays in Redis for the next attempt
             raise
-        self.stage.finish_batch(batch)
+        stage.finish_batch(batch)
         return len(pending)
 
     def stop(self) -> None:

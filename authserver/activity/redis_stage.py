@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, date, datetime
+from typing import cast
 
 import redis
 
@@ -88,8 +89,9 @@ class RedisActivityStage:
         return batch, self._read_batch(batch)
 
     def _read_batch(self, batch: str) -> dict[str, PendingUse]:
-        counts = self.redis.hgetall(f"{batch}:counts")
-        last = self.redis.hgetall(f"{batch}:last")
+        # The shared client returns bytes (redis_client.py sets no decode_responses).
+        counts = cast(dict[bytes, bytes], self.redis.hgetall(f"{batch}:counts"))
+        last = cast(dict[bytes, bytes], self.redis.hgetall(f"{batch}:last"))
         pending: dict[str, PendingUse] = {}
         for field, value in counts.items():
             jti, day = field.decode().split("|")

@@ -57,7 +57,7 @@ def write_usage(pending: dict[str, PendingUse]) -> None:
 
 
 @functools.cache
-def _count_uses(dialect: str):
+def _count_uses(dialect: str) -> postgresql.Insert | sqlite.Insert:
     """Add each (token, day)'s count to its row, creating the row if needed."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(TokenUsageDaily).values(

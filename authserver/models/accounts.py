@@ -10,11 +10,10 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
-from .base import UTCDateTime
+from .base import Model, UTCDateTime
 
 
-class Account(db.Model):
+class Account(Model):
     __tablename__ = "accounts"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -32,7 +31,7 @@ class Account(db.Model):
     parent: Mapped[Account | None] = relationship(remote_side=[id])
 
 
-class User(db.Model):
+class User(Model):
     __tablename__ = "users"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -43,7 +42,7 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class Membership(db.Model):
+class Membership(Model):
     __tablename__ = "memberships"
 
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)

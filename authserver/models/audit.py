@@ -7,11 +7,10 @@ from datetime import datetime
 from sqlalchemy import JSON, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
-from .base import UTCDateTime
+from .base import Model, UTCDateTime
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     """Append-only: rows are inserted, never updated or deleted (enforced in audit.py)."""
 
     __tablename__ = "audit_events"

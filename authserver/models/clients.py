@@ -7,11 +7,10 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
-from .base import UTCDateTime
+from .base import Model, UTCDateTime
 
 
-class ApiClient(db.Model):
+class ApiClient(Model):
     """A registered caller: a resource service (introspects) or an admin client (manages and revokes)."""
 
     __tablename__ = "api_clients"

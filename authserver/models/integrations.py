@@ -10,11 +10,10 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
-from .base import UTCDateTime
+from .base import Model, UTCDateTime
 
 
-class Integration(db.Model):
+class Integration(Model):
     __tablename__ = "integrations"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -33,7 +32,7 @@ class Integration(db.Model):
     __mapper_args__ = {"version_id_col": version}
 
 
-class AccessToken(db.Model):
+class AccessToken(Model):
     """One issued JWT, by ``jti``. Nothing here can rebuild the token: the JWT itself is never stored."""
 
     __tablename__ = "access_tokens"
@@ -62,7 +61,7 @@ class AccessToken(db.Model):
     )
 
 
-class TokenUsageDaily(db.Model):
+class TokenUsageDaily(Model):
     __tablename__ = "token_usage_daily"
 
     jti: Mapped[str] = mapped_column(ForeignKey("access_tokens.jti"), primary_key=True)

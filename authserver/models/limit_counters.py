@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
+from .base import Model
 
 
-class LimitCounter(db.Model):
+class LimitCounter(Model):
     """One limit key's state, shared by every worker and instance (limits/database_store.py): a failed sign-in's
     recent attempt times, or a request budget's next arrival time. Changed only by compare-and-set on ``version``."""
 

@@ -7,11 +7,10 @@ from datetime import datetime
 from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
-from .base import UTCDateTime
+from .base import Model, UTCDateTime
 
 
-class SigningKey(db.Model):
+class SigningKey(Model):
     """Public half and lifecycle of a signing key; the private half stays in the keys directory."""
 
     __tablename__ = "signing_keys"

@@ -8,11 +8,10 @@ from datetime import datetime
 from sqlalchemy import JSON, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
-from .base import UTCDateTime
+from .base import Model, UTCDateTime
 
 
-class TokenEvent(db.Model):
+class TokenEvent(Model):
     """A change resource services must honour fast (revocation, scheduled end, scope or status change).
 
     Written in the same transaction as the change; services read the feed by increasing id."""

@@ -11,10 +11,10 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Date, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
+from .base import Model
 
 
-class TokenUsageByService(db.Model):
+class TokenUsageByService(Model):
     __tablename__ = "token_usage_by_service"
 
     jti: Mapped[str] = mapped_column(ForeignKey("access_tokens.jti"), primary_key=True)

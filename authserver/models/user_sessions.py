@@ -7,11 +7,10 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
-from .base import UTCDateTime
+from .base import Model, UTCDateTime
 
 
-class UserSession(db.Model):
+class UserSession(Model):
     """A signed-in browser. Only the SHA-256 digest of the session id is stored: a database leak signs no one in."""
 
     __tablename__ = "user_sessions"

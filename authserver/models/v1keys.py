@@ -10,11 +10,10 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
-from .base import UTCDateTime
+from .base import Model, UTCDateTime
 
 
-class V1ApiKey(db.Model):
+class V1ApiKey(Model):
     """An unscoped, full-access v1 key. Only a SHA-256 digest of the key is stored."""
 
     __tablename__ = "v1_api_keys"
@@ -33,7 +32,7 @@ class V1ApiKey(db.Model):
     migrated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class V1KeyUsage(db.Model):
+class V1KeyUsage(Model):
     """Calls per v1 route template (``GET /v1/contacts/{id}``): which routes a key called and when last."""
 
     __tablename__ = "v1_key_usage"

@@ -10,11 +10,10 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
-from .base import UTCDateTime
+from .base import Model, UTCDateTime
 
 
-class WebhookSubscription(db.Model):
+class WebhookSubscription(Model):
     """A URL that receives events. Owned by exactly one of: an account, one integration, a resource service."""
 
     __tablename__ = "webhook_subscriptions"
@@ -36,7 +35,7 @@ class WebhookSubscription(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class WebhookEvent(db.Model):
+class WebhookEvent(Model):
     """The outbox: written in the same transaction as the change. ``body`` is the exact JSON that is signed."""
 
     __tablename__ = "webhook_events"
@@ -51,7 +50,7 @@ class WebhookEvent(db.Model):
     dedup_key: Mapped[str | None] = mapped_column(String(200), unique=True)
 
 
-class WebhookDelivery(db.Model):
+class WebhookDelivery(Model):
     """One event to one subscription: the delivery log (status, attempts, last error) and the retry schedule."""
 
     __tablename__ = "webhook_deliveries"

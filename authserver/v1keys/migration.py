@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import update
+from sqlalchemy import CursorResult, update
 
 from .. import domain_events as de
 from .. import integrations
@@ -60,14 +61,17 @@ def migrate_key(
         now=now,
     )
     issued = integrations.generate_token(principal, integration.id, policy=policy, now=now)
-    claimed = db.session.execute(
-        update(V1ApiKey)
-        .where(  # only if nobody migrated it meanwhile
-            V1ApiKey.id == key_id,
-            V1ApiKey.stops_at.is_(None),
-            V1ApiKey.revoked_at.is_(None),
-        )
-        .values(stops_at=now + timedelta(seconds=overlap), migrated_integration_id=integration.id, migrated_at=now)
+    claimed = cast(
+        CursorResult[Any],
+        db.session.execute(
+            update(V1ApiKey)
+            .where(  # only if nobody migrated it meanwhile
+                V1ApiKey.id == key_id,
+                V1ApiKey.stops_at.is_(None),
+                V1ApiKey.revoked_at.is_(None),
+            )
+            .values(stops_at=now + timedelta(seconds=overlap), migrated_integration_id=integration.id, migrated_at=now)
+        ),
     )
     if claimed.rowcount != 1:
         raise ConflictError("this v1 key was migrated by someone else at the same time")

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 
 from .. import domain_events as de
 from ..durations import isoformat
@@ -52,20 +53,23 @@ def due_ids(now: datetime, *, limit: int = 50) -> list[str]:
 def claim(delivery_id: str, now: datetime, *, lease_seconds: float) -> str | None:
     """Take the delivery for one attempt; None if another worker has it or it is no longer due."""
     lease_id = new_id("lease")
-    result = db.session.execute(
-        update(WebhookDelivery)
-        .where(
-            WebhookDelivery.id == delivery_id,
-            WebhookDelivery.status == "pending",
-            WebhookDelivery.next_attempt_at <= now,
-            or_(WebhookDelivery.lease_until.is_(None), WebhookDelivery.lease_until <= now),
-        )
-        .values(
-            lease_id=lease_id,
-            lease_until=now + timedelta(seconds=lease_seconds),
-            attempts=WebhookDelivery.attempts + 1,
-            last_attempt_at=now,
-        )
+    result = cast(
+        CursorResult[Any],
+        db.session.execute(
+            update(WebhookDelivery)
+            .where(
+                WebhookDelivery.id == delivery_id,
+                WebhookDelivery.status == "pending",
+                WebhookDelivery.next_attempt_at <= now,
+                or_(WebhookDelivery.lease_until.is_(None), WebhookDelivery.lease_until <= now),
+            )
+            .values(
+                lease_id=lease_id,
+                lease_until=now + timedelta(seconds=lease_seconds),
+                attempts=WebhookDelivery.attempts + 1,
+                last_attempt_at=now,
+            )
+        ),
     )
     db.session.commit()
     return lease_id if result.rowcount == 1 else None
