@@ -41,10 +41,14 @@ def create_app(overrides: dict | None = None, *, clock=None) -> Flask:
     app.register_blueprint(admin_api_bp, url_prefix="/api")
     app.register_blueprint(admin_ui_bp)
 
-    app.wsgi_app = DirectIntrospection(app.wsgi_app, app)  # the hot path, before Flask's request handling
+    # The hot path, before Flask's request handling. (Wrapping wsgi_app is Flask's documented middleware hook; its
+    # stubs declare it a method, hence the ignores.)
+    app.wsgi_app = DirectIntrospection(app.wsgi_app, app)  # type: ignore[method-assign]
     proxies = app.config["AUTHSERVER_TRUSTED_PROXIES"]
     if proxies:  # outermost: every path, the direct one included, sees the caller's scheme, host and address
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies
+        )
 
     register_cli(app)
     return app

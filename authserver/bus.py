@@ -61,13 +61,13 @@ class EventBus:
     def _ensure_listener(self) -> None:
         if self._redis is None or (self._listener is not None and self._listener.is_alive()):
             return
-        self._listener = threading.Thread(target=self._listen, name="event-bus", daemon=True)
+        self._listener = threading.Thread(target=self._listen, args=(self._redis,), name="event-bus", daemon=True)
         self._listener.start()
 
-    def _listen(self) -> None:
+    def _listen(self, client: redis.Redis) -> None:
         while True:
             try:
-                pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+                pubsub = client.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(self.channel)
                 for message in pubsub.listen():
                     if message.get("type") == "message":

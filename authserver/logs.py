@@ -104,7 +104,7 @@ class AccessLogHandler(logging.StreamHandler):
             self.handleError(record)
 
     def add_line(self, line: str) -> None:
-        with self.lock:
+        with self.lock:  # type: ignore[union-attr]  # typeshed: Optional; Handler.__init__ always creates it
             self._lines.append(line)
             if len(self._lines) >= self.max_lines:
                 self._write()
@@ -113,7 +113,7 @@ class AccessLogHandler(logging.StreamHandler):
                 threading.Thread(target=self._write_periodically, name="access-log-writer", daemon=True).start()
 
     def flush(self) -> None:
-        with self.lock:
+        with self.lock:  # type: ignore[union-attr]  # typeshed: Optional; Handler.__init__ always creates it
             self._write()
 
     def _write(self) -> None:
@@ -173,7 +173,12 @@ def log_access(
     if handler is not None and access_log.handlers == [handler]:
         # The configured server log: the same JSON line the formatter writes, built without a LogRecord (a third
         # of the line's cost) and handed straight to the handler.
-        entry = {"ts": _timestamp(), "level": "info", "logger": "authserver.access", "msg": "request"}
+        entry: dict[str, object] = {
+            "ts": _timestamp(),
+            "level": "info",
+            "logger": "authserver.access",
+            "msg": "request",
+        }
         if request_id is not None:
             entry["request_id"] = request_id
         entry |= {

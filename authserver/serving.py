@@ -17,6 +17,7 @@ import sys
 import threading
 from collections.abc import Callable
 
+from flask import Flask
 from granian.constants import Interfaces
 from granian.log import LogLevels
 from sqlalchemy.exc import SQLAlchemyError
@@ -30,12 +31,12 @@ from .httpbase import describe_database_error
 from .keys import KeyStoreError
 from .logs import GRANIAN_LOG_CONFIG, configure_logging, flush_access_log
 from .services import services
-from .webhooks.worker import start_in_process
+from .webhooks.worker import WebhookWorker, start_in_process
 
 log = logging.getLogger("authserver")
 
 # The pre-fork parent's app, inherited by workers that fork; a worker started another way builds its own.
-_APP = None
+_APP: Flask | None = None
 
 
 def _prepare_or_exit(app) -> None:
@@ -68,9 +69,9 @@ def _announce(app, host: str, port: int, how: str) -> None:
 class ProcessWork:
     """The background work one serving process owns: the activity flusher and the in-process webhook worker."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app: Flask) -> None:
         self.app = app
-        self.webhook_worker = None
+        self.webhook_worker: WebhookWorker | None = None
 
     def start(self) -> ProcessWork:
         found = services(self.app)
@@ -111,7 +112,7 @@ def serve(app, host: str, port: int) -> None:
 
 # -- production: granian, pre-forked workers ------------------------------------------------------------------
 def serve_workers(
-    app, host: str, port: int, *, workers: int, threads: int, factory: Callable[[], object] | None = None
+    app, host: str, port: int, *, workers: int, threads: int, factory: Callable[[], Flask] | None = None
 ) -> None:
     """``authserver serve``: the schema and keys are prepared once in the parent, then ``workers`` processes
     each serve with ``threads`` request threads (threads beyond one are for long polls, not for throughput).
@@ -161,7 +162,7 @@ class _WorkerServer(DrainingWorkerServer):
 _WORK: ProcessWork | None = None
 
 
-def _load_worker_app(factory: Callable[[], object] | None):
+def _load_worker_app(factory: Callable[[], Flask] | None):
     """Runs in each worker before it serves: its own database connections and its own background work."""
     global _WORK
     app = _APP

@@ -77,7 +77,9 @@ def signin_token(nonce: str) -> str:
 
 def is_valid_signin_token(presented: object) -> bool:
     nonce = signin_nonce()
-    return bool(nonce) and user_sessions.is_valid_csrf(nonce, presented)
+    if not nonce:
+        return False
+    return user_sessions.is_valid_csrf(nonce, presented)
 
 
 def set_signin_nonce(response, nonce: str) -> None:

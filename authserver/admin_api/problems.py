@@ -37,6 +37,7 @@ def problem(
 
 def domain_problem(exc: DomainError):
     headers = {"WWW-Authenticate": 'Basic realm="authserver"'} if exc.status == 401 else None
-    if getattr(exc, "retry_after", None):  # 429: when to try again (RFC 6585)
-        headers = {"Retry-After": str(exc.retry_after)}
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after:  # 429: when to try again (RFC 6585)
+        headers = {"Retry-After": str(retry_after)}
     return problem(exc.status, exc.title, exc.detail, code=exc.code, field=exc.field, headers=headers)

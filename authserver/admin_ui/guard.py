@@ -89,7 +89,8 @@ def domain_error_page(exc: DomainError):
     # A domain call's unit of work has already rolled back what it did.
     if isinstance(exc, UnauthenticatedError):
         return redirect(url_for("admin_ui.signin"))
-    headers = {"Retry-After": str(exc.retry_after)} if getattr(exc, "retry_after", None) else {}
+    retry_after = getattr(exc, "retry_after", None)
+    headers = {"Retry-After": str(retry_after)} if retry_after else {}
     return render_template("error.html", status=exc.status, title=exc.title, detail=exc.detail), exc.status, headers
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from operator import attrgetter
 
 from flask import flash, redirect, render_template, request, url_for
 
@@ -105,7 +106,7 @@ def integration_detail(account_id: str, integration_id: str):
     history = [row for row in rows if row.jti not in live_ids][:10]
     today = moment.date()
     usage = usage_by_day([row.jti for row in tokens], since=today - timedelta(days=CHART_DAYS - 1), until=today)
-    last_used = max((row for row in rows if row.last_used_at), key=lambda row: row.last_used_at, default=None)
+    last_used = max((row for row in rows if row.last_used_at), key=attrgetter("last_used_at"), default=None)
     can_manage = principal.can_administer(account.id)
     confirm = request.args.get("confirm") if can_manage else None
     return render_template(

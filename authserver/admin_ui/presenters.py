@@ -4,6 +4,7 @@ Presentation only: every decision about what is allowed or live comes from the d
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -109,7 +110,7 @@ class ScopeGroup:
     choices: list[ScopeChoice]
 
 
-def scope_picker(account: Account, checked: frozenset[str] | set[str]) -> list[ScopeGroup]:
+def scope_picker(account: Account, checked: Collection[str]) -> list[ScopeGroup]:
     """The catalogue grouped by resource; scopes beyond the account's ceiling are shown but cannot be picked."""
     ceiling = allowed_scopes(account)
     return [

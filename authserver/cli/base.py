@@ -38,7 +38,7 @@ def _one_line(exc: click.UsageError) -> click.ClickException:
     if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):
         return exc
     error = click.ClickException(f"{exc.format_message()} (see --help)")
-    error.exit_code = exc.exit_code
+    error.exit_code = exc.exit_code  # type: ignore[misc]  # click types it a ClassVar; an instance may override it
     return error
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from granian.server import Server
 
 
-class DrainingWorkerServer(Server):
+class DrainingWorkerServer(Server):  # type: ignore[misc, valid-type]  # granian picks Server at import (MP or MT)
     """granian's pre-fork server; a subclass's ``after_drain`` runs in each worker once it has stopped serving."""
 
     @staticmethod

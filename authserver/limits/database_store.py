@@ -16,8 +16,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from typing import cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from ..extensions import db
@@ -26,7 +28,7 @@ from ..models import LimitCounter
 from .rates import Rate
 from .signin import Limit, wait_for
 
-_TABLE = LimitCounter.__table__
+_TABLE = cast(Table, LimitCounter.__table__)  # declared a FromClause on the declarative base
 MAX_TRIES = 50  # a key this contended is under attack: past this many lost races the attempt is refused
 PRUNE_EVERY = 60.0
 
@@ -69,10 +71,7 @@ def compare_and_set(connection: Connection, key: str, decide: Callable[[str], De
 
 
 def _insert_if_absent(connection: Connection, key: str, state: str, expires_at: int) -> int:
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
     statement = insert(_TABLE).values(key=key, state=state, version=0, expires_at=expires_at)
     # RETURNING, not rowcount: psycopg's rowcount for INSERT ... ON CONFLICT DO NOTHING is -1 through SQLAlchemy.
     inserted = connection.execute(statement.on_conflict_do_nothing(index_elements=["key"]).returning(_TABLE.c.key))
@@ -162,10 +161,10 @@ class DatabaseRateStore:
             return repr(arrival), _ms(arrival) + 1000, 0.0
 
         with self.transaction() as connection:
-            wait = compare_and_set(connection, key, decide)
+            delay = compare_and_set(connection, key, decide)
         if self.transaction is own_transaction:
             self._pruner.maybe_prune(now)
-        return 1.0 if wait is None else wait
+        return 1.0 if delay is None else delay
 
 
 def _ms(seconds: float) -> int:

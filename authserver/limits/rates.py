@@ -54,9 +54,9 @@ class MemoryRateStore:
             if stored > now + rate.period:  # only a clock stepped back gets here: don't lock the key out for the step
                 stored = now
             arrival = max(stored, now) + rate.interval
-            wait = arrival - rate.period - now
-            if wait > 0:
-                return wait
+            delay = arrival - rate.period - now
+            if delay > 0:
+                return delay
             self._arrival[key] = arrival
             self._arrival.move_to_end(key)
             if len(self._arrival) > self.max_keys:

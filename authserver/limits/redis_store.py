@@ -12,6 +12,7 @@ import logging
 import secrets
 import threading
 import time
+from typing import cast
 
 import redis
 
@@ -124,8 +125,9 @@ class RedisAttemptStore:
         try:
             times = [
                 score
-                for _, score in self.redis.zrangebyscore(
-                    self.prefix + key, f"({at - limit.window!r}", "+inf", withscores=True
+                for _, score in cast(
+                    list[tuple[bytes, float]],
+                    self.redis.zrangebyscore(self.prefix + key, f"({at - limit.window!r}", "+inf", withscores=True),
                 )
             ]
         except redis.RedisError as exc:

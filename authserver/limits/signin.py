@@ -101,7 +101,8 @@ class SignInLimiter:
         """Count one attempt against the account and the address: None when its password may be checked now, or
         the whole seconds to wait (and nothing counted). Every attempt counts as a failure until
         ``record_success`` says otherwise."""
-        at, taken = now.timestamp(), []
+        at = now.timestamp()
+        taken: list[str] = []
         for limit, key in self._keys(email, address):
             wait = self.store.take(key, at, limit)
             if wait > 0:

@@ -21,14 +21,14 @@ log = logging.getLogger("authserver")
 @dataclass(frozen=True)
 class IntrospectedToken:
     claims: VerifiedClaims
-    state: TokenState | None
+    state: TokenState  # a token with no record is not introspected at all (query_token answers None)
     live: bool
 
     def is_expired(self) -> bool:
         return not self.live
 
     def is_revoked(self) -> bool:
-        return self.state is None or self.state.revoked_at is not None
+        return self.state.revoked_at is not None
 
 
 class TokenIntrospectionEndpoint(FormRequestShape, IntrospectionEndpoint):

@@ -100,7 +100,7 @@ def resolve(url: object, policy: DestinationPolicy) -> Destination:
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
         raise DestinationRefusedError(f"the host {parts.hostname!r} does not resolve", field="url") from None
-    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     if not addresses:
         raise DestinationRefusedError(f"the host {parts.hostname!r} does not resolve", field="url")
     refused = [str(a) for a in addresses if not policy.is_allowed_address(a)]

@@ -45,12 +45,13 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     def __init__(self, destination: Destination, timeout: float) -> None:
-        super().__init__(destination.host, destination.port, timeout=timeout, context=ssl.create_default_context())
+        self._tls = ssl.create_default_context()
+        super().__init__(destination.host, destination.port, timeout=timeout, context=self._tls)
         self._address = destination.address
 
     def connect(self) -> None:
         sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
 
 
 def post(destination: Destination, body: bytes, headers: dict[str, str], *, timeout: float) -> Outcome:

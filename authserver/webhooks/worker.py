@@ -6,10 +6,11 @@ with ``AUTHSERVER_WEBHOOK_WORKER=in-process``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from ..extensions import db
 from ..models import WebhookDelivery, WebhookEvent, WebhookSubscription
@@ -70,9 +71,9 @@ class WebhookWorker:
         lease = deliveries.claim(delivery_id, now, lease_seconds=self.timeout + deliveries.LEASE_MARGIN)
         if lease is None:
             return False
-        delivery = db.session.get(WebhookDelivery, delivery_id)
-        subscription = db.session.get(WebhookSubscription, delivery.subscription_id)
-        event = db.session.get(WebhookEvent, delivery.event_id)
+        delivery = db.session.get_one(WebhookDelivery, delivery_id)  # claimed just now
+        subscription = db.session.get_one(WebhookSubscription, delivery.subscription_id)  # foreign keys
+        event = db.session.get_one(WebhookEvent, delivery.event_id)
         if subscription.status != "active":
             deliveries.give_up(delivery_id, now, status="cancelled", error=f"subscription {subscription.status}")
             return True
@@ -94,6 +95,7 @@ class WebhookWorker:
         outcome = transport.post(destination, body, headers, timeout=self.timeout)
         finished = self.clock.now()
         if outcome.ok:
+            assert outcome.status is not None  # ok is a 2xx status
             deliveries.record_success(delivery_id, finished, outcome.status)
         elif outcome.gone:
             self._disable(subscription_id, finished)
@@ -129,7 +131,7 @@ class WebhookWorker:
         in_flight: set[str] = set()
         lock = threading.Lock()
 
-        def done(delivery_id: str) -> None:
+        def done(delivery_id: str, _future: Future[bool]) -> None:
             with lock:
                 in_flight.discard(delivery_id)
 
@@ -149,7 +151,7 @@ class WebhookWorker:
                             continue
                         in_flight.add(delivery_id)
                     future = pool.submit(self.deliver, delivery_id)
-                    future.add_done_callback(lambda _f, d=delivery_id: done(d))
+                    future.add_done_callback(functools.partial(done, delivery_id))
                     started += 1
                 self._stop.wait(0.05 if started else self.poll_interval)
 

@@ -15,7 +15,7 @@ import json
 
 from .bearer import BearerError, NoRouteError, has_query_token
 from .guard import Guard
-from .routes import NO_RULE, RouteTable
+from .routes import NoRule, RouteTable
 
 GRANT_KEY = "authserver.grant"
 
@@ -65,9 +65,10 @@ class ProtectedASGI:
         try:
             needed = self.scope
             if self.routes is not None:
-                needed = self.routes.scope_for(scope.get("method", "GET"), path)
-                if needed is NO_RULE:
+                rule = self.routes.scope_for(scope.get("method", "GET"), path)
+                if isinstance(rule, NoRule):  # NO_RULE, the one instance
                     raise NoRouteError()
+                needed = rule
             grant = await judge(
                 self.guard,
                 raw.decode("latin-1") if raw is not None else None,

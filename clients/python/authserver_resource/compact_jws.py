@@ -28,6 +28,7 @@ import json
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import cast
 
 import jwt
 from jwt.algorithms import Algorithm
@@ -171,15 +172,15 @@ def _check_claims(payload: dict, *, issuer: str, audience: str | Collection[str]
         raise TokenRefusedError("wrong issuer")
     aud = payload.get("aud")
     accepted = (audience,) if isinstance(audience, str) else tuple(audience)
-    audiences = [aud] if isinstance(aud, str) else aud
+    audiences: object = [aud] if isinstance(aud, str) else aud
     if (
         not isinstance(audiences, list)
         or not all(isinstance(item, str) for item in audiences)
         or not any(item in accepted for item in audiences)
     ):
         raise TokenRefusedError("wrong audience")
-    texts = [payload.get(name) for name in _TEXT_CLAIMS]
-    if not all(isinstance(value, str) and value for value in texts):
+    texts = [value for name in _TEXT_CLAIMS if isinstance(value := payload.get(name), str) and value]
+    if len(texts) != len(_TEXT_CLAIMS):
         raise TokenRefusedError("a required text claim is missing or empty")
     exp, iat = _numeric_date(payload, "exp"), _numeric_date(payload, "iat")
     nbf = _numeric_date(payload, "nbf") if "nbf" in payload else None
@@ -192,7 +193,7 @@ def _check_claims(payload: dict, *, issuer: str, audience: str | Collection[str]
         scope=scope,
         exp=exp,
         iat=iat,
-        aud=aud,
+        aud=cast("str | list[str]", aud),  # checked above: a text or a list of texts
         iss=iss,
         nbf=nbf,
         kid=kid,

@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from .bearer import BearerError, NoRouteError, has_query_token
 from .guard import Guard
-from .routes import NO_RULE, RouteTable
+from .routes import NO_RULE, NoRule, RouteTable
 
 log = logging.getLogger("authserver_resource.gate")
 CHECK_PATH = "/check"
@@ -39,13 +39,14 @@ def decide(
 ) -> tuple[int, list[tuple[str, str]], bytes]:
     """The gate's answer for one original request: (status, headers, body)."""
     try:
+        scope: str | NoRule | None
         if required_scope is not None:
             scope = required_scope.strip() or None
         elif routes is not None:
             scope = routes.scope_for(method, uri)
         else:
             scope = NO_RULE
-        if scope is NO_RULE:
+        if isinstance(scope, NoRule):  # NO_RULE, the one instance
             raise NoRouteError()
         query = uri.split("?", 1)[1] if "?" in uri else ""
         grant = guard.check(authorization, scope, token_elsewhere=has_query_token(query))

@@ -123,7 +123,7 @@ class Guard:
         return self.feed.is_live()
 
     def status(self) -> dict:
-        body = {"mode": self.mode, "feed": self.feed.status()}
+        body: dict[str, object] = {"mode": self.mode, "feed": self.feed.status()}
         if self.cache is not None:
             body["cached_answers"] = len(self.cache)
         if self.state is not None:

@@ -93,9 +93,10 @@ class IntrospectionValidator:
             or answer.get("iss", self.link.issuer) != self.link.issuer
         ):
             return None
-        fields = [answer.get(name) for name in ("jti", "account_id", "integration_id", "scope")]
+        names = ("jti", "account_id", "integration_id", "scope")
+        fields = [value for name in names if isinstance(value := answer.get(name), str) and value]
         exp = answer.get("exp")
-        if not all(isinstance(value, str) and value for value in fields) or type(exp) is not int:
+        if len(fields) != len(names) or type(exp) is not int:
             return None
         jti, account_id, integration_id, scope = fields
         return Grant(

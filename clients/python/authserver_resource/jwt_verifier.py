@@ -42,7 +42,7 @@ class JWTVerifier:
         self.issuer = issuer
         self.audience = audience
         self.memo_size = memo_size
-        self._memo: OrderedDict[str, AccessClaims] = OrderedDict()
+        self._memo: OrderedDict[bytes, AccessClaims] = OrderedDict()  # by SHA-256 digest of the token
         self._lock = threading.Lock()
 
     def verify(self, token: str) -> AccessClaims | None:
