@@ -1,4 +1,4 @@
-"""Registered API clients. Tables only; the rules live in ``clients.py``, authentication in ``oauth/clients.py``."""
+"""Registered API clients. Tables only; the rules live in ``clients.py``, authentication in ``oauth/client_auth.py``."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class ApiClient(Model):
     previous_secret_digest: Mapped[str | None] = mapped_column(String(64))
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     secret_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Coarse (buffered per process, see oauth/clients.py ClientUses): when the client last authenticated.
+    # Coarse (buffered per process, see oauth/client_auth.py ClientUses): when the client last authenticated.
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A tombstone: the row stays for audit trails and webhook references, with no credential left in it.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -12,7 +12,7 @@ from authlib.oauth2.rfc6749.authenticate_client import (
 from flask import request as http_request
 
 from ..hotpath.fair_gate import NOT_GATED
-from .clients import ClientLookup, ClientUses, authenticate_token_holder, uniform_failures
+from .client_auth import ClientLookup, ClientUses, authenticate_token_holder, uniform_failures
 
 
 class IntegrationAuthorizationServer(AuthorizationServer):

@@ -8,7 +8,7 @@ from werkzeug.test import Client, EnvironBuilder
 from authserver.extensions import db
 from authserver.hotpath.direct import DirectIntrospection
 from authserver.hotpath.fair_gate import FairGate
-from authserver.oauth.clients import TokenHolder
+from authserver.oauth.client_auth import TokenHolder
 from authserver.oauth.introspection import TokenIntrospectionEndpoint
 from authserver.tokens import load_state
 
