@@ -13,6 +13,7 @@ from flask import current_app, request
 
 from . import user_sessions
 from .services import services
+from .unit_of_work import unit_of_work
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SIGNIN_NONCE_COOKIE = "authserver_signin"
@@ -30,7 +31,8 @@ def now() -> datetime:
 
 def current_session() -> user_sessions.ActiveSession | None:
     """The request's live session (one indexed read; callers keep the result for the rest of the request)."""
-    return user_sessions.find_session(request.cookies.get(cookie_name()), now=now(), idle_timeout=_idle_timeout())
+    with unit_of_work():  # a touched last-seen time is committed with the request's work, or on its own
+        return user_sessions.find_session(request.cookies.get(cookie_name()), now=now(), idle_timeout=_idle_timeout())
 
 
 def set_session_cookie(response, started: user_sessions.StartedSession) -> None:

@@ -65,7 +65,7 @@ def start_session(
         expires_at=now + timedelta(seconds=lifetime),
     )
     db.session.add(record)
-    db.session.commit()
+    db.session.flush()
     return StartedSession(session_id=session_id, record=record)
 
 
@@ -82,7 +82,7 @@ def find_session(session_id: str | None, *, now: datetime, idle_timeout: int = I
         return None
     if now - record.last_seen_at >= timedelta(seconds=TOUCH_INTERVAL):
         record.last_seen_at = now
-        db.session.commit()
+        db.session.flush()
     return ActiveSession(session_id=session_id, record=record, user=user)
 
 
@@ -97,7 +97,7 @@ def is_live(record: UserSession, now: datetime, idle_timeout: int = IDLE_TIMEOUT
 def end_session(session_id: str | None, *, now: datetime) -> bool:
     """Sign-out: the session ends on the server, whoever else holds a copy of the cookie."""
     ended = _end(session_id, now)
-    db.session.commit()
+    db.session.flush()
     return ended
 
 
