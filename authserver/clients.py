@@ -27,6 +27,7 @@ from .hotpath.fair_gate import NOT_GATED, WaitHook
 from .hotpath.prepared_reads import PreparedRead
 from .models import ApiClient, WebhookDelivery, WebhookSubscription
 from .principals import Principal
+from .resource_uris import parse_resource
 from .security import digests_match, is_identifier, new_id, new_secret, secret_digest
 
 KINDS = ("resource-service", "admin")
@@ -36,9 +37,16 @@ MAX_OVERLAP = 30 * 86400  # a leaked secret should not outlive a month of notice
 
 # -- registration ---------------------------------------------------------------------------------------
 def create_client(
-    principal: Principal, *, name: str, kind: str, account_id: str | None, now: datetime
+    principal: Principal,
+    *,
+    name: str,
+    kind: str,
+    account_id: str | None,
+    now: datetime,
+    resource: str | None = None,
 ) -> tuple[ApiClient, str]:
-    """Register a client; the secret is returned once and only its SHA-256 digest is kept."""
+    """Register a client; the secret is returned once and only its SHA-256 digest is kept. A resource service may
+    be registered for its RFC 8707 resource URI: tokens limited to named services are active only for theirs."""
     name = clean_name(name)
     if kind not in KINDS:
         raise InvalidInputError("kind must be resource-service or admin", field="kind")
@@ -48,12 +56,17 @@ def create_client(
         get_account_for(principal, account_id, write=True)
     elif not principal.is_operator:
         raise ForbiddenError("only the operator may register a resource service for every account")
+    if resource is not None:
+        if kind != "resource-service":
+            raise InvalidInputError("only a resource service has a resource", field="resource")
+        resource = parse_resource(resource)
     secret = new_secret()
     client = ApiClient(
         client_id=new_id("cli"),
         name=name,
         kind=kind,
         account_id=account_id,
+        resource=resource,
         secret_digest=secret_digest(secret),
         created_at=now,
     )
@@ -64,7 +77,7 @@ def create_client(
             now=now,
             account_id=account_id,
             client_id=client.client_id,
-            after={"name": name, "kind": kind},
+            after={"name": name, "kind": kind, "resource": resource},
         )
     )
     db.session.flush()
@@ -84,6 +97,7 @@ class ClientCredentials:
     previous_secret_expires_at: datetime | None
     disabled_at: datetime | None
     deleted_at: datetime | None
+    resource: str | None = None  # its RFC 8707 resource URI (introspection of tokens limited to named services)
 
     @property
     def is_enabled(self) -> bool:
@@ -99,7 +113,9 @@ _CREDENTIAL_COLUMNS = (
     ApiClient.previous_secret_expires_at,
     ApiClient.disabled_at,
     ApiClient.deleted_at,
+    ApiClient.resource,
 )
+_CREDENTIAL_FIELDS = tuple(column.key for column in _CREDENTIAL_COLUMNS)
 _CREDENTIALS_READ = PreparedRead(select(*_CREDENTIAL_COLUMNS).where(ApiClient.client_id == bindparam("client_id")))
 
 
@@ -117,7 +133,7 @@ def load_credentials(client_id: object, wait: WaitHook = NOT_GATED) -> ClientCre
         row = db.session.execute(select(*_CREDENTIAL_COLUMNS).where(ApiClient.client_id == client_id)).first()
     if row is None:
         return None
-    credentials = ClientCredentials(*row)
+    credentials = ClientCredentials(**dict(zip(_CREDENTIAL_FIELDS, row, strict=True)))  # by name, not position
     return credentials if credentials.is_enabled else None
 
 
@@ -311,6 +327,7 @@ def serialize_client(client: ApiClient, now: datetime) -> dict[str, Any]:
         "name": client.name,
         "kind": client.kind,
         "account_id": client.account_id,
+        "resource": client.resource,
         "status": client_status(client),
         "created_at": isoformat(client.created_at),
         "disabled_at": isoformat(client.disabled_at),

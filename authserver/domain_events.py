@@ -66,7 +66,8 @@ class IntegrationCreated(DomainEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class IntegrationUpdated(DomainEvent):
-    """Name, description or inactivity window changed; tokens are unaffected, so no service needs to hear it."""
+    """Name, description, inactivity window or resources changed; live tokens are unaffected (a token's audience is
+    signed into it at issue), so no service needs to hear it."""
 
     AUDIT = "integration.updated"
 

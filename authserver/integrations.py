@@ -27,6 +27,7 @@ from .errors import ConflictError, InvalidInputError, NotFoundError
 from .extensions import db
 from .models import AccessToken, Account, Integration, SigningKey
 from .principals import Principal
+from .resource_uris import format_resources, parse_resources, split_resources
 from .scope_narrowing import narrow_token_scopes
 from .scopes import format_scopes, parse_scopes, split_scopes
 from .security import is_identifier, new_id, new_jti
@@ -148,6 +149,7 @@ def serialize_integration(integration: Integration) -> dict[str, Any]:
         "name": integration.name,
         "description": integration.description,
         "scopes": sorted(split_scopes(integration.scopes)),
+        "resources": split_resources(integration.resources),
         "status": integration.status,
         "inactivity_window": integration.inactivity_window,
         "created_by": integration.created_by,
@@ -166,7 +168,9 @@ def create_integration(
     scopes: object,
     now: datetime,
     inactivity_window: int | None | str = "default",
+    resources: object = None,
 ) -> Integration:
+    """A new integration; with ``resources`` (RFC 8707), its tokens are limited to those services (their ``aud``)."""
     account = get_account_for(principal, account_id, write=True)
     name = clean_name(name)
     description = "" if description is None else description
@@ -180,6 +184,7 @@ def create_integration(
         name=name,
         description=description.strip(),
         scopes=format_scopes(requested),
+        resources=format_resources(parse_resources(resources)),
         status="active",
         inactivity_window=_inactivity_window(account, inactivity_window),
         created_by=f"{principal.kind}:{principal.id}",
@@ -206,8 +211,10 @@ def update_integration(
     description: str | None = None,
     scopes: object = None,
     inactivity_window: int | None | str = "unchanged",
+    resources: object = "unchanged",
 ) -> Integration:
-    """Edit an integration. Narrowed scopes apply to live tokens at once; widening needs a new token."""
+    """Edit an integration. Narrowed scopes apply to live tokens at once; widening needs a new token. Changed
+    ``resources`` apply to new tokens only: a token's audience is signed into it at issue."""
     integration = _for_change(principal, integration_id, expected_version, now)
     before = serialize_integration(integration)
     account = get_account(integration.account_id)
@@ -222,6 +229,8 @@ def update_integration(
         _check_scopes(account, requested)
         integration.scopes = format_scopes(requested)
         narrow_token_scopes(integration.id, requested)
+    if resources != "unchanged":
+        integration.resources = format_resources(parse_resources(resources))
     if inactivity_window != "unchanged":
         integration.inactivity_window = _inactivity_window(account, inactivity_window)
     integration.updated_at = now
@@ -552,6 +561,7 @@ def _issue(integration: Integration, policy: TokenPolicy, now: datetime, expires
         jti=jti,
         issued_at=now,
         expires_at=expires_at,
+        resources=tuple(split_resources(integration.resources)),
     )
     record = AccessToken(
         jti=jti,

@@ -25,6 +25,7 @@ from .hotpath.fair_gate import NOT_GATED, WaitHook
 from .hotpath.prepared_reads import PreparedRead
 from .keys import KeyStore
 from .models import AccessToken, Integration, SigningKey
+from .resource_uris import is_resource_uri
 from .security import is_identifier
 
 
@@ -52,8 +53,10 @@ class IntegrationTokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc] 
         keyset: KeySet = self._local.keyset
         return keyset
 
-    def get_audiences(self, client: object, user: object, scope: str) -> str:
-        return self.audience
+    def get_audiences(self, client: object, user: object, scope: str) -> str | list[str]:
+        """RFC 8707: a token limited to named services names exactly them; any other keeps the default audience."""
+        resources: tuple[str, ...] = self._local.resources
+        return list(resources) if resources else self.audience
 
     def get_jti(self, client: object, grant_type: str, user: object, scope: str) -> str:
         jti: str = self._local.jti
@@ -64,7 +67,15 @@ class IntegrationTokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc] 
         return claims
 
     def mint(
-        self, *, integration_id: str, account_id: str, scope: str, jti: str, issued_at: datetime, expires_at: datetime
+        self,
+        *,
+        integration_id: str,
+        account_id: str,
+        scope: str,
+        jti: str,
+        issued_at: datetime,
+        expires_at: datetime,
+        resources: tuple[str, ...] = (),
     ) -> tuple[str, str]:
         """Return (jwt, kid). Times come from the domain's clock, not the generator's."""
         kid, alg, keyset = self.keystore.signing_keyset(issued_at)
@@ -73,6 +84,7 @@ class IntegrationTokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc] 
         self.alg = alg
         self._local.keyset = keyset
         self._local.jti = jti
+        self._local.resources = resources
         self._local.claims = {
             "iat": int(issued_at.timestamp()),
             "exp": int(expires_at.timestamp()),
@@ -159,13 +171,30 @@ class TokenVerifier:
 
     def _verify_uncached(self, token: str) -> VerifiedClaims | None:
         try:
-            return read_access_token(token, issuer=self.issuer, audience=self.audience, key_for=self._key_for)
+            return read_access_token(
+                token, issuer=self.issuer, audience=self._is_issued_audience, key_for=self._key_for
+            )
         except TokenRefusedError:
             return None
+
+    def _is_issued_audience(self, aud: str | list[str]) -> bool:
+        """The forms we mint: the default audience (a text), or a non-empty list of resource URIs (a token limited
+        to named services, RFC 8707). Which service may see the latter is judged at introspection
+        (``is_audience_of``)."""
+        if isinstance(aud, str):
+            return aud == self.audience
+        return bool(aud) and all(item == self.audience or is_resource_uri(item) for item in aud)
 
     def _key_for(self, kid: str) -> tuple[str, object] | None:
         key = self.keystore.verification_key(kid)
         return (key.alg, key.key) if key is not None else None
+
+
+def is_audience_of(aud: str | list[str], resource: str | None, default_audience: str) -> bool:
+    """Whether a verified token's ``aud`` admits a service (RFC 8707), by the rule local validation applies too: it
+    names the default audience (every service), or the service's own resource URI."""
+    audiences = [aud] if isinstance(aud, str) else aud
+    return default_audience in audiences or (resource is not None and resource in audiences)
 
 
 # -- liveness -----------------------------------------------------------------------------------------

@@ -23,9 +23,11 @@ def make_account(clock, name="Acme", parent_id=None):
         return create_account(OPERATOR, name=name, parent_id=parent_id, now=clock.now())
 
 
-def make_client(clock, kind="resource-service", account_id=None, name="client"):
+def make_client(clock, kind="resource-service", account_id=None, name="client", resource=None):
     with unit_of_work():
-        client, secret = create_client(OPERATOR, name=name, kind=kind, account_id=account_id, now=clock.now())
+        client, secret = create_client(
+            OPERATOR, name=name, kind=kind, account_id=account_id, now=clock.now(), resource=resource
+        )
     return client.client_id, secret
 
 

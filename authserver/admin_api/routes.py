@@ -164,6 +164,7 @@ def create_integration(account_id):
         scopes=data.get("scopes"),
         now=_now(),
         inactivity_window=_inactivity(data, "default"),
+        resources=data.get("resources"),
     )
     return _integration_response(integration, 201)
 
@@ -185,6 +186,7 @@ def update_integration(integration_id):
         description=string_field(data, "description"),
         scopes=data.get("scopes"),
         inactivity_window=_inactivity(data, "unchanged"),
+        resources=data.get("resources", "unchanged"),
     )
     return _integration_response(integration)
 

@@ -36,6 +36,11 @@ def scopes() -> list[str]:
     return request.form.getlist("scopes")[:100]
 
 
+def resources() -> list[str]:
+    """ "Limit to services": one resource URI per line (RFC 8707); blank lines are ignored."""
+    return [line.strip() for line in text("resources").splitlines() if line.strip()][:100]
+
+
 def expected_version() -> int | None:
     """The version the page showed, so a change made meanwhile by someone else is a conflict, not a surprise."""
     value = request.form.get("version", "")

@@ -55,13 +55,14 @@ def integration_new(account_id: str):
     principal = current_principal()
     account = accounts.get_account_for(principal, account_id, write=True)
     errors: dict[str, str] = {}
-    values = {"name": "", "description": "", "scopes": frozenset(), "inactivity_window": "default"}
+    values = {"name": "", "description": "", "scopes": frozenset(), "inactivity_window": "default", "resources": ""}
     if request.method == "POST":
         values = {
             "name": request.form.get("name", ""),
             "description": request.form.get("description", ""),
             "scopes": frozenset(forms.scopes()),
             "inactivity_window": request.form.get("inactivity_window", "default"),
+            "resources": request.form.get("resources", ""),
         }
         try:
             with unit_of_work():
@@ -73,6 +74,7 @@ def integration_new(account_id: str):
                     scopes=forms.scopes(),
                     now=now(),
                     inactivity_window=forms.inactivity_window(),
+                    resources=forms.resources(),
                 )
         except InvalidInputError as exc:
             errors[exc.field or "form"] = sentence(exc.detail)

@@ -31,12 +31,19 @@ def client_group():
 @click.option("--name", required=True)
 @click.option("--kind", type=click.Choice(["resource-service", "admin"]), required=True)
 @click.option("--account", "account_id", default=None)
+@click.option("--resource", default=None, help="A resource service's RFC 8707 resource URI.")
 @json_option
-def client_create(name, kind, account_id, as_json):
-    client, secret = create_client(OPERATOR, name=name, kind=kind, account_id=account_id, now=now())
+def client_create(name, kind, account_id, resource, as_json):
+    client, secret = create_client(OPERATOR, name=name, kind=kind, account_id=account_id, now=now(), resource=resource)
     emit(
         as_json,
-        {"client_id": client.client_id, "client_secret": secret, "kind": kind, "account_id": account_id},
+        {
+            "client_id": client.client_id,
+            "client_secret": secret,
+            "kind": kind,
+            "account_id": account_id,
+            "resource": client.resource,
+        },
         f"client_id:     {client.client_id}\nclient_secret: {secret}\n(the secret is shown only once)",
     )
 

@@ -22,8 +22,11 @@ def integration_group():
 @click.option("--description", default="")
 @click.option("--scope", "scopes", multiple=True, required=True)
 @click.option("--inactivity-window", default=None, help="e.g. 90d, or 'never'.")
+@click.option(
+    "--resource", "resources", multiple=True, help="Limit its tokens to this service's resource URI (repeatable)."
+)
 @json_option
-def integration_create(account_id, name, description, scopes, inactivity_window, as_json):
+def integration_create(account_id, name, description, scopes, inactivity_window, resources, as_json):
     window = (
         "default"
         if inactivity_window is None
@@ -37,6 +40,7 @@ def integration_create(account_id, name, description, scopes, inactivity_window,
         scopes=list(scopes),
         now=now(),
         inactivity_window=window,
+        resources=list(resources),
     )
     emit(as_json, serialize_integration(integration), integration.id)
 

@@ -18,6 +18,8 @@ class ApiClient(Model):
     client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(30))  # resource-service | admin
+    # A resource service's RFC 8707 resource URI: tokens limited to named services are active only for theirs.
+    resource: Mapped[str | None] = mapped_column(String(500))
     account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     secret_digest: Mapped[str] = mapped_column(String(64))  # SHA-256 hex of the secret
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

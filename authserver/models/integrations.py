@@ -21,6 +21,8 @@ class Integration(Model):
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     scopes: Mapped[str] = mapped_column(Text)  # space-separated, sorted
+    # RFC 8707 resource URIs its tokens are limited to (their ``aud``): space-separated, sorted; NULL = unrestricted.
+    resources: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default="active")  # active | disabled | deleted
     inactivity_window: Mapped[int | None] = mapped_column(Integer)  # seconds; NULL = never
     created_by: Mapped[str] = mapped_column(String(120))

@@ -42,6 +42,11 @@ class OAuthClient(ClientMixin):
     def account_id(self) -> str | None:
         return self.credentials.account_id
 
+    @property
+    def resource(self) -> str | None:
+        """A resource service's RFC 8707 resource URI (introspection of tokens limited to named services)."""
+        return self.credentials.resource
+
     def get_client_id(self) -> str:
         return self.client_id
 

@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
 from ..hotpath.fair_gate import NOT_GATED, WaitHook
-from ..tokens import TokenState, VerifiedClaims, epoch, load_state, record_end
+from ..tokens import TokenState, VerifiedClaims, epoch, is_audience_of, load_state, record_end
 from .request_shape import FormRequestShape
 
 log = logging.getLogger("authserver")
@@ -82,7 +82,10 @@ class TokenIntrospectionEndpoint(FormRequestShape, IntrospectionEndpoint):
         return token
 
     def check_permission(self, token, client, request):
-        """A resource service bound to one account may only introspect that account's tokens."""
+        """A resource service bound to one account may only introspect that account's tokens; a token limited to
+        named services (RFC 8707: ``aud`` is the list of their resource URIs, signed at issue) only by one of them."""
+        if not is_audience_of(token.claims.aud, client.resource, self.verifier.audience):
+            return False
         return client.account_id is None or client.account_id == token.state.account_id
 
     def introspect_token(self, token: IntrospectedToken) -> dict:

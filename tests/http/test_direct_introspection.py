@@ -13,7 +13,7 @@ from authserver.clients import delete_client, rotate_client_secret, set_client_e
 from authserver.hotpath.direct import DirectIntrospection
 from authserver.principals import OPERATOR
 from authserver.unit_of_work import unit_of_work
-from tests.factories import basic, make_client
+from tests.factories import basic, issue_token, make_client, make_integration
 
 from . import forge
 
@@ -136,6 +136,20 @@ def test_a_bound_resource_service_and_another_accounts_token_match(shared):
         )
     assert _compare(shared, data={"token": shared.world.other.token}, headers=bound).get_json() == {"active": False}
     assert _compare(shared, data={"token": shared.world.agency.token}, headers=bound).get_json()["active"] is True
+
+
+def test_a_token_limited_to_named_services_matches_for_its_service_another_and_an_unbound_one(shared):
+    """RFC 8707: active only for the service its ``aud`` names, on both paths."""
+    with shared.app.app_context():
+        mine = basic(*make_client(shared.clock, name="direct A", resource="https://a.example.com"))
+        another = basic(*make_client(shared.clock, name="direct B", resource="https://b.example.com"))
+        integration = make_integration(
+            shared.clock, shared.world.agency.account_id, name="limited", resources=["https://a.example.com"]
+        )
+        token = issue_token(shared.services, shared.clock, integration.id).token
+    assert _compare(shared, data={"token": token}, headers=mine).get_json()["active"] is True
+    assert _compare(shared, data={"token": token}, headers=another).get_json() == {"active": False}
+    assert _compare(shared, data={"token": token}, headers=shared.world.rs_headers).get_json() == {"active": False}
 
 
 def test_a_sane_request_id_is_echoed_and_a_hostile_one_replaced(shared):

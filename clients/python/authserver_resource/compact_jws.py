@@ -81,13 +81,16 @@ def is_current(*, iat: int, nbf: int | None, exp: int, now: float) -> bool:
 
 # A key lookup: kid -> (the key's one algorithm, a public key object PyJWT's algorithms accept), or None if unknown.
 KeyLookup = Callable[[str], tuple[str, object] | None]
+# The issuer's own rule for ``aud`` (a text, or a list of texts), when a fixed set of accepted values cannot say it.
+AudienceRule = Callable[[str | list[str]], bool]
 
 
 def read_access_token(
-    token: object, *, issuer: str, audience: str | Collection[str], key_for: KeyLookup
+    token: object, *, issuer: str, audience: str | Collection[str] | AudienceRule, key_for: KeyLookup
 ) -> AccessTokenClaims:
     """Split, decode and verify ``token``; its claims, or ``TokenRefusedError``. ``aud`` must name ``audience``, or
-    one of them when several are given (a service's own resource, or the default audience: RFC 8707). Time is not
+    one of them when several are given (a service's own resource, or the default audience: RFC 8707), or satisfy
+    ``audience`` when it is a rule (the authorization server's, for every form it issues). Time is not
     judged here (see ``AccessTokenClaims.is_current``). Exceptions raised by ``key_for`` (e.g. a JWKS that cannot be
     fetched) pass through unchanged; nothing else escapes."""
     header_segment, payload_segment, signature_segment = split_compact(token)
@@ -166,18 +169,20 @@ def _check_header(header: dict) -> tuple[str, str]:
     return alg, kid
 
 
-def _check_claims(payload: dict, *, issuer: str, audience: str | Collection[str], kid: str) -> AccessTokenClaims:
+def _check_claims(
+    payload: dict, *, issuer: str, audience: str | Collection[str] | AudienceRule, kid: str
+) -> AccessTokenClaims:
     iss = payload.get("iss")
     if not isinstance(iss, str) or iss != issuer:
         raise TokenRefusedError("wrong issuer")
     aud = payload.get("aud")
-    accepted = (audience,) if isinstance(audience, str) else tuple(audience)
     audiences: object = [aud] if isinstance(aud, str) else aud
-    if (
-        not isinstance(audiences, list)
-        or not all(isinstance(item, str) for item in audiences)
-        or not any(item in accepted for item in audiences)
-    ):
+    if not isinstance(audiences, list) or not all(isinstance(item, str) for item in audiences):
+        raise TokenRefusedError("wrong audience")
+    if callable(audience):
+        if not audience(cast("str | list[str]", aud)):
+            raise TokenRefusedError("wrong audience")
+    elif not any(item in ((audience,) if isinstance(audience, str) else tuple(audience)) for item in audiences):
         raise TokenRefusedError("wrong audience")
     texts = [value for name in _TEXT_CLAIMS if isinstance(value := payload.get(name), str) and value]
     if len(texts) != len(_TEXT_CLAIMS):
