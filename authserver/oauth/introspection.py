@@ -10,9 +10,9 @@ from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..extensions import db
 from ..hotpath.fair_gate import NOT_GATED, WaitHook
 from ..tokens import TokenState, VerifiedClaims, epoch, is_audience_of, load_state, record_end
+from ..unit_of_work import unit_of_work
 from .request_shape import FormRequestShape
 
 log = logging.getLogger("authserver")
@@ -118,10 +118,9 @@ def _latch_end(jti: str, now: datetime) -> None:
     """Record the end this reader saw, so no worker calls the token live again if a clock steps back. The answer is
     "inactive" either way: a failed write is logged, and the next reader tries again."""
     try:
-        record_end(jti, now)
-        db.session.commit()
+        with unit_of_work():
+            record_end(jti, now)
     except SQLAlchemyError as exc:
-        db.session.rollback()
         log.warning("could not record the end of token %s: %s", jti, exc.__class__.__name__)
 
 
