@@ -1,5 +1,11 @@
 """Structured JSON logs with the request id. Only method, path and status are logged for requests, never
-bodies, headers or query strings, so tokens, secrets and passwords cannot reach a log line."""
+bodies, headers or query strings, so tokens, secrets and passwords cannot reach a log line.
+
+An unexpected error's line carries its traceback (``traceback``), with token-shaped text withheld from it as from
+every other field, and secret-shaped text too (a client secret or session id in an exception message). A request
+that came with a W3C ``traceparent`` has ``trace_id``, ``span_id`` and ``parent_id`` on each of its lines
+(trace_context.py). AUTHSERVER_LOG_LEVEL sets the level of authserver's own loggers; the access log has its own
+setting (AUTHSERVER_ACCESS_LOG) and is written at any level."""
 
 from __future__ import annotations
 
@@ -12,9 +18,10 @@ import sys
 import threading
 import time
 
-from flask import g, has_request_context, request
+from flask import g, has_app_context, request
 
 from .hotpath.log_records import stop_collecting_record_details
+from .trace_context import TraceContext, parse_traceparent
 
 # What a token or secret looks like when it turns up where it should not (a URL path, a garbled request line, an
 # exception message): a compact JWS (RFC 7515 §7.1; its header starts "eyJ", even cut short), a v1 API key
@@ -24,8 +31,23 @@ _LONG_SEGMENT = 40
 _REQUEST_TEXT = re.compile(r"\('.*'\)|\(\".*\"\)")
 
 
+# What a secret of ours looks like (a client secret or session id: 43 base64url characters) in a traceback: a long
+# run mixing upper and lower case, which identifiers, paths and hex digests in a traceback are not.
+_LONG_RUN = re.compile(r"[A-Za-z0-9_-]{40,}")
+
+
 def scrub(text: str) -> str:
     return _TOKEN_LIKE.sub("[token withheld]", text)
+
+
+def _withhold_secret_shaped(match: re.Match[str]) -> str:
+    run = match.group(0)
+    return "[secret withheld]" if run.lower() != run and run.upper() != run else run
+
+
+def scrub_traceback(text: str) -> str:
+    """A formatted traceback (and the exception messages in it) with token- and secret-shaped text withheld."""
+    return _LONG_RUN.sub(_withhold_secret_shaped, scrub(text))
 
 
 @functools.lru_cache(maxsize=512)  # a handful of paths make most lines
@@ -49,6 +71,9 @@ class ScrubbingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         return scrub(super().format(record))
 
+    def formatException(self, ei) -> str:  # noqa: N802 - logging's name
+        return scrub_traceback(super().formatException(ei))
+
 
 # granian's logging settings (``log_dictconfig``): its own formatters, each line scrubbed.
 GRANIAN_LOG_CONFIG = {
@@ -62,6 +87,9 @@ access_log = logging.getLogger("authserver.access")
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per record; the request's id and trace context from the record or the app context (a Flask
+    request, or the direct introspection path, which sets them on ``g``)."""
+
     def format(self, record: logging.LogRecord) -> str:
         entry = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
@@ -69,11 +97,14 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": scrub(record.getMessage()),
         }
-        request_id = getattr(record, "request_id", None)
-        if request_id is None and has_request_context():
-            request_id = g.get("request_id")
+        request_id, trace = getattr(record, "request_id", None), getattr(record, "trace", None)
+        if has_app_context():
+            request_id = request_id if request_id is not None else g.get("request_id")
+            trace = trace if trace is not None else g.get("trace")
         if request_id is not None:
             entry["request_id"] = request_id
+        if isinstance(trace, TraceContext):
+            entry |= trace.log_fields()
         for key in ("method", "path", "status", "duration_ms", "remote_addr"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
@@ -81,7 +112,13 @@ class JsonFormatter(logging.Formatter):
             entry["path"] = loggable_path(entry["path"])
         if record.exc_info and record.exc_info[0] is not None:
             entry["error"] = record.exc_info[0].__name__
+            entry["traceback"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            entry["stack"] = scrub_traceback(record.stack_info)
         return json.dumps(entry)
+
+    def formatException(self, ei) -> str:  # noqa: N802 - logging's name
+        return scrub_traceback(super().formatException(ei))
 
 
 class AccessLogHandler(logging.StreamHandler):
@@ -134,21 +171,25 @@ class AccessLogHandler(logging.StreamHandler):
 _access_handler: AccessLogHandler | None = None
 
 
-def configure_logging(level: str = "INFO", access: str = "batched") -> None:
-    """JSON lines on stderr for the server process; werkzeug's own access log (full URLs) is silenced. The access
-    log (one line per request) is ``batched`` (see BatchedStreamHandler), ``immediate`` or ``off``."""
+def configure_logging(level: str = "info", access: str = "batched") -> None:
+    """JSON lines on stderr for the server process; werkzeug's own access log (full URLs) is silenced. ``level``
+    (AUTHSERVER_LOG_LEVEL: debug, info, warning, error) is authserver's loggers'; other libraries log at info and
+    above even at debug (their debug lines are noise, and some name request details). The access log (one line
+    per request) is ``batched`` (see AccessLogHandler), ``immediate`` or ``off``, whatever the level."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    numeric = logging.getLevelName(level.upper())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
+    root.setLevel(max(numeric, logging.INFO))
+    logging.getLogger("authserver").setLevel(numeric)
     global _access_handler
     _access_handler = AccessLogHandler(sys.stderr, max_lines=200 if access == "batched" else 1)
     _access_handler.setFormatter(JsonFormatter())
     access_log.handlers[:] = [_access_handler]
     access_log.propagate = False
-    access_log.setLevel(logging.WARNING if access == "off" else logging.NOTSET)
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    access_log.setLevel(logging.WARNING if access == "off" else logging.INFO)
+    logging.getLogger("werkzeug").setLevel(max(numeric, logging.WARNING))
     if not any(isinstance(f, WithholdRequestText) for f in logging.getLogger("werkzeug").filters):
         logging.getLogger("werkzeug").addFilter(WithholdRequestText())
     stop_collecting_record_details()  # none of our lines prints them (hotpath/log_records.py)
@@ -161,13 +202,19 @@ def flush_access_log() -> None:
 
 
 def log_access(
-    method: str, path: str, status: int, started: float | None, remote_addr: str | None, request_id: str | None = None
+    method: str,
+    path: str,
+    status: int,
+    started: float | None,
+    remote_addr: str | None,
+    request_id: str | None = None,
+    trace: TraceContext | None = None,
 ) -> None:
     """One access-log line per request; ``started`` is the request's ``time.perf_counter()`` at arrival."""
     if not access_log.isEnabledFor(logging.INFO):
         return
     duration = round((time.perf_counter() - started) * 1000, 2) if started else None
-    if request_id is None and has_request_context():
+    if request_id is None and has_app_context():
         request_id = g.get("request_id")
     handler = _access_handler
     if handler is not None and access_log.handlers == [handler]:
@@ -181,6 +228,8 @@ def log_access(
         }
         if request_id is not None:
             entry["request_id"] = request_id
+        if trace is not None:
+            entry |= trace.log_fields()
         entry |= {
             "method": method,
             "path": loggable_path(path),
@@ -190,9 +239,17 @@ def log_access(
         }
         handler.add_line(json.dumps(entry))
         return
-    extra = {"method": method, "path": path, "status": status, "duration_ms": duration, "remote_addr": remote_addr}
+    extra: dict[str, object] = {
+        "method": method,
+        "path": path,
+        "status": status,
+        "duration_ms": duration,
+        "remote_addr": remote_addr,
+    }
     if request_id is not None:
         extra["request_id"] = request_id
+    if trace is not None:
+        extra["trace"] = trace
     access_log.info("request", extra=extra)
 
 
@@ -210,8 +267,20 @@ def _timestamp() -> str:
 
 
 def init_app(app) -> None:
+    @app.before_request
+    def read_trace_context():
+        """The caller's traceparent, if valid (no parsing at all without one)."""
+        header = request.environ.get("HTTP_TRACEPARENT")
+        if header is not None:
+            g.trace = parse_traceparent(header)
+
     @app.after_request
     def log_request(response):
         current = request._get_current_object()  # one context lookup instead of one per attribute
-        log_access(current.method, current.path, response.status_code, g.get("started"), current.remote_addr)
+        trace = g.get("trace")
+        if trace is not None:
+            response.headers["traceresponse"] = trace.traceresponse()
+        log_access(
+            current.method, current.path, response.status_code, g.get("started"), current.remote_addr, None, trace
+        )
         return response

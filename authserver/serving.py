@@ -40,7 +40,7 @@ _APP: Flask | None = None
 
 
 def _prepare_or_exit(app) -> None:
-    configure_logging(access=app.config["AUTHSERVER_ACCESS_LOG"])
+    configure_logging(app.config["AUTHSERVER_LOG_LEVEL"], access=app.config["AUTHSERVER_ACCESS_LOG"])
     try:
         prepare(app)
     except (KeyStoreError, ConfigError) as exc:

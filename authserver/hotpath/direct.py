@@ -39,6 +39,7 @@ from ..metrics import observe_introspection
 from ..oauth.introspection import introspection_result
 from ..oauth.views import token_store_unavailable
 from ..services import services
+from ..trace_context import parse_traceparent
 from .fair_gate import FairGate, WaitHook
 
 log = logging.getLogger("authserver")
@@ -125,8 +126,10 @@ class DirectIntrospection:
     def _introspect(self, environ: dict, form: ImmutableMultiDict, start_response: Callable) -> Iterable[bytes]:
         started = time.perf_counter()
         request_id = request_id_for(environ.get("HTTP_X_REQUEST_ID"))
+        traceparent = environ.get("HTTP_TRACEPARENT")  # parsed only when sent (logs.py, trace_context.py)
+        trace = parse_traceparent(traceparent) if traceparent is not None else None
         with self._app_context():
-            g.request_id = request_id
+            g.request_id, g.trace = request_id, trace
             status, body, headers = self._answer(environ, form, request_id)
         payload = json.dumps(body, separators=(",", ":")).encode()
         response_headers = [
@@ -135,9 +138,11 @@ class DirectIntrospection:
             ("X-Request-Id", request_id),
             *SECURITY_HEADERS,
         ]
+        if trace is not None:
+            response_headers.append(("traceresponse", trace.traceresponse()))
         start_response(_REASONS.get(status, f"{status} Unknown"), response_headers)
         observe_introspection(status, introspection_result(status, body), started)
-        log_access("POST", PATH, status, started, environ.get("REMOTE_ADDR"), request_id)
+        log_access("POST", PATH, status, started, environ.get("REMOTE_ADDR"), request_id, trace)
         return [payload]
 
     def _app_context(self):
