@@ -37,7 +37,7 @@ def serve_failing_app(workdir, **env: str) -> tuple[AuthServerProcess, subproces
     server = make_authserver(workdir, AUTHSERVER_ACCESS_LOG="immediate", **env)
     server.env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), server.env.get("PYTHONPATH")]))
     with open(server.log_path, "ab") as log:
-        proc = subprocess.Popen(
+        proc = subprocess.Popen(  # noqa: S603 - this interpreter, our own module
             [sys.executable, "-m", "tests.ops.failing_app", "serve", "--port", str(server.port), "--workers", "1"],
             env=server.env,
             stdout=log,
