@@ -10,7 +10,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import database, health, httpbase, logs, metrics, services
+from . import database, health, httpbase, logs, services
 from .admin_api import bp as admin_api_bp
 from .admin_ui import bp as admin_ui_bp
 from .cli.commands import register as register_cli
@@ -18,6 +18,7 @@ from .config import load_config
 from .extensions import db
 from .feed_wakeups import install_feed_wakeups
 from .hotpath.direct import DirectIntrospection
+from .metrics import http as metrics_http
 from .oauth.views import bp as oauth_bp
 
 
@@ -34,7 +35,7 @@ def create_app(overrides: dict | None = None, *, clock=None) -> Flask:
     services.init_app(app, clock=clock)
     install_feed_wakeups()
     httpbase.init_app(app)
-    metrics.init_app(app)
+    metrics_http.init_app(app)
     logs.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(oauth_bp)

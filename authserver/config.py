@@ -9,6 +9,7 @@ import ipaddress
 import os
 import re
 import secrets
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -97,6 +98,9 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         # serve long polls (/oauth/events), throughput comes from processes (docs/performance.md).
         "AUTHSERVER_WORKERS": env.get("AUTHSERVER_WORKERS") or min(available_cpus(), DEFAULT_WORKER_CAP),
         "AUTHSERVER_THREADS": env.get("AUTHSERVER_THREADS", "8"),
+        # `authserver serve`: the workers' metric files go in authserver-metrics-<port> under this directory
+        # (default: the system's temporary directory), created and wiped at each start (docs/metrics.md).
+        "AUTHSERVER_METRICS_DIR": env.get("AUTHSERVER_METRICS_DIR") or tempfile.gettempdir(),
         # Where `authserver run`/`serve` listen; the port defaults to AUTHSERVER_ISSUER's (5000).
         "AUTHSERVER_HOST": env.get("AUTHSERVER_HOST", "127.0.0.1"),
         "AUTHSERVER_PORT": env.get("AUTHSERVER_PORT") or None,

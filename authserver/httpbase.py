@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from .admin_api.problems import problem
 from .extensions import db
+from .metrics import count_database_error
 
 log = logging.getLogger("authserver")
 
@@ -51,15 +52,28 @@ def _refuse_surrogates(value) -> None:
             _refuse_surrogates(item)
 
 
-def describe_database_error(exc: SQLAlchemyError) -> str:
+_DATABASE_ERRORS = {
+    "read_only": "the database is read-only",
+    "disk_full": "the database's disk is full",
+    "locked": "the database is locked by another writer",
+    "unavailable": "the database is unavailable",
+}
+
+
+def database_error_kind(exc: SQLAlchemyError) -> str:
+    """read_only, disk_full, locked or unavailable: the metrics label, and the key of the sentence we show."""
     text = str(getattr(exc, "orig", None) or exc).lower()
     if "read-only" in text or "readonly" in text:
-        return "the database is read-only"
+        return "read_only"
     if "disk is full" in text or "no space left" in text or "disk full" in text:
-        return "the database's disk is full"
+        return "disk_full"
     if "locked" in text or "lock timeout" in text or "canceling statement due to lock" in text:
-        return "the database is locked by another writer"
-    return "the database is unavailable"
+        return "locked"
+    return "unavailable"
+
+
+def describe_database_error(exc: SQLAlchemyError) -> str:
+    return _DATABASE_ERRORS[database_error_kind(exc)]
 
 
 SECURITY_HEADERS = (
@@ -184,6 +198,7 @@ def init_app(app) -> None:
         except SQLAlchemyError:
             pass
         detail = describe_database_error(exc)
+        count_database_error(database_error_kind(exc))
         log.warning("database error on %s %s: %s (%s)", request.method, request.path, detail, exc.__class__.__name__)
         if request.path.startswith("/api/"):
             return problem(

@@ -348,6 +348,15 @@ class KeyStore:
             .limit(1)
         )
 
+    def signing_since(self, now: datetime) -> datetime | None:
+        """When the key that signs at ``now`` began signing (its age, for metrics); None when none signs."""
+        return db.session.scalar(
+            select(SigningKey.signs_from)
+            .where(_signing_now(now))
+            .order_by(SigningKey.signs_from.desc(), SigningKey.created_at.desc())
+            .limit(1)
+        )
+
     # -- signing ----------------------------------------------------------------------------------
     def signing_keyset(self, now: datetime | None = None) -> tuple[str, str, KeySet]:
         """(kid, alg, a one-key KeySet) for the key that signs at ``now``; a set with more keys would sign with a

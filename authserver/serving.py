@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 from flask import Flask
 from granian.constants import Interfaces
@@ -23,6 +24,7 @@ from granian.log import LogLevels
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.serving import make_server
 
+from . import metrics
 from .config import ConfigError
 from .database import prepare
 from .extensions import db
@@ -119,6 +121,7 @@ def serve_workers(
     ``factory`` builds the app in a worker that was spawned rather than forked (macOS, Windows): the command
     line's own, handed in by the caller, since this module sits below ``create_app``."""
     global _APP
+    metrics_dir = _share_metrics(app, port)
     _prepare_or_exit(app)
     with app.app_context():
         db.engine.dispose()  # no connection crosses the fork
@@ -129,8 +132,21 @@ def serve_workers(
 
     _announce(app, host, port, f"granian, {workers} worker process(es) x {threads} thread(s)")
     granian_server(host, port, workers=workers, threads=threads).serve(
-        target_loader=functools.partial(_load_worker_app, factory), wrap_loader=False
+        target_loader=functools.partial(_load_worker_app, factory, metrics_dir), wrap_loader=False
     )
+
+
+def _share_metrics(app: Flask, port: int) -> Path:
+    """Before anything is counted: every worker's metrics go to files in this instance's directory, wiped now,
+    so a scrape sums all workers (metrics/registry.py)."""
+    directory = Path(app.config["AUTHSERVER_METRICS_DIR"]) / f"authserver-metrics-{port}"
+    try:
+        metrics.prepare_directory(directory)
+    except OSError as exc:
+        print(f"Error: cannot keep metrics in {directory}: {exc}; set AUTHSERVER_METRICS_DIR", file=sys.stderr)
+        raise SystemExit(1) from None
+    metrics.share_between_workers(directory)
+    return directory
 
 
 def granian_server(host: str, port: int, *, workers: int, threads: int) -> DrainingWorkerServer:
@@ -162,9 +178,11 @@ class _WorkerServer(DrainingWorkerServer):
 _WORK: ProcessWork | None = None
 
 
-def _load_worker_app(factory: Callable[[], Flask] | None):
+def _load_worker_app(factory: Callable[[], Flask] | None, metrics_dir: Path):
     """Runs in each worker before it serves: its own database connections and its own background work."""
     global _WORK
+    metrics.join_workers(metrics_dir)
+    metrics.forget_dead_workers(metrics_dir)  # the worker this one replaces, if it died
     app = _APP
     if app is None:  # a spawned (not forked) worker: build the app from the same environment
         if factory is None:
@@ -190,3 +208,4 @@ def _freeze_long_lived_objects() -> None:
 def _stop_worker() -> None:
     if _WORK is not None:
         _WORK.stop()
+    metrics.leave_workers()

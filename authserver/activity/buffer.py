@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -22,12 +23,18 @@ class ActivityBuffer:
     def __init__(self) -> None:
         self._pending: dict[str, PendingUse] = {}
         self._lock = threading.Lock()
+        # time.monotonic() when the oldest use not yet written arrived (None: nothing pending); the last batch's,
+        # for put_back. For the flush-lag metric.
+        self._since: float | None = None
+        self._taken_since: float | None = None
 
     def record(self, jti: str, used_by: str | None, now: datetime, count: int = 1) -> None:
         with self._lock:
             entry = self._pending.get(jti)
             if entry is None:
                 entry = self._pending[jti] = PendingUse(last_used_at=now, last_used_by=used_by)
+                if self._since is None:
+                    self._since = time.monotonic()
             elif now >= entry.last_used_at:
                 entry.last_used_at, entry.last_used_by = now, used_by
             day = now.date()
@@ -41,11 +48,18 @@ class ActivityBuffer:
     def take(self) -> dict[str, PendingUse]:
         with self._lock:
             pending, self._pending = self._pending, {}
+            self._taken_since, self._since = self._since, None
         return pending
+
+    def waiting_since(self) -> float | None:
+        """``time.monotonic()`` when the oldest use not yet written arrived; None when nothing waits."""
+        return self._since
 
     def put_back(self, pending: dict[str, PendingUse]) -> None:
         """After a failed flush, merge the batch back so nothing is lost while the database is away."""
         with self._lock:
+            if self._taken_since is not None and (self._since is None or self._taken_since < self._since):
+                self._since = self._taken_since
             for jti, entry in pending.items():
                 slot = self._pending.setdefault(jti, PendingUse(entry.last_used_at, entry.last_used_by))
                 if entry.last_used_at > slot.last_used_at:

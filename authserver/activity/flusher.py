@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from flask import Flask
 
 from ..extensions import db
+from ..metrics import set_flush_lag
 from .buffer import ActivityBuffer
 from .redis_stage import HANDOFF_INTERVAL, RedisActivityStage
 from .usage import flush, write_usage
@@ -47,6 +49,7 @@ class Flusher:
                 self.flush_once()
 
     def hand_off(self) -> None:
+        observe_flush_lag(self.buffer)
         try:
             assert self.stage is not None, "hand_off needs a Redis stage"
             self.stage.hand_off(self.buffer)
@@ -54,6 +57,8 @@ class Flusher:
             log.warning("activity hand-off to redis failed: %s", exc.__class__.__name__)
 
     def flush_once(self) -> int:
+        if self.stage is None:  # with a stage, this process's buffer leaves at hand-off
+            observe_flush_lag(self.buffer)
         with self.app.app_context():
             try:
                 if self.stage is None:
@@ -84,3 +89,10 @@ class Flusher:
         if self.stage is not None:
             self.hand_off()
         self.flush_once()
+
+
+def observe_flush_lag(buffer: ActivityBuffer) -> None:
+    """The age of the oldest use about to leave this process's memory (0 when none waits); a failing database
+    makes it grow, since a failed batch keeps its age."""
+    since = buffer.waiting_since()
+    set_flush_lag(0.0 if since is None else time.monotonic() - since)

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from ..errors import RateLimitedError
 from ..hotpath.fair_gate import NOT_GATED, WaitHook
+from ..metrics import count_rate_limit_refusal
 from ..tokens import IntegrationTokenGenerator
 
 INTROSPECTION, REVOCATION, TOKEN_GENERATION = "introspection", "revocation", "token_generation"
@@ -94,7 +95,10 @@ class RequestLimits:
         if rate is None:
             return None
         seconds = self.stores[kind].acquire(f"rate:{kind}:{subject}", rate, self.clock.now().timestamp(), wait)
-        return max(1, math.ceil(seconds)) if seconds > 0 else None
+        if seconds <= 0:
+            return None
+        count_rate_limit_refusal(kind)
+        return max(1, math.ceil(seconds))
 
     def check_token_generation(self, account_id: str) -> None:
         wait = self.retry_after(TOKEN_GENERATION, account_id)

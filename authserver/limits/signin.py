@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from ..metrics import count_rate_limit_refusal
+
 
 @dataclass(frozen=True)
 class Limit:
@@ -106,6 +108,7 @@ class SignInLimiter:
         for limit, key in self._keys(email, address):
             wait = self.store.take(key, at, limit)
             if wait > 0:
+                count_rate_limit_refusal(f"signin_{limit.kind}")
                 for earlier in taken:
                     self.store.give_back(earlier, at)
                 return math.ceil(wait)

@@ -10,7 +10,7 @@ import time
 
 from flask import jsonify, request
 
-from .. import events
+from .. import events, metrics
 from ..activity.by_service import record_calls
 from ..database import INTEGER_MAX
 from ..errors import InvalidInputError
@@ -45,15 +45,26 @@ def token_events():
         return error
     cursor = int(_int_arg("after", 0, upper=INTEGER_MAX))  # event ids are INTEGER
     wait = _int_arg("wait", 0, upper=MAX_WAIT_SECONDS)
+    if events.is_cursor_expired(cursor):  # older than AUTHSERVER_RETAIN_EVENTS: what it missed is gone
+        response = jsonify(
+            error="cursor_expired",
+            error_description="events after this cursor were pruned; take a new snapshot (/oauth/events/snapshot)",
+        )
+        response.status_code = 410
+        response.headers["Cache-Control"] = "no-store"
+        return response
     deadline = time.monotonic() + wait
     bus = services().bus
-    while True:
-        found = events.events_after(cursor, account_id=client.account_id)
-        remaining = deadline - time.monotonic()
-        if found or remaining <= 0:
-            break
-        db.session.rollback()  # end the read transaction so the next poll sees new commits
-        bus.wait(min(bus.poll_interval, remaining))
+    with metrics.feed_subscriber():
+        while True:
+            found = events.events_after(cursor, account_id=client.account_id)
+            remaining = deadline - time.monotonic()
+            if found or remaining <= 0:
+                break
+            db.session.rollback()  # end the read transaction so the next poll sees new commits
+            bus.wait(min(bus.poll_interval, remaining))
+    if found:  # how late the oldest event reaches this service
+        metrics.observe_feed_lag((services().clock.now() - found[0].occurred_at).total_seconds())
     next_cursor = found[-1].id if found else max(cursor, events.latest_cursor())
     response = jsonify(events=[events.serialize(e) for e in found], cursor=next_cursor)
     response.headers["Cache-Control"] = "no-store"

@@ -7,7 +7,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import DomainError
 from ..extensions import db
+from ..httpbase import database_error_kind
 from ..keys import JWKS_MAX_AGE
+from ..metrics import count_database_error
 from ..services import services
 from ..unit_of_work import unit_of_work
 from .feed import report_usage, token_events, token_snapshot
@@ -66,6 +68,7 @@ def token_store_unavailable(exc: SQLAlchemyError, path: str) -> tuple[int, dict,
     except SQLAlchemyError:
         pass
     current_app.logger.warning("database error on %s: %s", path, exc.__class__.__name__)
+    count_database_error(database_error_kind(exc))
     body = {"error": "temporarily_unavailable", "error_description": "the token store is unavailable"}
     return 503, body, [("Retry-After", "1")]
 

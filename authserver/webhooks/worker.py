@@ -13,6 +13,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from ..extensions import db
+from ..metrics import count_webhook_delivery
 from ..models import WebhookDelivery, WebhookEvent, WebhookSubscription
 from ..services import services
 from . import deliveries, expiring, transport
@@ -76,11 +77,15 @@ class WebhookWorker:
         event = db.session.get_one(WebhookEvent, delivery.event_id)
         if subscription.status != "active":
             deliveries.give_up(delivery_id, now, status="cancelled", error=f"subscription {subscription.status}")
+            count_webhook_delivery("cancelled")
             return True
         try:
             destination = resolve(subscription.url, self.policy)  # again, now: DNS may have changed
         except DestinationRefusedError as exc:
-            deliveries.record_failure(delivery_id, lease, now, error=exc.detail, status_code=None, base=self.retry_base)
+            status = deliveries.record_failure(
+                delivery_id, lease, now, error=exc.detail, status_code=None, base=self.retry_base
+            )
+            count_webhook_delivery(_outcome(status), "destination_refused")
             return True
         timestamp = int(self.clock.now().timestamp())
         headers = {
@@ -97,6 +102,7 @@ class WebhookWorker:
         if outcome.ok:
             assert outcome.status is not None  # ok is a 2xx status
             deliveries.record_success(delivery_id, finished, outcome.status)
+            count_webhook_delivery("succeeded")
         elif outcome.gone:
             self._disable(subscription_id, finished)
             deliveries.give_up(
@@ -106,8 +112,9 @@ class WebhookWorker:
                 error="receiver answered 410 Gone; the subscription was disabled",
                 status_code=410,
             )
+            count_webhook_delivery("failed", "gone")
         else:
-            deliveries.record_failure(
+            status = deliveries.record_failure(
                 delivery_id,
                 lease,
                 finished,
@@ -116,6 +123,7 @@ class WebhookWorker:
                 base=self.retry_base,
                 retry_after=outcome.retry_after,
             )
+            count_webhook_delivery(_outcome(status), failure_reason(outcome))
         return True
 
     def _disable(self, subscription_id: str, now) -> None:
@@ -165,6 +173,18 @@ class WebhookWorker:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=self.timeout + 5 if timeout is None else timeout)
+
+
+def _outcome(status: str) -> str:
+    """A failed attempt's outcome from the delivery's new status: given up ("failed") or to be tried again."""
+    return "failed" if status == "failed" else "retrying"
+
+
+def failure_reason(outcome: transport.Outcome) -> str:
+    """A bounded label for a failed attempt: timeout, network, or the receiver's status class (http_5xx)."""
+    if outcome.status is None:
+        return "timeout" if outcome.error == "timed out" else "network"
+    return f"http_{outcome.status // 100}xx"
 
 
 def start_in_process(app) -> WebhookWorker | None:

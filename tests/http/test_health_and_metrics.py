@@ -39,4 +39,7 @@ def test_metrics_count_introspections_by_result_and_lifecycle_actions(client, wo
     for result in ("active", "inactive", "refused"):
         assert f'authserver_introspections_total{{result="{result}"}}' in text
     assert 'authserver_lifecycle_actions_total{action="token.generated"}' in text
-    assert "authserver_request_seconds_bucket" in text
+    assert (
+        'authserver_http_request_duration_seconds_bucket{endpoint="oauth.introspect",le="0.001",method="POST"}' in text
+    )
+    assert 'authserver_http_requests_total{endpoint="oauth.introspect",method="POST",status="401"}' in text
