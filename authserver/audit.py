@@ -150,7 +150,14 @@ _ENTRIES: dict[type[DomainEvent], Callable[..., tuple[Any, ...]]] = {
     de.PasswordChanged: lambda e: (None, "user", e.user_id, None, None),
     **{
         cls: (lambda e: (e.account_id, "client", e.client_id, e.before, e.after))
-        for cls in (de.ClientCreated, de.ClientSecretRotated, de.ClientDisabled, de.ClientEnabled, de.ClientDeleted)
+        for cls in (
+            de.ClientCreated,
+            de.ClientSecretRotated,
+            de.ClientDisabled,
+            de.ClientEnabled,
+            de.ClientLimitChanged,
+            de.ClientDeleted,
+        )
     },
     de.WebhookSubscribed: lambda e: (e.account_id, "webhook", e.subscription_id, None, e.after),
     de.WebhookDeleted: lambda e: (e.account_id, "webhook", e.subscription_id, e.before, None),

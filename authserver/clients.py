@@ -19,6 +19,8 @@ from sqlalchemy import bindparam, or_, select, update
 
 from . import domain_events as de
 from .accounts import clean_name, descendants, get_account_for
+from .config import parse_rate
+from .config_values import ConfigError
 from .durations import isoformat, parse_duration
 from .emitter import emit
 from .errors import ForbiddenError, InvalidInputError, NotFoundError
@@ -98,6 +100,7 @@ class ClientCredentials:
     disabled_at: datetime | None
     deleted_at: datetime | None
     resource: str | None = None  # its RFC 8707 resource URI (introspection of tokens limited to named services)
+    introspection_limit: str | None = None  # its own limit, "N/period" or "off"; None: the server's default
 
     @property
     def is_enabled(self) -> bool:
@@ -114,6 +117,7 @@ _CREDENTIAL_COLUMNS = (
     ApiClient.disabled_at,
     ApiClient.deleted_at,
     ApiClient.resource,
+    ApiClient.introspection_limit,
 )
 _CREDENTIAL_FIELDS = tuple(column.key for column in _CREDENTIAL_COLUMNS)
 _CREDENTIALS_READ = PreparedRead(select(*_CREDENTIAL_COLUMNS).where(ApiClient.client_id == bindparam("client_id")))
@@ -312,6 +316,73 @@ def _stop_webhooks_of(client_id: str, now: datetime) -> None:
     )
 
 
+# -- its own rate limit ---------------------------------------------------------------------------------------
+def parse_client_limit(value: object, *, field: str = "introspection") -> str | None:
+    """A client's own limit as stored: "N/period" (``100000/1m``) or ``off``; ``default`` (or None) clears it, so
+    the server's setting applies again."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == "default"):
+        return None
+    if not isinstance(value, str):
+        raise InvalidInputError(f'{field} must look like "100000/1m", "off" or "default"', field=field)
+    text = value.strip().lower()
+    try:
+        parse_rate(text, field)
+    except ConfigError:
+        raise InvalidInputError(
+            f'{field} must look like "100000/1m" (a count up to 9 digits per s, m, h or d), "off" or "default"',
+            field=field,
+        ) from None
+    return text
+
+
+def is_within(limit: str | None, default: tuple[int, int] | None) -> bool:
+    """Whether ``limit`` (as stored) allows no more than ``default`` (the server's setting, None: off): no larger
+    burst and no faster rate. An account's admins may tighten their clients' limits; only the operator loosens."""
+    if limit is None or default is None:
+        return True
+    rate = parse_rate(limit, "introspection")
+    if rate is None:
+        return False
+    (count, period), (default_count, default_period) = rate, default
+    return count <= default_count and count * default_period <= default_count * period
+
+
+def set_client_limit(
+    principal: Principal,
+    client_id: str,
+    *,
+    introspection: str | None,
+    default: tuple[int, int] | None,
+    now: datetime,
+) -> ApiClient:
+    """Set (or, with None, clear) a resource service's own introspection limit; the next request in every worker
+    and instance reads it with the client's row. ``default`` is the server's setting, which only the operator may
+    exceed: a limit exists to protect everyone else from this client."""
+    client = get_client_for(principal, client_id, write=True)
+    if client.kind != "resource-service":
+        raise InvalidInputError(
+            "only a resource service introspects: it alone has an introspection limit", field="introspection"
+        )
+    if not principal.is_operator and not is_within(introspection, default):
+        raise ForbiddenError("only the operator may set a limit above the server's default")
+    if introspection == client.introspection_limit:
+        return client
+    before = {"introspection_limit": client.introspection_limit}
+    client.introspection_limit = introspection
+    emit(
+        de.ClientLimitChanged(
+            actor=principal,
+            now=now,
+            account_id=client.account_id,
+            client_id=client.client_id,
+            before=before,
+            after={"introspection_limit": introspection},
+        )
+    )
+    db.session.flush()
+    return client
+
+
 def client_status(client: ApiClient) -> str:
     if client.deleted_at is not None:
         return "deleted"
@@ -328,6 +399,7 @@ def serialize_client(client: ApiClient, now: datetime) -> dict[str, Any]:
         "kind": client.kind,
         "account_id": client.account_id,
         "resource": client.resource,
+        "introspection_limit": client.introspection_limit,  # null: the server's default
         "status": client_status(client),
         "created_at": isoformat(client.created_at),
         "disabled_at": isoformat(client.disabled_at),

@@ -365,6 +365,13 @@ class ClientEnabled(ClientEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ClientLimitChanged(ClientEvent):
+    """Its own rate limit set, or cleared back to the server's default; holds from the next request everywhere."""
+
+    AUDIT = "client.limit_changed"
+
+
+@dataclass(frozen=True, kw_only=True)
 class ClientDeleted(ClientEvent):
     """Its webhook subscriptions stop with it."""
 

@@ -1,4 +1,5 @@
-"""Admin API for API clients' credentials: list, rotate the secret (with overlap), disable, enable, delete.
+"""Admin API for API clients' credentials: list, rotate the secret (with overlap), set a resource service's own rate
+limit, disable, enable, delete.
 
 An account's admins manage its clients (an agency's, its sub-accounts' too); resource services registered for every
 account are the operator's (CLI) alone. Every change holds from the next request on every worker and instance.
@@ -6,9 +7,10 @@ account are the operator's (CLI) alone. Every change holds from the next request
 
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import current_app, jsonify, request
 
 from .. import clients
+from ..errors import InvalidInputError
 from ..services import services
 from .auth import current_principal
 from .blueprint import bp
@@ -44,6 +46,20 @@ def rotate_api_client_secret(client_id):
     response = jsonify(clients.serialize_client(client, now) | {"client_secret": secret})
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.put("/clients/<client_id>/limits")
+def set_api_client_limits(client_id):
+    """``{"introspection": "100000/1m" | "off" | "default" | null}``: its own limit (null, "default": the server's).
+    An account's admins may only tighten it below the server's default; the operator (CLI) may loosen it."""
+    principal, data = current_principal(), json_body()
+    if "introspection" not in data:
+        raise InvalidInputError('introspection is required: "N/period", "off" or "default"', field="introspection")
+    limit = clients.parse_client_limit(data["introspection"])
+    now = _now()
+    default = current_app.config["AUTHSERVER_RATE_LIMIT_INTROSPECTION"]
+    client = clients.set_client_limit(principal, client_id, introspection=limit, default=default, now=now)
+    return jsonify(clients.serialize_client(client, now))
 
 
 @bp.post("/clients/<client_id>/disable")

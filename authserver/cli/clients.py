@@ -7,15 +7,18 @@ made here holds from the next request in every worker and instance.
 from __future__ import annotations
 
 import click
+from flask import current_app
 
 from ..clients import (
     create_client,
     delete_client,
     list_clients_for,
+    parse_client_limit,
     parse_overlap,
     rotate_client_secret,
     serialize_client,
     set_client_enabled,
+    set_client_limit,
 )
 from ..durations import isoformat
 from ..principals import OPERATOR
@@ -56,7 +59,7 @@ def client_list(account_id, as_json):
     rows = [serialize_client(client, moment) for client in list_clients_for(OPERATOR, account_id)]
     text = "\n".join(
         f"{r['client_id']}  {r['status']:8}  {r['kind']:16}  {r['account_id'] or '(every account)':30}"
-        f"  last used {r['last_used_at'] or 'never'}  {r['name']}"
+        f"  last used {r['last_used_at'] or 'never'}  limit {r['introspection_limit'] or 'default'}  {r['name']}"
         for r in rows
     )
     emit(as_json, {"clients": rows}, text or "(no clients)")
@@ -79,6 +82,25 @@ def client_rotate_secret(client_id, overlap, as_json):
         serialize_client(client, now()) | {"client_secret": secret},
         f"client_id:     {client.client_id}\nclient_secret: {secret}\n(the secret is shown only once; "
         + (f"the old one works until {until})" if until else "the old one stopped working)"),
+    )
+
+
+@command(client_group, "set-limit")
+@click.argument("client_id")
+@click.option(
+    "--introspection",
+    required=True,
+    help='Its own introspection limit: "N/period" (100000/1m), "off", or "default" for the server\'s setting.',
+)
+@json_option
+def client_set_limit(client_id, introspection, as_json):
+    limit = parse_client_limit(introspection)
+    default = current_app.config["AUTHSERVER_RATE_LIMIT_INTROSPECTION"]
+    client = set_client_limit(OPERATOR, client_id, introspection=limit, default=default, now=now())
+    emit(
+        as_json,
+        serialize_client(client, now()),
+        f"{client.client_id}: introspection limit {limit or 'default'}, from its next request on",
     )
 
 

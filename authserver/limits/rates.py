@@ -15,6 +15,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Protocol
 
+from ..config import parse_rate
 from ..errors import RateLimitedError
 from ..hotpath.fair_gate import NOT_GATED, WaitHook
 from ..metrics import count_rate_limit_refusal
@@ -69,7 +70,8 @@ class RequestLimits:
     """The configured limits, checked by the surfaces: ``retry_after(kind, subject)`` is None or whole seconds.
 
     ``stores`` names each limit's store; a kind listed in ``per_process`` keeps its budget in process memory, and
-    ``share_among(workers)`` gives each worker its share of it."""
+    ``share_among(workers)`` gives each worker its share of it. A client's own limit (``own``: "N/period" or "off",
+    read with its row on every request) replaces the configured one for that client, shared among workers alike."""
 
     def __init__(
         self,
@@ -80,18 +82,23 @@ class RequestLimits:
     ) -> None:
         self.rates, self.stores, self.clock = dict(rates), stores, clock
         self.configured, self.per_process = dict(rates), per_process
+        self.workers = 1
+        self._own: dict[tuple[str, str], Rate | None] = {}  # a client's own limit, parsed once per text
 
     def share_among(self, workers: int) -> None:
         """Before the workers fork: each keeps 1/``workers`` of a per-process budget (never below one request per
         period), so the instance as a whole grants at most the configured figure."""
+        self.workers = workers
+        self._own.clear()
         for kind in self.per_process:
             rate = self.configured.get(kind)
             if rate is not None:
                 self.rates[kind] = Rate(max(1, rate.count // workers), rate.period)
 
-    def retry_after(self, kind: str, subject: str, wait: WaitHook = NOT_GATED) -> int | None:
-        """``wait`` is handed to the store, for a round trip to Redis (the direct path's gate step-out)."""
-        rate = self.rates.get(kind)
+    def retry_after(self, kind: str, subject: str, wait: WaitHook = NOT_GATED, own: str | None = None) -> int | None:
+        """``wait`` is handed to the store, for a round trip to Redis (the direct path's gate step-out); ``own`` is
+        the subject's own limit as stored ("N/period" or "off"), None for the configured one."""
+        rate = self.rates.get(kind) if own is None else self._own_rate(kind, own)
         if rate is None:
             return None
         seconds = self.stores[kind].acquire(f"rate:{kind}:{subject}", rate, self.clock.now().timestamp(), wait)
@@ -99,6 +106,19 @@ class RequestLimits:
             return None
         count_rate_limit_refusal(kind)
         return max(1, math.ceil(seconds))
+
+    def _own_rate(self, kind: str, text: str) -> Rate | None:
+        key = (kind, text)
+        if key in self._own:
+            return self._own[key]
+        parsed = parse_rate(text, kind)  # stored only once validated (clients.parse_client_limit)
+        found = None if parsed is None else Rate(*parsed)
+        if found is not None and kind in self.per_process:
+            found = Rate(max(1, found.count // self.workers), found.period)
+        if len(self._own) > 1000:  # distinct limits are few; a bound all the same
+            self._own.clear()
+        self._own[key] = found
+        return found
 
     def check_token_generation(self, account_id: str) -> None:
         wait = self.retry_after(TOKEN_GENERATION, account_id)

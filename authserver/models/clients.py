@@ -20,6 +20,8 @@ class ApiClient(Model):
     kind: Mapped[str] = mapped_column(String(30))  # resource-service | admin
     # A resource service's RFC 8707 resource URI: tokens limited to named services are active only for theirs.
     resource: Mapped[str | None] = mapped_column(String(500))
+    # Its own introspection limit, "N/period" or "off" (limits/rates.py); NULL: AUTHSERVER_RATE_LIMIT_INTROSPECTION.
+    introspection_limit: Mapped[str | None] = mapped_column(String(40))
     account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     secret_digest: Mapped[str] = mapped_column(String(64))  # SHA-256 hex of the secret
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -61,6 +61,10 @@ class OAuthClient(ClientMixin):
     def may_use(self, endpoint: str) -> bool:
         return endpoint in ENDPOINTS_OF_KIND.get(self.kind, frozenset())
 
+    def own_limit(self, endpoint: str) -> str | None:
+        """Its own rate limit on ``endpoint`` ("N/period" or "off"), or None for the configured one."""
+        return self.credentials.introspection_limit if endpoint == "introspection" else None
+
     def get_allowed_scope(self, scope):  # pragma: no cover - no grants are served
         return ""
 
@@ -81,6 +85,9 @@ class TokenHolder(ClientMixin):
 
     def may_use(self, endpoint: str) -> bool:
         return endpoint == "revocation"
+
+    def own_limit(self, endpoint: str) -> str | None:
+        return None  # its address's budget is the configured one
 
 
 def uniform_failures(method, lookup: ClientLookup):

@@ -35,7 +35,8 @@ class IntegrationAuthorizationServer(AuthorizationServer):
 
     def authenticate_client(self, request, methods, endpoint="token"):
         """Authenticate, then spend one request of the client's budget for this endpoint (a token holder's budget
-        is its address's). Counting after authentication means nobody can spend another client's budget."""
+        is its address's; a client's own limit, read with its row, replaces the configured one). Counting after
+        authentication means nobody can spend another client's budget."""
         if request.headers.get("Authorization") and request.form.get("client_secret"):
             # RFC 6749 section 2.3: one method per request, so a request never carries two identities.
             raise InvalidRequestError(description="use one client authentication method, not two")
@@ -49,7 +50,7 @@ class IntegrationAuthorizationServer(AuthorizationServer):
         if self.limits is not None:
             # A token holder has no client id: its budget is its address's, read from the request itself.
             subject = client.client_id if client.kind != "token_holder" else f"holder:{request.remote_addr}"
-            retry_in = self.limits.retry_after(endpoint, subject, request.wait)
+            retry_in = self.limits.retry_after(endpoint, subject, request.wait, client.own_limit(endpoint))
             if retry_in is not None:
                 raise TemporarilyUnavailableError(retry_in)
         return client
