@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime
 
@@ -14,7 +15,7 @@ from .errors import ConflictError, InvalidInputError
 from .extensions import db
 from .models import Membership, User
 from .principals import Principal
-from .security import check_password, hash_password, new_id
+from .security import check_password, hash_password, new_id, password_needs_rehash
 from .user_sessions import end_all_sessions
 
 ROLES = ("admin", "member")
@@ -49,9 +50,19 @@ def authenticate_user(email: str, password: str) -> User | None:
     user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None:
         # Spend the same time as a real check so response time does not reveal which emails exist.
-        check_password(password, _DUMMY_HASH)
+        check_password(password, _dummy_hash())
         return None
     return user if check_password(password, user.password_hash) else None
+
+
+def rehash_password(user: User, password: str) -> bool:
+    """After a successful check: replace a hash made with older parameters (stdlib scrypt before argon2id) by one
+    made today, in the caller's unit of work. The password is known only at sign-in, so this is the one chance."""
+    if not password_needs_rehash(user.password_hash):
+        return False
+    user.password_hash = hash_password(password)
+    db.session.flush()
+    return True
 
 
 def user_principal(user: User, source_address: str | None) -> Principal:
@@ -97,4 +108,7 @@ def emails_by_id(user_ids: set[str]) -> dict[str, str]:
     return {user_id: email for user_id, email in rows}
 
 
-_DUMMY_HASH = hash_password("not-a-real-password-used-for-timing")
+@functools.cache
+def _dummy_hash() -> str:
+    """An argon2id hash with today's parameters, made once per process on first need (not at import)."""
+    return hash_password("not-a-real-password-used-for-timing")

@@ -12,7 +12,7 @@ from ..accounts import list_accounts
 from ..errors import InvalidInputError
 from ..services import services
 from ..unit_of_work import unit_of_work
-from ..users import authenticate_user, change_password
+from ..users import authenticate_user, change_password, rehash_password
 from . import presenters
 from .blueprint import bp
 from .guard import current_principal
@@ -46,6 +46,7 @@ def signin():
         return _signin_form(email=email, error="The email or password is not correct.", status=400)
     limiter.record_success(email=email, address=address, now=now)
     with unit_of_work():
+        rehash_password(user, password)  # an old scrypt hash becomes argon2id in this sign-in's transaction
         started = user_sessions.start_session(
             user,
             now=now,
