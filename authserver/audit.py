@@ -162,6 +162,8 @@ _ENTRIES: dict[type[DomainEvent], Callable[..., tuple[Any, ...]]] = {
     de.WebhookSubscribed: lambda e: (e.account_id, "webhook", e.subscription_id, None, e.after),
     de.WebhookDeleted: lambda e: (e.account_id, "webhook", e.subscription_id, e.before, None),
     de.WebhookRedeliveryRequested: lambda e: (e.account_id, "webhook_delivery", e.delivery_id, e.before, None),
+    de.WebhookSigningKeyRotated: lambda e: (None, "webhook_signing_key", e.kid, e.before, e.after),
+    de.RetentionPruned: lambda e: (None, "retention", None, None, e.counts),
     **{
         cls: (lambda e: (e.account_id, "v1_key", e.key_id, e.before, e.after))
         for cls in (de.V1KeyCreated, de.V1KeyMigrated, de.V1KeyMigrationRolledBack)

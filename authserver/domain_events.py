@@ -408,6 +408,28 @@ class WebhookRedeliveryRequested(DomainEvent):
     before: dict[str, Any]
 
 
+@dataclass(frozen=True, kw_only=True)
+class WebhookSigningKeyRotated(DomainEvent):
+    """A new Ed25519 webhook key signs from now; the previous one is still published (and signs too) until
+    ``retiring_until`` (webhooks/signing.py)."""
+
+    AUDIT = "webhook.signing_key_rotated"
+
+    kid: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+
+
+# -- housekeeping -----------------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class RetentionPruned(DomainEvent):
+    """Rows past their retention window were deleted (retention.py); the counts per kind."""
+
+    AUDIT = "retention.pruned"
+
+    counts: dict[str, int]
+
+
 # -- v1 keys ----------------------------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class V1KeyEvent(DomainEvent):

@@ -136,6 +136,13 @@ def latest_cursor() -> int:
     return db.session.scalar(select(func.max(TokenEvent.id))) or 0
 
 
+def is_cursor_expired(cursor: int) -> bool:
+    """Were rows after ``cursor`` pruned (retention.py)? Every cursor handed out is the id of a row, and pruning
+    keeps the newest row, so a cursor below the oldest row left names a row that is gone, maybe with others."""
+    oldest = db.session.scalar(select(func.min(TokenEvent.id)))
+    return cursor > 0 and oldest is not None and cursor < oldest
+
+
 def snapshot(now: datetime, *, account_id: str | None = None) -> dict[str, Any]:
     """What a service starting cold must know to validate locally: tokens revoked or scheduled to end before
     their exp, and integrations that are not plainly active with their scopes."""

@@ -32,6 +32,7 @@ from .hotpath.granian_workers import DrainingWorkerServer
 from .httpbase import describe_database_error
 from .keys import KeyStoreError
 from .logs import GRANIAN_LOG_CONFIG, configure_logging, flush_access_log
+from .prune_job import PruneJob
 from .services import services
 from .webhooks.worker import WebhookWorker, start_in_process
 
@@ -74,6 +75,7 @@ class ProcessWork:
     def __init__(self, app: Flask) -> None:
         self.app = app
         self.webhook_worker: WebhookWorker | None = None
+        self.prune_job = PruneJob(app)  # retention, every AUTHSERVER_PRUNE_INTERVAL
 
     def start(self) -> ProcessWork:
         found = services(self.app)
@@ -81,12 +83,14 @@ class ProcessWork:
             found.flusher.start()
         found.oauth.client_uses.start(self.app)
         self.webhook_worker = start_in_process(self.app)  # None unless AUTHSERVER_WEBHOOK_WORKER=in-process
+        self.prune_job.start()
         return self
 
     def stop(self) -> None:
         """Stop background threads and write what this process buffered (the flusher flushes once more)."""
         if self.webhook_worker is not None:
             self.webhook_worker.stop()
+        self.prune_job.stop()
         found = services(self.app)
         if found.flusher is not None:
             found.flusher.stop()

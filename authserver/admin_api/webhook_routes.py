@@ -19,9 +19,12 @@ def _now():
 
 @bp.get("/webhooks/public-key")
 def webhook_public_key():
-    """Public by design: receivers verify ``v1a`` (Ed25519) signatures with it."""
+    """Public by design: receivers verify ``v1a`` (Ed25519) signatures with it. ``keys``: every key that signs now
+    (two during a rotation's overlap, when each delivery carries both signatures)."""
+    keys = services().webhook_keys
     response = jsonify(
-        public_key=services().webhook_keys.public_key(),
+        public_key=keys.public_key(),
+        keys=keys.published(_now()),
         algorithm="ed25519",
         signature_version="v1a",
         signed_content="{webhook-id}.{webhook-timestamp}.{body}",

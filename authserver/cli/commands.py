@@ -11,6 +11,7 @@ from .db import db_group, init
 from .integrations import integration_group
 from .keys import keys_group
 from .migration import migrate_group, v1_key_group
+from .prune import prune_command
 from .serving import run, serve
 from .tokens import token_group
 from .users import user_group
@@ -26,6 +27,7 @@ COMMANDS = (
     token_group,
     keys_group,
     audit_group,
+    prune_command,
     run,
     serve,
     webhooks_group,

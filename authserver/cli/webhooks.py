@@ -7,11 +7,13 @@ import signal
 import click
 from flask import current_app
 
+from .. import domain_events as de
+from ..emitter import emit as emit_event
 from ..principals import OPERATOR
 from ..webhooks import deliveries, expiring, subscriptions
 from ..webhooks.destinations import DestinationPolicy
 from ..webhooks.worker import WebhookWorker
-from .base import command, emit, json_option, now, services
+from .base import command, duration, emit, json_option, now, services
 
 
 @click.group("webhooks", help="Signed webhooks: subscriptions, deliveries and the delivery worker.")
@@ -130,5 +132,27 @@ def webhooks_scan(as_json):
 @command(webhooks_group, "public-key")
 @json_option
 def webhooks_public_key(as_json):
-    key = services().webhook_keys.public_key()
-    emit(as_json, {"public_key": key, "algorithm": "ed25519", "signature_version": "v1a"}, key)
+    """The active verification key, and every key receivers may meet now (two during a rotation's overlap)."""
+    keys = services().webhook_keys
+    published = keys.published(now())
+    payload = {"public_key": keys.public_key(), "keys": published, "algorithm": "ed25519", "signature_version": "v1a"}
+    emit(as_json, payload, "\n".join(f"{k['public_key']}  {k['kid']}  {k['status']}" for k in published))
+
+
+@command(webhooks_group, "rotate-key")
+@click.option("--overlap", default="24h", show_default=True, help="How long the old key still signs and is published.")
+@json_option
+def webhooks_rotate_key(overlap, as_json):
+    """A new Ed25519 signing key from now; the old one signs alongside it until the overlap ends."""
+    seconds = duration(overlap, "overlap")
+    moment = now()
+    previous, new = services().webhook_keys.rotate(moment, seconds)
+    before = {"active": previous.kid}
+    after = {"active": new.kid, "retiring": previous.kid, "retiring_until": previous.describe(moment)["retiring_until"]}
+    emit_event(de.WebhookSigningKeyRotated(actor=OPERATOR, now=moment, kid=new.kid, before=before, after=after))
+    payload = {"kid": new.kid, "public_key": new.public_key(), "previous": previous.describe(moment)}
+    emit(
+        as_json,
+        payload,
+        f"{new.kid} signs from now ({new.public_key()})\n{previous.kid} also signs until {after['retiring_until']}",
+    )
