@@ -64,7 +64,9 @@ def optional_duration(value: object, key: str, *, minimum: float = 1, maximum: f
 def whole_number(value: object, key: str, *, minimum: int, maximum: int) -> int:
     """A count (workers, threads, bytes) from ``minimum`` to ``maximum``."""
     text = str(value).strip()
-    if isinstance(value, bool) or not text.isdigit() or not minimum <= int(text) <= maximum:
+    # isascii: str.isdigit() also accepts "²", which int() refuses; and int() refuses past 4300 digits
+    is_count = text.isascii() and text.isdigit() and len(text) <= 12
+    if isinstance(value, bool) or not is_count or not minimum <= int(text) <= maximum:
         raise ConfigError(f"{key} must be a whole number from {minimum} to {maximum} (got {text[:40]!r})")
     return int(text)
 
