@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from .admin_api.problems import problem
 from .extensions import db
+from .logs import loggable_path
 from .metrics import count_database_error
 
 log = logging.getLogger("authserver")
@@ -216,11 +217,11 @@ def init_app(app) -> None:
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception):
         request_id = g.get("request_id", "-")
-        log.error(
+        log.error(  # the traceback goes on the line (logs.JsonFormatter), token- and secret-shaped text withheld
             "unhandled %s on %s %s (request %s)",
             exc.__class__.__name__,
             request.method,
-            request.path,
+            loggable_path(request.path),
             request_id,
             exc_info=True,
         )
