@@ -1,12 +1,13 @@
-"""Settings → API clients: an account's resource services and admin clients, when each was last used, and their
-credentials' lifecycle (rotate the secret with an overlap, disable, enable, delete), each change confirmed first.
+"""Settings → API clients: an account's resource services and admin clients, when each was last used, each resource
+service's introspection limit (its own, or the server's default), and their credentials' lifecycle (rotate the
+secret with an overlap, disable, enable, delete), each change confirmed first.
 
 A new secret is shown once, on the page answering the rotation (never in a redirect, a flash or a URL).
 """
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 
 from .. import accounts, clients
 from ..errors import NotFoundError
@@ -35,8 +36,20 @@ def _page(account, principal, *, secret=None, rotated=None, status=200):
         can_manage=principal.can_administer(account.id),
         confirm=confirm if confirm in CONFIRMATIONS else None,
         confirm_client=request.args.get("client"),
+        default_limit=_rate_text(current_app.config["AUTHSERVER_RATE_LIMIT_INTROSPECTION"]),
         section="clients",
     ), status
+
+
+def _rate_text(rate: tuple[int, int] | None) -> str:
+    """The server's introspection limit as the page shows it: ``300000/1s``, ``6000/1m``, or ``off``."""
+    if rate is None:
+        return "off"
+    count, seconds = rate
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{count}/{seconds // size}{unit}"
+    return f"{count}/{seconds}s"
 
 
 def _client_of(principal, account, client_id: str):

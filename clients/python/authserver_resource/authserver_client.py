@@ -2,7 +2,8 @@
 
 Every call authenticates with the service's own resource-service client (HTTP Basic) over pooled keep-alive
 connections (one ``requests.Session`` per thread), with short timeouts. Any transport failure, 5xx or unreadable
-answer becomes ``UnavailableError``, which callers turn into "fail closed" unless a valid cached answer exists.
+answer becomes ``UnavailableError``, which callers turn into "fail closed" unless a valid cached answer exists; a
+429 becomes ``RateLimitedError``, carrying the server's ``Retry-After`` (capped), which callers wait out.
 """
 
 from __future__ import annotations
@@ -15,8 +16,29 @@ METADATA_PATH = "/.well-known/oauth-authorization-server"
 REQUIRED_METADATA = ("issuer", "jwks_uri", "introspection_endpoint")
 
 
+MAX_BACKOFF = 30.0  # seconds: a Retry-After past this (a misconfigured or hostile answer) is cut to it
+
+
 class UnavailableError(Exception):
     """The authorization server could not give an answer we can trust right now."""
+
+
+class RateLimitedError(UnavailableError):
+    """429: this service's client spent its rate limit; ask again no sooner than ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def retry_after_seconds(value: str | None) -> float:
+    """RFC 9110 section 10.2.3 ``Retry-After`` as delay-seconds, at least 1 and at most ``MAX_BACKOFF``; a date or
+    anything unreadable counts as 1 second (the server's limits answer whole seconds)."""
+    try:
+        seconds = float(int((value or "").strip()))
+    except ValueError:
+        seconds = 1.0
+    return min(max(seconds, 1.0), MAX_BACKOFF)
 
 
 class AuthServerClient:
@@ -57,6 +79,9 @@ class AuthServerClient:
             )
         except requests.RequestException as exc:
             raise UnavailableError(f"{method} {url}: {exc.__class__.__name__}") from None
+        if response.status_code == 429:
+            wait = retry_after_seconds(response.headers.get("Retry-After"))
+            raise RateLimitedError(f"{method} {url} answered 429 (retry in {wait:g}s)", wait)
         if response.status_code >= 400:
             # 401 means our own credentials are wrong: as unusable as a server that is down, and said clearly.
             raise UnavailableError(f"{method} {url} answered {response.status_code}")

@@ -4,7 +4,8 @@
 - a malformed Authorization header, or a token in the query string or body -> 400 ``invalid_request``
 - a bad, expired, revoked or inactive token -> 401 ``invalid_token``
 - a live token without the scope -> 403 ``insufficient_scope`` with the ``scope`` needed
-- the authorization server unreachable and no valid cached answer -> 503: fail closed, never served
+- the authorization server unreachable (or rate-limiting this service) and no valid cached answer -> 503 with
+  ``Retry-After``: fail closed, never served; the token may be fine, so never 401
 
 Every 401 challenge also carries ``resource_metadata`` (RFC 9728 section 5.1) when the service has a metadata URL,
 so a client can discover which authorization server to ask.
@@ -94,8 +95,12 @@ class TemporarilyUnavailableError(BearerError):
     status_code = 503
     description = "the authorization server cannot be reached to validate the token; retry shortly"
 
+    def __init__(self, description: str | None = None, *, retry_after: int = 1) -> None:
+        super().__init__(description)
+        self.retry_after = max(1, retry_after)
+
     def headers(self, realm: str, resource_metadata: str | None = None) -> dict[str, str]:
-        return {"Retry-After": "1"}
+        return {"Retry-After": str(self.retry_after)}
 
 
 class NoRouteError(BearerError):

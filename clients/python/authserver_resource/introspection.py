@@ -3,20 +3,29 @@
 A cached answer is trusted only while the event feed is live, because the feed is what removes it within a second
 of a revocation. When the feed is down the service asks again on every call, and falls back to a still-valid cached
 answer only if the authorization server cannot be reached; with neither, the call fails closed (503).
+
+A 429 (this service's client over its rate limit) is waited out: for its ``Retry-After`` (capped at
+``authserver_client.MAX_BACKOFF``) no call of this process asks the server again. Meanwhile a still-valid cached
+answer is used as above, and anything else fails closed with 503 and the time left as ``Retry-After``: the token
+may well be fine, so it is never a 401.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import math
+import threading
+import time
 
-from .authserver_client import AuthServerClient, UnavailableError
+from .authserver_client import AuthServerClient, RateLimitedError, UnavailableError
 from .bearer import TemporarilyUnavailableError
 from .end_latch import EndLatch
 from .grants import Grant, Judgement
 from .introspection_cache import IntrospectionCache
 
 log = logging.getLogger("authserver_resource")
+_RATE_LIMITED = "the authorization server is rate-limiting this service's token checks; retry shortly"
 
 
 class IntrospectionValidator:
@@ -37,6 +46,8 @@ class IntrospectionValidator:
         self.audiences = audiences
         self.on_verdict = on_verdict or (lambda source: None)
         self.ended = EndLatch()  # digests of tokens seen past their end: never accepted again (end_latch)
+        self.backoff_until = 0.0  # time.monotonic(): after a 429, no introspection call before this
+        self._backoff_lock = threading.Lock()
 
     def quick(self, token_string: str) -> Judgement | None:
         """The verdict if it needs no call to the authorization server (a fresh cached answer), else None: lets an
@@ -68,8 +79,18 @@ class IntrospectionValidator:
             return Judgement(cached.grant)
         self.on_verdict("cache_miss")
         generation = self.cache.generation
+        waiting = self.backoff_until - time.monotonic()
+        if waiting > 0:  # rate-limited a moment ago: the server asked us to wait, so we do
+            if cached is not None and cached.is_fresh():
+                return Judgement(cached.grant)
+            raise TemporarilyUnavailableError(_RATE_LIMITED, retry_after=math.ceil(waiting))
         try:
             answer = self.link.introspect(token_string)
+        except RateLimitedError as exc:
+            self._back_off(exc)
+            if cached is not None and cached.is_fresh():
+                return Judgement(cached.grant)
+            raise TemporarilyUnavailableError(_RATE_LIMITED, retry_after=math.ceil(exc.retry_after)) from None
         except UnavailableError as exc:
             if cached is not None and cached.is_fresh():
                 return Judgement(cached.grant)
@@ -81,6 +102,14 @@ class IntrospectionValidator:
             grant = None
         self.cache.put(key, grant, now=now, generation=generation)
         return Judgement(grant, introspected=grant is not None)
+
+    def _back_off(self, exc: RateLimitedError) -> None:
+        with self._backoff_lock:
+            until = time.monotonic() + exc.retry_after
+            if until > self.backoff_until:
+                if self.backoff_until < time.monotonic():  # once per back-off, not once per waiting request
+                    log.warning("introspection rate-limited, waiting %gs before asking again: %s", exc.retry_after, exc)
+                self.backoff_until = until
 
     def grant_from(self, answer: dict) -> Grant | None:
         """An active answer for our issuer and audience, with everything tenancy needs; anything else is None."""
