@@ -93,6 +93,9 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "AUTHSERVER_ACTIVITY_FLUSH_INTERVAL": env.get("AUTHSERVER_ACTIVITY_FLUSH_INTERVAL", "2s"),
         "AUTHSERVER_ACTIVITY_TRACKING": env.get("AUTHSERVER_ACTIVITY_TRACKING", "on") != "off",
         "AUTHSERVER_AUTO_MIGRATE": env.get("AUTHSERVER_AUTO_MIGRATE", "on") != "off",
+        # How long a start or `authserver db upgrade|downgrade` waits for another instance's migration (the
+        # migration lock, docs/schema-migrations.md) before it gives up with a one-line error.
+        "AUTHSERVER_MIGRATION_LOCK_TIMEOUT": env.get("AUTHSERVER_MIGRATION_LOCK_TIMEOUT", "10m"),
         # `authserver serve`: worker processes (default: one per usable CPU, from the affinity mask and the
         # container's cgroup quota, at most DEFAULT_WORKER_CAP) and request threads in each; threads past the first
         # serve long polls (/oauth/events), throughput comes from processes (docs/performance.md).
@@ -233,6 +236,7 @@ def _parse_values(config: dict) -> None:
     for key, low, high in (
         ("AUTHSERVER_ACTIVITY_FLUSH_INTERVAL", 0.01, 86400),
         ("AUTHSERVER_DB_LOCK_TIMEOUT", 0.1, 3600),
+        ("AUTHSERVER_MIGRATION_LOCK_TIMEOUT", 0.1, 86400),
         ("AUTHSERVER_WEBHOOK_TIMEOUT", 0.1, 600),
         ("AUTHSERVER_WEBHOOK_RETRY_BASE", 0.01, 86400),
         ("AUTHSERVER_WEBHOOK_POLL_INTERVAL", 0.01, 3600),

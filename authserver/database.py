@@ -1,20 +1,21 @@
-"""Database plumbing: SQLite pragmas, Alembic migrations run programmatically, start-up preparation."""
+"""Database plumbing: SQLite pragmas and start-up preparation (the schema's revision and moves: ``schema.py``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
+from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from . import schema
 from .extensions import db
+from .migration_lock import migration_lock
+from .schema import Change, alembic_config
 from .services import services
 
-MIGRATIONS = Path(__file__).parent / "migrations"
+__all__ = ["INTEGER_MAX", "alembic_config", "init_app", "prepare", "schema_is_current", "upgrade"]
+
 INTEGER_MAX = 2**31 - 1
 """The largest value an INTEGER column (ids, cursors, versions) holds on every backend: PostgreSQL's is 32-bit. A
 number from outside compared with one is refused above this, as a 400, before the database refuses it as an error."""
@@ -36,31 +37,31 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def alembic_config(engine: Engine | None = None) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["engine"] = engine
-    return config
+DEFAULT_LOCK_TIMEOUT = 600.0  # AUTHSERVER_MIGRATION_LOCK_TIMEOUT's default, for callers without an app
 
 
-def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest revision (safe to call on every start)."""
-    with engine.begin() as connection:
-        config = alembic_config(engine)
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+def upgrade(engine: Engine, *, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Change:
+    """Bring the schema to the newest revision under the migration lock (safe to call on every start)."""
+    return schema.upgrade(engine, timeout=timeout)
 
 
 def schema_is_current(engine: Engine) -> bool:
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision() == head
+    return schema.read_state(engine).is_head
 
 
-def prepare(app) -> None:
-    """What a start needs: the schema migrated (unless switched off) and signing keys checked or created."""
+def prepare(app: Flask, *, migrate: bool | None = None) -> None:
+    """What a start needs: the schema at this code's revision (migrated, or with AUTHSERVER_AUTO_MIGRATE off only
+    checked) and the signing keys checked or created. Both under the migration lock, so instances starting at once
+    on a fresh database migrate once and create one first key. ``migrate`` overrides the setting (``init``)."""
     with app.app_context():
-        if app.config["AUTHSERVER_AUTO_MIGRATE"]:
-            upgrade(db.engine)
-        found = services(app)
-        found.keystore.prepare(found.clock.now())
+        engine = db.engine
+        timeout = app.config["AUTHSERVER_MIGRATION_LOCK_TIMEOUT"]
+        if migrate is None:
+            migrate = app.config["AUTHSERVER_AUTO_MIGRATE"]
+        if not migrate:
+            schema.require_current(engine)
+        with migration_lock(engine, timeout):
+            if migrate:
+                schema.upgrade_holding_lock(engine)
+            found = services(app)
+            found.keystore.prepare(found.clock.now())
