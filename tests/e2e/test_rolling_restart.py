@@ -145,7 +145,7 @@ def stack(tmp_path):
         )
         assert migrated.returncode == 0, migrated.stderr
         upgrade, init = (json.loads(line) for line in migrated.stdout.splitlines())
-        assert upgrade["status"] == "ok" and init["current_kid"]
+        assert upgrade["status"] == "ok" and upgrade["applied"] and init["current_kid"]  # a new database
 
         seeder = AuthServerProcess(workdir=tmp_path, port=nginx_port, env=env)
         account, admin, service, *made = seeder.cli_batch(
