@@ -6,8 +6,11 @@ import re
 
 import pytest
 
+from authserver.clients import set_client_limit
 from authserver.extensions import db
 from authserver.models import ApiClient
+from authserver.principals import OPERATOR
+from authserver.unit_of_work import unit_of_work
 from tests.factories import basic, make_client
 from tests.support.admin_ui import ADMIN, MEMBER, add_people, signed_in
 
@@ -104,3 +107,15 @@ def test_a_bad_overlap_is_a_readable_400(app, people, agency_service):
     response = admin.post(f"{page_path(people)}/{agency_service[0]}/rotate-secret", {"overlap": "forever"})
     assert response.status_code == 400 and "Traceback" not in response.text
     assert introspect(admin.client, people, agency_service).status_code == 200
+
+
+def test_the_page_shows_each_services_own_introspection_limit_or_the_default(app, people, agency_service, clock):
+    with app.app_context(), unit_of_work():
+        set_client_limit(OPERATOR, agency_service[0], introspection="600/1m", default=None, now=clock.now())
+    other = make_client(clock, kind="resource-service", account_id=people.agency.account_id, name="other service")
+    html = signed_in(app, MEMBER).get(page_path(people)).text
+    limits = dict(
+        re.findall(r'<tr data-client="([^"]+)">.*?<td class="small nowrap" data-limit>(.*?)</td>', html, re.S)
+    )
+    assert limits[agency_service[0]] == "600/1m"
+    assert "default (" in limits[other[0]]

@@ -9,7 +9,7 @@ from io import BytesIO
 import pytest
 from werkzeug.test import Client, EnvironBuilder
 
-from authserver.clients import delete_client, rotate_client_secret, set_client_enabled
+from authserver.clients import delete_client, rotate_client_secret, set_client_enabled, set_client_limit
 from authserver.hotpath.direct import DirectIntrospection
 from authserver.principals import OPERATOR
 from authserver.unit_of_work import unit_of_work
@@ -249,3 +249,18 @@ def test_a_disabled_rotated_out_or_deleted_client_is_refused_alike_on_both_paths
     with shared.app.app_context(), unit_of_work():
         delete_client(OPERATOR, client_id, now=now)
     assert _compare(shared, **rotated).get_json()["error"] == "invalid_client"
+
+
+def test_a_client_over_its_own_limit_gets_the_same_429_and_retry_after_on_both_paths(shared):
+    """A client's own limit (``clients.set_client_limit``) is read with its row on either path; the refusal is
+    RFC 6585's 429 with ``Retry-After`` in whole seconds, body ``temporarily_unavailable``, alike on both."""
+    with shared.app.app_context():
+        client_id, secret = make_client(shared.clock, kind="resource-service", name="limited-direct")
+        with unit_of_work():
+            set_client_limit(OPERATOR, client_id, introspection="1/1h", default=None, now=shared.clock.now())
+    request = dict(data={"token": shared.world.agency.token}, headers=basic(client_id, secret))
+    direct, _ = _answers(shared)
+    assert direct.post("/oauth/introspect", **request).status_code == 200  # the one request of the hour
+    refused = _compare(shared, **request)
+    assert refused.status_code == 429 and refused.get_json()["error"] == "temporarily_unavailable"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 3600
