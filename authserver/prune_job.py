@@ -19,7 +19,6 @@ from .retention import RetentionSettings, prune
 from .services import services
 
 log = logging.getLogger("authserver.retention")
-FIRST_RUN_WITHIN = 30.0  # seconds after start, at most: a restart loop still prunes
 
 
 class PruneJob:
@@ -42,7 +41,8 @@ class PruneJob:
 
     def _loop(self) -> None:
         assert self.interval is not None
-        delay = random.uniform(0, min(self.interval, FIRST_RUN_WITHIN))  # noqa: S311 (spreading work, not a secret)
+        # The first run too waits most of an interval, at a random point: workers started together spread out.
+        delay = self.interval * random.uniform(0.5, 1.0)  # noqa: S311 (spreading work, not a secret)
         while not self._stop.wait(delay):
             self.run_once()
             delay = self.interval * random.uniform(0.9, 1.1)  # noqa: S311

@@ -152,9 +152,14 @@ def test_rotation_signs_with_both_keys_during_the_overlap_then_only_the_new_one(
 
 def test_rotate_key_refuses_a_bad_overlap_in_one_line(env):
     server, _, _ = env
+    detail = "overlap must look like 30s, 15m, 12h, 90d or 2w"
+    done = server.cli("webhooks", "rotate-key", "--overlap", "soon", check=False)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.strip().splitlines() == [f"Error: {detail}"]
     done = server.cli("webhooks", "rotate-key", "--overlap", "soon", "--json", check=False)
-    assert done.returncode == 1
-    assert done.stderr.strip().splitlines() == ["Error: overlap must look like 30s, 15m, 12h, 90d or 2w"]
+    assert done.returncode == 1 and done.stdout == ""
+    error = {"code": "invalid_input", "detail": detail, "field": "overlap"}
+    assert [json.loads(line) for line in done.stderr.strip().splitlines()] == [{"error": error}]  # --json: JSON
 
 
 def _legacy_sealing_key(pem_path: Path) -> AESGCM:
