@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from authserver.schema import history
+from authserver.schema import downgrade, history, read_state, upgrade
 from tests.support.databases import ThrowawayPostgres, postgres_available
 from tests.support.servers import free_port
 
@@ -261,3 +261,17 @@ def test_init_migrates_even_with_auto_migrate_off(tmp_path, database_url):
     init, current = run_batch(env, ("init", "--json"), ("db", "current", "--json"))
     assert init.json()["current_kid"]
     assert current.json()["is_head"] is True
+
+
+def test_every_downgrade_runs_from_head_to_base_and_back(database_url):
+    """Each revision's downgrade, one step at a time, on both backends (SQLite through batch mode)."""
+    engine = create_engine(database_url)
+    try:
+        upgrade(engine, timeout=30)
+        for revision in reversed(["base", *[r.id for r in history()][:-1]]):
+            assert len(downgrade(engine, revision, timeout=30).steps) == 1
+            assert read_state(engine).current == (None if revision == "base" else revision)
+        assert len(upgrade(engine, timeout=30).steps) == len(history())
+        assert read_state(engine).is_head
+    finally:
+        engine.dispose()
