@@ -20,7 +20,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import domain_events as de
-from .accounts import allowed_scopes, ancestry, clean_name, get_account, get_account_for
+from .accounts import allowed_scopes, ancestry, clean_name, get_account, get_account_for, inactivity_policy
 from .durations import check_seconds, isoformat, seconds_after
 from .emitter import emit, emit_refusal
 from .errors import ConflictError, InvalidInputError, NotFoundError
@@ -127,17 +127,17 @@ def _check_scopes(account: Account, requested: frozenset[str]) -> None:
 
 
 def _inactivity_window(account: Account, value: int | None | str) -> int | None:
-    """Resolve the requested window against the account's default and maximum; 'never' only if allowed."""
+    """Resolve the requested window against the account's default and maximum (its agency's too); 'never' only if
+    allowed."""
+    policy = inactivity_policy(account)
     if value == "default":
-        if account.default_inactivity_window is not None or account.allow_no_inactivity_expiry:
-            return account.default_inactivity_window
-        return account.max_inactivity_window or DEFAULT_INACTIVITY_WINDOW
+        return policy.default
     if value is None:
-        if not account.allow_no_inactivity_expiry:
+        if not policy.allows_never:
             raise InvalidInputError("this account requires inactive tokens to expire", field="inactivity_window")
         return None
     value = check_seconds(value, field="inactivity_window", minimum=3600)
-    if account.max_inactivity_window is not None and value > account.max_inactivity_window:
+    if policy.maximum is not None and value > policy.maximum:
         raise InvalidInputError("inactivity_window exceeds the account's maximum", field="inactivity_window")
     return value
 

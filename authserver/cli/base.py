@@ -18,6 +18,7 @@ from ..services import services
 from ..unit_of_work import unit_of_work
 
 __all__ = [
+    "JsonError",
     "OneLineCommand",
     "OneLineFlaskGroup",
     "OneLineGroup",
@@ -42,14 +43,34 @@ def _one_line(exc: click.UsageError) -> click.ClickException:
     return error
 
 
+class JsonError(click.ClickException):
+    """An error under ``--json``: its one line on stderr is a JSON object, ``{"error": {"code", "detail",
+    "field"}}``; stdout stays empty, as for every failed command, and the exit code is the same as without."""
+
+    def __init__(self, detail: str, *, code: str, field: str | None = None, exit_code: int = 1) -> None:
+        super().__init__(detail)
+        self.code, self.field = code, field
+        self.exit_code = exit_code  # type: ignore[misc]  # as in _one_line
+
+    def show(self, file=None) -> None:
+        error = {"code": self.code, "detail": self.message, "field": self.field}
+        click.echo(json.dumps({"error": error}, ensure_ascii=False), err=True)
+
+
+def _as_json_error(exc: click.ClickException, *, code: str, field: str | None = None) -> click.ClickException:
+    return JsonError(exc.format_message(), code=code, field=field, exit_code=exc.exit_code)
+
+
 class _OneLineUsageErrors:
     """Bad options and arguments (``make_context``) and unknown subcommands (``resolve_command``, groups only)."""
 
     def make_context(self, info_name, args, parent=None, **extra):
+        wants_json = "--json" in args
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except click.UsageError as exc:
-            raise _one_line(exc) from None
+            error = _one_line(exc)
+            raise (_as_json_error(error, code="usage") if wants_json else error) from None
 
     def resolve_command(self, ctx, args):
         try:
@@ -113,9 +134,13 @@ def command(group, name, *, transaction: bool = True, **kwargs):
                     result = func(*args, **kw)
             except (DomainError, KeyStoreError, ConfigError) as exc:
                 detail = getattr(exc, "detail", str(exc))
+                if kw.get("as_json"):
+                    code = getattr(exc, "code", "invalid_input" if isinstance(exc, ConfigError) else "error")
+                    raise JsonError(detail, code=code, field=getattr(exc, "field", None)) from None
                 raise click.ClickException(detail) from None
             except click.UsageError as exc:
-                raise _one_line(exc) from None
+                error = _one_line(exc)
+                raise (_as_json_error(error, code="usage") if kw.get("as_json") else error) from None
             finally:
                 _HELD.reset(reset)
             for line in held:

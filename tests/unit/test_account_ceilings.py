@@ -124,8 +124,9 @@ def test_a_sub_account_token_never_outlives_its_agency_maximum(app, clock, lifec
     agency = make_account(clock, "Agency")
     sub = make_account(clock, "Sub", parent_id=agency.id)
     with unit_of_work():
-        accounts.update_account(OPERATOR, agency.id, now=clock.now(), max_token_lifetime=30 * 86400)
+        # Set the other way round, the sub-account's 365 days would be refused: above its agency's maximum.
         accounts.update_account(OPERATOR, sub.id, now=clock.now(), max_token_lifetime=365 * 86400)
+        accounts.update_account(OPERATOR, agency.id, now=clock.now(), max_token_lifetime=30 * 86400)
     integration = make_integration(clock, sub.id)
     with pytest.raises(InvalidInputError) as caught:
         lifecycle.generate(integration.id, expires_in=31 * 86400)
