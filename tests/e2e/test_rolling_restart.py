@@ -16,10 +16,12 @@ import shutil
 import signal
 import subprocess
 import sys
+import socketserver
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -475,3 +477,90 @@ def test_the_nginx_template_is_a_valid_configuration(tmp_path):
             "AUTHSERVER_INSTANCE_B": "127.0.0.1:8002",
         },
     ).check()
+
+
+class _Answers(BaseHTTPRequestHandler):
+    """Instance B of the retry test: answers every request 200."""
+
+    protocol_version = "HTTP/1.1"
+
+    def _answer(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = b'{"served_by": "b"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PATCH = _answer
+
+    def log_message(self, *args) -> None:  # quiet
+        pass
+
+
+class _Crashes(socketserver.StreamRequestHandler):
+    """Instance A of the retry test: reads each request, notes its method and path, and closes the connection
+    without answering, like an instance that dies after the request reached it."""
+
+    seen: list[str]
+
+    def handle(self) -> None:
+        head = self.rfile.readline().decode()
+        length = 0
+        while (line := self.rfile.readline()) not in (b"\r\n", b"\n", b""):
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        self.rfile.read(length)
+        self.seen.append(" ".join(head.split()[:2]))
+
+
+def test_nginx_sends_again_only_what_is_safe_to_repeat(tmp_path):
+    """After a request reached an instance that then failed, nginx retries introspection, revocation and reads on
+    the next instance, but never an admin write (it may have committed)."""
+    if not nginx_available():
+        pytest.skip("nginx is not installed (Debian package nginx)")
+    seen: list[str] = []
+    crashing = socketserver.ThreadingTCPServer(("127.0.0.1", 0), type("A", (_Crashes,), {"seen": seen}))
+    answering = ThreadingHTTPServer(("127.0.0.1", 0), _Answers)
+    servers = (crashing, answering)
+    for server in servers:
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = free_port()
+    nginx = Nginx(
+        tmp_path,
+        port,
+        {
+            "AUTHSERVER_LISTEN": f"127.0.0.1:{port}",
+            "AUTHSERVER_INSTANCE_A": f"127.0.0.1:{crashing.server_address[1]}",
+            "AUTHSERVER_INSTANCE_B": f"127.0.0.1:{answering.server_address[1]}",
+        },
+    )
+    try:
+        nginx.start(ready_path="/healthz")
+        cases = [
+            ("POST", "/oauth/introspect", 200),
+            ("POST", "/oauth/revoke", 200),
+            ("GET", "/api/accounts", 200),
+            ("POST", "/api/accounts/acc_1/integrations", 502),
+            ("PATCH", "/api/integrations/int_1", 502),
+        ]
+        for method, path, expected in cases:
+            time.sleep(3.1)  # past fail_timeout (2 s, counted in whole seconds): A is in rotation again
+            seen.clear()
+            for _ in range(4):  # round robin: A gets one of the first two
+                response = requests.request(method, nginx.url + path, data="token=x", timeout=30)
+                if seen:
+                    break
+                assert response.status_code == 200
+            assert seen == [f"{method} {path}"], (method, path, seen)
+            assert response.status_code == expected, (method, path, response.status_code)
+            if expected == 200:
+                assert response.json() == {"served_by": "b"}
+    finally:
+        nginx.stop()
+        for server in servers:
+            server.shutdown()
+            server.server_close()
