@@ -12,8 +12,11 @@ import time
 import pytest
 
 from authserver_resource import Guard, Settings
-from authserver_resource.authserver_client import MAX_BACKOFF, retry_after_seconds
+from authserver_resource.authserver_client import MAX_BACKOFF, AuthServerClient, RateLimitedError, retry_after_seconds
 from authserver_resource.bearer import TemporarilyUnavailableError
+from authserver_resource.clock import SystemClock
+from authserver_resource.feed import CacheInvalidation, FeedFollower
+from authserver_resource.introspection_cache import IntrospectionCache
 from tests.support.resource_demo import AdminApi, cli_batch
 from tests.support.servers import make_authserver, wait_for_http
 
@@ -111,3 +114,28 @@ def test_a_429_is_waited_out_serving_cached_verdicts_and_failing_others_closed_w
 )
 def test_retry_after_is_whole_seconds_at_least_one_and_capped(header, seconds):
     assert retry_after_seconds(header) == seconds
+
+
+def test_the_event_feed_waits_out_a_429_too(limited):
+    """The feed authenticates as the same client and counts against its limit: refused, it sleeps the server's
+    Retry-After instead of its own short back-off (0.2 s, doubling)."""
+    server, service, _ = limited
+    link = AuthServerClient(server.url, service["client_id"], service["client_secret"], timeout=3)
+    for _ in range(5):  # spend what is left of the budget
+        try:
+            link.introspect("not-a-token")
+        except RateLimitedError:
+            break
+    snapshots = []
+    snapshot = link.snapshot
+
+    def counted() -> dict:
+        snapshots.append(time.monotonic())
+        return snapshot()
+
+    link.snapshot = counted  # type: ignore[method-assign]
+    follower = FeedFollower(link, CacheInvalidation(IntrospectionCache(30, 5)), SystemClock(), wait=1)
+    follower.start()
+    time.sleep(2.5)
+    follower.stop()
+    assert len(snapshots) == 1, f"asked {len(snapshots)} times within 2.5 s of a 429"

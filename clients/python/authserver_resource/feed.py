@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 
-from .authserver_client import AuthServerClient, UnavailableError
+from .authserver_client import AuthServerClient, RateLimitedError, UnavailableError
 from .background import BackgroundLoop
 from .introspection_cache import IntrospectionCache
 from .jwks import KeySet
@@ -125,7 +125,8 @@ class FeedFollower(BackgroundLoop):
                     log.warning("token event feed down (%s); retrying, cached verdicts age out", exc)
                 self._live = False
                 self.cursor = None
-                if self.sleep(backoff):
+                # A 429 (the feed counts against this client's introspection limit) says how long to wait.
+                if self.sleep(max(backoff, exc.retry_after if isinstance(exc, RateLimitedError) else 0.0)):
                     return
                 backoff = min(backoff * 2, 2.0)
 
