@@ -14,9 +14,9 @@ import re
 import secrets
 import shutil
 import signal
+import socketserver
 import subprocess
 import sys
-import socketserver
 import threading
 import time
 from collections import Counter
@@ -25,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import redis
 import requests
 import yaml
 from sqlalchemy import create_engine, text
@@ -40,8 +41,6 @@ TOKENS = 3
 
 def _redis_available() -> bool:
     try:
-        import redis
-
         return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
     except Exception:
         return False
@@ -192,8 +191,6 @@ def stack(tmp_path):
             if instance.proc is not None and instance.proc.poll() is None:
                 instance.stop()
         database.drop()
-        import redis
-
         client = redis.Redis.from_url(REDIS_URL)
         for key in client.scan_iter(f"{prefix}:*"):
             client.delete(key)
