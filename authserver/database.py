@@ -58,10 +58,10 @@ def prepare(app: Flask, *, migrate: bool | None = None) -> None:
         timeout = app.config["AUTHSERVER_MIGRATION_LOCK_TIMEOUT"]
         if migrate is None:
             migrate = app.config["AUTHSERVER_AUTO_MIGRATE"]
-        if not migrate:
-            schema.require_current(engine)
-        with migration_lock(engine, timeout):
+        with migration_lock(engine, timeout):  # a start during a release step's migration waits for its end
             if migrate:
                 schema.upgrade_holding_lock(engine)
+            else:
+                schema.require_current(engine)
             found = services(app)
             found.keystore.prepare(found.clock.now())
