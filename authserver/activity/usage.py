@@ -36,7 +36,7 @@ def flush(buffer: ActivityBuffer) -> int:
 
 
 def write_usage(pending: dict[str, PendingUse]) -> None:
-    known = set(db.session.scalars(select(AccessToken.jti).where(AccessToken.jti.in_(list(pending)))))
+    known = _known_jtis(list(pending))
     rows = [
         {"b_jti": jti, "b_day": day, "b_count": count}
         for jti, entry in pending.items()
@@ -54,6 +54,22 @@ def write_usage(pending: dict[str, PendingUse]) -> None:
     if touched:  # one statement, executed for every token at once (a statement per token was most of a flush)
         db.session.connection().execute(_TOUCH_TOKEN, touched)
     db.session.commit()
+
+
+KNOWN_CHUNK = 500
+
+
+def _known_jtis(jtis: list[str]) -> set[str]:
+    """Which of ``jtis`` still have a token row, asked in chunks of exactly ``KNOWN_CHUNK`` (the last one padded by
+    repeating a jti), so the SELECT's text never changes. An IN list of each flush's own length was a new SQL text
+    each time: sqlite3 keeps the last 128 per pooled connection, each compiled statement O(length), and a worker
+    under steady load grew ~0.5 MiB/s for minutes (docs/performance-log.md, 2026-12-07)."""
+    known: set[str] = set()
+    for start in range(0, len(jtis), KNOWN_CHUNK):
+        chunk = jtis[start : start + KNOWN_CHUNK]
+        chunk += [chunk[-1]] * (KNOWN_CHUNK - len(chunk))
+        known.update(db.session.scalars(select(AccessToken.jti).where(AccessToken.jti.in_(chunk))))
+    return known
 
 
 @functools.cache

@@ -1,0 +1,55 @@
+"""The activity flush asks the database with SQL texts that do not depend on how many tokens were used.
+
+A statement whose text changes with the batch size is compiled anew each flush and kept by the driver's statement
+cache (sqlite3: 128 per connection); that was the soak's memory growth (docs/performance-log.md, 2026-12-07).
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event, select
+
+from authserver import activity
+from authserver.activity import ActivityBuffer
+from authserver.activity.usage import KNOWN_CHUNK
+from authserver.extensions import db
+from authserver.models import TokenUsageDaily
+from tests.factories import make_account, make_integration
+
+
+@pytest.fixture
+def jti(app, clock, lifecycle):
+    return lifecycle.generate(make_integration(clock, make_account(clock).id).id).record.jti
+
+
+@pytest.fixture
+def statements(app):
+    """The SQL text of every statement the engine runs while the test does."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(db.engine, "before_cursor_execute", record)
+
+
+def _flush_uses(jti: str, clock, unknown: int, tag: str) -> None:
+    buffer = ActivityBuffer()
+    for n in range(unknown):
+        buffer.record(f"tok_{tag}_{n}", "cli_rs", clock.now())
+    buffer.record(jti, "cli_rs", clock.now())
+    assert activity.flush(buffer) == unknown + 1
+
+
+def test_flushes_of_any_size_run_the_same_sql_texts(jti, clock, statements):
+    for size, tag in [(0, "a"), (6, "b"), (KNOWN_CHUNK * 2 + 17, "c"), (KNOWN_CHUNK - 1, "d")]:
+        _flush_uses(jti, clock, size, tag)
+    texts = {s for s in statements if "access_tokens" in s or "token_usage_daily" in s}
+    assert len(texts) == 3, texts  # the known-token SELECT, the per-day upsert, the last-used UPDATE: one text each
+
+
+def test_a_use_past_the_first_chunk_is_counted_once(jti, clock):
+    _flush_uses(jti, clock, KNOWN_CHUNK + 3, "e")  # the known token is the last one: in the padded second chunk
+    assert db.session.scalars(select(TokenUsageDaily.count).where(TokenUsageDaily.jti == jti)).all() == [1]
