@@ -346,12 +346,21 @@ def load_state(jti: str, wait: WaitHook = NOT_GATED) -> TokenState | None:
     return _state_of(row) if row is not None else None
 
 
+STATES_CHUNK = 500
+
+
 def load_states(jtis: list[str]) -> dict[str, TokenState]:
-    """Several tokens' states in one query (batched usage reports)."""
+    """Several tokens' states (batched usage reports), asked in chunks of exactly ``STATES_CHUNK`` jtis (the last
+    padded by repeating one), so the SQL text never depends on the report's length: each new text is compiled
+    and kept by the driver's statement cache, the growth of docs/performance-log.md's 2026-12-07 entry."""
     jtis = [jti for jti in jtis if is_identifier(jti)]
-    if not jtis:
-        return {}
-    return {row.jti: _state_of(row) for row in db.session.execute(_STATE_QUERY.where(AccessToken.jti.in_(jtis)))}
+    states: dict[str, TokenState] = {}
+    for start in range(0, len(jtis), STATES_CHUNK):
+        chunk = jtis[start : start + STATES_CHUNK]
+        chunk += [chunk[-1]] * (STATES_CHUNK - len(chunk))
+        rows = db.session.execute(_STATE_QUERY.where(AccessToken.jti.in_(chunk)))
+        states.update((row.jti, _state_of(row)) for row in rows)
+    return states
 
 
 def epoch(moment: datetime) -> int:

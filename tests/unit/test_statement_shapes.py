@@ -1,4 +1,5 @@
-"""The activity flush asks the database with SQL texts that do not depend on how many tokens were used.
+"""Batched reads ask the database with SQL texts that do not depend on the batch's length: the activity flush
+(how many tokens were used) and the usage report's token states (how many uses a resource service reported).
 
 A statement whose text changes with the batch size is compiled anew each flush and kept by the driver's statement
 cache (sqlite3: 128 per connection); that was the soak's memory growth (docs/performance-log.md, 2026-12-07).
@@ -14,6 +15,7 @@ from authserver.activity import ActivityBuffer
 from authserver.activity.usage import KNOWN_CHUNK
 from authserver.extensions import db
 from authserver.models import TokenUsageDaily
+from authserver.tokens import STATES_CHUNK, load_states
 from tests.factories import make_account, make_integration
 
 
@@ -53,3 +55,14 @@ def test_flushes_of_any_size_run_the_same_sql_texts(jti, clock, statements):
 def test_a_use_past_the_first_chunk_is_counted_once(jti, clock):
     _flush_uses(jti, clock, KNOWN_CHUNK + 3, "e")  # the known token is the last one: in the padded second chunk
     assert db.session.scalars(select(TokenUsageDaily.count).where(TokenUsageDaily.jti == jti)).all() == [1]
+
+
+def test_token_states_of_reports_of_any_length_run_one_sql_text(jti, statements):
+    for length in (1, 9, STATES_CHUNK + 1, STATES_CHUNK * 2):
+        jtis = [f"tok_missing_{length}_{n}" for n in range(length - 1)] + [jti]
+        assert list(load_states(jtis)) == [jti]
+    assert len({s for s in statements if "access_tokens" in s}) == 1
+
+
+def test_token_states_of_an_empty_report_ask_nothing(app, statements):
+    assert load_states([]) == {} and statements == []
