@@ -31,6 +31,7 @@ from .models import ApiClient, WebhookDelivery, WebhookSubscription
 from .principals import Principal
 from .resource_uris import parse_resource
 from .security import digests_match, is_identifier, new_id, new_secret, secret_digest
+from .service_ping import parse_ping_url
 
 KINDS = ("resource-service", "admin")
 DEFAULT_OVERLAP = 24 * 3600
@@ -46,6 +47,7 @@ def create_client(
     account_id: str | None,
     now: datetime,
     resource: str | None = None,
+    ping_url: str | None = None,
 ) -> tuple[ApiClient, str]:
     """Register a client; the secret is returned once and only its SHA-256 digest is kept. A resource service may
     be registered for its RFC 8707 resource URI: tokens limited to named services are active only for theirs."""
@@ -62,6 +64,10 @@ def create_client(
         if kind != "resource-service":
             raise InvalidInputError("only a resource service has a resource", field="resource")
         resource = parse_resource(resource)
+    if ping_url is not None:
+        if kind != "resource-service":
+            raise InvalidInputError("only a resource service has a ping URL", field="ping_url")
+        ping_url = parse_ping_url(ping_url)
     secret = new_secret()
     client = ApiClient(
         client_id=new_id("cli"),
@@ -69,6 +75,7 @@ def create_client(
         kind=kind,
         account_id=account_id,
         resource=resource,
+        ping_url=ping_url,
         secret_digest=secret_digest(secret),
         created_at=now,
     )
@@ -79,7 +86,7 @@ def create_client(
             now=now,
             account_id=account_id,
             client_id=client.client_id,
-            after={"name": name, "kind": kind, "resource": resource},
+            after={"name": name, "kind": kind, "resource": resource, "ping_url": ping_url},
         )
     )
     db.session.flush()
@@ -383,6 +390,33 @@ def set_client_limit(
     return client
 
 
+# -- its ping URL (Check access) ---------------------------------------------------------------------------
+def set_client_ping_url(principal: Principal, client_id: str, *, ping_url: str | None, now: datetime) -> ApiClient:
+    """Register (or, with None, remove) the URL where a resource service answers who a token speaks for; the
+    integration page's Check access calls it, and only it, with a token an admin pastes (service_ping.py)."""
+    client = get_client_for(principal, client_id, write=True)
+    if client.kind != "resource-service":
+        raise InvalidInputError("only a resource service has a ping URL", field="ping_url")
+    if ping_url is not None:
+        ping_url = parse_ping_url(ping_url)
+    if ping_url == client.ping_url:
+        return client
+    before = {"ping_url": client.ping_url}
+    client.ping_url = ping_url
+    emit(
+        de.ClientPingUrlChanged(
+            actor=principal,
+            now=now,
+            account_id=client.account_id,
+            client_id=client.client_id,
+            before=before,
+            after={"ping_url": ping_url},
+        )
+    )
+    db.session.flush()
+    return client
+
+
 def client_status(client: ApiClient) -> str:
     if client.deleted_at is not None:
         return "deleted"
@@ -400,6 +434,7 @@ def serialize_client(client: ApiClient, now: datetime) -> dict[str, Any]:
         "account_id": client.account_id,
         "resource": client.resource,
         "introspection_limit": client.introspection_limit,  # null: the server's default
+        "ping_url": client.ping_url,  # null: none registered (Check access does not call it)
         "status": client_status(client),
         "created_at": isoformat(client.created_at),
         "disabled_at": isoformat(client.disabled_at),

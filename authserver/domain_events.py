@@ -372,6 +372,13 @@ class ClientLimitChanged(ClientEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ClientPingUrlChanged(ClientEvent):
+    """A resource service's ping URL registered, changed or removed (the admin UI's Check access calls it)."""
+
+    AUDIT = "client.ping_url_changed"
+
+
+@dataclass(frozen=True, kw_only=True)
 class ClientDeleted(ClientEvent):
     """Its webhook subscriptions stop with it."""
 

@@ -1,5 +1,5 @@
 """Admin API for API clients' credentials: list, rotate the secret (with overlap), set a resource service's own rate
-limit, disable, enable, delete.
+limit and its ping URL, disable, enable, delete.
 
 An account's admins manage its clients (an agency's, its sub-accounts' too); resource services registered for every
 account are the operator's (CLI) alone. Every change holds from the next request on every worker and instance.
@@ -11,6 +11,7 @@ from flask import current_app, jsonify, request
 
 from .. import clients
 from ..errors import InvalidInputError
+from ..service_ping import parse_ping_url
 from ..services import services
 from .auth import current_principal
 from .blueprint import bp
@@ -59,6 +60,24 @@ def set_api_client_limits(client_id):
     now = _now()
     default = current_app.config["AUTHSERVER_RATE_LIMIT_INTROSPECTION"]
     client = clients.set_client_limit(principal, client_id, introspection=limit, default=default, now=now)
+    return jsonify(clients.serialize_client(client, now))
+
+
+@bp.patch("/clients/<client_id>")
+def update_api_client(client_id):
+    """``{"ping_url": "https://..." | null}``: a resource service's ping URL, which Check access calls (null: none)."""
+    principal, data = current_principal(), json_body()
+    unknown = sorted(set(data) - {"ping_url"})
+    if unknown:
+        raise InvalidInputError(
+            f"unknown field: {unknown[0][:40]!r}; only ping_url may be changed", field=unknown[0][:40]
+        )
+    if "ping_url" not in data:
+        raise InvalidInputError("ping_url is required: a URL, or null to remove it", field="ping_url")
+    if data["ping_url"] is not None and not isinstance(data["ping_url"], str):
+        raise InvalidInputError("ping_url must be a URL or null", field="ping_url")
+    now = _now()
+    client = clients.set_client_ping_url(principal, client_id, ping_url=parse_ping_url(data["ping_url"]), now=now)
     return jsonify(clients.serialize_client(client, now))
 
 

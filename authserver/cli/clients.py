@@ -19,9 +19,11 @@ from ..clients import (
     serialize_client,
     set_client_enabled,
     set_client_limit,
+    set_client_ping_url,
 )
 from ..durations import isoformat
 from ..principals import OPERATOR
+from ..service_ping import parse_ping_url
 from .base import OneLineGroup, command, emit, json_option, now
 
 
@@ -35,9 +37,16 @@ def client_group():
 @click.option("--kind", type=click.Choice(["resource-service", "admin"]), required=True)
 @click.option("--account", "account_id", default=None)
 @click.option("--resource", default=None, help="A resource service's RFC 8707 resource URI.")
+@click.option(
+    "--ping-url",
+    default=None,
+    help="A resource service's ping URL (https; http only on loopback), called by Check access. Default: none.",
+)
 @json_option
-def client_create(name, kind, account_id, resource, as_json):
-    client, secret = create_client(OPERATOR, name=name, kind=kind, account_id=account_id, now=now(), resource=resource)
+def client_create(name, kind, account_id, resource, ping_url, as_json):
+    client, secret = create_client(
+        OPERATOR, name=name, kind=kind, account_id=account_id, now=now(), resource=resource, ping_url=ping_url
+    )
     emit(
         as_json,
         {
@@ -46,6 +55,7 @@ def client_create(name, kind, account_id, resource, as_json):
             "kind": kind,
             "account_id": account_id,
             "resource": client.resource,
+            "ping_url": client.ping_url,
         },
         f"client_id:     {client.client_id}\nclient_secret: {secret}\n(the secret is shown only once)",
     )
@@ -101,6 +111,24 @@ def client_set_limit(client_id, introspection, as_json):
         as_json,
         serialize_client(client, now()),
         f"{client.client_id}: introspection limit {limit or 'default'}, from its next request on",
+    )
+
+
+@command(client_group, "update")
+@click.argument("client_id")
+@click.option(
+    "--ping-url",
+    required=True,
+    help="The URL where the resource service answers a ping with a bearer token (https; http only on loopback); "
+    '"none" removes it.',
+)
+@json_option
+def client_update(client_id, ping_url, as_json):
+    client = set_client_ping_url(OPERATOR, client_id, ping_url=parse_ping_url(ping_url), now=now())
+    emit(
+        as_json,
+        serialize_client(client, now()),
+        f"{client.client_id}: ping URL {client.ping_url or 'none'}",
     )
 
 

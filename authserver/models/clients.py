@@ -22,6 +22,8 @@ class ApiClient(Model):
     resource: Mapped[str | None] = mapped_column(String(500))
     # Its own introspection limit, "N/period" or "off" (limits/rates.py); NULL: AUTHSERVER_RATE_LIMIT_INTROSPECTION.
     introspection_limit: Mapped[str | None] = mapped_column(String(40))
+    # A resource service's ping URL (service_ping.py): the admin UI's Check access calls it with a pasted token.
+    ping_url: Mapped[str | None] = mapped_column(String(500))
     account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     secret_digest: Mapped[str] = mapped_column(String(64))  # SHA-256 hex of the secret
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
