@@ -429,6 +429,33 @@ class WebhookSigningKeyRotated(DomainEvent):
 
 # -- housekeeping -----------------------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
+class ServiceEventPublished(DomainEvent):
+    """A v2 service published a data event for an account (``POST /api/service-events``). Webhooks only: not
+    audited, since it is the service's own data at the service's rate; its outbox row (id, type, account, time and
+    the service's idempotency key) is the record."""
+
+    WEBHOOKS = (
+        "contact.created",
+        "contact.updated",
+        "contact.deleted",
+        "calendar.created",
+        "calendar.updated",
+        "calendar.deleted",
+        "calendar.event.created",
+        "calendar.event.updated",
+        "calendar.event.deleted",
+    )
+
+    message_id: str  # the webhook-id receivers see, answered to the service (202)
+    event_type: str
+    account_id: str
+    client_id: str
+    dedup_key: str  # (client, the service's id): a retried publication is recognised, never delivered twice
+    occurred_at: datetime
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
 class RetentionPruned(DomainEvent):
     """Rows past their retention window were deleted (retention.py); the counts per kind."""
 

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, update
 
 from .. import domain_events as de
 from ..domain_events import DomainEvent
@@ -39,11 +39,25 @@ def queue(
     subscribers = [s for s in _subscribers(account_id, integration_id) if event_type in s.event_types.split()]
     if not subscribers:
         return None
+    return _store(event_type, account_id, integration_id, now, data, dedup_key, subscribers)
+
+
+def _store(
+    event_type: str,
+    account_id: str,
+    integration_id: str | None,
+    now: datetime,
+    data: dict,
+    dedup_key: str | None,
+    subscribers: list[WebhookSubscription],
+    event_id: str | None = None,
+) -> WebhookEvent:
+    """The event row (its body is what is signed) and one pending delivery per subscriber."""
     body = json.dumps(
         {"type": event_type, "timestamp": isoformat(now), "data": data}, separators=(",", ":"), sort_keys=True
     )
     event = WebhookEvent(
-        id=new_id("msg"),
+        id=event_id or new_id("msg"),
         type=event_type,
         account_id=account_id,
         integration_id=integration_id,
@@ -97,6 +111,58 @@ def _subscribers(account_id: str, integration_id: str | None) -> list[WebhookSub
     )
 
 
+def data_subscribers(account_id: str, event_type: str) -> list[WebhookSubscription]:
+    """The account's integration subscriptions that asked for ``event_type`` and whose integration is active and
+    holds its read scope right now (the worker asks again before each attempt: ``holds_data_scope``)."""
+    rows = db.session.execute(
+        select(WebhookSubscription, Integration)
+        .join(Integration, Integration.id == WebhookSubscription.integration_id)
+        .where(
+            WebhookSubscription.status == "active",
+            WebhookSubscription.account_id == account_id,
+            WebhookSubscription.client_id.is_(None),
+            WebhookSubscription.integration_id.is_not(None),
+        )
+        .order_by(WebhookSubscription.created_at, WebhookSubscription.id)
+    )
+    return [
+        subscription
+        for subscription, integration in rows
+        if event_type in subscription.event_types.split() and data_refusal(integration, event_type) is None
+    ]
+
+
+def data_refusal(integration: Integration | None, event_type: str) -> str | None:
+    """Why ``integration`` may not receive the data event ``event_type`` now, or None if it may."""
+    scope = catalogue.required_scope(event_type)
+    if scope is None:
+        return None
+    if integration is None or integration.status != "active":
+        return f"integration {integration.status if integration else 'deleted'}"
+    if scope not in integration.scopes.split():
+        return f"integration no longer holds {scope}"
+    return None
+
+
+def _service_event(event: de.ServiceEventPublished) -> None:
+    """Stored even when nobody subscribes: the row is what recognises the service's retry (its dedup key)."""
+    _store(
+        event.event_type,
+        event.account_id,
+        None,
+        event.now,
+        {
+            "account_id": event.account_id,
+            "service": event.client_id,
+            "occurred_at": isoformat(event.occurred_at),
+            "object": event.data,
+        },
+        event.dedup_key,
+        data_subscribers(event.account_id, event.event_type),
+        event_id=event.message_id,
+    )
+
+
 def _token(row: AccessToken) -> dict:
     return {
         "account_id": row.account_id,
@@ -147,6 +213,7 @@ def _integration_created(event: de.IntegrationCreated) -> None:
 
 
 def _scopes_changed(integration: Integration, before: list[str], after: list[str], now: datetime) -> None:
+    _cancel_data_deliveries(integration.id, after)
     queue(
         catalogue.INTEGRATION_SCOPES_CHANGED,
         account_id=integration.account_id,
@@ -154,6 +221,24 @@ def _scopes_changed(integration: Integration, before: list[str], after: list[str
         now=now,
         data=_integration(integration) | {"scopes_before": sorted(before), "scopes": sorted(after)},
     )
+
+
+def _cancel_data_deliveries(integration_id: str, scopes: list[str]) -> None:
+    """Narrowing stops data at once: pending deliveries of data events whose read scope the integration lost are
+    cancelled, with the reason (the worker also checks the scope before every attempt)."""
+    for scope in sorted({scope for scope, _text in catalogue.DATA_EVENTS.values()} - set(scopes)):
+        types = [name for name, (needs, _text) in catalogue.DATA_EVENTS.items() if needs == scope]
+        db.session.execute(
+            update(WebhookDelivery)
+            .where(
+                WebhookDelivery.status == "pending",
+                WebhookDelivery.subscription_id.in_(
+                    select(WebhookSubscription.id).where(WebhookSubscription.integration_id == integration_id)
+                ),
+                WebhookDelivery.event_id.in_(select(WebhookEvent.id).where(WebhookEvent.type.in_(types))),
+            )
+            .values(status="cancelled", next_attempt_at=None, last_error=f"integration no longer holds {scope}")
+        )
 
 
 def _integration_deleted(event: de.IntegrationDeleted) -> None:
@@ -182,13 +267,16 @@ def _token_rotated(event: de.TokenRotated | de.TokenRotatedWithGrace, old_tokens
     )
 
 
-def _tokens_expired(rows: tuple[AccessToken, ...], now: datetime, reason: str) -> None:
-    """One event per token that stopped before its exp (by an admin, or idle). A token whose scheduled end had
-    already passed was announced by the scan (TokenEnded) when it ended, so it is skipped here."""
+def _tokens_expired(
+    rows: tuple[AccessToken, ...], now: datetime, reason: str, ended_at: datetime | None = None
+) -> None:
+    """One event per token that stopped before its exp (by an admin, or idle: ``ended_at`` is when its window
+    ended). A token whose scheduled end had already passed was announced by the scan (TokenEnded) when it ended,
+    so it is skipped here."""
     for row in rows:
         if row.ends_at is not None and row.ends_at <= now:
             continue
-        _to(row, catalogue.TOKEN_EXPIRED, now, {"reason": reason, "ended_at": isoformat(now)})
+        _to(row, catalogue.TOKEN_EXPIRED, now, {"reason": reason, "ended_at": isoformat(ended_at or now)})
 
 
 def _token_ended(event: de.TokenEnded) -> None:
@@ -214,7 +302,7 @@ _PROJECTIONS: dict[type, Callable] = {
     de.TokenRotated: lambda e: _token_rotated(e, e.now),
     de.TokenRotatedWithGrace: lambda e: _token_rotated(e, e.ending[0].ends_at),
     de.TokenExpired: lambda e: _tokens_expired(e.stopped, e.now, "expired_by_admin"),
-    de.TokenExpiredInactive: lambda e: _tokens_expired(e.stopped, e.now, "inactive"),
+    de.TokenExpiredInactive: lambda e: _tokens_expired(e.stopped, e.now, "inactive", e.ended_at),
     de.TokenRevoked: lambda e: _to(
         e.token,
         catalogue.TOKEN_REVOKED,
@@ -229,6 +317,7 @@ _PROJECTIONS: dict[type, Callable] = {
         dedup_key=e.dedup_key,
     ),
     de.TokenEnded: _token_ended,
+    de.ServiceEventPublished: _service_event,
 }
 PROJECTED = frozenset(_PROJECTIONS)  # checked against domain_events' WEBHOOKS declarations by a unit test
 

@@ -1,7 +1,8 @@
 """Who receives which events: subscriptions of an account, of one integration, or of a resource service.
 
 Accounts and integrations are managed by their admins; a resource service's subscription (revocation events
-only, the transport for fast revocation) is registered by the operator.
+only, the transport for fast revocation) is registered by the operator. Data events (contact.created, ...) go only
+to a subscription of one integration that holds the event's read scope (catalogue.DATA_EVENTS).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from ..emitter import emit
 from ..errors import ForbiddenError, InvalidInputError, NotFoundError
 from ..extensions import db
 from ..integrations import get_integration_for
-from ..models import WebhookDelivery, WebhookSubscription
+from ..models import Integration, WebhookDelivery, WebhookSubscription
 from ..principals import Principal
+from ..scopes import split_scopes
 from ..security import new_id
 from . import catalogue
 from .destinations import DestinationPolicy, resolve
@@ -42,6 +44,7 @@ def create_subscription(
 ) -> tuple[WebhookSubscription, str | None]:
     """Subscribe a URL. Returns the subscription and, for ``signing="hmac"``, its secret (shown once)."""
     allowed = frozenset(catalogue.EVENT_TYPES)
+    integration: Integration | None = None
     if client_id is not None:
         if account_id is not None or integration_id is not None:
             raise InvalidInputError("a resource service subscribes for itself, not for an account", field="client_id")
@@ -58,11 +61,13 @@ def create_subscription(
         account_id = integration.account_id
     elif account_id is not None:
         get_account_for(principal, account_id, write=True)
+        allowed = frozenset(catalogue.LIFECYCLE_EVENT_TYPES)
     else:
         raise InvalidInputError("say whose events: an account, an integration or a resource service")
     if signing not in SIGNING_SCHEMES:
         raise InvalidInputError("signing must be ed25519 or hmac", field="signing")
-    types = catalogue.parse_event_types(events, allowed=allowed)
+    types = catalogue.parse_event_types(events, allowed=allowed | catalogue.DATA_EVENT_TYPES)
+    _check_data_events(types, client_id, integration)
     destination = resolve(url, policy)
     description = "" if description is None else clean_name(description, field="description")
     secret = new_hmac_secret() if signing == "hmac" else None
@@ -93,6 +98,27 @@ def create_subscription(
     )
     db.session.flush()
     return subscription, secret
+
+
+def _check_data_events(types: frozenset[str], client_id: str | None, integration: Integration | None) -> None:
+    """Data events need a subscription of one integration that holds their read scope (checked again at each
+    delivery: narrowing the scope later stops them at once)."""
+    data = sorted(types & catalogue.DATA_EVENT_TYPES)
+    if not data:
+        return
+    if client_id is not None:
+        raise InvalidInputError(f"not available to this subscriber: {', '.join(data)}", field="events")
+    if integration is None:
+        raise InvalidInputError(
+            f"data events go to one integration's subscription (choose an integration): {', '.join(data)}",
+            field="events",
+        )
+    held = split_scopes(integration.scopes)
+    missing = sorted({catalogue.DATA_EVENTS[name][0] for name in data} - held)
+    if missing:
+        raise InvalidInputError(
+            f"the integration does not hold {', '.join(missing)}, which these events need", field="events"
+        )
 
 
 def get_subscription_for(principal: Principal, subscription_id: str, *, write: bool = False) -> WebhookSubscription:

@@ -14,9 +14,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from ..extensions import db
 from ..metrics import count_webhook_delivery
-from ..models import WebhookDelivery, WebhookEvent, WebhookSubscription
+from ..models import Integration, WebhookDelivery, WebhookEvent, WebhookSubscription
 from ..services import services
-from . import deliveries, expiring, transport
+from . import catalogue, deliveries, expiring, outbox, transport
 from .destinations import DestinationPolicy, DestinationRefusedError, resolve
 
 log = logging.getLogger("authserver.webhooks")
@@ -79,6 +79,11 @@ class WebhookWorker:
             deliveries.give_up(delivery_id, now, status="cancelled", error=f"subscription {subscription.status}")
             count_webhook_delivery("cancelled")
             return True
+        refusal = self._data_refusal(subscription, event)
+        if refusal is not None:  # narrowing an integration's scope stops its data events at once
+            deliveries.give_up(delivery_id, now, status="cancelled", error=refusal)
+            count_webhook_delivery("cancelled")
+            return True
         try:
             destination = resolve(subscription.url, self.policy)  # again, now: DNS may have changed
         except DestinationRefusedError as exc:
@@ -125,6 +130,14 @@ class WebhookWorker:
             )
             count_webhook_delivery(_outcome(status), failure_reason(outcome))
         return True
+
+    @staticmethod
+    def _data_refusal(subscription: WebhookSubscription, event: WebhookEvent) -> str | None:
+        """A data event goes out only while the subscription's integration holds its read scope, asked now."""
+        if catalogue.required_scope(event.type) is None:
+            return None
+        found = db.session.get(Integration, subscription.integration_id) if subscription.integration_id else None
+        return outbox.data_refusal(found, event.type)
 
     def _disable(self, subscription_id: str, now) -> None:
         subscription = db.session.get(WebhookSubscription, subscription_id)
