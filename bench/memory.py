@@ -1,6 +1,8 @@
 """Introspection of a pool of 10,000 distinct active tokens, the server's resident memory per worker under it, and a
-soak: the same load for ``--soak`` seconds (300 for the issue's 5 minutes), memory sampled as it goes, so that a
-leak shows as growth between the first sample (caches already full) and the last.
+soak: the same load for ``--soak`` seconds (600 for the issue's 10 minutes), memory sampled as it goes, each sample
+split by kind (anonymous, file-backed, shared: ``rss.py``). The verdict is the growth over the last 5 minutes (or
+the second half of a shorter soak): under 5% passes. A leak shows as growth that goes on; caches filling show as
+growth that stops.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from pathlib import Path
 from load import run_wrk
 from processes import free_port
 from report import Series, print_table
+from rss import Sample, sample
+from rss import growth as growth_of
 from worlds import bulk_world
 
 WARMUP_SECONDS = 2.0
@@ -33,6 +37,7 @@ def run_memory(args) -> dict:
         pool = Series(f"introspect pool of {args.memory_pool:,} tokens")
         soak = Series(f"soak, pool of {args.memory_pool:,}, {args.soak:g}s")
         samples: list[tuple[float, tuple[float, list[float]]]] = []
+        kinds: list[Sample] = []
         try:
             idle = server.rss_mib()
             # One pass over every token first, so each worker's caches hold the whole pool before anything is read.
@@ -67,6 +72,8 @@ def run_memory(args) -> dict:
                     )
                 )
                 samples.append((time.monotonic() - started, server.rss_mib()))
+                kinds.append(sample(server.proc.pid, samples[-1][0]))
+                print(f"  soak {kinds[-1].line()}", flush=True)
         finally:
             server.stop()
     finally:
@@ -86,6 +93,11 @@ def run_memory(args) -> dict:
     )
     print("soak RSS per worker (MiB): " + ", ".join(f"{t:.0f}s {_per_worker(rss)}" for t, rss in samples))
     print(f"soak_rss_growth_mib_per_worker: {' '.join(f'{g:+.1f}' for g in growth)}")
+    print("soak RSS per worker by kind (MiB):")
+    for found in kinds:
+        print(f"  {found.line()}")
+    verdict = growth_of(kinds)
+    print(verdict.verdict())
     return {
         "pool": pool.figures(),
         "soak": soak.figures(),
@@ -93,4 +105,7 @@ def run_memory(args) -> dict:
         "rss_under_load_mib": under_load[1],
         "soak_samples": [(t, rss[1]) for t, rss in samples],
         "soak_growth_mib": growth,
+        "soak_kinds_mib": [(s.seconds, list(s.workers.values())) for s in kinds],
+        "soak_late_growth": {"seconds": verdict.window, "per_worker": list(verdict.per_worker.values())},
+        "soak_flat": verdict.passed,
     }
