@@ -8,9 +8,10 @@ spare introspection a write per call, and these counts never come from introspec
 from __future__ import annotations
 
 import functools
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
@@ -31,17 +32,53 @@ def record_calls(service_id: str, calls: list[tuple[str, datetime, dict[str, int
         db.session.connection().execute(_add_calls(db.engine.dialect.name), rows)
 
 
-def scopes_exercised(jtis: list[str]) -> set[str]:
-    """The scopes any of these tokens' calls needed, as reported by the services (least-privilege suggestions:
-    a granted scope not in here was never exercised)."""
+def scopes_exercised(jtis: list[str], *, since: date | None = None) -> set[str]:
+    """The scopes any of these tokens' calls needed (on ``since`` or later), as reported by the services
+    (least-privilege suggestions: a granted scope not in here was never exercised)."""
     if not jtis:
         return set()
-    found = db.session.scalars(
+    query = (
         select(TokenUsageByService.scope)
         .distinct()
         .where(TokenUsageByService.jti.in_(jtis), TokenUsageByService.scope != NO_SCOPE)
     )
-    return set(found)
+    if since is not None:
+        query = query.where(TokenUsageByService.day >= since)
+    return set(db.session.scalars(query))
+
+
+@dataclass(frozen=True)
+class ServiceDay:
+    """One service's reported calls on one day (UTC), with the scopes those calls needed."""
+
+    day: date
+    service_id: str
+    calls: int
+    scopes: dict[str, int]  # scope -> calls that needed it; "" (NO_SCOPE): a valid token was enough
+
+
+def calls_by_day_and_service(jtis: list[str], *, since: date, until: date) -> list[ServiceDay]:
+    """Reported API calls of these tokens per day and service over [since, until], oldest day first. Only usage
+    reports count here: an introspection is a check a service makes, not a call the integration made."""
+    if not jtis:
+        return []
+    rows = db.session.execute(
+        select(
+            TokenUsageByService.day,
+            TokenUsageByService.service_id,
+            TokenUsageByService.scope,
+            func.sum(TokenUsageByService.count),
+        )
+        .where(TokenUsageByService.jti.in_(jtis), TokenUsageByService.day >= since, TokenUsageByService.day <= until)
+        .group_by(TokenUsageByService.day, TokenUsageByService.service_id, TokenUsageByService.scope)
+    )
+    grouped: dict[tuple[date, str], dict[str, int]] = {}
+    for day, service_id, scope, count in rows:
+        grouped.setdefault((day, service_id), {})[scope] = int(count)
+    return [
+        ServiceDay(day, service_id, sum(scopes.values()), scopes)
+        for (day, service_id), scopes in sorted(grouped.items())
+    ]
 
 
 def calls_by_service(jtis: list[str]) -> dict[str, int]:

@@ -5,7 +5,16 @@ template; the rules live in the domain, exactly as for the JSON API and the CLI.
 to the one blueprint (``blueprint.bp``); ``create_app`` registers it.
 """
 
-from . import client_pages, guard, integrations, migration_pages, signin, token_actions, webhook_pages  # noqa: F401
+from . import (  # noqa: F401
+    client_pages,
+    guard,
+    integrations,
+    migration_pages,
+    signin,
+    token_actions,
+    usage_pages,
+    webhook_pages,
+)
 from .blueprint import bp
 
 __all__ = ["bp"]

@@ -85,3 +85,62 @@ def nice_ceiling(value: int) -> int:
             if ceiling * step >= value:
                 return max(ceiling * step, 1)
         ceiling *= 10
+
+
+# Service colours: fill attributes, not styles (the pages' Content-Security-Policy allows no inline style).
+SERVICE_COLOURS = ("#2563eb", "#0d9488", "#d97706", "#9333ea", "#dc2626", "#64748b")
+OTHERS = "Other services"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One service's share of a day's bar, stacked above the services drawn before it."""
+
+    y: float
+    height: float
+    colour: str
+    service: str
+    count: int
+
+
+@dataclass(frozen=True)
+class LegendEntry:
+    name: str
+    colour: str
+    calls: int
+
+
+@dataclass(frozen=True)
+class CallsChart:
+    chart: UsageChart  # the day totals: each bar is the day's calls, covered by its services' segments
+    segments: dict[date, list[Segment]]
+    legend: list[LegendEntry]
+
+
+def calls_chart(per_day: dict[date, dict[str, int]], services: list[tuple[str, int]]) -> CallsChart:
+    """Calls per day stacked by service: ``per_day`` maps each day (all of them, zero-filled) to calls per service
+    name; ``services`` lists (name, calls) busiest first. Past six services, all but the five busiest are drawn
+    as one."""
+    named = services if len(services) <= len(SERVICE_COLOURS) else services[: len(SERVICE_COLOURS) - 1]
+    colour = {name: SERVICE_COLOURS[index] for index, (name, _) in enumerate(named)}
+    legend = [LegendEntry(name, colour[name], calls) for name, calls in named]
+    rest = sum(calls for name, calls in services if name not in colour)
+    if rest:
+        legend.append(LegendEntry(OTHERS, SERVICE_COLOURS[-1], rest))
+    chart = usage_chart({day: sum(counts.values()) for day, counts in per_day.items()})
+    segments: dict[date, list[Segment]] = {}
+    for bar in chart.bars:
+        if not bar.count:
+            continue
+        counts = per_day[bar.day]
+        stack = [(name, counts.get(name, 0)) for name in colour]
+        stack.append((OTHERS, sum(n for name, n in counts.items() if name not in colour)))
+        top = bar.y + bar.height  # the baseline: stack upwards from here
+        for name, count in stack:
+            if count:
+                height = bar.height * count / bar.count
+                top -= height
+                segments.setdefault(bar.day, []).append(
+                    Segment(round(top, 2), round(height, 2), colour.get(name, SERVICE_COLOURS[-1]), name, count)
+                )
+    return CallsChart(chart, segments, legend)

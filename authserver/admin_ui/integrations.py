@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from operator import attrgetter
 
 from flask import flash, redirect, render_template, request, url_for
 
 from .. import accounts, audit, integrations
-from ..activity import usage_by_day
 from ..errors import InvalidInputError, NotFoundError
 from ..scopes import split_scopes
 from ..session_cookie import now
 from ..unit_of_work import unit_of_work
-from . import charts, forms, presenters
+from . import forms, presenters
 from .blueprint import bp
 from .guard import current_principal
+from .usage_panel import usage_panel
 
-CHART_DAYS = 30
 AUDIT_LINES = 50
 CONFIRMATIONS = frozenset(
     {"rotate-now", "rotate-later", "expire-now", "expire-later", "expire-token", "disable", "enable", "delete"}
@@ -106,8 +104,6 @@ def integration_detail(account_id: str, integration_id: str):
     live = [row for row in rows if row.jti in live_ids]
     live.sort(key=lambda row: row.status != "active")
     history = [row for row in rows if row.jti not in live_ids][:10]
-    today = moment.date()
-    usage = usage_by_day([row.jti for row in tokens], since=today - timedelta(days=CHART_DAYS - 1), until=today)
     last_used = max((row for row in rows if row.last_used_at), key=attrgetter("last_used_at"), default=None)
     can_manage = principal.can_administer(account.id)
     confirm = request.args.get("confirm") if can_manage else None
@@ -119,7 +115,7 @@ def integration_detail(account_id: str, integration_id: str):
         history=history,
         current=next((row for row in live if row.status == "active"), None),
         grace=next((row for row in live if row.status == "grace"), None),
-        chart=charts.usage_chart(usage),
+        **usage_panel(principal, integration, moment),  # reported calls per service and day, suggestions
         last_used=last_used,
         now=moment,
         can_manage=can_manage,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .. import integrations
+from .. import integrations, scope_suggestions
 from ..durations import parse_duration
 from ..integrations import serialize_integration
 from ..principals import OPERATOR
@@ -85,3 +85,26 @@ def integration_delete(integration_id, as_json):
 def integration_set_scopes(integration_id, scopes, as_json):
     integration = integrations.update_integration(OPERATOR, integration_id, now=now(), scopes=list(scopes))
     emit(as_json, serialize_integration(integration), f"{integration.id}: {integration.scopes}")
+
+
+@command(integration_group, "suggestions")
+@click.argument("integration_id")
+@click.option(
+    "--days",
+    default=scope_suggestions.DEFAULT_WINDOW_DAYS,
+    show_default=True,
+    type=click.IntRange(1, scope_suggestions.MAX_WINDOW_DAYS),
+    help="The window: scopes no reported call needed in this many days (today included, UTC).",
+)
+@json_option
+def integration_suggestions(integration_id, days, as_json):
+    """Least privilege: the granted scopes none of the integration's reported calls needed in the last 30 days
+    (--days). Only judged once the integration is that old and some service reported a call of it. Remove one with
+    set-scopes (immediate: live tokens lose it too)."""
+    found = scope_suggestions.suggest_scope_removals(OPERATOR, integration_id, now=now(), window_days=days)
+    lines = [f"{item.message(days)}: {item.description}" for item in found.suggestions]
+    if not lines:
+        lines = [
+            found.reason if found.status != scope_suggestions.READY else f"Every granted scope was used in {days} days."
+        ]
+    emit(as_json, scope_suggestions.serialize(found), "\n".join(lines))

@@ -277,11 +277,17 @@ def test_grace_choices_name_the_moment_each_one_ends(admin, world):
 
 # -- activity and audit -------------------------------------------------------------------------------------
 def test_activity_shows_last_use_by_service_and_a_thirty_day_chart(client, admin, world, services, clock):
+    # Calls as the service reported them (activity/calls.py): 3 today, each answered by an introspection of its
+    # own, and 2 two days ago; the introspections themselves are not counted again.
     for _ in range(3):
         introspect(client, world, world.agency.token)
-    clock.advance(-86400 * 2)  # two uses two days ago (the buffer takes the time it is given)
-    services.activity.record(world.agency.jti, world.resource_service[0], clock.now(), count=2)
-    clock.advance(86400 * 2)
+    two_days_ago = (clock.now() - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    uses = [
+        {"jti": world.agency.jti, "count": 3, "introspected": 3, "scopes": {"contacts.readonly": 3}},
+        {"jti": world.agency.jti, "count": 2, "last_used_at": two_days_ago, "scopes": {"contacts.readonly": 2}},
+    ]
+    for use in uses:
+        assert client.post("/oauth/usage", json={"uses": [use]}, headers=world.rs_headers).status_code == 202
     flush(services.activity)
     page = admin.get(detail_path(world.agency)).text
     bars = re.findall(r'<rect class="bar[^"]*"[^>]*data-day="([\d-]+)" data-count="(\d+)"', page)
