@@ -24,7 +24,7 @@ def create_app(overrides: dict | None = None, *, clock=None) -> Flask:
 
     from authserver_resource.flask import FlaskResource
 
-    from . import database, errors
+    from . import database, errors, events
     from .api import bp as v2_bp
     from .metrics import bp as metrics_bp
     from .protection import build_guard
@@ -34,6 +34,7 @@ def create_app(overrides: dict | None = None, *, clock=None) -> Flask:
     db.init_app(app)
     database.init_app(app)
     guard = app.extensions["resource_demo"] = build_guard(app.config, clock=clock)
+    events.init_app(app, guard.settings)  # data events, sent off the request path once serving starts
     FlaskResource(app, guard, autostart=False)  # RFC 6750 refusals, RFC 9728 document; serving.serve starts it
     errors.init_app(app)
     app.register_blueprint(v2_bp, url_prefix="/v2")

@@ -30,6 +30,15 @@ def _number(env: dict, name: str, default: float, *, low: float, high: float) ->
     return value
 
 
+def _switch(env: dict, name: str, default: bool) -> bool:
+    raw = env.get(name, "")
+    if raw == "":
+        return default
+    if raw not in ("on", "off"):
+        raise ConfigError(f"{name} must be on or off")
+    return raw == "on"
+
+
 def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
     env = os.environ
     config: dict = {
@@ -61,6 +70,9 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "RESOURCE_DEMO_HTTP_TIMEOUT": _number(env, "RESOURCE_DEMO_HTTP_TIMEOUT", 3, low=0.1, high=60),
         # Testing only: a file holding a clock offset in seconds, so end-to-end tests can move this service's time.
         "RESOURCE_DEMO_CLOCK_OFFSET_FILE": env.get("RESOURCE_DEMO_CLOCK_OFFSET_FILE") or None,
+        # Publish contact and calendar changes as data events (POST /api/service-events): on | off. The client must
+        # be bound to an account (authserver client create --kind resource-service --account ...).
+        "RESOURCE_DEMO_PUBLISH_EVENTS": _switch(env, "RESOURCE_DEMO_PUBLISH_EVENTS", True),
         "MAX_CONTENT_LENGTH": 1024 * 1024,  # larger bodies are a 413, never read
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
         "JSON_SORT_KEYS": False,

@@ -1,4 +1,5 @@
-"""Serving: create the schema, start the feed (and usage reports), listen, and stop cleanly on SIGTERM."""
+"""Serving: create the schema, start the feed (and usage reports) and the data-event publisher, listen, and stop
+cleanly on SIGTERM."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from authserver_resource import log_redaction
 
 from .database import prepare
+from .events import publisher
 
 log = logging.getLogger("resource_demo")
 
@@ -31,6 +33,9 @@ def serve(app, host: str, port: int) -> None:
         flush=True,
     )
     guard.start()
+    events = publisher(app)
+    if events is not None:
+        events.start()
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     try:
         server.serve_forever()
@@ -39,4 +44,6 @@ def serve(app, host: str, port: int) -> None:
     finally:
         server.server_close()
         guard.stop()
+        if events is not None:
+            events.stop()
         sys.stdout.flush()

@@ -6,6 +6,7 @@ from flask import jsonify, url_for
 
 from authserver_resource.flask import current_grant, require
 
+from .. import events
 from ..crm import calendars
 from ..models import Calendar, CalendarEvent
 from . import bp
@@ -59,6 +60,7 @@ def create_calendar():
         "description": text(data, "description", max_length=2000) or "",
     }
     calendar = calendars.create_calendar(current_grant().account_id, values)
+    events.publish("calendar.created", calendar.account_id, serialize_calendar(calendar))
     return _created(serialize_calendar(calendar), url_for("v2.get_calendar", calendar_id=calendar.id))
 
 
@@ -78,6 +80,7 @@ def update_calendar(calendar_id):
     if "description" in data:
         values["description"] = text(data, "description", max_length=2000) or ""
     calendar = calendars.update_calendar(current_grant().account_id, calendar_id, values)
+    events.publish("calendar.updated", calendar.account_id, serialize_calendar(calendar))
     return jsonify(serialize_calendar(calendar))
 
 
@@ -85,6 +88,7 @@ def update_calendar(calendar_id):
 @require(WRITE)
 def delete_calendar(calendar_id):
     calendars.delete_calendar(current_grant().account_id, calendar_id)
+    events.publish("calendar.deleted", current_grant().account_id, {"id": calendar_id})
     return "", 204
 
 
@@ -107,6 +111,7 @@ def create_event(calendar_id):
         starts_at=instant(data, "starts_at"),
         ends_at=instant(data, "ends_at"),
     )
+    events.publish("calendar.event.created", current_grant().account_id, serialize_event(event))
     return _created(serialize_event(event), url_for("v2.get_event", calendar_id=event.calendar_id, event_id=event.id))
 
 
@@ -120,4 +125,5 @@ def get_event(calendar_id, event_id):
 @require(WRITE)
 def delete_event(calendar_id, event_id):
     calendars.delete_event(current_grant().account_id, calendar_id, event_id)
+    events.publish("calendar.event.deleted", current_grant().account_id, {"id": event_id, "calendar_id": calendar_id})
     return "", 204

@@ -6,6 +6,7 @@ from flask import jsonify, url_for
 
 from authserver_resource.flask import current_grant, require
 
+from .. import events
 from ..crm import contacts
 from ..models import Contact
 from . import bp
@@ -49,6 +50,7 @@ def list_contacts():
 def create_contact():
     values = _values(json_object(contacts.FIELDS), creating=True)
     contact = contacts.create_contact(current_grant().account_id, values)
+    events.publish("contact.created", contact.account_id, serialize(contact))
     response = jsonify(serialize(contact))
     response.status_code = 201
     response.headers["Location"] = url_for("v2.get_contact", contact_id=contact.id)
@@ -65,11 +67,14 @@ def get_contact(contact_id):
 @require(WRITE)
 def update_contact(contact_id):
     values = _values(json_object(contacts.FIELDS), creating=False)
-    return jsonify(serialize(contacts.update_contact(current_grant().account_id, contact_id, values)))
+    contact = contacts.update_contact(current_grant().account_id, contact_id, values)
+    events.publish("contact.updated", contact.account_id, serialize(contact))
+    return jsonify(serialize(contact))
 
 
 @bp.delete("/contacts/<contact_id>")
 @require(WRITE)
 def delete_contact(contact_id):
     contacts.delete_contact(current_grant().account_id, contact_id)
+    events.publish("contact.deleted", current_grant().account_id, {"id": contact_id})
     return "", 204
