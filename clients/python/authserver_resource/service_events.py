@@ -52,10 +52,11 @@ class ServiceEvents(BackgroundLoop):
         self, event_type: str, account_id: str, data: dict, *, id: str | None = None, occurred_at: str | None = None
     ) -> str | None:
         """Queue an event; returns its id (None if the queue was full and it was dropped)."""
+        event_id = id or f"evt_{uuid.uuid4().hex}"
         event = {
             "type": event_type,
             "account_id": account_id,
-            "id": id or f"evt_{uuid.uuid4().hex}",
+            "id": event_id,
             "occurred_at": occurred_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "data": data,
         }
@@ -65,7 +66,7 @@ class ServiceEvents(BackgroundLoop):
                 return None
             self._queue.append(event)
             self._ready.notify()
-        return event["id"]
+        return event_id
 
     @property
     def pending(self) -> int:
