@@ -245,7 +245,8 @@ class TokenRevocationRefused(Refusal):
 
 @dataclass(frozen=True, kw_only=True)
 class TokenExpiredInactive(DomainEvent):
-    """The periodic job found a token idle past its integration's inactivity window."""
+    """The periodic job found a token idle past its integration's inactivity window. ``ended_at`` is when the
+    window ended (last use + window), not when the job noticed (``now``); the token's row records it too."""
 
     AUDIT = "token.expired_inactive"  # noqa: S105 (an event name)
     FEED = (FEED_TOKEN_REVOKED,)
@@ -253,6 +254,7 @@ class TokenExpiredInactive(DomainEvent):
 
     token: AccessToken
     window: int
+    ended_at: datetime
 
     @property
     def stopped(self) -> tuple[AccessToken, ...]:
@@ -281,6 +283,18 @@ class TokenEnded(DomainEvent):
 
     token: AccessToken
     dedup_key: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TokenGraceEnded(DomainEvent):
+    """A rotated token's grace period ran out (nobody cut it short): recorded once, on the integration's trail,
+    by the expiry job (``integrations.record_grace_ends``), at the moment it ended (``now`` is ``ends_at``).
+    Audit only: resource services heard the end at the rotation (``token.ends``), webhooks from the scan."""
+
+    AUDIT = "token.grace_ended"  # noqa: S105 (an event name)
+
+    integration_id: str
+    token: AccessToken
 
 
 # -- signing keys -----------------------------------------------------------------------------------------

@@ -8,12 +8,12 @@ import os
 import secrets
 from io import BytesIO
 
-from flask import g, jsonify, request
+from flask import current_app, g, jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from .admin_api.problems import problem
 from .extensions import db
@@ -127,6 +127,39 @@ def exception_headers(exc: HTTPException) -> dict[str, str]:
     return {name: value for name, value in exc.get_headers() if name.lower() != "content-type"}
 
 
+# The admin pages' own policy (admin_ui/guard.py) for an error page drawn here: its stylesheet may load.
+PAGE_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+JSON_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def is_page_url(exc: MethodNotAllowed) -> bool:
+    """Whether a 405's path is one of the admin pages (a POST-only form target opened in the browser): routing
+    failed before any blueprint was chosen, so ask the URL map which endpoint the path has for a method it allows."""
+    methods = [method for method in exc.valid_methods or () if method not in ("HEAD", "OPTIONS")]
+    if not methods:
+        return False
+    try:
+        endpoint, _ = current_app.url_map.bind_to_environ(request.environ).match(method=methods[0])
+    except HTTPException:
+        return False
+    return isinstance(endpoint, str) and endpoint.startswith("admin_ui.")
+
+
+def has_body(environ: dict) -> bool:
+    return bool(environ.get("HTTP_TRANSFER_ENCODING")) or (environ.get("CONTENT_LENGTH") or "0").strip() not in (
+        "",
+        "0",
+    )
+
+
+def is_json_type(mimetype: str) -> bool:
+    """``application/json`` or a ``+json`` type (parameters such as ``charset`` are already stripped)."""
+    return mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json"))
+
+
 class BodyLimit:
     """WSGI: a request body without a declared length (``Transfer-Encoding: chunked``) is read here, at most one
     byte past ``MAX_CONTENT_LENGTH``, and handed on with its length declared, so an oversized one is refused with
@@ -165,6 +198,25 @@ def init_app(app) -> None:
     def assign_request_id():
         g.request_id = request_id_for(request.headers.get("X-Request-Id"))
 
+    @app.before_request
+    def refuse_bodies_that_are_not_json():
+        """The admin API reads JSON only: a form, multipart or text body would be read as no body at all (a rotate
+        with ``grace=1h`` as a form rotated at once), so it is refused with 415 before any view runs."""
+        if (
+            request.method in JSON_WRITE_METHODS
+            and request.path.startswith("/api/")
+            and has_body(request.environ)
+            and not is_json_type(request.mimetype)
+        ):
+            return problem(
+                415,
+                "Unsupported Media Type",
+                f"send JSON: the body must be application/json, not {request.mimetype or 'untyped'}",
+                code="unsupported_media_type",
+                headers={"Accept": "application/json"},
+            )
+        return None
+
     app.session_interface = SessionCookies()
 
     @app.after_request
@@ -185,6 +237,14 @@ def init_app(app) -> None:
         headers = exception_headers(exc)
         if request.path.startswith("/api/"):
             return problem(exc.code or 500, exc.name, exc.description, headers=headers)
+        if isinstance(exc, MethodNotAllowed) and is_page_url(exc):
+            page = render_template(
+                "error.html",
+                status=405,
+                title=exc.name,
+                detail="This address only takes a form sent from its page. Go back and use the button there.",
+            )
+            return page, 405, {**headers, "Content-Security-Policy": PAGE_SECURITY_POLICY, "Cache-Control": "no-store"}
         response = jsonify(error=exc.name.lower().replace(" ", "_"), error_description=exc.description)
         response.status_code = exc.code or 500
         response.headers.extend(headers)

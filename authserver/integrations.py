@@ -25,7 +25,7 @@ from .durations import check_seconds, isoformat, seconds_after
 from .emitter import emit, emit_refusal
 from .errors import ConflictError, InvalidInputError, NotFoundError
 from .extensions import db
-from .models import AccessToken, Account, Integration, SigningKey
+from .models import AccessToken, Account, AuditEvent, Integration, SigningKey
 from .principals import Principal
 from .resource_uris import format_resources, parse_resources, split_resources
 from .scope_narrowing import narrow_token_scopes
@@ -468,7 +468,9 @@ def expire_inactive(
     """Mark tokens idle past their window as expired, and audit each. Idempotent: safe to run from cron.
 
     Idleness is the token's own ``status`` (TokenState), counting a use still in this process's activity buffer
-    (``recent_use``), so a token used a moment ago is never expired for a use not yet flushed."""
+    (``recent_use``), so a token used a moment ago is never expired for a use not yet flushed. The token ended
+    when its window did (its idle deadline): that moment, not ``now``, is its ``revoked_at`` and end latch
+    (``ended_at``, replacing a later one a reader latched) and what the event carries, however late the job ran."""
     rows = db.session.scalars(
         select(AccessToken)
         .join(Integration, Integration.id == AccessToken.integration_id)
@@ -483,16 +485,64 @@ def expire_inactive(
     expired = []
     for row in rows:
         state = token_state(row)
-        if state.status(now, recent_use(row.jti) if recent_use else None) != "expired_inactive":
+        recent = recent_use(row.jti) if recent_use else None
+        if state.status(now, recent) != "expired_inactive":
             continue
-        _revoke(row, now, "inactive")
-        assert state.inactivity_window is not None  # no window, never "expired_inactive"
-        emit(de.TokenExpiredInactive(actor=principal, now=now, token=row, window=state.inactivity_window))
+        window_end = state.idle_deadline(recent)
+        assert state.inactivity_window is not None and window_end is not None  # else never "expired_inactive"
+        _revoke(row, window_end, "inactive")
+        row.ended_at = window_end
+        emit(
+            de.TokenExpiredInactive(
+                actor=principal, now=now, token=row, window=state.inactivity_window, ended_at=window_end
+            )
+        )
         expired.append(row.jti)
         if len(expired) >= limit:
             break
     db.session.flush()
     return expired
+
+
+GRACE_END_LOOKBACK = timedelta(days=30)  # how far back a grace end not yet recorded is still recorded
+
+
+def record_grace_ends(principal: Principal, *, now: datetime) -> list[str]:
+    """Record in the audit trail each grace period that ran out (the token was not revoked before its end), once,
+    dated when it ended; returns the tokens. Idempotent, run with ``expire_inactive`` (``token
+    expire-inactive``): nothing happens at a deadline by itself, so a job writes down what time did."""
+    ended = list(
+        db.session.scalars(
+            select(AccessToken)
+            .where(
+                AccessToken.replaced_by.is_not(None),
+                AccessToken.ends_at <= now,
+                AccessToken.ends_at > now - GRACE_END_LOOKBACK,
+                or_(AccessToken.revoked_at.is_(None), AccessToken.revoked_at > AccessToken.ends_at),
+            )
+            .order_by(AccessToken.ends_at)
+        )
+    )
+    if not ended:
+        return []
+    recorded = {
+        (after or {}).get("token")
+        for after in db.session.scalars(
+            select(AuditEvent.after).where(
+                AuditEvent.action == de.TokenGraceEnded.AUDIT,
+                AuditEvent.target_id.in_({row.integration_id for row in ended}),
+                AuditEvent.occurred_at >= min(row.ends_at for row in ended if row.ends_at is not None),
+            )
+        )
+    }
+    done = []
+    for row in ended:
+        if row.jti in recorded or row.ends_at is None:
+            continue
+        emit(de.TokenGraceEnded(actor=principal, now=row.ends_at, integration_id=row.integration_id, token=row))
+        done.append(row.jti)
+    db.session.flush()
+    return done
 
 
 # -- helpers ------------------------------------------------------------------------------------------

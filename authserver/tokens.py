@@ -246,7 +246,8 @@ class TokenState:
 
     def status(self, now: datetime, recent_use: datetime | None = None) -> str:
         """The one answer every surface and job shows: active | grace (live, replaced, inside its grace period) |
-        rotated | revoked | expired (past exp or a scheduled end) | expired_inactive (idle past its window) |
+        rotated | revoked (RFC 7009, integration deleted) | expired (past exp or a scheduled end, or expired by an
+        admin) | expired_inactive (idle past its window) |
         inactive (integration disabled, no scope left, or its signing key revoked). ``recent_use`` is a use still
         in the activity buffer. A latched end is judged as when it was seen, whatever the clock says now."""
         if self.ended_at is not None:
@@ -271,7 +272,14 @@ class TokenState:
         return idle is not None and now >= idle
 
 
-_REVOKED_STATUS = {"rotated": "rotated", "superseded": "rotated", "inactive": "expired_inactive"}
+# One vocabulary (README, "Token statuses"): "expired" is ended by time or by an admin's Expire action, "revoked" is
+# withdrawn through RFC 7009 or with its integration's deletion, "rotated" is replaced by a newer token.
+_REVOKED_STATUS = {
+    "rotated": "rotated",
+    "superseded": "rotated",
+    "expired_by_admin": "expired",
+    "inactive": "expired_inactive",
+}
 LIVE_STATUSES = frozenset({"active", "grace"})
 
 

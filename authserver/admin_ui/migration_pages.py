@@ -29,12 +29,14 @@ def v1_key_report(account_id: str):
     principal = current_principal()
     account = accounts.get_account_for(principal, account_id)
     body = report.migration_report(principal, account.id, now=now())
+    can_manage = principal.can_administer(account.id)
     return render_template(
         "v1keys/report.html",
         account=account,
         keys=body["keys"],
         overlaps=OVERLAPS,
-        can_manage=principal.can_administer(account.id),
+        can_manage=can_manage,
+        confirm=request.args.get("confirm") if can_manage else None,  # ?confirm=migrate-<id>|rollback-<id>
         section="v1-keys",
     )
 

@@ -20,6 +20,7 @@ LOG_LINES = 20
 
 def _page(account, principal, *, secret=None, errors=None, values=None):
     moment = now()
+    can_manage = principal.can_administer(account.id)
     rows = [
         (
             hook,
@@ -38,8 +39,9 @@ def _page(account, principal, *, secret=None, errors=None, values=None):
         public_key=services().webhook_keys.public_key(),
         secret=secret,
         errors=errors or {},
-        values=values or {"url": "", "signing": "ed25519"},
-        can_manage=principal.can_administer(account.id),
+        values=values or {"url": "", "signing": "ed25519", "events": []},
+        can_manage=can_manage,
+        confirm=request.args.get("confirm") if can_manage else None,  # ?confirm=unsubscribe-<id>: the dialog opens
         section="webhooks",
     )
 
@@ -54,7 +56,11 @@ def webhook_list(account_id: str):
 def webhook_create(account_id: str):
     principal = current_principal()
     account = accounts.get_account_for(principal, account_id, write=True)
-    values = {"url": request.form.get("url", "").strip(), "signing": request.form.get("signing", "ed25519")}
+    values = {
+        "url": request.form.get("url", "").strip(),
+        "signing": request.form.get("signing", "ed25519"),
+        "events": request.form.getlist("events"),
+    }
     try:
         with unit_of_work():
             _hook, secret = subscriptions.create_subscription(

@@ -97,6 +97,9 @@ def token_list(integration_id, as_json):
 @command(token_group, "expire-inactive")
 @json_option
 def token_expire_inactive(as_json):
-    """Mark tokens idle past their window as expired (idempotent; run it from cron)."""
-    expired = integrations.expire_inactive(SYSTEM, now=now())
+    """Mark tokens idle past their window as expired, dated when the window ended, and record grace periods that
+    ran out in the audit trail (idempotent; run it from cron)."""
+    moment = now()
+    expired = integrations.expire_inactive(SYSTEM, now=moment)
+    integrations.record_grace_ends(SYSTEM, now=moment)
     emit(as_json, {"expired": expired}, f"{len(expired)} inactive token(s) expired")

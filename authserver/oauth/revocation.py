@@ -10,7 +10,7 @@ from ..domain_events import TokenRevocationRefused
 from ..emitter import emit_refusal
 from ..integrations import revoke_by_endpoint
 from ..principals import Principal
-from ..tokens import load_state
+from ..tokens import TokenState, load_state
 from .request_shape import FormRequestShape
 
 
@@ -47,7 +47,7 @@ class TokenRevocationEndpoint(FormRequestShape, RevocationEndpoint):
         state = self.query_token(request.form["token"], request.form.get("token_type_hint"))
         if state is None:
             return None
-        principal = self._principal(request, client)
+        principal = self._principal(request, client, state)
         if client.kind == "token_holder" or principal.can_administer(state.account_id):
             return state
         emit_refusal(
@@ -62,12 +62,14 @@ class TokenRevocationEndpoint(FormRequestShape, RevocationEndpoint):
         return None  # the view's unit of work commits the audit entry with the (uninformative) 200
 
     def revoke_token(self, token, request):
-        revoke_by_endpoint(self._principal(request, request.client), token.jti, now=self.clock.now())
+        revoke_by_endpoint(self._principal(request, request.client, token), token.jti, now=self.clock.now())
 
-    def _principal(self, request, client) -> Principal:
+    def _principal(self, request, client, state: TokenState) -> Principal:
+        """The token's holder is known by what it holds: the audit trail names the token's integration (an id, never
+        the token), so a self-revocation reads "token_holder:int_..." rather than an anonymous actor."""
         address = http_request.remote_addr
         if client.kind == "token_holder":
-            return Principal(kind="token_holder", id=None, source_address=address)
+            return Principal(kind="token_holder", id=state.integration_id, source_address=address)
         return Principal(
             kind="admin_client",
             id=client.client_id,
