@@ -145,6 +145,7 @@ class TokenRow:
     last_used_at: datetime | None
     last_used_by: str | None
     expires_if_unused_after: datetime | None
+    scopes: frozenset[str] = frozenset()  # what the token was minted with (the Scopes card marks what it lacks)
 
 
 def token_row(row: AccessToken, now: datetime, client_names: dict[str, str] | None = None) -> TokenRow:
@@ -165,6 +166,7 @@ def token_row(row: AccessToken, now: datetime, client_names: dict[str, str] | No
         last_used_at=row.last_used_at,
         last_used_by=used_by,
         expires_if_unused_after=integrations.token_state(row).idle_deadline(),
+        scopes=split_scopes(row.scopes),
     )
 
 
@@ -229,6 +231,7 @@ ACTION_LABELS = {
     "token.expiry_scheduled": "Scheduled the token's expiry",
     "token.revoked": "Revoked a token",
     "token.expired_inactive": "Token expired after going unused",
+    "token.grace_ended": "Grace period ended; the previous token stopped",
     "client.created": "Registered an API client",
     "client.secret_rotated": "Rotated an API client's secret",
     "client.disabled": "Disabled an API client",
@@ -281,6 +284,8 @@ def _detail(row: AuditEvent) -> str:
         return f"old token works until {when(_parse(after['grace_until']))}"
     if row.action == "token.expiry_scheduled" and after.get("ends_at"):
         return f"ends {when(_parse(after['ends_at']))}"
+    if row.action == "token.grace_ended" and after.get("token"):
+        return f"token {after['token']}"
     if row.action == "integration.created":
         return ", ".join(after.get("scopes", []))
     return ""
