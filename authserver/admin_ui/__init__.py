@@ -6,6 +6,7 @@ to the one blueprint (``blueprint.bp``); ``create_app`` registers it.
 """
 
 from . import (  # noqa: F401
+    account_pages,
     client_pages,
     guard,
     integrations,
