@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import threading
 import time
@@ -9,6 +11,7 @@ from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
@@ -19,6 +22,11 @@ def _token_on_page(page) -> str:
     token = page.locator("#token-value").inner_text().strip()
     assert token.count(".") == 2, "the page should show a JWT"
     return token
+
+
+def _jti(token: str) -> str:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["jti"]
 
 
 def _moment(text: str) -> datetime:
@@ -113,7 +121,13 @@ def test_admin_creates_an_integration_generates_copies_rotates_and_expires_its_t
     expect(page.locator("#live-tokens [data-status='grace'] .badge")).to_have_text("Grace period")
     for _ in range(3):
         ui.introspect(second)
-    uses = 6  # first: twice, second: four times
+    uses = 6  # first: twice, second: four times; as calls the service reports (each answered by an introspection)
+    report = [
+        {"jti": _jti(first), "count": 2, "introspected": 2, "scopes": {"contacts.readonly": 2}},
+        {"jti": _jti(second), "count": 4, "introspected": 4, "scopes": {"calendars.write": 4}},
+    ]
+    reported = requests.post(f"{ui.url}/oauth/usage", json={"uses": report}, auth=ui.resource_service, timeout=30)
+    assert reported.status_code == 202, reported.text
 
     def activity_shown() -> bool:  # uses are counted in memory and written every half second
         page.reload()
