@@ -15,6 +15,7 @@ from ..accounts import (
     update_account,
 )
 from ..durations import format_duration, parse_duration
+from ..models import Account
 from ..principals import OPERATOR
 from .base import OneLineGroup, command, emit, json_option, now
 
@@ -112,13 +113,13 @@ def describe(account) -> dict:
     }
 
 
-def _tree(accounts):
+def _tree(accounts: list[Account]) -> list[tuple[Account, int]]:
     children: dict[str | None, list] = {}
     for account in accounts:
         children.setdefault(account.parent_id, []).append(account)
-    ordered = []
+    ordered: list[tuple[Account, int]] = []
 
-    def walk(parent_id, depth):
+    def walk(parent_id: str | None, depth: int) -> None:
         for account in sorted(children.get(parent_id, []), key=lambda a: (a.name.lower(), a.id)):
             ordered.append((account, depth))
             walk(account.id, depth + 1)
