@@ -163,6 +163,7 @@ _ENTRIES: dict[type[DomainEvent], Callable[..., tuple[Any, ...]]] = {
             de.ClientDisabled,
             de.ClientEnabled,
             de.ClientLimitChanged,
+            de.ClientPingUrlChanged,
             de.ClientDeleted,
         )
     },

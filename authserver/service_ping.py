@@ -33,7 +33,7 @@ from authserver_resource.compact_jws import MAX_TOKEN_LENGTH
 from .errors import InvalidInputError, RateLimitedError
 from .extensions import db
 from .limits.rates import Rate, RateStore
-from .models import ApiClient, Integration
+from .models import ApiClient
 from .resource_uris import MAX_RESOURCE_LENGTH, is_resource_uri
 from .scopes import split_scopes
 from .tokens import TokenVerifier, is_audience_of, load_state
@@ -165,14 +165,15 @@ class AccessCheck:
 def check_token(
     token: str,
     *,
-    integration: Integration,
+    integration_id: str,
+    account_id: str,
     targets: list[PingTarget],
     verifier: TokenVerifier,
     policy: DestinationPolicy,
     now: datetime,
     timeout: float = TIMEOUT,
 ) -> AccessCheck:
-    """Check ``token`` (already ``parse_token``-ed) against this integration, then against each target."""
+    """Check ``token`` (already ``parse_token``-ed) against the integration, then against each target."""
     claims = verifier.verify(token)
     if claims is None:
         return AccessCheck(
@@ -180,7 +181,7 @@ def check_token(
             "This is not an access token issued by this server: it may be mistyped or cut short, or signed by a key "
             "that has since been removed. No service was called.",
         )
-    if claims.sub != integration.id or claims.account_id != integration.account_id:
+    if claims.sub != integration_id or claims.account_id != account_id:
         return AccessCheck(
             "other_integration",
             "This token belongs to another integration, not this one. No service was called.",
@@ -216,7 +217,7 @@ def check_token(
                 )
             )
             continue
-        answers.append(_answer(target, ping(target.ping_url, token, policy, timeout=timeout), integration.id))
+        answers.append(_answer(target, ping(target.ping_url, token, policy, timeout=timeout), integration_id))
     return replace(base, message="Tested.", answers=tuple(answers))
 
 

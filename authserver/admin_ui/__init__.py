@@ -7,6 +7,7 @@ to the one blueprint (``blueprint.bp``); ``create_app`` registers it.
 
 from . import (  # noqa: F401
     account_pages,
+    check_access,
     client_pages,
     guard,
     integrations,
