@@ -118,6 +118,23 @@
   window.addEventListener("pagehide", hideSecrets);
   window.addEventListener("pageshow", function (event) { if (event.persisted) hideSecrets(); });
 
+  // The small screens' Menu button is a label for a checkbox (so it works without JS); make it a real button for
+  // the keyboard and tell assistive technology whether the sidebar is open.
+  var navToggle = document.getElementById("nav-toggle");
+  document.querySelectorAll("[data-nav-toggle]").forEach(function (button) {
+    function sync() { button.setAttribute("aria-expanded", navToggle && navToggle.checked ? "true" : "false"); }
+    if (!navToggle) return;
+    sync();
+    navToggle.addEventListener("change", sync);
+    button.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" || event.key === " ") {
+        event.preventDefault();
+        navToggle.checked = !navToggle.checked;
+        sync();
+      }
+    });
+  });
+
   // Menus (account switcher, user menu): close when clicking elsewhere or pressing Escape.
   document.addEventListener("click", function (event) {
     document.querySelectorAll("details[data-menu][open]").forEach(function (menu) {
