@@ -33,7 +33,7 @@ DEFAULT_WORKER_CAP = 32
 and the per-worker memory cost more than another process gains (set AUTHSERVER_WORKERS to go further)."""
 MAX_WORKERS = 512
 
-SECRET_SETTINGS = ("DATABASE_URL", "AUTHSERVER_SECRET_KEY", "REDIS_URL")
+SECRET_SETTINGS = ("DATABASE_URL", "AUTHSERVER_SECRET_KEY", "REDIS_URL", "AUTHSERVER_SMTP_URL")
 """Settings that may instead name a file holding the value (``DATABASE_URL_FILE``): Docker and Kubernetes secrets."""
 
 
@@ -154,6 +154,10 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "AUTHSERVER_RETAIN_SESSIONS": env.get("AUTHSERVER_RETAIN_SESSIONS", "30d"),
         "AUTHSERVER_RETAIN_AUDIT": env.get("AUTHSERVER_RETAIN_AUDIT", "400d"),
         "AUTHSERVER_PRUNE_INTERVAL": env.get("AUTHSERVER_PRUNE_INTERVAL", "1h"),
+        # Expiry warnings by email to each account's admins (authserver/mail/): smtp://[user:password@]host[:port]
+        # (STARTTLS when offered) or smtps://; unset, no mail is sent. The sender is required with it.
+        "AUTHSERVER_SMTP_URL": secrets_from_env["AUTHSERVER_SMTP_URL"],
+        "AUTHSERVER_MAIL_FROM": env.get("AUTHSERVER_MAIL_FROM") or None,
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
         "JSON_SORT_KEYS": False,
         "SESSION_COOKIE_HTTPONLY": True,
@@ -289,3 +293,25 @@ def validate_config(config: dict) -> None:
             raise ConfigError(f"AUTHSERVER_WEBHOOK_ALLOW_HOSTS: {allowed!r} is not an IP or CIDR") from None
     if config["AUTHSERVER_WEBHOOK_WORKER"] not in ("off", "in-process"):
         raise ConfigError("AUTHSERVER_WEBHOOK_WORKER must be off or in-process")
+    _check_mail(config)
+
+
+def _check_mail(config: dict) -> None:
+    """The SMTP URL's shape and the sender address, at start-up (the password never appears in the message)."""
+    url = config.get("AUTHSERVER_SMTP_URL")
+    if not url:
+        return
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname or port == -1 or parts.path not in ("", "/"):
+        raise ConfigError("AUTHSERVER_SMTP_URL must look like smtp://host:port or smtps://user:password@host:port")
+    sender = config.get("AUTHSERVER_MAIL_FROM")
+    if not sender:
+        raise ConfigError(
+            "AUTHSERVER_MAIL_FROM is required when AUTHSERVER_SMTP_URL is set (e.g. authserver@example.com)"
+        )
+    if not re.match(r"^[^@\s<>]{1,64}@[^@\s<>]{1,255}$", sender):
+        raise ConfigError("AUTHSERVER_MAIL_FROM must be one email address, like authserver@example.com")

@@ -27,6 +27,7 @@ from werkzeug.serving import make_server
 from . import metrics
 from .config import ConfigError
 from .database import prepare
+from .expiry_mail_job import ExpiryMailJob, announce
 from .extensions import db
 from .hotpath.granian_workers import DrainingWorkerServer
 from .httpbase import describe_database_error
@@ -76,6 +77,7 @@ class ProcessWork:
         self.app = app
         self.webhook_worker: WebhookWorker | None = None
         self.prune_job = PruneJob(app)  # retention, every AUTHSERVER_PRUNE_INTERVAL
+        self.expiry_mail = ExpiryMailJob(app)  # warnings to account admins, if AUTHSERVER_SMTP_URL is set
 
     def start(self) -> ProcessWork:
         found = services(self.app)
@@ -84,6 +86,7 @@ class ProcessWork:
         found.oauth.client_uses.start(self.app)
         self.webhook_worker = start_in_process(self.app)  # None unless AUTHSERVER_WEBHOOK_WORKER=in-process
         self.prune_job.start()
+        self.expiry_mail.start()
         return self
 
     def stop(self) -> None:
@@ -91,6 +94,7 @@ class ProcessWork:
         if self.webhook_worker is not None:
             self.webhook_worker.stop()
         self.prune_job.stop()
+        self.expiry_mail.stop()
         found = services(self.app)
         if found.flusher is not None:
             found.flusher.stop()
@@ -102,6 +106,7 @@ class ProcessWork:
 def serve(app, host: str, port: int) -> None:
     """``authserver run``: one process, a thread per request."""
     _prepare_or_exit(app)
+    announce(app)
     server = make_server(host, port, app, threaded=True)
     _announce(app, host, server.port, "one process, threaded; use `authserver serve` in production")
     work = ProcessWork(app).start()
@@ -127,6 +132,7 @@ def serve_workers(
     global _APP
     metrics_dir = _share_metrics(app, port)
     _prepare_or_exit(app)
+    announce(app)
     with app.app_context():
         db.engine.dispose()  # no connection crosses the fork
     # Budgets kept in process memory are split between the workers, so the instance grants the configured figure.

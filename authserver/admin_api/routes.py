@@ -8,7 +8,7 @@ from pathlib import Path
 
 from flask import Response, current_app, jsonify, request
 
-from .. import accounts, audit, integrations
+from .. import accounts, audit, integration_search, integrations
 from ..activity import usage_by_day
 from ..durations import isoformat, parse_instant
 from ..errors import DomainError, InvalidInputError
@@ -140,17 +140,17 @@ def _inactivity(data: dict, absent: str):
 
 @bp.get("/accounts/<account_id>/integrations")
 def list_integrations(account_id):
+    """Search (``q``), ``status``, ``sort`` and pages, as on the list page (integration_search)."""
     principal = current_principal()
     now = _now()
+    query = integration_search.parse_query(request.args, per_page=integration_search.MAX_PER_PAGE)
+    found = integration_search.find_integrations(principal, account_id, query, now)
     items = []
-    for integration in integrations.list_integrations(principal, account_id):
+    for integration, live in found.items:
         body = serialize_integration(integration)
-        body["tokens"] = [
-            serialize_token(row, now) | {"status": integrations.token_status(row, now)}
-            for row in integrations.live_tokens(integration.id, now)
-        ]
+        body["tokens"] = [serialize_token(row, now) | {"status": integrations.token_status(row, now)} for row in live]
         items.append(body)
-    return jsonify(integrations=items)
+    return jsonify(integrations=items, total=found.total, page=query.page, per_page=query.per_page)
 
 
 @bp.post("/accounts/<account_id>/integrations")

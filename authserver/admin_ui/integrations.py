@@ -6,7 +6,7 @@ from operator import attrgetter
 
 from flask import flash, redirect, render_template, request, url_for
 
-from .. import accounts, audit, integrations
+from .. import accounts, audit, integration_search, integrations
 from ..errors import InvalidInputError, NotFoundError
 from ..scopes import split_scopes
 from ..session_cookie import now
@@ -33,19 +33,42 @@ def load(principal, account_id: str, integration_id: str, *, write: bool = False
 
 @bp.get("/accounts/<account_id>/settings/integrations")
 def integration_list(account_id: str):
+    """The list with search, a status filter and a sort, all in the query string so a link shares the view."""
     principal, moment = current_principal(), now()
     account = accounts.get_account_for(principal, account_id)
-    found = integrations.list_integrations(principal, account.id)
-    live = {item.id: integrations.live_tokens(item.id, moment) for item in found}
-    names = presenters.client_names({row.last_used_by for rows in live.values() for row in rows})
-    rows = [presenters.integration_row(item, live[item.id], moment, names) for item in found]
+    error = None
+    try:
+        query = integration_search.parse_query(request.args)
+    except InvalidInputError as exc:
+        query, error = integration_search.IntegrationQuery(), sentence(exc.detail)
+    found = None if error else integration_search.find_integrations(principal, account.id, query, moment)
+    items = found.items if found else []
+    names = presenters.client_names({row.last_used_by for _, live in items for row in live})
+    rows = [presenters.integration_row(item, live, moment, names) for item, live in items]
     return render_template(
         "integrations/list.html",
         account=account,
         rows=rows,
+        found=found,
+        query=query,
+        error=error,
+        filters=LIST_FILTERS,
+        sorts=LIST_SORTS,
+        soon_days=integration_search.EXPIRING_SOON.days,
         now=moment,
         can_manage=principal.can_administer(account.id),
-    )
+    ), 400 if error else 200
+
+
+LIST_FILTERS = (
+    ("", "All statuses"),
+    ("active", "Active"),
+    ("rotating", "Rotating"),
+    ("expiring_soon", "Expiring soon"),
+    ("unused_30d", "Unused 30 days"),
+    ("disabled", "Disabled"),
+)
+LIST_SORTS = (("created", "Newest"), ("name", "Name"), ("last_used", "Last used"), ("expires", "Expires soonest"))
 
 
 @bp.route("/accounts/<account_id>/settings/integrations/new", methods=["GET", "POST"])

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from .. import integrations
 from ..accounts import allowed_scopes
 from ..extensions import db
+from ..integration_search import EXPIRING_SOON, next_end
 from ..models import AccessToken, Account, ApiClient, AuditEvent, Integration
 from ..scopes import CATALOGUE, split_scopes
 from ..security import is_identifier
@@ -83,6 +84,30 @@ def account_tree(accounts: list[Account]) -> list[AccountEntry]:
     return entries
 
 
+@dataclass(frozen=True)
+class ScopeLine:
+    """One resource's granted accesses, with what each allows (the catalogue's words, not only Read/Write)."""
+
+    label: str
+    accesses: str  # "Read, Write"
+    allows: list[str]  # ["View contacts", "Create, edit and delete contacts"]
+
+    def __str__(self) -> str:
+        return f"{self.label}: {self.accesses}"
+
+
+def scope_lines(scopes: str | list[str] | frozenset[str]) -> list[ScopeLine]:
+    """Like ``scope_summary``, each line with the descriptions of the scopes it stands for."""
+    granted = split_scopes(scopes) if isinstance(scopes, str) else frozenset(scopes)
+    lines = []
+    for resource, (label, accesses) in CATALOGUE.items():
+        chosen = [(access, text) for access, text in accesses.items() if f"{resource}.{access}" in granted]
+        if chosen:
+            names = ", ".join(ACCESS_LABELS.get(access, access) for access, _ in chosen)
+            lines.append(ScopeLine(label, names, [text for _, text in chosen]))
+    return lines
+
+
 def scope_summary(scopes: str | list[str] | frozenset[str]) -> list[str]:
     """``["Contacts: Read, Write", "Calendars: Read"]`` in catalogue order."""
     granted = split_scopes(scopes) if isinstance(scopes, str) else frozenset(scopes)
@@ -134,6 +159,34 @@ def scope_picker(account: Account, checked: Collection[str]) -> list[ScopeGroup]
 
 # -- integrations and tokens ----------------------------------------------------------------------------
 @dataclass(frozen=True)
+class Badge:
+    text: str
+    colour: str
+
+
+def expiry_badge(row: AccessToken, now: datetime) -> Badge:
+    """When a live token stops, in words: "Expires in 5 days if unused", "Expires in 20 days", "Grace ends in 2
+    hours"; amber once it is within the list's "expiring soon" window. From TokenState, at ``now``."""
+    end = next_end(integrations.token_state(row))
+    left = time_left(end.at, now)
+    text = {
+        "inactivity": f"Expires in {left} if unused",
+        "grace": f"Grace ends in {left}",
+    }.get(end.kind, f"Expires in {left}")
+    return Badge(text, "amber" if end.at <= now + EXPIRING_SOON else "grey")
+
+
+def time_left(moment: datetime, now: datetime) -> str:
+    """Whole days, hours or minutes until ``moment``, rounded down ("6 days" for 6 days 23 hours)."""
+    seconds = max(0, int((moment - now).total_seconds()))
+    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return "under a minute"
+
+
+@dataclass(frozen=True)
 class TokenRow:
     jti: str
     status: str
@@ -145,6 +198,7 @@ class TokenRow:
     last_used_at: datetime | None
     last_used_by: str | None
     expires_if_unused_after: datetime | None
+    expiry: Badge | None = None  # live tokens only: when it stops (expiry_badge)
     scopes: frozenset[str] = frozenset()  # what the token was minted with (the Scopes card marks what it lacks)
 
 
@@ -166,6 +220,7 @@ def token_row(row: AccessToken, now: datetime, client_names: dict[str, str] | No
         last_used_at=row.last_used_at,
         last_used_by=used_by,
         expires_if_unused_after=integrations.token_state(row).idle_deadline(),
+        expiry=expiry_badge(row, now) if status in ("active", "grace") else None,
         scopes=split_scopes(row.scopes),
     )
 
@@ -178,6 +233,8 @@ class IntegrationRow:
     scopes: list[str]
     current: TokenRow | None
     live_count: int
+    expiry: list[Badge]  # one per live token, current first
+    scope_lines: list[ScopeLine]
 
 
 def integration_badge(integration: Integration, live: list[AccessToken]) -> tuple[str, str]:
@@ -202,6 +259,8 @@ def integration_row(
         scope_summary(integration.scopes),
         token_row(current, now, client_names) if current is not None else None,
         len(live),
+        [expiry_badge(row, now) for row in live],
+        scope_lines(integration.scopes),
     )
 
 

@@ -8,6 +8,7 @@ deadline; the event's unique ``dedup_key`` makes the scan safe to run as often a
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
@@ -27,41 +28,49 @@ INACTIVITY_NOTICE = timedelta(hours=24)
 ENDED_LOOKBACK = timedelta(days=7)  # how far back a missed "grace ended" is still announced
 
 
-def scan(now: datetime, recent_use: Callable[[str], datetime | None] | None = None) -> int:
-    """Emit every notice that is due and not yet emitted; returns how many events were recorded. Liveness and the
-    idle deadline are the token's own (TokenState), counting a use still in the activity buffer (``recent_use``)."""
-    emitted = 0
+@dataclass(frozen=True)
+class DueNotice:
+    """A live token's deadline inside its notice window: ``reason`` is grace, scheduled_end or inactivity."""
+
+    token: AccessToken
+    reason: str
+    deadline: datetime
+
+
+def due_notices(now: datetime, recent_use: Callable[[str], datetime | None] | None = None) -> list[DueNotice]:
+    """Every live token's deadline that falls inside its notice window now (the webhook scan and the expiry mail
+    both announce these). Liveness and the idle deadline are the token's own (TokenState), counting a use still in
+    the activity buffer (``recent_use``)."""
+    due: list[DueNotice] = []
     for row in _live_tokens(now):
         state = token_state(row)
         recent = recent_use(row.jti) if recent_use is not None else None
         if not state.is_live(now, recent):
             continue
         if row.ends_at is not None and row.ends_at <= now + SCHEDULED_END_NOTICE:
-            reason = "grace" if row.replaced_by else "scheduled_end"
-            emitted += _once(
-                TokenExpiring(
-                    actor=SYSTEM,
-                    now=now,
-                    token=row,
-                    reason=reason,
-                    deadline=row.ends_at,
-                    dedup_key=outbox.expiring_key(row.jti, reason, row.ends_at),
-                )
-            )
+            due.append(DueNotice(row, "grace" if row.replaced_by else "scheduled_end", row.ends_at))
         idle = state.idle_deadline(recent)
         if idle is not None:
             ends = min(m for m in (row.ends_at, row.expires_at) if m is not None)
             if now < idle <= now + INACTIVITY_NOTICE and idle < ends:
-                emitted += _once(
-                    TokenExpiring(
-                        actor=SYSTEM,
-                        now=now,
-                        token=row,
-                        reason="inactivity",
-                        deadline=idle,
-                        dedup_key=outbox.expiring_key(row.jti, "inactivity", idle),
-                    )
-                )
+                due.append(DueNotice(row, "inactivity", idle))
+    return due
+
+
+def scan(now: datetime, recent_use: Callable[[str], datetime | None] | None = None) -> int:
+    """Emit every notice that is due and not yet emitted; returns how many events were recorded."""
+    emitted = 0
+    for notice in due_notices(now, recent_use):
+        emitted += _once(
+            TokenExpiring(
+                actor=SYSTEM,
+                now=now,
+                token=notice.token,
+                reason=notice.reason,
+                deadline=notice.deadline,
+                dedup_key=outbox.expiring_key(notice.token.jti, notice.reason, notice.deadline),
+            )
+        )
     for row in _recently_ended(now):
         emitted += _once(TokenEnded(actor=SYSTEM, now=now, token=row, dedup_key=outbox.ended_key(row.jti)))
     return emitted
