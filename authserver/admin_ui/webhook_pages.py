@@ -6,6 +6,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 
 from .. import accounts
 from ..errors import ConflictError, InvalidInputError, NotFoundError
+from ..integrations import list_integrations
 from ..services import services
 from ..session_cookie import now
 from ..unit_of_work import unit_of_work
@@ -42,8 +43,15 @@ def _page(account, principal, *, secret=None, errors=None, values=None):
         values=values or {"url": "", "signing": "ed25519", "events": []},
         can_manage=can_manage,
         confirm=request.args.get("confirm") if can_manage else None,  # ?confirm=unsubscribe-<id>: the dialog opens
+        integrations=_integrations(account.id, principal),  # data events need one (service events)
         section="webhooks",
     )
+
+
+def _integrations(account_id: str, principal) -> list:
+    """The account's active integrations: a subscription of one of them may choose data events (contact.created, ...)
+    for the scopes it holds."""
+    return [row for row in list_integrations(principal, account_id) if row.status == "active"]
 
 
 @bp.get("/accounts/<account_id>/settings/webhooks")
@@ -61,6 +69,7 @@ def webhook_create(account_id: str):
         "signing": request.form.get("signing", "ed25519"),
         "events": request.form.getlist("events"),
     }
+    values["integration_id"] = request.form.get("integration_id", "")
     try:
         with unit_of_work():
             _hook, secret = subscriptions.create_subscription(
@@ -71,6 +80,7 @@ def webhook_create(account_id: str):
                 keys=services().webhook_keys,
                 account_id=account.id,
                 events=request.form.getlist("events") or None,
+                integration_id=values["integration_id"] or None,
                 signing=values["signing"],
             )
     except InvalidInputError as exc:
