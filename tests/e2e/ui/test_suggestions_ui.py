@@ -100,7 +100,8 @@ def test_remove_an_unused_scope_in_one_click_and_the_live_token_loses_it(ui, pag
         small = narrow.new_page()
         sign_in(small, ui, ADMIN)
         small.goto(detail)
-        # The page's own blocks fit (the sidebar's collapse at 390 px is the layout's, tested with it).
+        width = small.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the page scrolls sideways at 390 px: {width}px wide"
         for block in (
             "#suggestions",
             "section[aria-labelledby=usage-heading]",
