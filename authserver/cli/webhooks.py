@@ -45,7 +45,13 @@ def webhooks_worker(once, concurrency, as_json):
 @click.option(
     "--resource-service", "client_id", default=None, help="A resource service's client id (revocation events only)."
 )
-@click.option("--event", "events", multiple=True, help="Event type; repeat. Default: every event allowed.")
+@click.option(
+    "--event",
+    "events",
+    multiple=True,
+    help="Event type; repeat. Default: every token and integration event allowed. Data events (contact.created, "
+    "calendar.event.created, ...) are named one by one and need --integration holding their read scope.",
+)
 @click.option("--signing", type=click.Choice(["ed25519", "hmac"]), default="ed25519", show_default=True)
 @click.option("--description", default=None)
 @json_option

@@ -259,3 +259,17 @@ def test_answers_match_the_openapi_document(client, world, service):
         conformance.check(response, PATH, "POST")
     types = client.get("/api/webhooks/events", headers=world.agency.admin_headers)
     conformance.check(types, "/api/webhooks/events")
+
+
+def test_the_cli_subscribes_an_integration_to_data_events_and_refuses_an_account_in_one_line(runner, world):
+    args = ["webhooks", "subscribe", "--url", "http://127.0.0.1/hooks", "--event", "contact.created", "--json"]
+    done = runner.invoke(args=[*args, "--integration", world.agency.integration_id])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["events"] == ["contact.created"]
+    refused = runner.invoke(args=[*args, "--account", world.agency.account_id])
+    assert refused.exit_code != 0 and refused.stdout == ""
+    [line] = refused.stderr.strip().splitlines()
+    assert "choose an integration" in line
+    help_text = " ".join(runner.invoke(args=["webhooks", "subscribe", "--help"]).output.split())
+    assert "Default: every token and integration event allowed" in help_text
+    assert "need --integration holding their read scope" in help_text
