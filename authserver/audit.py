@@ -172,6 +172,8 @@ _ENTRIES: dict[type[DomainEvent], Callable[..., tuple[Any, ...]]] = {
     de.WebhookRedeliveryRequested: lambda e: (e.account_id, "webhook_delivery", e.delivery_id, e.before, None),
     de.WebhookSigningKeyRotated: lambda e: (None, "webhook_signing_key", e.kid, e.before, e.after),
     de.RetentionPruned: lambda e: (None, "retention", None, None, e.counts),
+    de.IssuerRecorded: lambda e: (None, "instance", "issuer", None, {"issuer": e.issuer}),
+    de.IssuerChanged: lambda e: (None, "instance", "issuer", {"issuer": e.before}, {"issuer": e.after}),
     **{
         cls: (lambda e: (e.account_id, "v1_key", e.key_id, e.before, e.after))
         for cls in (de.V1KeyCreated, de.V1KeyMigrated, de.V1KeyMigrationRolledBack)

@@ -478,6 +478,26 @@ class RetentionPruned(DomainEvent):
     counts: dict[str, int]
 
 
+# -- the instance -----------------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class IssuerRecorded(DomainEvent):
+    """The issuer every token names was recorded for this instance (init, first start or first minting command)."""
+
+    AUDIT = "instance.issuer_recorded"
+
+    issuer: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class IssuerChanged(DomainEvent):
+    """The recorded issuer was changed on purpose (``authserver init --reset-issuer``)."""
+
+    AUDIT = "instance.issuer_changed"
+
+    before: str
+    after: str
+
+
 # -- v1 keys ----------------------------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class V1KeyEvent(DomainEvent):

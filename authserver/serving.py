@@ -31,10 +31,13 @@ from .expiry_mail_job import ExpiryMailJob, announce
 from .extensions import db
 from .hotpath.granian_workers import DrainingWorkerServer
 from .httpbase import describe_database_error
+from .issuer import require_issuer
 from .keys import KeyStoreError
 from .logs import GRANIAN_LOG_CONFIG, configure_logging, flush_access_log
+from .principals import SYSTEM
 from .prune_job import PruneJob
 from .services import services
+from .unit_of_work import unit_of_work
 from .webhooks.worker import WebhookWorker, start_in_process
 
 log = logging.getLogger("authserver")
@@ -47,6 +50,8 @@ def _prepare_or_exit(app) -> None:
     configure_logging(app.config["AUTHSERVER_LOG_LEVEL"], access=app.config["AUTHSERVER_ACCESS_LOG"])
     try:
         prepare(app)
+        with app.app_context(), unit_of_work():  # tokens name the recorded issuer, or this start refuses
+            require_issuer(SYSTEM, app.config["AUTHSERVER_ISSUER"], now=services(app).clock.now())
     except (KeyStoreError, ConfigError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None

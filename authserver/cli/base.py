@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import importlib.metadata
 import json
 
 import click
+from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from ..config import ConfigError
 from ..durations import parse_duration
 from ..errors import DomainError
+from ..issuer import require_issuer
 from ..keys import KeyStoreError
+from ..principals import OPERATOR
 from ..services import services
 from ..unit_of_work import unit_of_work
 
@@ -22,11 +26,13 @@ __all__ = [
     "OneLineCommand",
     "OneLineFlaskGroup",
     "OneLineGroup",
+    "authserver_version",
     "command",
     "duration",
     "emit",
     "json_option",
     "now",
+    "require_minting_issuer",
     "services",
 ]
 
@@ -89,8 +95,44 @@ class OneLineGroup(_OneLineUsageErrors, click.Group):
     command_class = OneLineCommand
 
 
+# FlaskGroup's own options: ``main`` builds the app itself, so they would only mislead (``--app`` loads another
+# app, ``--version`` names Flask's version). FLASK_* variables are not read either: no auto_envvar_prefix.
+_FLASK_OPTIONS = frozenset({"env_file", "app", "debug", "version"})
+
+
+def authserver_version() -> str:
+    """The installed distribution's version (pyproject.toml), as ``pip show authserver`` reports it."""
+    try:
+        return importlib.metadata.version("authserver")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 class OneLineFlaskGroup(_OneLineUsageErrors, FlaskGroup):
-    """The ``authserver`` command itself: an unknown top-level command is one line too."""
+    """The ``authserver`` command itself: an unknown top-level command is one line too; ``--version`` prints
+    authserver's version, and none of Flask's own options (``--app``, ``--env-file``, ``--debug``) is offered."""
+
+    def __init__(self, **extra) -> None:
+        extra.setdefault("context_settings", {})["auto_envvar_prefix"] = None
+        super().__init__(add_version_option=False, **extra)
+        self.params = [param for param in self.params if param.name not in _FLASK_OPTIONS]
+        self.params.insert(
+            0,
+            click.Option(
+                ["--version"],
+                is_flag=True,
+                expose_value=False,
+                is_eager=True,
+                callback=_print_version,
+                help="Print authserver's version and exit.",
+            ),
+        )
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(f"authserver {authserver_version()}")
+        ctx.exit()
 
 
 # What a command has emitted while its unit of work is open: printed once it has committed.
@@ -99,6 +141,12 @@ _HELD: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("authse
 
 def now():
     return services().clock.now()
+
+
+def require_minting_issuer() -> None:
+    """Before a command mints a token: AUTHSERVER_ISSUER must be the issuer recorded for this instance (recorded
+    now if none is yet), else the command stops with one line naming both (issuer.py)."""
+    require_issuer(OPERATOR, current_app.config["AUTHSERVER_ISSUER"], now=now())
 
 
 def emit(as_json: bool, payload: dict, text: str) -> None:

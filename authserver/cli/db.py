@@ -19,9 +19,13 @@ from ..config import ConfigError
 from ..database import prepare
 from ..extensions import db
 from ..httpbase import describe_database_error
+from ..issuer import require_issuer
+from ..issuer import reset_issuer as reset_recorded_issuer
 from ..keys import KeyStoreError
+from ..principals import OPERATOR
 from ..schema import Change, Revision
-from .base import OneLineCommand, OneLineGroup, command, emit, json_option, services
+from ..unit_of_work import unit_of_work
+from .base import JsonError, OneLineCommand, OneLineGroup, command, emit, json_option, services
 
 
 @click.group("db", cls=OneLineGroup, help="Database schema: its revision, history, upgrade and downgrade.")
@@ -156,18 +160,36 @@ def db_downgrade(revision, yes, as_json):
 
 
 @click.command("init", cls=OneLineCommand)
+@click.option(
+    "--reset-issuer",
+    is_flag=True,
+    help="Record AUTHSERVER_ISSUER as this instance's issuer in place of the recorded one (audited); tokens issued "
+    "before name the old issuer. Default: refuse when they differ.",
+)
 @json_option
 @with_appcontext
-def init(as_json):
-    """Create or upgrade the database and the signing keys (idempotent; migrates even with auto-migrate off)."""
+def init(reset_issuer, as_json):
+    """Create or upgrade the database and the signing keys, and record AUTHSERVER_ISSUER as the issuer every token
+    names (idempotent; migrates even with auto-migrate off)."""
+    found = services()
+    issuer = current_app.config["AUTHSERVER_ISSUER"]
     try:
         prepare(current_app, migrate=True)
+        with unit_of_work():
+            if reset_issuer:
+                previous = reset_recorded_issuer(OPERATOR, issuer, now=found.clock.now())
+            else:
+                previous, issuer = None, require_issuer(OPERATOR, issuer, now=found.clock.now())
     except (KeyStoreError, ConfigError) as exc:
+        if as_json:
+            raise JsonError(str(exc), code=getattr(exc, "code", "invalid_input")) from None
         raise click.ClickException(str(exc)) from None
-    found = services()
     payload = {
         "database": current_app.config["SQLALCHEMY_DATABASE_URI"].split("@")[-1],
         "keys_dir": str(found.keystore.directory),
         "current_kid": found.keystore.current_kid(found.clock.now()),
+        "issuer": issuer,
+        "previous_issuer": previous,
     }
-    emit(as_json, payload, f"ready: schema migrated, signing key {payload['current_kid']}")
+    changed = f"; issuer changed from {previous}" if previous else ""
+    emit(as_json, payload, f"ready: schema migrated, signing key {payload['current_kid']}, issuer {issuer}{changed}")

@@ -8,7 +8,7 @@ from ..durations import parse_duration
 from ..integrations import serialize_integration, serialize_token
 from ..principals import OPERATOR
 from ..v1keys import keys, migration, report
-from .base import command, emit, json_option, now, services
+from .base import command, emit, json_option, now, require_minting_issuer, services
 
 
 @click.group("v1-key", help="Legacy v1 API keys (unscoped, full access).")
@@ -56,6 +56,7 @@ def migrate_report(account_id, as_json):
 @json_option
 def migrate_v1_key(key_id, overlap, as_json):
     """Create the integration and its v2 token (shown once); the v1 key stops after the overlap."""
+    require_minting_issuer()
     found, moment = services(), now()
     done = migration.migrate_key(
         OPERATOR, key_id, overlap=parse_duration(overlap, field="overlap"), now=moment, policy=found.policy

@@ -10,7 +10,7 @@ from .. import integrations
 from ..durations import isoformat, parse_instant
 from ..integrations import DEFAULT_GRACE, serialize_token
 from ..principals import OPERATOR, SYSTEM
-from .base import OneLineGroup, command, duration, emit, json_option, now, services
+from .base import OneLineGroup, command, duration, emit, json_option, now, require_minting_issuer, services
 
 
 @click.group("token", cls=OneLineGroup, help="Access tokens of private integrations.")
@@ -32,6 +32,8 @@ def _issued(as_json, issued):
 @click.option("--expires-in", default=None, help="Lifetime, e.g. 90d.")
 @json_option
 def token_generate(integration_id, expires_in, as_json):
+    """Issue the integration's first token (or another one alongside); it is printed once and never stored."""
+    require_minting_issuer()
     found = services()
     issued = integrations.generate_token(
         OPERATOR, integration_id, policy=found.policy, now=now(), expires_in=duration(expires_in, "expires-in")
@@ -47,6 +49,8 @@ def token_generate(integration_id, expires_in, as_json):
 @click.option("--expires-in", default=None)
 @json_option
 def token_rotate(integration_id, grace, grace_until, immediately, expires_in, as_json):
+    """Issue a new token; the old one keeps working 7 days (--grace, --grace-until) unless --now stops it at once."""
+    require_minting_issuer()
     found, moment = services(), now()
     common = dict(policy=found.policy, now=moment, expires_in=duration(expires_in, "expires-in"))
     if immediately:

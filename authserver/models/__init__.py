@@ -9,6 +9,7 @@ from .accounts import Account, Membership, User
 from .audit import AuditEvent
 from .base import UTCDateTime
 from .clients import ApiClient
+from .instance import InstanceSetting
 from .integrations import AccessToken, Integration, TokenUsageDaily
 from .limit_counters import LimitCounter
 from .signing_keys import SigningKey
@@ -23,6 +24,7 @@ __all__ = [
     "Account",
     "ApiClient",
     "AuditEvent",
+    "InstanceSetting",
     "Integration",
     "LimitCounter",
     "Membership",

@@ -207,15 +207,19 @@ def test_feed_cursor_older_than_retention_is_told_to_resync(app, clock, client):
 
 def test_periodic_prune_runs_inside_authserver_serve(tmp_path):
     """A real ``authserver serve`` (granian, two workers) prunes by itself every AUTHSERVER_PRUNE_INTERVAL."""
-    server = make_authserver(tmp_path / "serve", AUTHSERVER_PRUNE_INTERVAL="1s", AUTHSERVER_RETAIN_AUDIT="1h")
+    port = free_port()  # the issuer names serve's port from init on: a start under another issuer is refused
+    server = make_authserver(
+        tmp_path / "serve",
+        AUTHSERVER_PRUNE_INTERVAL="1s",
+        AUTHSERVER_RETAIN_AUDIT="1h",
+        AUTHSERVER_ISSUER=f"http://127.0.0.1:{port}",
+    )
     database = tmp_path / "serve" / "authserver.db"
     with sqlite3.connect(database) as connection:
         connection.executemany(
             "INSERT INTO audit_events (account_id, occurred_at, actor_type, action) VALUES (NULL, ?, 'operator', ?)",
             [("2020-01-01 00:00:00.000000", "test.ancient")] * 5,
         )
-    port = free_port()
-    server.env["AUTHSERVER_ISSUER"] = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "serve" / "serve.log"
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(  # noqa: S603 (our own command line)
