@@ -36,7 +36,8 @@ def build_metadata(issuer: str, signing_algs: list[str]) -> PrivateIntegrationMe
             "response_types_supported": [],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "access_token_signing_alg_values_supported": signing_algs,
-            "service_documentation": f"{base}/docs",
+            # A readable reference of the admin API, rendered from the OpenAPI document (api_reference.py).
+            "service_documentation": f"{base}/docs/api",
             "admin_api_openapi": f"{base}/api/openapi.json",
             "token_usage_endpoint": f"{base}/oauth/usage",
             # Resource services follow this feed (long poll) to stop honouring revoked tokens within a second.
