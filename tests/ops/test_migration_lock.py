@@ -22,7 +22,7 @@ import requests
 from sqlalchemy import create_engine, inspect, text
 
 from authserver.migration_lock import LOCK_KEY, WAITING
-from authserver.schema import history, upgrade
+from authserver.schema import history, upgrade, upgrade_holding_lock
 from tests.support.databases import ThrowawayPostgres, postgres_available
 from tests.support.servers import free_port, wait_for_http
 
@@ -106,6 +106,12 @@ def hold_advisory_lock(engine):
     return connection
 
 
+def let_go(connection) -> None:
+    connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
+    connection.commit()
+    connection.close()  # back to the pool: the unlock, not the close, let go of the session lock
+
+
 def version_rows(engine) -> list[str]:
     with engine.connect() as connection:
         return list(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
@@ -129,8 +135,7 @@ def test_db_upgrades_started_at_once_on_postgresql_migrate_once(tmp_path, postgr
     try:
         eventually(lambda: advisory_locks(engine, granted=False) == 5, "all five to wait for the lock")
     finally:
-        holder.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
-        holder.close()
+        let_go(holder)
 
     results = [process.finish() for process in processes]
 
@@ -152,8 +157,7 @@ def test_serve_instances_started_at_once_on_postgresql_migrate_once_and_share_on
         try:
             eventually(lambda: advisory_locks(engine, granted=False) == 4, "all four to wait for the lock")
         finally:
-            holder.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
-            holder.close()
+            let_go(holder)
         for server, port in zip(servers, ports, strict=True):
             wait_for_http(f"http://127.0.0.1:{port}/.well-known/oauth-authorization-server", server.proc, server.err,
                           timeout=SLOW)  # fmt: skip
@@ -177,6 +181,25 @@ def test_serve_instances_started_at_once_on_postgresql_migrate_once_and_share_on
     assert kids == [kids[0]] * 4 and len(kids[0]) == 1
 
 
+def test_with_auto_migrate_off_a_start_during_a_release_migration_waits_for_it_then_serves(tmp_path, postgres):
+    url, engine = postgres
+    port = free_port()
+    env = environment(tmp_path, url, AUTHSERVER_AUTO_MIGRATE="off", AUTHSERVER_ISSUER=f"http://127.0.0.1:{port}")
+    release = hold_advisory_lock(engine)  # the release step, migrating: the schema is still empty
+    server = Started(env, tmp_path / "s", "run", "--port", str(port))
+    try:
+        try:
+            eventually(lambda: advisory_locks(engine, granted=False) == 1, "the start to wait for the lock")
+            upgrade_holding_lock(engine)
+        finally:
+            let_go(release)
+        wait_for_http(f"http://127.0.0.1:{port}/.well-known/oauth-authorization-server", server.proc, server.err,
+                      timeout=SLOW)  # fmt: skip
+    finally:
+        server.stop()
+    assert WAITING in server.err.read_text()
+
+
 def test_a_waiter_gives_up_in_one_line_after_the_timeout_on_postgresql(tmp_path, postgres):
     url, engine = postgres
     holder = hold_advisory_lock(engine)
@@ -185,7 +208,7 @@ def test_a_waiter_gives_up_in_one_line_after_the_timeout_on_postgresql(tmp_path,
             environment(tmp_path, url, AUTHSERVER_MIGRATION_LOCK_TIMEOUT="1s"), tmp_path / "p", "db", "upgrade"
         ).finish()
     finally:
-        holder.close()  # closing the connection is enough to let go of a session lock
+        let_go(holder)
 
     assert code == 1 and stdout == ""
     assert stderr.splitlines() == [

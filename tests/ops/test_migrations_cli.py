@@ -89,13 +89,15 @@ class Ran:
         return json.loads(self.stdout)
 
     def one_line_error(self, code: int = 1) -> str:
-        """The failure was one line on stderr and exit ``code``, no traceback; under --json also one JSON error
-        object on stdout, else nothing there."""
+        """The failure was one line on stderr (under --json, a JSON error object) and exit ``code``, nothing on
+        stdout, no traceback. Returns the message."""
         assert self.code == code, (self.stdout, self.stderr)
+        assert self.stdout == ""
         lines = self.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("Error: "), self.stderr
-        if self.stdout:
-            assert json.loads(self.stdout)["error"]["detail"] in lines[0]
+        assert len(lines) == 1, self.stderr
+        if lines[0].startswith("{"):
+            return json.loads(lines[0])["error"]["detail"]
+        assert lines[0].startswith("Error: "), self.stderr
         return lines[0]
 
 
@@ -198,7 +200,7 @@ def test_unknown_revisions_and_wrong_directions_are_one_line_errors(tmp_path, da
 
     assert upgraded.json()["to"] == "0009"
     assert "unknown revision 'nope'" in nope.one_line_error()
-    assert json.loads(nope.stdout)["error"]["code"] == "unknown_revision"
+    assert json.loads(nope.stderr)["error"]["code"] == "unknown_revision"
     assert "unknown revision '0099'" in missing.one_line_error()
     assert "unknown revision 'head~1'" in relative.one_line_error()
     assert "authserver db downgrade 0005" in older.one_line_error()
