@@ -46,18 +46,21 @@ def test_a_failed_publication_is_retried_with_the_same_id_until_accepted(receive
     assert receiver.requests[0].payload["type"] == "contact.created"
 
 
-def test_a_refused_event_is_dropped_and_the_next_one_goes():
-    with WebhookReceiver([403], default_status=202) as receiver:
+def test_a_refused_event_is_dropped_and_the_next_one_goes(caplog):
+    with WebhookReceiver([403, 403], default_status=202) as receiver:
         events = publisher_for(receiver)
         events.start()
         try:
             events.publish("contact.created", "acc_1", {"id": "c1"}, id="first")
-            events.publish("contact.deleted", "acc_1", {"id": "c1"}, id="second")
+            events.publish("contact.updated", "acc_1", {"id": "c1"}, id="second")
+            events.publish("contact.deleted", "acc_1", {"id": "c1"}, id="third")
             wait_until(lambda: events.sent == 1)
         finally:
             events.stop()
-    assert [r.payload["id"] for r in receiver.requests] == ["first", "second"]
-    assert (events.refused, events.pending) == (1, 0)
+    assert [r.payload["id"] for r in receiver.requests] == ["first", "second", "third"]
+    assert (events.refused, events.pending) == (2, 0)
+    warnings = [r for r in caplog.records if r.levelname == "WARNING" and "refused (403)" in r.getMessage()]
+    assert len(warnings) == 1  # an unbound client is refused every time: said once, not per event
 
 
 def test_publish_never_blocks_and_the_queue_is_bounded(receiver):

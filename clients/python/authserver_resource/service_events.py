@@ -47,6 +47,7 @@ class ServiceEvents(BackgroundLoop):
         self._queue: deque[dict] = deque()
         self._ready = threading.Condition()
         self._session: requests.Session | None = None
+        self._warned: set[int] = set()
 
     def publish(
         self, event_type: str, account_id: str, data: dict, *, id: str | None = None, occurred_at: str | None = None
@@ -117,8 +118,10 @@ class ServiceEvents(BackgroundLoop):
             log.warning("service event %s: the server answered %s; will retry", event["type"], response.status_code)
             return 0.0
         self.refused += 1
-        detail = _detail(response)
-        log.warning("service event %s refused (%s): %s", event["type"], response.status_code, detail)
+        # Once per kind of refusal at warning (an unbound client is refused for every event), then at debug.
+        level = logging.DEBUG if response.status_code in self._warned else logging.WARNING
+        self._warned.add(response.status_code)
+        log.log(level, "service event %s refused (%s): %s", event["type"], response.status_code, _detail(response))
         return None
 
 
