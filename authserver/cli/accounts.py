@@ -26,10 +26,13 @@ def account_group():
 
 
 @command(account_group, "create")
-@click.option("--name", required=True)
-@click.option("--parent", "parent_id", default=None, help="Parent (agency) account id.")
+@click.option("--name", required=True, help="The account's name, shown in the UI.")
+@click.option(
+    "--parent", "parent_id", default=None, help="Parent (agency) account id. Default: none, a top-level agency."
+)
 @json_option
 def account_create(name, parent_id, as_json):
+    """Create an agency, or a sub-account of one (--parent); prints its id."""
     account = create_account(OPERATOR, name=name, parent_id=parent_id, now=now())
     emit(as_json, {"id": account.id, "name": account.name, "parent_id": account.parent_id}, account.id)
 
@@ -51,7 +54,11 @@ def _window(value, field, *, empty):
     help="Repeatable; replaces the account's scope ceiling (narrowing applies to live tokens at once). "
     "Default: unchanged.",
 )
-@click.option("--all-scopes", is_flag=True, help="Remove the account's own scope ceiling (its agency's still applies).")
+@click.option(
+    "--all-scopes",
+    is_flag=True,
+    help="Remove the account's own scope ceiling (its agency's still applies). Default: the ceiling is kept.",
+)
 @click.option(
     "--default-inactivity",
     default=None,
@@ -72,6 +79,7 @@ def _window(value, field, *, empty):
 def account_update(
     account_id, name, scopes, all_scopes, default_inactivity, max_inactivity, max_token_lifetime, as_json
 ):
+    """Change an account's name, scope ceiling, inactivity windows or token lifetime; what is not given stays."""
     if scopes and all_scopes:
         raise click.UsageError("give --scope or --all-scopes, not both")
     lifetime = _window(max_token_lifetime, "max-token-lifetime", empty="none")

@@ -15,13 +15,27 @@ def audit_group():
 
 
 @command(audit_group, "list")
-@click.option("--account", "account_id", required=True)
-@click.option("--action", default=None)
-@click.option("--target", "target_id", default=None)
-@click.option("--limit", default=100, type=click.IntRange(1, 1000))
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text")
+@click.option("--account", "account_id", required=True, help="The account whose trail to read.")
+@click.option("--action", default=None, help="Only this action, e.g. token.generated. Default: every action.")
+@click.option("--target", "target_id", default=None, help="Only rows about this id. Default: every target.")
+@click.option(
+    "--limit",
+    default=100,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="At most this many rows, newest first.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "csv"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
 @json_option
 def audit_list(account_id, action, target_id, limit, fmt, as_json):
+    """The audit trail: who changed what, when, from where, with before and after (newest first)."""
     account = get_account(account_id)  # a mistyped id is an error, not an empty log
     rows = audit_log.list_events([account.id], action=action, target_id=target_id, limit=limit)
     if fmt == "csv":

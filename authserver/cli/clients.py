@@ -33,10 +33,20 @@ def client_group():
 
 
 @command(client_group, "create")
-@click.option("--name", required=True)
-@click.option("--kind", type=click.Choice(["resource-service", "admin"]), required=True)
-@click.option("--account", "account_id", default=None)
-@click.option("--resource", default=None, help="A resource service's RFC 8707 resource URI.")
+@click.option("--name", required=True, help="A name for people.")
+@click.option(
+    "--kind",
+    type=click.Choice(["resource-service", "admin"]),
+    required=True,
+    help="resource-service: a v2 API that introspects tokens; admin: calls the admin API for its account.",
+)
+@click.option(
+    "--account",
+    "account_id",
+    default=None,
+    help="Bind it to this account (required for admin clients). Default: none, every account's tokens.",
+)
+@click.option("--resource", default=None, help="A resource service's RFC 8707 resource URI. Default: none.")
 @click.option(
     "--ping-url",
     default=None,
@@ -44,6 +54,7 @@ def client_group():
 )
 @json_option
 def client_create(name, kind, account_id, resource, ping_url, as_json):
+    """Register an API client; its secret is printed once and stored only as a digest."""
     client, secret = create_client(
         OPERATOR, name=name, kind=kind, account_id=account_id, now=now(), resource=resource, ping_url=ping_url
     )
@@ -62,9 +73,10 @@ def client_create(name, kind, account_id, resource, ping_url, as_json):
 
 
 @command(client_group, "list")
-@click.option("--account", "account_id", default=None, help="Only this account's clients.")
+@click.option("--account", "account_id", default=None, help="Only this account's clients. Default: all.")
 @json_option
 def client_list(account_id, as_json):
+    """Every API client (or one account's) with its kind, state and limits; never a secret."""
     moment = now()
     rows = [serialize_client(client, moment) for client in list_clients_for(OPERATOR, account_id)]
     text = "\n".join(
@@ -85,6 +97,7 @@ def client_list(account_id, as_json):
 )
 @json_option
 def client_rotate_secret(client_id, overlap, as_json):
+    """Issue a new secret (printed once); the old one keeps working for the overlap (24h unless --overlap)."""
     client, secret = rotate_client_secret(OPERATOR, client_id, overlap=parse_overlap(overlap), now=now())
     until = isoformat(client.previous_secret_expires_at)
     emit(
@@ -104,6 +117,7 @@ def client_rotate_secret(client_id, overlap, as_json):
 )
 @json_option
 def client_set_limit(client_id, introspection, as_json):
+    """Give a resource service its own introspection rate limit, in every worker from its next request."""
     limit = parse_client_limit(introspection)
     default = current_app.config["AUTHSERVER_RATE_LIMIT_INTROSPECTION"]
     client = set_client_limit(OPERATOR, client_id, introspection=limit, default=default, now=now())
@@ -124,6 +138,7 @@ def client_set_limit(client_id, introspection, as_json):
 )
 @json_option
 def client_update(client_id, ping_url, as_json):
+    """Change a resource service's ping URL (used by the integration page's Check access)."""
     client = set_client_ping_url(OPERATOR, client_id, ping_url=parse_ping_url(ping_url), now=now())
     emit(
         as_json,
@@ -136,6 +151,7 @@ def client_update(client_id, ping_url, as_json):
 @click.argument("client_id")
 @json_option
 def client_disable(client_id, as_json):
+    """Refuse the client's credentials from its next request on (reversible: enable)."""
     client = set_client_enabled(OPERATOR, client_id, False, now=now())
     emit(as_json, serialize_client(client, now()), f"{client.client_id} disabled; it can no longer authenticate")
 
@@ -144,6 +160,7 @@ def client_disable(client_id, as_json):
 @click.argument("client_id")
 @json_option
 def client_enable(client_id, as_json):
+    """Accept a disabled client's credentials again."""
     client = set_client_enabled(OPERATOR, client_id, True, now=now())
     emit(as_json, serialize_client(client, now()), f"{client.client_id} enabled")
 
@@ -152,5 +169,6 @@ def client_enable(client_id, as_json):
 @click.argument("client_id")
 @json_option
 def client_delete(client_id, as_json):
+    """Delete the client for good; its credentials stop working at once."""
     delete_client(OPERATOR, client_id, now=now())
     emit(as_json, {"client_id": client_id, "status": "deleted"}, f"{client_id} deleted")

@@ -138,7 +138,11 @@ def db_upgrade(revision, as_json):
 
 @command(db_group, "downgrade", transaction=False)
 @click.argument("revision")
-@click.option("--yes", is_flag=True, help="Required: a downgrade drops the tables and columns it undoes.")
+@click.option(
+    "--yes",
+    is_flag=True,
+    help="Required: a downgrade drops the tables and columns it undoes. Default: name them and stop.",
+)
 @json_option
 @_database_errors
 def db_downgrade(revision, yes, as_json):

@@ -17,16 +17,26 @@ def integration_group():
 
 
 @command(integration_group, "create")
-@click.option("--account", "account_id", required=True)
-@click.option("--name", required=True)
-@click.option("--description", default="")
-@click.option("--scope", "scopes", multiple=True, required=True)
-@click.option("--inactivity-window", default=None, help="e.g. 90d, or 'never'.")
+@click.option("--account", "account_id", required=True, help="The account the integration belongs to.")
+@click.option("--name", required=True, help="A name for people (e.g. the developer's app).")
+@click.option("--description", default="", help="Free text. Default: empty.")
 @click.option(
-    "--resource", "resources", multiple=True, help="Limit its tokens to this service's resource URI (repeatable)."
+    "--scope", "scopes", multiple=True, required=True, help="A scope its tokens carry, e.g. contacts.readonly; repeat."
+)
+@click.option(
+    "--inactivity-window",
+    default=None,
+    help="Tokens unused this long expire, e.g. 90d, or 'never'. Default: the account's default inactivity window.",
+)
+@click.option(
+    "--resource",
+    "resources",
+    multiple=True,
+    help="Limit its tokens to this service's resource URI (repeatable). Default: every service.",
 )
 @json_option
 def integration_create(account_id, name, description, scopes, inactivity_window, resources, as_json):
+    """Create a private integration with exactly the scopes it needs (then: authserver token generate)."""
     window = (
         "default"
         if inactivity_window is None
@@ -46,9 +56,10 @@ def integration_create(account_id, name, description, scopes, inactivity_window,
 
 
 @command(integration_group, "list")
-@click.option("--account", "account_id", required=True)
+@click.option("--account", "account_id", required=True, help="The account whose integrations to list.")
 @json_option
 def integration_list(account_id, as_json):
+    """An account's integrations with their scopes and status."""
     rows = [serialize_integration(i) for i in integrations.list_integrations(OPERATOR, account_id)]
     text = "\n".join(f"{r['id']}  {r['status']:8}  {r['name']}  [{' '.join(r['scopes'])}]" for r in rows)
     emit(as_json, {"integrations": rows}, text or "(no integrations)")
@@ -58,6 +69,7 @@ def integration_list(account_id, as_json):
 @click.argument("integration_id")
 @json_option
 def integration_disable(integration_id, as_json):
+    """Its tokens stop being accepted at once (reversible: enable)."""
     integration = integrations.set_status(OPERATOR, integration_id, "disabled", now=now())
     emit(as_json, serialize_integration(integration), f"{integration.id} disabled; its tokens stopped working")
 
@@ -66,6 +78,7 @@ def integration_disable(integration_id, as_json):
 @click.argument("integration_id")
 @json_option
 def integration_enable(integration_id, as_json):
+    """Its live tokens are accepted again."""
     integration = integrations.set_status(OPERATOR, integration_id, "active", now=now())
     emit(as_json, serialize_integration(integration), f"{integration.id} enabled")
 
@@ -74,15 +87,17 @@ def integration_enable(integration_id, as_json):
 @click.argument("integration_id")
 @json_option
 def integration_delete(integration_id, as_json):
+    """Delete the integration; every token it holds is revoked at once."""
     integrations.set_status(OPERATOR, integration_id, "deleted", now=now())
     emit(as_json, {"id": integration_id, "status": "deleted"}, f"{integration_id} deleted")
 
 
 @command(integration_group, "set-scopes")
 @click.argument("integration_id")
-@click.option("--scope", "scopes", multiple=True, required=True)
+@click.option("--scope", "scopes", multiple=True, required=True, help="The full new scope set; repeat.")
 @json_option
 def integration_set_scopes(integration_id, scopes, as_json):
+    """Replace its scopes: narrowing applies to live tokens at once, widening to tokens issued afterwards."""
     integration = integrations.update_integration(OPERATOR, integration_id, now=now(), scopes=list(scopes))
     emit(as_json, serialize_integration(integration), f"{integration.id}: {integration.scopes}")
 

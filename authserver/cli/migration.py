@@ -17,10 +17,11 @@ def v1_key_group():
 
 
 @command(v1_key_group, "create")
-@click.option("--account", "account_id", required=True)
-@click.option("--name", default="v1 key", show_default=True)
+@click.option("--account", "account_id", required=True, help="The account the v1 key belongs to.")
+@click.option("--name", default="v1 key", show_default=True, help="A name for people.")
 @json_option
 def v1_key_create(account_id, name, as_json):
+    """Create a legacy v1 key (unscoped, full access; printed once) to migrate later."""
     row, secret = keys.create_key(OPERATOR, account_id=account_id, name=name, now=now())
     emit(
         as_json,
@@ -35,7 +36,7 @@ def migrate_group():
 
 
 @command(migrate_group, "report")
-@click.option("--account", "account_id", required=True)
+@click.option("--account", "account_id", required=True, help="The account whose v1 keys to report on.")
 @json_option
 def migrate_report(account_id, as_json):
     """Each v1 key: last used, the v1 routes it called, and the v2 scopes those calls need."""

@@ -14,7 +14,7 @@ from .base import OneLineCommand, emit, json_option, now, services
 
 
 @click.command("prune", cls=OneLineCommand)
-@click.option("--dry-run", is_flag=True, help="Count what would be deleted; delete nothing.")
+@click.option("--dry-run", is_flag=True, help="Count what would be deleted; delete nothing. Default: delete.")
 @json_option
 @with_appcontext
 def prune_command(dry_run, as_json):

@@ -54,7 +54,12 @@ def run(host, port):
     type=click.IntRange(1, MAX_WORKERS),
     help="Default: AUTHSERVER_WORKERS, else one per usable CPU (cgroup quota), at most 32.",
 )
-@click.option("--threads", default=None, type=click.IntRange(1, 64), help="Per worker; default AUTHSERVER_THREADS.")
+@click.option(
+    "--threads",
+    default=None,
+    type=click.IntRange(1, 64),
+    help="Request threads per worker. Default: AUTHSERVER_THREADS, else 8.",
+)
 @with_appcontext
 def serve(host, port, workers, threads):
     """Production serving: granian with pre-forked worker processes (migrates and creates keys first)."""

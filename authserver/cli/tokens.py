@@ -29,7 +29,11 @@ def _issued(as_json, issued):
 
 @command(token_group, "generate")
 @click.argument("integration_id")
-@click.option("--expires-in", default=None, help="Lifetime, e.g. 90d.")
+@click.option(
+    "--expires-in",
+    default=None,
+    help="Lifetime, e.g. 90d. Default: AUTHSERVER_DEFAULT_TOKEN_LIFETIME (90d), cut to the account's maximum.",
+)
 @json_option
 def token_generate(integration_id, expires_in, as_json):
     """Issue the integration's first token (or another one alongside); it is printed once and never stored."""
@@ -43,10 +47,15 @@ def token_generate(integration_id, expires_in, as_json):
 
 @command(token_group, "rotate")
 @click.argument("integration_id")
-@click.option("--grace", default=None, help="Keep the old token working this long (1h..30d), e.g. 7d.")
-@click.option("--grace-until", default=None, help="...or until this ISO 8601 time.")
-@click.option("--now", "immediately", is_flag=True, help="Stop the old token at once.")
-@click.option("--expires-in", default=None)
+@click.option("--grace", default=None, help="Keep the old token working this long (1h..30d). Default: 7d.")
+@click.option("--grace-until", default=None, help="...or until this ISO 8601 time. Default: 7 days from now.")
+@click.option("--now", "immediately", is_flag=True, help="Stop the old token at once. Default: it works 7 more days.")
+@click.option(
+    "--expires-in",
+    default=None,
+    help="The new token's lifetime, e.g. 90d. Default: AUTHSERVER_DEFAULT_TOKEN_LIFETIME (90d), cut to the "
+    "account's maximum.",
+)
 @json_option
 def token_rotate(integration_id, grace, grace_until, immediately, expires_in, as_json):
     """Issue a new token; the old one keeps working 7 days (--grace, --grace-until) unless --now stops it at once."""
@@ -68,10 +77,13 @@ def token_rotate(integration_id, grace, grace_until, immediately, expires_in, as
 
 @command(token_group, "expire")
 @click.argument("integration_id")
-@click.option("--at", "at", default=None, help="Schedule the end (ISO 8601) instead of now.")
-@click.option("--token", "jti", default=None, help="Only this token id (e.g. the grace token).")
+@click.option("--at", "at", default=None, help="Schedule the end (ISO 8601). Default: now.")
+@click.option(
+    "--token", "jti", default=None, help="Only this token id (e.g. the grace token). Default: every live one."
+)
 @json_option
 def token_expire(integration_id, at, jti, as_json):
+    """Stop the integration's tokens now (services hear it within a second), or schedule the end with --at."""
     moment = now()
     if at:
         row = integrations.expire_later(OPERATOR, integration_id, now=moment, at=parse_instant(at, field="at"))
@@ -85,6 +97,7 @@ def token_expire(integration_id, at, jti, as_json):
 @click.argument("integration_id")
 @json_option
 def token_list(integration_id, as_json):
+    """The integration's tokens: id, status, issue and expiry dates, and when idleness would expire each."""
     moment = now()
     rows = [
         serialize_token(r, moment) | {"status": integrations.token_status(r, moment)}

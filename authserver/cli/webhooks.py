@@ -22,8 +22,12 @@ def webhooks_group():
 
 
 @command(webhooks_group, "worker", transaction=False)  # each delivery attempt commits on its own
-@click.option("--once", is_flag=True, help="Attempt what is due now, then exit (cron-style).")
-@click.option("--concurrency", default=4, type=click.IntRange(1, 64), show_default=True)
+@click.option(
+    "--once", is_flag=True, help="Attempt what is due now, then exit (cron-style). Default: run until stopped."
+)
+@click.option(
+    "--concurrency", default=4, type=click.IntRange(1, 64), show_default=True, help="Deliveries attempted at once."
+)
 @json_option
 def webhooks_worker(once, concurrency, as_json):
     """Deliver webhooks until stopped (SIGTERM/SIGINT finish the requests in flight)."""
@@ -39,11 +43,19 @@ def webhooks_worker(once, concurrency, as_json):
 
 
 @command(webhooks_group, "subscribe")
-@click.option("--url", required=True)
-@click.option("--account", "account_id", default=None)
-@click.option("--integration", "integration_id", default=None)
+@click.option("--url", required=True, help="Where deliveries are POSTed (https; checked against AUTHSERVER_WEBHOOK_*).")
 @click.option(
-    "--resource-service", "client_id", default=None, help="A resource service's client id (revocation events only)."
+    "--account",
+    "account_id",
+    default=None,
+    help="Events of this account. Default: none; give one of --account, --integration, --resource-service.",
+)
+@click.option("--integration", "integration_id", default=None, help="Events of this integration only. Default: none.")
+@click.option(
+    "--resource-service",
+    "client_id",
+    default=None,
+    help="A resource service's client id (revocation events only). Default: none.",
 )
 @click.option(
     "--event",
@@ -52,10 +64,17 @@ def webhooks_worker(once, concurrency, as_json):
     help="Event type; repeat. Default: every token and integration event allowed. Data events (contact.created, "
     "calendar.event.created, ...) are named one by one and need --integration holding their read scope.",
 )
-@click.option("--signing", type=click.Choice(["ed25519", "hmac"]), default="ed25519", show_default=True)
-@click.option("--description", default=None)
+@click.option(
+    "--signing",
+    type=click.Choice(["ed25519", "hmac"]),
+    default="ed25519",
+    show_default=True,
+    help="ed25519 (verify with the public key) or hmac (a shared secret, shown once).",
+)
+@click.option("--description", default=None, help="Free text. Default: none.")
 @json_option
 def webhooks_subscribe(url, account_id, integration_id, client_id, events, signing, description, as_json):
+    """Subscribe a URL to signed webhook deliveries of an account's, an integration's or a service's events."""
     row, secret = subscriptions.create_subscription(
         OPERATOR,
         url=url,
@@ -86,6 +105,7 @@ def webhooks_subscribe(url, account_id, integration_id, client_id, events, signi
 @click.option("--account", "account_id", default=None, help="Only this account's (default: all).")
 @json_option
 def webhooks_list(account_id, as_json):
+    """Webhook subscriptions with their URL, events and signing."""
     rows = [subscriptions.serialize_subscription(r) for r in subscriptions.list_subscriptions(OPERATOR, account_id)]
     text = "\n".join(f"{r['id']}  {r['status']:8}  {r['owner']:16} {r['url']}  [{' '.join(r['events'])}]" for r in rows)
     emit(as_json, {"webhooks": rows}, text or "(no webhooks)")
@@ -95,14 +115,22 @@ def webhooks_list(account_id, as_json):
 @click.argument("subscription_id")
 @json_option
 def webhooks_delete(subscription_id, as_json):
+    """Unsubscribe: nothing more is sent and pending deliveries are cancelled (kept for the audit trail)."""
     subscriptions.delete_subscription(OPERATOR, subscription_id, now=now())
     emit(as_json, {"id": subscription_id, "status": "deleted"}, f"{subscription_id} deleted")
 
 
 @command(webhooks_group, "deliveries")
 @click.argument("subscription_id")
-@click.option("--status", type=click.Choice(["pending", "succeeded", "failed", "cancelled"]), default=None)
-@click.option("--limit", default=100, type=click.IntRange(1, 500))
+@click.option(
+    "--status",
+    type=click.Choice(["pending", "succeeded", "failed", "cancelled"]),
+    default=None,
+    help="Only deliveries in this state. Default: all.",
+)
+@click.option(
+    "--limit", default=100, show_default=True, type=click.IntRange(1, 500), help="At most this many, newest first."
+)
 @json_option
 def webhooks_deliveries(subscription_id, status, limit, as_json):
     """The delivery log: status, attempts and last error of each delivery."""
@@ -122,6 +150,7 @@ def webhooks_deliveries(subscription_id, status, limit, as_json):
 @click.argument("delivery_id")
 @json_option
 def webhooks_redeliver(delivery_id, as_json):
+    """Send a delivery again, due now with a fresh retry window (after a receiver was fixed, or to replay)."""
     moment = now()
     row = deliveries.redeliver(OPERATOR, delivery_id, now=moment)
     emit(as_json, deliveries.serialize_delivery(row, None, moment), f"{row.id} queued for delivery")

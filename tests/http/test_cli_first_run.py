@@ -10,10 +10,14 @@ import sqlite3
 import subprocess
 import sys
 
+import click
 import jwt
 import pytest
 import requests
 
+from authserver import create_app
+from authserver.integrations import DEFAULT_GRACE
+from tests.support.config import make_app_config
 from tests.support.servers import ROOT, AuthServerProcess, make_authserver
 
 
@@ -156,3 +160,44 @@ def test_the_first_start_records_the_issuer_when_init_never_ran(tmp_path):
     recorded, audited = issuer_rows(server)
     assert recorded == [("issuer", server.url)]
     assert audited[-1] == ("instance.issuer_recorded", "system", None, {"issuer": server.url})
+
+
+def _commands(group: click.Group, path: tuple[str, ...] = ()):
+    for name, command in group.commands.items():
+        yield (*path, name), command
+        if isinstance(command, click.Group):
+            yield from _commands(command, (*path, name))
+
+
+def _states_its_default(option: click.Option) -> bool:
+    return bool(option.show_default) or "default" in (option.help or "").lower()
+
+
+def test_every_command_and_option_has_help_and_every_optional_option_states_its_default(tmp_path):
+    """Every option that may be left out says what happens then: click shows the default, or the text says it."""
+    app = create_app(make_app_config(tmp_path, f"sqlite:///{tmp_path / 'a.db'}"))
+    commands = dict(_commands(app.cli))
+    assert len(commands) > 40
+    undocumented = [" ".join(path) for path, command in commands.items() if not (command.help or command.short_help)]
+    assert undocumented == []
+    options = [
+        (" ".join(path), option)
+        for path, command in commands.items()
+        for option in command.params
+        if isinstance(option, click.Option) and option.name != "as_json"
+    ]
+    assert [(path, option.opts) for path, option in options if not option.help] == []
+    silent = [
+        (path, option.opts) for path, option in options if not option.required and not _states_its_default(option)
+    ]
+    assert silent == []
+
+
+def test_token_rotate_help_says_the_old_token_is_kept_7_days_unless_now(tmp_path):
+    assert DEFAULT_GRACE == 7 * 86400  # the figure the help text states
+    done = authserver("token", "rotate", "--help", env={"PATH": "/usr/bin:/bin",
+                      "DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}"})  # fmt: skip
+    assert done.returncode == 0
+    text = " ".join(done.stdout.split())
+    assert "the old one keeps working 7 days" in text and "unless --now" in text
+    assert "--grace TEXT Keep the old token working this long (1h..30d). Default: 7d." in text
