@@ -11,10 +11,12 @@ import json
 import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..config import ConfigError
 from ..durations import parse_duration
 from ..errors import DomainError
+from ..httpbase import describe_database_error
 from ..issuer import require_issuer
 from ..keys import KeyStoreError
 from ..principals import OPERATOR
@@ -164,6 +166,15 @@ def duration(value, field):
     return None if value is None else parse_duration(value, field=field)
 
 
+def _database_problem(exc: SQLAlchemyError) -> tuple[str, str]:
+    """A first run before ``authserver init`` meets tables that do not exist (SQLite: "no such table", PostgreSQL:
+    UndefinedTable); anything else is described as at start-up."""
+    reason = str(getattr(exc, "orig", None) or exc.__class__.__name__).splitlines()[0]
+    if "no such table" in reason or getattr(getattr(exc, "orig", None), "sqlstate", None) == "42P01":
+        return "no_schema", f"the database has no schema yet ({reason}): run `authserver init` first"
+    return "database_unavailable", f"{describe_database_error(exc)} ({reason}); check DATABASE_URL"
+
+
 def command(group, name, *, transaction: bool = True, **kwargs):
     """A CLI command in an app context, and one unit of work: it commits all it did, then prints, or on an error
     rolls all of it back and prints one line on stderr with exit code 1. ``transaction=False`` is for a command
@@ -189,6 +200,9 @@ def command(group, name, *, transaction: bool = True, **kwargs):
             except click.UsageError as exc:
                 error = _one_line(exc)
                 raise (_as_json_error(error, code="usage") if kw.get("as_json") else error) from None
+            except SQLAlchemyError as exc:  # no schema yet, or the database unreachable: one line, no traceback
+                code, detail = _database_problem(exc)
+                raise (JsonError(detail, code=code) if kw.get("as_json") else click.ClickException(detail)) from None
             finally:
                 _HELD.reset(reset)
             for line in held:

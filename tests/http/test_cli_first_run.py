@@ -201,3 +201,12 @@ def test_token_rotate_help_says_the_old_token_is_kept_7_days_unless_now(tmp_path
     text = " ".join(done.stdout.split())
     assert "the old one keeps working 7 days" in text and "unless --now" in text
     assert "--grace TEXT Keep the old token working this long (1h..30d). Default: 7d." in text
+
+
+def test_a_command_before_init_says_to_run_init_in_one_line(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}",
+           "AUTHSERVER_KEYS_DIR": str(tmp_path / "keys")}  # fmt: skip
+    line = one_line(authserver("account", "create", "--name", "Acme", env=env))
+    assert line.startswith("Error: the database has no schema yet") and "run `authserver init` first" in line
+    error = json.loads(one_line(authserver("keys", "list", "--json", env=env)))["error"]
+    assert error["code"] == "no_schema" and "authserver init" in error["detail"]
