@@ -56,7 +56,12 @@ def test_the_token_holder_revokes_its_own_token_without_credentials(client, worl
     assert (response.status_code, response.get_json()) == (200, {})
     assert not is_active(client, world, world.other.token)
     [row] = audit_rows("token.revoked")
-    assert (row.actor_type, row.actor_id, row.target_id) == ("token_holder", None, world.other.jti)
+    # the holder is named by the token's integration (issue 17 §6), never by the token
+    assert (row.actor_type, row.actor_id, row.target_id) == (
+        "token_holder",
+        world.other.integration_id,
+        world.other.jti,
+    )
 
 
 @pytest.mark.parametrize("caller", ["admin", "holder"])
