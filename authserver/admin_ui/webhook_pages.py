@@ -64,24 +64,25 @@ def webhook_list(account_id: str):
 def webhook_create(account_id: str):
     principal = current_principal()
     account = accounts.get_account_for(principal, account_id, write=True)
+    integration_id = request.form.get("integration_id", "")
     values = {
         "url": request.form.get("url", "").strip(),
         "signing": request.form.get("signing", "ed25519"),
-        "events": request.form.getlist("events"),
+        "events": request.form.getlist("events"),  # kept ticked when the page comes back with an error
+        "integration_id": integration_id,
     }
-    values["integration_id"] = request.form.get("integration_id", "")
     try:
         with unit_of_work():
             _hook, secret = subscriptions.create_subscription(
                 principal,
-                url=values["url"],
+                url=request.form.get("url", "").strip(),
                 now=now(),
                 policy=DestinationPolicy.from_config(current_app.config),
                 keys=services().webhook_keys,
                 account_id=account.id,
                 events=request.form.getlist("events") or None,
-                integration_id=values["integration_id"] or None,
-                signing=values["signing"],
+                integration_id=integration_id or None,
+                signing=request.form.get("signing", "ed25519"),
             )
     except InvalidInputError as exc:
         return _page(account, principal, errors={exc.field or "url": sentence(exc.detail)}, values=values), 400
