@@ -216,7 +216,7 @@ class TokenState:
     last_used_at: datetime | None
     kid: str | None = None  # the key that signed it at issue: the only one it is valid under
     key_revoked_at: datetime | None = None  # that key's revocation makes every token it signed inactive
-    ended_at: datetime | None = None  # when a reader first saw it past an end (record_end): dead from then on
+    ended_at: datetime | None = None  # when its end fell, latched by the first reader past it (record_end)
     revocation_reason: str | None = None  # why it was revoked: "rotated", "inactive", ... (status)
     replaced_by: str | None = None  # the token that replaced it: a live one is a grace token (status)
 
@@ -266,10 +266,14 @@ class TokenState:
     def has_reached_end(self, now: datetime, recent_use: datetime | None = None) -> bool:
         """Past ``exp``, a scheduled end (grace deadline) or the idle deadline: ends no later event can undo, so
         the first reader to see one latches it (``record_end``)."""
-        if now >= self.expires_at or (self.ends_at is not None and now >= self.ends_at):
-            return True
-        idle = self.idle_deadline(recent_use)
-        return idle is not None and now >= idle
+        return self.end_reached_at(now, recent_use) is not None
+
+    def end_reached_at(self, now: datetime, recent_use: datetime | None = None) -> datetime | None:
+        """When the first end reached by ``now`` fell (``exp``, a scheduled end or the idle deadline), or None. The
+        latch records this moment, so an idle token's record says when its window ended, not when it was noticed."""
+        ends = (self.expires_at, self.ends_at, self.idle_deadline(recent_use))
+        reached = [moment for moment in ends if moment is not None and now >= moment]
+        return min(reached) if reached else None
 
 
 # One vocabulary (README, "Token statuses"): "expired" is ended by time or by an admin's Expire action, "revoked" is
@@ -316,14 +320,15 @@ def _state_of(row: Sequence[Any]) -> TokenState:
     return TokenState(**dict(zip(_STATE_FIELDS, row, strict=True)))
 
 
-def record_end(jti: str, now: datetime) -> bool:
-    """Latch a token's end: a reader saw it past ``exp``, a scheduled end or its idle deadline at ``now``, so it is
-    never live again, even if a clock (this instance's or another's) later steps back. One conditional write, at
-    the transition only; False if another reader latched it first. The caller commits."""
+def record_end(jti: str, ended_at: datetime) -> bool:
+    """Latch a token's end: a reader saw it past ``exp``, a scheduled end or its idle deadline, which fell at
+    ``ended_at`` (TokenState.end_reached_at), so it is never live again, even if a clock (this instance's or
+    another's) later steps back. One conditional write, at the transition only; False if another reader latched it
+    first. The caller commits."""
     done = cast(
         CursorResult[Any],
         db.session.execute(
-            update(AccessToken).where(AccessToken.jti == jti, AccessToken.ended_at.is_(None)).values(ended_at=now)
+            update(AccessToken).where(AccessToken.jti == jti, AccessToken.ended_at.is_(None)).values(ended_at=ended_at)
         ),
     )
     return bool(done.rowcount)

@@ -65,8 +65,9 @@ class TokenIntrospectionEndpoint(FormRequestShape, IntrospectionEndpoint):
         now = self.clock.now()
         recent = self.activity.recent_use(claims.jti) if self.activity is not None else None
         live = claims.is_current(now.timestamp()) and state.is_live(now, recent)
-        if not live and state.ended_at is None and state.has_reached_end(now, recent):
-            _latch_end(claims.jti, now)
+        ended = state.end_reached_at(now, recent) if not live and state.ended_at is None else None
+        if ended is not None:
+            _latch_end(claims.jti, ended)
         return IntrospectedToken(claims=claims, state=state, live=live)
 
     def authenticate_token(self, request, client):
@@ -114,12 +115,12 @@ def introspection_result(status: int, body: dict) -> str | None:
     return "active" if body.get("active") else "inactive"
 
 
-def _latch_end(jti: str, now: datetime) -> None:
-    """Record the end this reader saw, so no worker calls the token live again if a clock steps back. The answer is
-    "inactive" either way: a failed write is logged, and the next reader tries again."""
+def _latch_end(jti: str, ended_at: datetime) -> None:
+    """Record the end this reader saw (the moment it fell), so no worker calls the token live again if a clock steps
+    back. The answer is "inactive" either way: a failed write is logged, and the next reader tries again."""
     try:
         with unit_of_work():
-            record_end(jti, now)
+            record_end(jti, ended_at)
     except SQLAlchemyError as exc:
         log.warning("could not record the end of token %s: %s", jti, exc.__class__.__name__)
 
