@@ -117,8 +117,8 @@ def test_admin_creates_an_integration_generates_copies_rotates_and_expires_its_t
     # Two live tokens: the new one and the old one in its grace period; their use shows up as activity.
     page.get_by_role("link", name="Done, I have copied it").click()
     expect(page.locator("#live-tokens tbody tr")).to_have_count(2)
-    expect(page.locator("#live-tokens [data-status='active'] .badge")).to_have_text("Active")
-    expect(page.locator("#live-tokens [data-status='grace'] .badge")).to_have_text("Grace period")
+    expect(page.locator("#live-tokens [data-status='active'] td > .badge")).to_have_text("Active")
+    expect(page.locator("#live-tokens [data-status='grace'] td > .badge")).to_have_text("Grace period")
     for _ in range(3):
         ui.introspect(second)
     uses = 6  # first: twice, second: four times; as calls the service reports (each answered by an introspection)
