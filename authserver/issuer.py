@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
+
 from .config_values import ConfigError
 from .domain_events import IssuerChanged, IssuerRecorded
 from .emitter import emit
@@ -42,10 +44,16 @@ def require_issuer(actor: Principal, issuer: str, *, now: datetime) -> str:
     issuer = normalise(issuer)
     row = db.session.get(InstanceSetting, ISSUER)
     if row is None:
-        db.session.add(InstanceSetting(name=ISSUER, value=issuer, updated_at=now))
-        db.session.flush()
-        emit(IssuerRecorded(actor=actor, now=now, issuer=issuer))
-        return issuer
+        try:
+            with db.session.begin_nested():  # another process may record it at the same moment
+                db.session.add(InstanceSetting(name=ISSUER, value=issuer, updated_at=now))
+        except IntegrityError:
+            row = db.session.get(InstanceSetting, ISSUER, populate_existing=True)
+        else:
+            emit(IssuerRecorded(actor=actor, now=now, issuer=issuer))
+            return issuer
+    if row is None:  # pragma: no cover (the conflicting row was there a moment ago)
+        raise IssuerMismatchError("the recorded issuer could not be read; run the command again")
     if normalise(row.value) != issuer:
         raise IssuerMismatchError(
             f"AUTHSERVER_ISSUER is {issuer} but this instance's tokens name {row.value} (recorded at init): set "

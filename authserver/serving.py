@@ -27,6 +27,7 @@ from werkzeug.serving import make_server
 from . import metrics
 from .config import ConfigError
 from .database import prepare
+from .expiry_job import ExpiryJob
 from .expiry_mail_job import ExpiryMailJob, announce
 from .extensions import db
 from .hotpath.granian_workers import DrainingWorkerServer
@@ -34,6 +35,7 @@ from .httpbase import describe_database_error
 from .issuer import require_issuer
 from .keys import KeyStoreError
 from .logs import GRANIAN_LOG_CONFIG, configure_logging, flush_access_log
+from .migration_lock import migration_lock
 from .principals import SYSTEM
 from .prune_job import PruneJob
 from .services import services
@@ -50,8 +52,9 @@ def _prepare_or_exit(app) -> None:
     configure_logging(app.config["AUTHSERVER_LOG_LEVEL"], access=app.config["AUTHSERVER_ACCESS_LOG"])
     try:
         prepare(app)
-        with app.app_context(), unit_of_work():  # tokens name the recorded issuer, or this start refuses
-            require_issuer(SYSTEM, app.config["AUTHSERVER_ISSUER"], now=services(app).clock.now())
+        with app.app_context():  # tokens name the recorded issuer, or this start refuses
+            with migration_lock(db.engine, app.config["AUTHSERVER_MIGRATION_LOCK_TIMEOUT"]), unit_of_work():
+                require_issuer(SYSTEM, app.config["AUTHSERVER_ISSUER"], now=services(app).clock.now())
     except (KeyStoreError, ConfigError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
@@ -82,6 +85,7 @@ class ProcessWork:
         self.app = app
         self.webhook_worker: WebhookWorker | None = None
         self.prune_job = PruneJob(app)  # retention, every AUTHSERVER_PRUNE_INTERVAL
+        self.expiry_job = ExpiryJob(app)  # idle tokens and grace ends, every AUTHSERVER_EXPIRY_SCAN_INTERVAL
         self.expiry_mail = ExpiryMailJob(app)  # warnings to account admins, if AUTHSERVER_SMTP_URL is set
 
     def start(self) -> ProcessWork:
@@ -91,6 +95,7 @@ class ProcessWork:
         found.oauth.client_uses.start(self.app)
         self.webhook_worker = start_in_process(self.app)  # None unless AUTHSERVER_WEBHOOK_WORKER=in-process
         self.prune_job.start()
+        self.expiry_job.start()
         self.expiry_mail.start()
         return self
 
@@ -99,6 +104,7 @@ class ProcessWork:
         if self.webhook_worker is not None:
             self.webhook_worker.stop()
         self.prune_job.stop()
+        self.expiry_job.stop()
         self.expiry_mail.stop()
         found = services(self.app)
         if found.flusher is not None:

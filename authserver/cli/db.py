@@ -22,6 +22,7 @@ from ..httpbase import describe_database_error
 from ..issuer import require_issuer
 from ..issuer import reset_issuer as reset_recorded_issuer
 from ..keys import KeyStoreError
+from ..migration_lock import migration_lock
 from ..principals import OPERATOR
 from ..schema import Change, Revision
 from ..unit_of_work import unit_of_work
@@ -179,7 +180,7 @@ def init(reset_issuer, as_json):
     issuer = current_app.config["AUTHSERVER_ISSUER"]
     try:
         prepare(current_app, migrate=True)
-        with unit_of_work():
+        with migration_lock(db.engine, _timeout()), unit_of_work():  # instances starting at once record it once
             if reset_issuer:
                 previous = reset_recorded_issuer(OPERATOR, issuer, now=found.clock.now())
             else:
