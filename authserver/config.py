@@ -154,6 +154,9 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "AUTHSERVER_RETAIN_SESSIONS": env.get("AUTHSERVER_RETAIN_SESSIONS", "30d"),
         "AUTHSERVER_RETAIN_AUDIT": env.get("AUTHSERVER_RETAIN_AUDIT", "400d"),
         "AUTHSERVER_PRUNE_INTERVAL": env.get("AUTHSERVER_PRUNE_INTERVAL", "1h"),
+        # How often each serving process expires idle tokens and records grace ends (expiry_job.py); "off": only
+        # `authserver token expire-inactive` does.
+        "AUTHSERVER_EXPIRY_SCAN_INTERVAL": env.get("AUTHSERVER_EXPIRY_SCAN_INTERVAL", "1m"),
         # Expiry warnings by email to each account's admins (authserver/mail/): smtp://[user:password@]host[:port]
         # (STARTTLS when offered) or smtps://; unset, no mail is sent. The sender is required with it.
         "AUTHSERVER_SMTP_URL": secrets_from_env["AUTHSERVER_SMTP_URL"],
@@ -250,6 +253,9 @@ def _parse_values(config: dict) -> None:
         config[key] = optional_duration(config[key], key, minimum=3600)
     config["AUTHSERVER_PRUNE_INTERVAL"] = optional_duration(
         config["AUTHSERVER_PRUNE_INTERVAL"], "AUTHSERVER_PRUNE_INTERVAL", minimum=1, maximum=7 * 86400
+    )
+    config["AUTHSERVER_EXPIRY_SCAN_INTERVAL"] = optional_duration(
+        config["AUTHSERVER_EXPIRY_SCAN_INTERVAL"], "AUTHSERVER_EXPIRY_SCAN_INTERVAL", minimum=1, maximum=86400
     )
     config["AUTHSERVER_WORKERS"] = whole_number(
         config["AUTHSERVER_WORKERS"], "AUTHSERVER_WORKERS", minimum=1, maximum=MAX_WORKERS

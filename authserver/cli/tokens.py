@@ -115,7 +115,7 @@ def token_list(integration_id, as_json):
 @json_option
 def token_expire_inactive(as_json):
     """Mark tokens idle past their window as expired, dated when the window ended, and record grace periods that
-    ran out in the audit trail (idempotent; run it from cron)."""
+    ran out in the audit trail (idempotent; the serving processes do it every AUTHSERVER_EXPIRY_SCAN_INTERVAL)."""
     moment = now()
     expired = integrations.expire_inactive(SYSTEM, now=moment)
     integrations.record_grace_ends(SYSTEM, now=moment)
