@@ -124,6 +124,8 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "AUTHSERVER_RATE_LIMIT_INTROSPECTION": env.get("AUTHSERVER_RATE_LIMIT_INTROSPECTION", "300000/1s"),
         "AUTHSERVER_RATE_LIMIT_REVOCATION": env.get("AUTHSERVER_RATE_LIMIT_REVOCATION", "600/1m"),
         "AUTHSERVER_RATE_LIMIT_TOKEN_GENERATION": env.get("AUTHSERVER_RATE_LIMIT_TOKEN_GENERATION", "300/1h"),
+        # POST /api/service-events, per publishing resource service: generous, a guard against a runaway loop.
+        "AUTHSERVER_RATE_LIMIT_SERVICE_EVENTS": env.get("AUTHSERVER_RATE_LIMIT_SERVICE_EVENTS", "6000/1m"),
         "AUTHSERVER_SIGNIN_ACCOUNT_LIMIT": env.get("AUTHSERVER_SIGNIN_ACCOUNT_LIMIT", "5/15m"),
         "AUTHSERVER_SIGNIN_ADDRESS_LIMIT": env.get("AUTHSERVER_SIGNIN_ADDRESS_LIMIT", "20/15m"),
         # How long a request waits for a database lock held by someone else before failing (503) instead of
@@ -183,6 +185,7 @@ RATE_LIMIT_KEYS = (
     "AUTHSERVER_RATE_LIMIT_INTROSPECTION",
     "AUTHSERVER_RATE_LIMIT_REVOCATION",
     "AUTHSERVER_RATE_LIMIT_TOKEN_GENERATION",
+    "AUTHSERVER_RATE_LIMIT_SERVICE_EVENTS",
     "AUTHSERVER_SIGNIN_ACCOUNT_LIMIT",
     "AUTHSERVER_SIGNIN_ADDRESS_LIMIT",
 )

@@ -13,7 +13,8 @@ from flask import jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
 from ..clients import check_client_secret, load_credentials
-from ..errors import InvalidInputError, UnauthenticatedError
+from ..errors import InvalidInputError, RateLimitedError, UnauthenticatedError
+from ..limits.rates import SERVICE_EVENTS
 from ..services import services
 from ..webhooks import service_events
 from .blueprint import bp
@@ -22,6 +23,9 @@ from .blueprint import bp
 @bp.post("/service-events")
 def publish_service_event():
     publisher = _resource_service()
+    wait = services().limits.retry_after(SERVICE_EVENTS, publisher.client_id)  # AUTHSERVER_RATE_LIMIT_SERVICE_EVENTS
+    if wait is not None:
+        raise RateLimitedError(f"too many events published; try again in {wait} seconds", retry_after=wait)
     if request.mimetype != "application/json":
         raise UnsupportedMediaType("send the event as application/json")
     if request.content_length is not None and request.content_length > service_events.MAX_BODY_BYTES:

@@ -2,7 +2,8 @@
 
     limit                              REDIS_URL set         no Redis (or Redis unreachable)
     failed password checks             Redis                 database (exact across workers and instances)
-    revocation, token generation       Redis                 database (exact across workers and instances)
+    revocation, token generation,      Redis                 database (exact across workers and instances)
+    service events
     introspection (the hot path)       Redis, leased         memory, the budget split between the workers
 
 Brute-force limits protect a secret and must hold exactly however many processes serve; the database is the one
@@ -14,7 +15,8 @@ from __future__ import annotations
 import redis
 
 from .database_store import DatabaseAttemptStore, DatabaseRateStore, callers_transaction
-from .rates import INTROSPECTION, REVOCATION, TOKEN_GENERATION, MemoryRateStore, Rate, RateStore, RequestLimits
+from .rates import INTROSPECTION, REVOCATION, SERVICE_EVENTS, TOKEN_GENERATION, MemoryRateStore, Rate, RateStore
+from .rates import RequestLimits
 from .redis_store import RedisAttemptStore, RedisRateStore
 from .signin import AttemptStore, Limit, SignInLimiter
 
@@ -22,6 +24,7 @@ _RATE_KEYS = (
     (INTROSPECTION, "AUTHSERVER_RATE_LIMIT_INTROSPECTION"),
     (REVOCATION, "AUTHSERVER_RATE_LIMIT_REVOCATION"),
     (TOKEN_GENERATION, "AUTHSERVER_RATE_LIMIT_TOKEN_GENERATION"),
+    (SERVICE_EVENTS, "AUTHSERVER_RATE_LIMIT_SERVICE_EVENTS"),
 )
 
 
@@ -34,6 +37,7 @@ def build_limits(config: dict, clock, client: redis.Redis | None = None) -> Requ
         REVOCATION: DatabaseRateStore(),
         # Counted in the minting transaction: only a token that is committed spends the budget.
         TOKEN_GENERATION: DatabaseRateStore(callers_transaction),
+        SERVICE_EVENTS: DatabaseRateStore(),
     }
     per_process = frozenset({INTROSPECTION})
     if client is not None:

@@ -22,6 +22,7 @@ from ..metrics import count_rate_limit_refusal
 from ..tokens import IntegrationTokenGenerator
 
 INTROSPECTION, REVOCATION, TOKEN_GENERATION = "introspection", "revocation", "token_generation"
+SERVICE_EVENTS = "service_events"  # POST /api/service-events, per publishing client
 
 
 @dataclass(frozen=True)

@@ -27,12 +27,14 @@ def clock():
 
 
 @pytest.fixture
-def app_config(app_config):
+def app_config(app_config, request):
+    """Loopback webhooks; a test's indirect parameter adds settings of its own."""
     return {
         **app_config,
         "AUTHSERVER_WEBHOOK_ALLOW_HTTP": True,
         "AUTHSERVER_WEBHOOK_ALLOW_HOSTS": ["127.0.0.1"],
         "AUTHSERVER_WEBHOOK_TIMEOUT": 2.0,
+        **getattr(request, "param", {}),
     }
 
 
@@ -273,3 +275,17 @@ def test_the_cli_subscribes_an_integration_to_data_events_and_refuses_an_account
     help_text = " ".join(runner.invoke(args=["webhooks", "subscribe", "--help"]).output.split())
     assert "Default: every token and integration event allowed" in help_text
     assert "need --integration holding their read scope" in help_text
+
+
+@pytest.mark.parametrize("app_config", [{"AUTHSERVER_RATE_LIMIT_SERVICE_EVENTS": "2/1m"}], indirect=True)
+def test_a_publisher_over_its_limit_is_refused_with_429_and_retry_after(client, world, service, clock):
+    """Per publishing client (AUTHSERVER_RATE_LIMIT_SERVICE_EVENTS): the third event in a minute is refused."""
+    for number in (1, 2):
+        response = client.post(PATH, headers=service, json=event(world.agency.account_id, id=f"evt-{number}"))
+        assert response.status_code == 202, response.get_json()
+    refused = client.post(PATH, headers=service, json=event(world.agency.account_id, id="evt-3"))
+    assert_problem(refused, 429)
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    # another publisher has its own budget
+    other = basic(*make_client(clock, kind="resource-service", account_id=world.agency.account_id, name="other"))
+    assert client.post(PATH, headers=other, json=event(world.agency.account_id, id="evt-4")).status_code == 202
