@@ -86,8 +86,16 @@ def update_account(account_id):
         allowed=None if clear else data.get("allowed_scopes"),
         clear_allowed=clear,
         max_token_lifetime=duration(data, "max_token_lifetime"),
+        clear_max_token_lifetime="max_token_lifetime" in data and data["max_token_lifetime"] is None,
+        default_inactivity_window=_nullable_duration(data, "default_inactivity_window"),
+        max_inactivity_window=_nullable_duration(data, "max_inactivity_window"),
     )
     return jsonify(_account_body(account))
+
+
+def _nullable_duration(data: dict, key: str):
+    """Absent: unchanged; null: never / no maximum; else a duration (seconds or text), checked by the domain."""
+    return duration(data, key) if key in data else accounts.UNCHANGED
 
 
 @bp.get("/accounts/<account_id>/audit")

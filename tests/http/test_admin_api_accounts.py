@@ -74,6 +74,11 @@ def test_a_body_that_is_not_a_json_object_is_a_400_problem(shared, raw):
         ({"max_token_lifetime": -5}, "max_token_lifetime"),
         ({"max_token_lifetime": True}, "max_token_lifetime"),
         ({"name": ["a"]}, "name"),
+        ({"default_inactivity_window": "soon"}, "default_inactivity_window"),
+        ({"default_inactivity_window": 60}, "default_inactivity_window"),
+        ({"default_inactivity_window": 1.5}, "default_inactivity_window"),
+        ({"max_inactivity_window": False}, "max_inactivity_window"),
+        ({"max_inactivity_window": 60}, "max_inactivity_window"),
     ],
 )
 def test_invalid_account_changes_are_a_400_problem_naming_the_field(shared, body, field):
@@ -152,3 +157,46 @@ def test_clearing_the_ceiling_with_null(client, world):
         f"/api/accounts/{world.agency.account_id}", json={"allowed_scopes": None}, headers=headers
     ).get_json()
     assert body["allowed_scopes"] is None and body["effective_allowed_scopes"] == sorted(ALL_SCOPES)
+
+
+def test_inactivity_windows_and_lifetime_are_set_and_cleared_with_null(client, world):
+    """default_inactivity_window, max_inactivity_window and max_token_lifetime: seconds (or text), null for
+    never / no maximum, through the domain's rules (the same as the settings page and the CLI)."""
+    path, headers = f"/api/accounts/{world.agency.account_id}", world.agency.admin_headers
+    body = client.patch(
+        path,
+        json={"default_inactivity_window": 86400, "max_inactivity_window": "30d", "max_token_lifetime": 7 * 86400},
+        headers=headers,
+    ).get_json()
+    assert (body["default_inactivity_window"], body["max_inactivity_window"], body["max_token_lifetime"]) == (
+        86400,
+        30 * 86400,
+        7 * 86400,
+    )
+    assert client.get(path, headers=headers).get_json()["max_inactivity_window"] == 30 * 86400
+    # a default above the maximum is refused, naming the field
+    response = client.patch(path, json={"default_inactivity_window": 60 * 86400}, headers=headers)
+    assert_problem(response, 400, field="default_inactivity_window")
+    # an absent field is left alone; null clears
+    body = client.patch(path, json={"name": "Agency"}, headers=headers).get_json()
+    assert body["max_inactivity_window"] == 30 * 86400 and body["max_token_lifetime"] == 7 * 86400
+    body = client.patch(
+        path, json={"max_inactivity_window": None, "default_inactivity_window": None, "max_token_lifetime": None},
+        headers=headers,
+    ).get_json()  # fmt: skip
+    assert (body["default_inactivity_window"], body["max_inactivity_window"], body["max_token_lifetime"]) == (
+        None,
+        None,
+        None,
+    )
+
+
+def test_another_tenants_windows_cannot_be_changed(client, world):
+    response = client.patch(
+        f"/api/accounts/{world.agency.account_id}",
+        json={"max_inactivity_window": 86400},
+        headers=world.other.admin_headers,
+    )
+    assert response.status_code == 404
+    body = client.get(f"/api/accounts/{world.agency.account_id}", headers=world.agency.admin_headers).get_json()
+    assert body["max_inactivity_window"] is None
