@@ -6,11 +6,13 @@ import re
 from datetime import timedelta
 
 import pytest
+from markupsafe import escape
 
 from authserver.accounts import update_account
 from authserver.activity import flush
 from authserver.integrations import list_integrations, live_tokens
 from authserver.principals import OPERATOR
+from authserver.scopes import CATALOGUE
 from authserver.unit_of_work import unit_of_work
 from tests.support.admin_ui import ADMIN, add_people, detail_path, introspect, signed_in, version_field
 
@@ -82,6 +84,23 @@ def test_the_scope_picker_offers_only_what_the_account_allows(admin, world, cloc
     )
     assert refused.status_code == 400
     assert "Scope not allowed for this account: users.write." in refused.text
+
+
+def test_every_scope_choice_and_granted_scope_shows_what_it_allows(admin, world):
+    """The catalogue's description is visible text next to each choice (not only a tooltip), and the detail page's
+    Scopes card says what each granted scope allows."""
+    page = admin.get(f"/accounts/{world.agency.account_id}/settings/integrations/new").text
+    for resource, (_label, accesses) in CATALOGUE.items():
+        for access, text in accesses.items():
+            cell = re.search(rf'value="{resource}\.{access}".*?</td>', page, re.S)
+            assert cell, f"{resource}.{access} not offered"
+            assert f'<span class="scope-desc">{escape(text)}</span>' in cell.group(0), (resource, access)
+    detail = admin.get(detail_path(world.agency)).text
+    card = re.search(r'id="scopes-heading".*?</section>', detail, re.S)
+    assert card
+    assert "Contacts: Read" in card.group(0)
+    assert '<div class="scope-desc">View contacts</div>' in card.group(0)
+    assert "Create, edit and delete contacts" not in card.group(0)  # not granted: not described
 
 
 # -- the token, shown once ----------------------------------------------------------------------------------

@@ -162,3 +162,28 @@ def test_wide_screens_keep_the_sidebar(ui, page):
     assert page.get_by_role("navigation", name="Settings").is_visible()
     assert not page.get_by_text("Menu", exact=True).is_visible()
     screenshot(page, "integrations-list-wide")
+
+
+def test_scope_descriptions_are_shown_in_the_picker_and_on_the_integration_page_at_390px(ui, browser):
+    """What each scope allows is visible text (not only a tooltip) under each choice and in the Scopes card, and
+    the pages still fit a phone."""
+    paths = _page_paths(ui)
+    context = _phone(browser)
+    try:
+        page = context.new_page()
+        page.goto(ui.url + "/signin")
+        sign_in(page, ui, ADMIN)
+        page.goto(ui.url + paths["admin_ui.integration_new"])
+        picker = page.locator("fieldset.scope-picker")
+        for text in ("View contacts", "Create, edit and delete contacts"):
+            described = picker.locator(".scope-desc", has_text=text)
+            assert described.is_visible(), text
+        _assert_fits(page, "the scope picker with descriptions")
+        page.goto(ui.url + paths["admin_ui.integration_detail"])
+        card = page.locator("section", has=page.locator("#scopes-heading"))
+        descriptions = card.locator(".scope-desc")
+        assert descriptions.count() >= 1
+        assert descriptions.first.is_visible() and descriptions.first.inner_text().strip()
+        _assert_fits(page, "the Scopes card with descriptions")
+    finally:
+        context.close()
