@@ -20,7 +20,9 @@ from tests.support.servers import AuthServerProcess, make_authserver
 AUDIENCE = "https://api.e2e.example/v2"
 # Rate limits stay at their defaults: the tests move the server clock forward and back, which must not lock
 # anyone out.
-E2E_ENV = {"AUTHSERVER_AUDIENCE": AUDIENCE}
+# The expiry scan is off on this shared server: its tests run `token expire-inactive` themselves and assert what it
+# expired (the scan in serving processes is tested in tests/ops/test_expiry_job.py).
+E2E_ENV = {"AUTHSERVER_AUDIENCE": AUDIENCE, "AUTHSERVER_EXPIRY_SCAN_INTERVAL": "off"}
 
 
 class AdminApi:
