@@ -125,7 +125,10 @@ def _file_lock(path: Path, timeout: float) -> Iterator[None]:
     try:
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as exc:
-        raise ConfigError(f"cannot open the migration lock file {path}: {exc.strerror or exc}") from None
+        raise ConfigError(
+            f"cannot open the migration lock file {path}: {exc.strerror or exc}; check DATABASE_URL and that the "
+            "database's folder can be written"
+        ) from None
     try:
         if not _try_flock(descriptor):
             log.warning(WAITING)

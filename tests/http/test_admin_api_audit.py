@@ -35,7 +35,7 @@ def test_the_audit_log_lists_actions_newest_first_with_actor_address_and_state(c
         "account.created",
     ]
     revoked, updated = events[0], events[1]
-    assert revoked["actor"] == {"type": "token_holder", "id": None}
+    assert revoked["actor"] == {"type": "token_holder", "id": world.agency.integration_id}  # whose token it was
     assert updated["actor"] == {"type": "admin_client", "id": world.agency.admin_client[0]}
     assert updated["source_address"] == "127.0.0.1"
     assert updated["before"]["description"] == "" and updated["after"]["description"] == "after"

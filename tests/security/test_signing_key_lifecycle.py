@@ -9,6 +9,7 @@ clock only moves forward, so tests that move it stay valid in any order.
 
 from __future__ import annotations
 
+import json
 import contextlib
 import re
 import stat
@@ -320,7 +321,10 @@ def test_start_up_refuses_key_files_or_directory_open_to_group_or_others(tmp_pat
     for argv in (["init", "--json"], ["run", "--port", str(server.port)]):
         done = server.cli(*argv, check=False)
         assert done.returncode == 1 and "Traceback" not in done.stderr
-        [line] = [line for line in done.stderr.splitlines() if line.startswith("Error:")]  # `run` also logs
+        if "--json" in argv:  # the error is one JSON line on stderr
+            line = json.loads(done.stderr.strip().splitlines()[-1])["error"]["detail"]
+        else:
+            [line] = [line for line in done.stderr.splitlines() if line.startswith("Error:")]  # `run` also logs
         assert str(path) in line and f"`{fix} {path}`" in line
 
     path.chmod(0o600 if what == "file" else 0o700)

@@ -17,6 +17,7 @@ from authserver.security import (
     new_id,
     new_jti,
     new_secret,
+    password_needs_rehash,
     secret_digest,
 )
 
@@ -70,7 +71,10 @@ def test_digests_match_compares_in_constant_time(monkeypatch):
     assert digests_match("s3cret", digest)
     assert not digests_match("other", digest)
     assert len(seen) == 2
-    assert check_password("correct horse", hash_password("correct horse"))
+    # An old scrypt hash is compared the same way (argon2id hashes are compared inside libargon2, in constant time).
+    salt = bytes(16)
+    key = hashlib.scrypt(b"correct horse", salt=salt, n=2**14, r=8, p=1, dklen=32)
+    assert check_password("correct horse", f"scrypt${2**14}$8$1${salt.hex()}${key.hex()}")
     assert len(seen) == 3
 
 
@@ -79,13 +83,13 @@ def test_digests_match_exactly_when_the_secrets_are_equal(a, b):
     assert digests_match(a, secret_digest(b)) == (a == b)
 
 
-def test_hash_password_uses_salted_scrypt_with_its_parameters_recorded():
+def test_hash_password_uses_salted_argon2id_with_its_parameters_recorded():
     first, second = hash_password("correct horse battery"), hash_password("correct horse battery")
     assert first != second  # a fresh salt each time
-    scheme, n, r, p, salt, key = first.split("$")
-    assert (scheme, n, r, p) == ("scrypt", str(2**14), "8", "1")
-    assert len(bytes.fromhex(salt)) == 16 and len(bytes.fromhex(key)) == 32
-    assert "correct horse battery" not in first
+    _, scheme, version, parameters, salt, key = first.split("$")
+    assert (scheme, version, parameters) == ("argon2id", "v=19", "m=65536,t=3,p=4")  # RFC 9106, low memory
+    assert salt and key and "correct horse battery" not in first
+    assert not password_needs_rehash(first)
 
 
 def test_check_password_accepts_the_password_and_refuses_others():
