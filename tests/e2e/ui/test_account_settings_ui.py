@@ -4,11 +4,11 @@ then names the default's value), changes an integration's window after creation,
 
 from __future__ import annotations
 
-from tests.support.servers import ROOT
+from tests.support.screenshots import DOC_IMAGES
 
 from .conftest import ADMIN, MEMBER, screenshot, sign_in
 
-DOCS_IMAGES = ROOT / "docs" / "images"
+DOCS_IMAGES = DOC_IMAGES
 
 
 def test_agency_admin_narrows_a_sub_accounts_scopes_and_the_live_token_narrows_at_once(ui, page):

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import requests
 
-from tests.support.servers import ROOT
+from tests.support.screenshots import DOC_IMAGES
 
-DOCS_IMAGES = ROOT / "docs" / "images"
+DOCS_IMAGES = DOC_IMAGES
 
 
 def test_the_metadata_leads_to_a_readable_reference(ui, page):

@@ -10,9 +10,10 @@ from playwright.sync_api import expect
 
 from tests.e2e.ui.conftest import ADMIN, MEMBER, SCREENSHOTS, _seed, sign_in
 from tests.support.resource_demo import make_resource_demo
-from tests.support.servers import ROOT, make_authserver
+from tests.support.screenshots import DOC_IMAGES
+from tests.support.servers import make_authserver
 
-IMAGE = ROOT / "docs" / "images" / "check-access.png"
+IMAGE = DOC_IMAGES / "check-access.png"
 WIDTH = 390
 
 

@@ -7,11 +7,11 @@ import re
 
 import pytest
 
-from tests.support.servers import ROOT
+from tests.support.screenshots import DOC_IMAGES
 
 from .conftest import ADMIN, screenshot, sign_in
 
-DOCS_IMAGES = ROOT / "docs" / "images"
+DOCS_IMAGES = DOC_IMAGES
 
 
 @pytest.fixture(scope="module")

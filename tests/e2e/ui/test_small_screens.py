@@ -8,12 +8,12 @@ import shutil
 
 from authserver import create_app
 from tests.support.config import make_app_config
-from tests.support.servers import ROOT
+from tests.support.screenshots import DOC_IMAGES
 
 from .conftest import ADMIN, PASSWORD, screenshot, sign_in
 
 WIDTH = 390
-DOCS_SCREENSHOT = ROOT / "docs" / "images" / "admin-ui-390px.png"
+DOCS_SCREENSHOT = DOC_IMAGES / "admin-ui-390px.png"
 # GET endpoints that are not pages a person reads on a phone: a CSV download.
 NOT_PAGES = {"admin_ui.integration_activity_csv"}
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import requests
 from playwright.sync_api import expect
 
-from tests.support.servers import ROOT
+from tests.support.screenshots import DOC_IMAGES
 
 from .conftest import ADMIN, SCREENSHOTS, sign_in
 
 DAY = 86400
-IMAGE = ROOT / "docs" / "images" / "least-privilege-suggestions.png"
+IMAGE = DOC_IMAGES / "least-privilege-suggestions.png"
 
 
 def _jti(token: str) -> str:

@@ -7,9 +7,10 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.ui.conftest import ADMIN, MEMBER, _seed, sign_in
-from tests.support.servers import ROOT, make_authserver
+from tests.support.screenshots import DOC_IMAGES
+from tests.support.servers import make_authserver
 
-DOCS_IMAGES = ROOT / "docs" / "images"
+DOCS_IMAGES = DOC_IMAGES
 HOOK_URL = "http://127.0.0.1:9/hooks"  # nothing listens: subscribing does not send anything
 
 
