@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import random
-import threading
 
 from flask import Flask
 from sqlalchemy import text
 
 from .extensions import db
 from .integrations import expire_inactive, record_grace_ends
+from .periodic_job import PeriodicJob
 from .principals import SYSTEM
 from .services import services
 from .unit_of_work import unit_of_work
@@ -29,48 +28,23 @@ LOCK_KEY = int.from_bytes(hashlib.sha256(b"authserver.expiry_scan").digest()[:8]
 """The advisory lock's key, derived from a name (as migration_lock.LOCK_KEY) so every process contends for it."""
 
 
-class ExpiryJob:
+class ExpiryJob(PeriodicJob):
+    name = "expiry scan"
+    log = log
+
     def __init__(self, app: Flask) -> None:
-        self.app = app
-        self.interval: int | None = app.config["AUTHSERVER_EXPIRY_SCAN_INTERVAL"]
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__(app, app.config["AUTHSERVER_EXPIRY_SCAN_INTERVAL"])
 
-    def start(self) -> ExpiryJob:
-        if self.interval is not None:
-            self._thread = threading.Thread(target=self._loop, name="authserver-expiry", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
-        assert self.interval is not None
-        delay = self.interval * random.uniform(0.5, 1.0)  # noqa: S311 (spreading work, not a secret)
-        while not self._stop.wait(delay):
-            self.run_once()
-            delay = self.interval * random.uniform(0.9, 1.1)  # noqa: S311
-
-    def run_once(self) -> tuple[list[str], list[str]] | None:
-        """One pass; returns (tokens expired, grace ends recorded), or None if another process holds the turn or
-        the pass failed (logged; the next pass tries again)."""
-        with self.app.app_context():
-            try:
-                found = services(self.app)
-                with unit_of_work():
-                    if not _take_turn():
-                        return None
-                    now = found.clock.now()
-                    recent_use = found.activity.recent_use if found.activity is not None else None
-                    expired = expire_inactive(SYSTEM, now=now, recent_use=recent_use)
-                    graces = record_grace_ends(SYSTEM, now=now)
-            except Exception:
-                db.session.rollback()
-                log.exception("expiry scan failed; will try again in AUTHSERVER_EXPIRY_SCAN_INTERVAL")
+    def work(self) -> tuple[list[str], list[str]] | None:
+        """One pass; returns (tokens expired, grace ends recorded), or None if another process holds the turn."""
+        found = services(self.app)
+        with unit_of_work():
+            if not _take_turn():
                 return None
+            now = found.clock.now()
+            recent_use = found.activity.recent_use if found.activity is not None else None
+            expired = expire_inactive(SYSTEM, now=now, recent_use=recent_use)
+            graces = record_grace_ends(SYSTEM, now=now)
         if expired or graces:
             log.info("expiry scan: %d idle token(s) expired, %d grace end(s) recorded", len(expired), len(graces))
         return expired, graces
