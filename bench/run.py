@@ -435,7 +435,7 @@ def main(argv: list[str] | None = None) -> None:
         help="records: also on a throwaway database of the local PostgreSQL, when one answers",
     )
     parser.add_argument("--memory-pool", type=int, default=10_000, help="memory: distinct active tokens")
-    parser.add_argument("--soak", type=float, default=60.0, help="memory: soak seconds (the issue's figure: 300)")
+    parser.add_argument("--soak", type=float, default=60.0, help="memory: soak seconds (the issue's figure: 600)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
     args = parser.parse_args(argv)
     runner = {
