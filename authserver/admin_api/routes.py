@@ -10,6 +10,7 @@ from flask import Response, current_app, jsonify, request
 
 from .. import accounts, audit, integration_search, integrations
 from ..activity import usage_by_day
+from ..activity.calls import integration_calls
 from ..durations import isoformat, parse_instant
 from ..errors import DomainError, InvalidInputError
 from ..integrations import DEFAULT_GRACE, serialize_integration, serialize_token
@@ -299,10 +300,15 @@ def activity(integration_id):
     rows = integrations.list_tokens(principal, integration.id)
     today = _now().date()
     usage = usage_by_day([r.jti for r in rows], since=today - timedelta(days=int(days) - 1), until=today)
+    calls = integration_calls(principal, integration.id, today=today, days=int(days))
     last = max((r for r in rows if r.last_used_at), key=lambda r: r.last_used_at, default=None)
     return jsonify(
         integration_id=integration.id,
         last_used_at=isoformat(last.last_used_at) if last else None,
         last_used_by=last.last_used_by if last else None,
         usage=[{"day": day.isoformat(), "count": count} for day, count in usage.items()],
+        calls=[{"day": day.isoformat(), "count": count} for day, count in calls.per_day().items()],
+        services=[
+            {"service_id": s.service_id, "name": s.name, "calls": s.calls, "scopes": s.scopes} for s in calls.services
+        ],
     )

@@ -143,3 +143,15 @@ def test_api_csv_refuses_a_bad_window(client, world, days):
         f"/api/integrations/{world.agency.integration_id}/activity.csv?days={days}", headers=world.agency.admin_headers
     )
     assert_problem(response, 400, field="days")
+
+
+def test_the_json_activity_gives_calls_per_day_and_service_beside_validations(client, world, two_services):
+    response = client.get(
+        f"/api/integrations/{world.agency.integration_id}/activity", headers=world.agency.admin_headers
+    )
+    assert response.status_code == 200, response.text
+    body = response.get_json()
+    calls = {row["day"]: row["count"] for row in body["calls"]}
+    assert len(calls) == 30 and calls["2026-01-13"] == 5 and calls["2026-01-15"] == 5 and calls["2026-01-14"] == 0
+    assert [(s["name"], s["calls"]) for s in body["services"]] == [("contacts-service", 8), ("calendar-service", 2)]
+    assert body["services"][0]["scopes"] == ["contacts.readonly"]
