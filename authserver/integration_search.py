@@ -143,12 +143,13 @@ def _first_end(tokens: list[AccessToken]) -> datetime | None:
 def _filtered(account_id: str, query: IntegrationQuery, now: datetime):
     statement = select(Integration).where(Integration.account_id == account_id, Integration.status != "deleted")
     if query.search:
-        pattern = "%" + _escape_like(query.search.lower()) + "%"
+        # contains(autoescape=True): "%" and "_" are letters here; SQLAlchemy escapes them with "/" on every backend.
+        text = query.search.lower()
         statement = statement.where(
             or_(
-                func.lower(Integration.name).like(pattern, escape="\\"),
-                func.lower(Integration.description).like(pattern, escape="\\"),
-                func.lower(Integration.id).like(pattern, escape="\\"),
+                func.lower(Integration.name).contains(text, autoescape=True),
+                func.lower(Integration.description).contains(text, autoescape=True),
+                func.lower(Integration.id).contains(text, autoescape=True),
             )
         )
     if query.status == "disabled":
@@ -170,7 +171,3 @@ def _filtered(account_id: str, query: IntegrationQuery, now: datetime):
         )
         return statement.order_by(last_used.desc().nulls_last(), Integration.created_at.desc(), Integration.id)
     return statement.order_by(Integration.created_at.desc(), Integration.id)
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

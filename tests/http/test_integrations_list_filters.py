@@ -137,7 +137,8 @@ def test_search_matches_name_description_and_id_case_insensitively(client, admin
 def test_search_by_id_and_combined_with_a_status(client, world, listed):
     wanted = listed.ids["Idle soon"]
     assert api_ids(client, world, q=wanted.upper()) == [wanted]
-    assert api_ids(client, world, q="o", status="disabled") == [listed.ids["Disabled thing"]]
+    assert api_ids(client, world, q="thing", status="disabled") == [listed.ids["Disabled thing"]]
+    assert api_ids(client, world, q="thing", status="active") == []  # a match by search alone is not enough
 
 
 def test_sorts(client, admin, world, listed):
