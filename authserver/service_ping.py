@@ -19,8 +19,6 @@ from __future__ import annotations
 import http.client
 import json
 import re
-import socket
-import ssl
 import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -37,7 +35,8 @@ from .models import ApiClient
 from .resource_uris import MAX_RESOURCE_LENGTH, is_resource_uri
 from .scopes import split_scopes
 from .tokens import TokenVerifier, is_audience_of, load_state
-from .webhooks.destinations import Destination, DestinationPolicy, DestinationRefusedError, resolve
+from .webhooks.destinations import DestinationPolicy, DestinationRefusedError, resolve
+from .webhooks.transport import pinned_connection
 
 TIMEOUT = 3.0  # seconds, the whole call: connect, send, answer
 MAX_ANSWER_BYTES = 16 * 1024
@@ -230,26 +229,6 @@ class PingReply:
     problem: str | None = None  # why there is no usable answer (unreachable, refused address, too large...)
 
 
-class _PinnedHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, destination: Destination, timeout: float) -> None:
-        super().__init__(destination.host, destination.port, timeout=timeout)
-        self._address = destination.address
-
-    def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
-
-
-class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, destination: Destination, timeout: float) -> None:
-        self._tls = ssl.create_default_context()
-        super().__init__(destination.host, destination.port, timeout=timeout, context=self._tls)
-        self._address = destination.address
-
-    def connect(self) -> None:
-        sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
-
-
 def ping(url: str, token: str, policy: DestinationPolicy, *, timeout: float = TIMEOUT) -> PingReply:
     """GET a registered ping URL with the token; never raises for network trouble. The address is checked (and the
     connection pinned to it) as for webhooks; redirects are not followed; the whole call has one deadline."""
@@ -261,8 +240,7 @@ def ping(url: str, token: str, policy: DestinationPolicy, *, timeout: float = TI
             problem="its ping URL's address is not one this server calls (loopback and private addresses need the "
             "operator's AUTHSERVER_WEBHOOK_ALLOW_HOSTS)",
         )
-    cls = _PinnedHTTPSConnection if destination.url.scheme == "https" else _PinnedHTTPConnection
-    connection = cls(destination, timeout)
+    connection = pinned_connection(destination, timeout)
     watchdog = threading.Timer(timeout, connection.close)  # a trickling answer is cut at the deadline
     watchdog.daemon = True
     watchdog.start()

@@ -54,10 +54,16 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
 
 
+def pinned_connection(destination: Destination, timeout: float) -> http.client.HTTPConnection:
+    """A connection to the address ``resolve`` checked, never to a second lookup of the host (DNS rebinding), with
+    TLS verified against the host name; shared by webhook deliveries and Check access pings."""
+    cls = _PinnedHTTPSConnection if destination.url.scheme == "https" else _PinnedHTTPConnection
+    return cls(destination, timeout)
+
+
 def post(destination: Destination, body: bytes, headers: dict[str, str], *, timeout: float) -> Outcome:
     """POST ``body``; never raises for network trouble, which is reported in the outcome instead."""
-    cls = _PinnedHTTPSConnection if destination.url.scheme == "https" else _PinnedHTTPConnection
-    connection = cls(destination, timeout)
+    connection = pinned_connection(destination, timeout)
     # Per-operation socket timeouts do not bound a receiver that trickles bytes: close it at the deadline.
     watchdog = threading.Timer(timeout, connection.close)
     watchdog.daemon = True
