@@ -8,7 +8,7 @@ import binascii
 from flask import current_app, request
 
 from .. import session_cookie
-from ..clients import check_client_secret, client_principal, load_credentials
+from ..clients import ClientCredentials, check_client_secret, client_principal, load_credentials
 from ..errors import ForbiddenError, UnauthenticatedError
 from ..principals import Principal
 from ..services import services
@@ -32,18 +32,28 @@ def current_principal() -> Principal:
 
 
 def _basic_client(header: str) -> Principal:
+    client = basic_client(header, "admin")
+    return client_principal(client, request.remote_addr)
+
+
+def basic_client(header: str, kind: str) -> ClientCredentials:
+    """The client of ``kind`` whose HTTP Basic credentials ``header`` carries; anything else is a 401. The row is
+    read every time, so a disabled or rotated-out client is refused at once."""
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "basic" or not value:
-        raise UnauthenticatedError("use HTTP Basic with an admin client's id and secret")
+        raise UnauthenticatedError(f"use HTTP Basic with {_A[kind]} client's id and secret")
     try:
         client_id, _, secret = base64.b64decode(value, validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         raise UnauthenticatedError("malformed Basic credentials") from None
     found = services()
     now = found.clock.now()
-    client = load_credentials(client_id)  # read every time: a disabled or rotated-out client is refused at once
-    if client is None or client.kind != "admin" or not check_client_secret(client, secret, now):
-        current_app.logger.info("admin API authentication failed for a client")
-        raise UnauthenticatedError("invalid admin client credentials")
+    client = load_credentials(client_id)
+    if client is None or client.kind != kind or not check_client_secret(client, secret, now):
+        current_app.logger.info("%s API authentication failed for a client", kind)
+        raise UnauthenticatedError(f"invalid {kind} client credentials")
     found.oauth.client_uses.note(client.client_id, now)
-    return client_principal(client, request.remote_addr)
+    return client
+
+
+_A = {"admin": "an admin", "resource-service": "a resource-service"}

@@ -6,17 +6,14 @@ admin: this route serves services, the rest of /api serves administrators. Error
 
 from __future__ import annotations
 
-import base64
-import binascii
-
 from flask import jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
-from ..clients import check_client_secret, load_credentials
 from ..errors import InvalidInputError, RateLimitedError, UnauthenticatedError
 from ..limits.rates import SERVICE_EVENTS
 from ..services import services
 from ..webhooks import service_events
+from .auth import basic_client
 from .blueprint import bp
 
 
@@ -44,17 +41,8 @@ def publish_service_event():
 
 def _resource_service() -> service_events.Publisher:
     """The resource-service client of the request's HTTP Basic credentials; anything else is a 401."""
-    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "basic" or not value:
+    header = request.headers.get("Authorization", "")
+    if not header:
         raise UnauthenticatedError("authenticate as a resource-service client with HTTP Basic")
-    try:
-        client_id, _, secret = base64.b64decode(value, validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        raise UnauthenticatedError("malformed Basic credentials") from None
-    found = services()
-    now = found.clock.now()
-    client = load_credentials(client_id)  # read every time: a disabled or rotated-out client is refused at once
-    if client is None or client.kind != "resource-service" or not check_client_secret(client, secret, now):
-        raise UnauthenticatedError("invalid resource-service client credentials")
-    found.oauth.client_uses.note(client.client_id, now)
+    client = basic_client(header, "resource-service")
     return service_events.Publisher(client.client_id, client.account_id)
