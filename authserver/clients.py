@@ -372,22 +372,7 @@ def set_client_limit(
         )
     if not principal.is_operator and not is_within(introspection, default):
         raise ForbiddenError("only the operator may set a limit above the server's default")
-    if introspection == client.introspection_limit:
-        return client
-    before = {"introspection_limit": client.introspection_limit}
-    client.introspection_limit = introspection
-    emit(
-        de.ClientLimitChanged(
-            actor=principal,
-            now=now,
-            account_id=client.account_id,
-            client_id=client.client_id,
-            before=before,
-            after={"introspection_limit": introspection},
-        )
-    )
-    db.session.flush()
-    return client
+    return _change_setting(principal, client, "introspection_limit", introspection, de.ClientLimitChanged, now)
 
 
 # -- its ping URL (Check access) ---------------------------------------------------------------------------
@@ -399,18 +384,30 @@ def set_client_ping_url(principal: Principal, client_id: str, *, ping_url: str |
         raise InvalidInputError("only a resource service has a ping URL", field="ping_url")
     if ping_url is not None:
         ping_url = parse_ping_url(ping_url)
-    if ping_url == client.ping_url:
+    return _change_setting(principal, client, "ping_url", ping_url, de.ClientPingUrlChanged, now)
+
+
+def _change_setting(
+    principal: Principal,
+    client: ApiClient,
+    name: str,
+    value: str | None,
+    event: type[de.ClientLimitChanged] | type[de.ClientPingUrlChanged],
+    now: datetime,
+) -> ApiClient:
+    """Set one of a client's settings and emit ``event`` with before and after; a value it already has is no change."""
+    before = getattr(client, name)
+    if value == before:
         return client
-    before = {"ping_url": client.ping_url}
-    client.ping_url = ping_url
+    setattr(client, name, value)
     emit(
-        de.ClientPingUrlChanged(
+        event(
             actor=principal,
             now=now,
             account_id=client.account_id,
             client_id=client.client_id,
-            before=before,
-            after={"ping_url": ping_url},
+            before={name: before},
+            after={name: value},
         )
     )
     db.session.flush()
