@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support.nginx import wrap_site
 from tests.support.resource_demo import AdminApi, cli_batch
 from tests.support.servers import ROOT, AuthServerProcess, free_port, make_authserver
 
@@ -139,27 +140,7 @@ def render_nginx(workdir: Path, *, listen: int, gate: int, upstream: int) -> Pat
         .replace("{{GATE}}", f"127.0.0.1:{gate}")
         .replace("{{UPSTREAM}}", f"127.0.0.1:{upstream}")
     )
-    for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        (workdir / f"{name}_temp").mkdir(parents=True, exist_ok=True)
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    main = f"""{user}daemon off;
-worker_processes 1;
-pid {workdir}/nginx.pid;
-error_log {workdir}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
-    access_log off;
-    client_body_temp_path {workdir}/client_body_temp;
-    proxy_temp_path {workdir}/proxy_temp;
-    fastcgi_temp_path {workdir}/fastcgi_temp;
-    uwsgi_temp_path {workdir}/uwsgi_temp;
-    scgi_temp_path {workdir}/scgi_temp;
-{site}
-}}
-"""
-    path = workdir / "nginx.conf"
-    path.write_text(main)
-    return path
+    return wrap_site(workdir, site)
 
 
 def start_nginx(workdir: Path, *, gate: int, upstream: int) -> tuple[Process, int]:

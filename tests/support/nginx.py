@@ -35,8 +35,13 @@ def envsubst(template: str, values: dict[str, str]) -> str:
 
 def write_config(workdir: Path, values: dict[str, str]) -> Path:
     """The template filled in, inside a minimal main config that keeps every path under ``workdir``."""
+    return wrap_site(workdir, envsubst(TEMPLATE.read_text(), values))
+
+
+def wrap_site(workdir: Path, site: str) -> Path:
+    """``site`` (server and upstream blocks) inside a minimal main config that keeps every path under ``workdir``;
+    the file's path. Shared by the deployment's config and the resource kit's gate.conf tests."""
     workdir.mkdir(parents=True, exist_ok=True)
-    site = envsubst(TEMPLATE.read_text(), values)
     for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (workdir / f"{name}_temp").mkdir(exist_ok=True)
     user = "user root;\n" if os.geteuid() == 0 else ""
