@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
+from authserver_resource.dpop_algorithms import DPOP_SIGNING_ALGS
+
 from ..scopes import ALL_SCOPES
 
 
@@ -36,6 +38,10 @@ def build_metadata(issuer: str, signing_algs: list[str]) -> PrivateIntegrationMe
             "response_types_supported": [],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "access_token_signing_alg_values_supported": signing_algs,
+            # RFC 9449: tokens of an integration bound to a key carry cnf.jkt; resource services check the proofs.
+            "dpop_signing_alg_values_supported": list(DPOP_SIGNING_ALGS),
+            # RFC 9701: introspection answers signed as a JWT for a service that asks (Accept).
+            "introspection_signing_alg_values_supported": signing_algs,
             # A readable reference of the admin API, rendered from the OpenAPI document (api_reference.py).
             "service_documentation": f"{base}/docs/api",
             "admin_api_openapi": f"{base}/api/openapi.json",
