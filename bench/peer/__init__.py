@@ -34,9 +34,9 @@ def ensure_installed() -> str:
         raise PeerUnavailableError("node and npm are needed for the peer (apt-get install -y nodejs npm)")
     manifest = HERE / "node_modules" / "oidc-provider" / "package.json"
     if not manifest.exists():
-        done = subprocess.run(
+        done = subprocess.run(  # noqa: S603 (npm from PATH, fixed arguments)
             [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=HERE,  # noqa: S603
+            cwd=HERE,
             capture_output=True,
             text=True,
             timeout=600,
@@ -71,12 +71,17 @@ class Peer:
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310  (loopback only)
             return json.load(response)
 
-    def obtain_token(self) -> str:
-        """A client credentials grant (RFC 6749 section 4.4), checked active by introspecting it once."""
-        issued = self._post("/token", {"grant_type": "client_credentials", "scope": SCOPES})
-        self.token = issued["access_token"]
-        if self._post(self.introspection_path, {"token": self.token}).get("active") is not True:
-            raise RuntimeError("the peer does not report its own fresh token active")
+    def obtain_token(self, token_file: Path | None = None) -> str:
+        """A client credentials grant (RFC 6749 section 4.4), or for a cluster the token its primary minted and
+        seeded into every worker; checked active by introspecting it (a few times: each worker must know it)."""
+        if token_file is None:
+            issued = self._post("/token", {"grant_type": "client_credentials", "scope": SCOPES})
+            self.token = issued["access_token"]
+        else:
+            self.token = token_file.read_text().strip()
+        for _ in range(6):
+            if self._post(self.introspection_path, {"token": self.token}).get("active") is not True:
+                raise RuntimeError("the peer does not report its own fresh token active")
         if self._post(self.introspection_path, {"token": "not-a-token"}).get("active") is not False:
             raise RuntimeError("the peer reports garbage active")
         return self.token
@@ -89,10 +94,12 @@ class Peer:
         self.server.stop()
 
 
-def start_peer(workdir: Path) -> Peer:
-    """Start the provider on a free loopback port and obtain its token. The caller stops it."""
+def start_peer(workdir: Path, *, workers: int = 1) -> Peer:
+    """Start the provider on a free loopback port and obtain its token. The caller stops it. ``workers`` > 1 runs
+    it as a node ``cluster`` of that many processes sharing the port (server.mjs)."""
     ensure_installed()
     port = free_port()
+    token_file = workdir / f"peer-{port}.token" if workers > 1 else None
     client_id, client_secret = "bench-service", secrets.token_urlsafe(32)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PEER_", "NODE_OPTIONS"))}
     env.update(
@@ -103,11 +110,14 @@ def start_peer(workdir: Path) -> Peer:
             "NODE_ENV": "production",
         }
     )
+    if token_file is not None:
+        env.update({"PEER_WORKERS": str(workers), "PEER_TOKEN_FILE": str(token_file)})
     argv = [shutil.which("node") or "node", str(HERE / "server.mjs")]
-    server = ServerProcess(argv, env, port, workdir / "peer.log", ready_path="/.well-known/openid-configuration")
+    log = workdir / f"peer-{workers}.log"
+    server = ServerProcess(argv, env, port, log, ready_path="/.well-known/openid-configuration")
     peer = Peer(server.start(timeout=60), client_id, client_secret)
     try:
-        peer.obtain_token()
+        peer.obtain_token(token_file)
     except Exception:
         peer.stop()
         raise
