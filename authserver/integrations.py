@@ -21,6 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from . import domain_events as de
 from .accounts import allowed_scopes, ancestry, clean_name, get_account, get_account_for, inactivity_policy
+from .dpop_keys import parse_binding
 from .durations import check_seconds, isoformat, seconds_after
 from .emitter import emit, emit_refusal
 from .errors import ConflictError, InvalidInputError, NotFoundError
@@ -115,6 +116,7 @@ def token_state(row: AccessToken) -> TokenState:
         ended_at=row.ended_at,
         revocation_reason=row.revocation_reason,
         replaced_by=row.replaced_by,
+        dpop_jkt=row.dpop_jkt,
     )
 
 
@@ -152,6 +154,7 @@ def serialize_integration(integration: Integration) -> dict[str, Any]:
         "resources": split_resources(integration.resources),
         "status": integration.status,
         "inactivity_window": integration.inactivity_window,
+        "dpop_jkt": integration.dpop_jkt,
         "created_by": integration.created_by,
         "created_at": isoformat(integration.created_at),
         "updated_at": isoformat(integration.updated_at),
@@ -169,8 +172,11 @@ def create_integration(
     now: datetime,
     inactivity_window: int | None | str = "default",
     resources: object = None,
+    dpop_jkt: object = None,
+    dpop_jwk: object = None,
 ) -> Integration:
-    """A new integration; with ``resources`` (RFC 8707), its tokens are limited to those services (their ``aud``)."""
+    """A new integration; with ``resources`` (RFC 8707), its tokens are limited to those services (their ``aud``);
+    with a key (``dpop_jkt``, a thumbprint, or ``dpop_jwk``, a public JWK), bound to it (RFC 9449)."""
     account = get_account_for(principal, account_id, write=True)
     name = clean_name(name)
     description = "" if description is None else description
@@ -187,6 +193,7 @@ def create_integration(
         resources=format_resources(parse_resources(resources)),
         status="active",
         inactivity_window=_inactivity_window(account, inactivity_window),
+        dpop_jkt=parse_binding(jkt=dpop_jkt, jwk=dpop_jwk),
         created_by=f"{principal.kind}:{principal.id}",
         created_at=now,
         updated_at=now,
@@ -212,9 +219,12 @@ def update_integration(
     scopes: object = None,
     inactivity_window: int | None | str = "unchanged",
     resources: object = "unchanged",
+    dpop_jkt: object = "unchanged",
+    dpop_jwk: object = None,
 ) -> Integration:
     """Edit an integration. Narrowed scopes apply to live tokens at once; widening needs a new token. Changed
-    ``resources`` apply to new tokens only: a token's audience is signed into it at issue."""
+    ``resources`` and a changed key binding (``dpop_jkt``: a thumbprint, or None to unbind; or ``dpop_jwk``) apply
+    to new tokens only: a token's audience and ``cnf`` are signed into it at issue (``binding_differs``)."""
     integration = _for_change(principal, integration_id, expected_version, now)
     before = serialize_integration(integration)
     account = get_account(integration.account_id)
@@ -233,6 +243,8 @@ def update_integration(
         integration.resources = format_resources(parse_resources(resources))
     if inactivity_window != "unchanged":
         integration.inactivity_window = _inactivity_window(account, inactivity_window)
+    if dpop_jwk is not None or dpop_jkt != "unchanged":
+        integration.dpop_jkt = parse_binding(jkt=None if dpop_jkt == "unchanged" else dpop_jkt, jwk=dpop_jwk)
     integration.updated_at = now
     after = serialize_integration(integration)
     changed = de.IntegrationScopesChanged if before["scopes"] != after["scopes"] else de.IntegrationUpdated
@@ -612,6 +624,7 @@ def _issue(integration: Integration, policy: TokenPolicy, now: datetime, expires
         issued_at=now,
         expires_at=expires_at,
         resources=tuple(split_resources(integration.resources)),
+        dpop_jkt=integration.dpop_jkt,
     )
     record = AccessToken(
         jti=jti,
@@ -621,6 +634,7 @@ def _issue(integration: Integration, policy: TokenPolicy, now: datetime, expires
         scopes=integration.scopes,
         issued_at=now,
         expires_at=expires_at,
+        dpop_jkt=integration.dpop_jkt,
     )
     db.session.add(record)
     return IssuedToken(token=token, record=record)
@@ -702,4 +716,11 @@ def serialize_token(row: AccessToken, now: datetime) -> dict[str, Any]:
         "last_used_by": row.last_used_by,
         "expires_if_unused_after": isoformat(idle),
         "kid": row.kid,
+        "dpop_jkt": row.dpop_jkt,
     }
+
+
+def binding_differs(row: AccessToken, integration: Integration) -> bool:
+    """The token was issued with another key binding than its integration has now (RFC 9449 ``cnf`` is signed in at
+    issue): it keeps its own until rotated, and the pages and the API say "rotate to apply"."""
+    return row.dpop_jkt != integration.dpop_jkt

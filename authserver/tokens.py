@@ -76,8 +76,10 @@ class IntegrationTokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc] 
         issued_at: datetime,
         expires_at: datetime,
         resources: tuple[str, ...] = (),
+        dpop_jkt: str | None = None,
     ) -> tuple[str, str]:
-        """Return (jwt, kid). Times come from the domain's clock, not the generator's."""
+        """Return (jwt, kid). Times come from the domain's clock, not the generator's. With ``dpop_jkt`` the token
+        is bound to that key (RFC 9449 section 6.1): ``cnf.jkt``, so every call needs a proof signed with it."""
         kid, alg, keyset = self.keystore.signing_keyset(issued_at)
         if alg == "EdDSA":
             _allow_eddsa_signing()
@@ -91,6 +93,8 @@ class IntegrationTokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc] 
             "sub": integration_id,
             "account_id": account_id,
         }
+        if dpop_jkt is not None:
+            self._local.claims["cnf"] = {"jkt": dpop_jkt}
         try:
             token = self.access_token_generator(
                 _IntegrationAsClient(integration_id), "private_integration", None, scope
@@ -219,6 +223,7 @@ class TokenState:
     ended_at: datetime | None = None  # when its end fell, latched by the first reader past it (record_end)
     revocation_reason: str | None = None  # why it was revoked: "rotated", "inactive", ... (status)
     replaced_by: str | None = None  # the token that replaced it: a live one is a grace token (status)
+    dpop_jkt: str | None = None  # the key thumbprint signed into its cnf.jkt at issue (RFC 9449); None = bearer
 
     def is_signed_by(self, kid: str | None) -> bool:
         """The presented JWT's header ``kid`` is the one recorded at issue: a live token's claims re-signed with
@@ -283,6 +288,7 @@ _REVOKED_STATUS = {
     "superseded": "rotated",
     "expired_by_admin": "expired",
     "inactive": "expired_inactive",
+    "leaked": "revoked",  # found in public by a secret scanner (secret_scanning/): revoked, with where on the trail
 }
 LIVE_STATUSES = frozenset({"active", "grace"})
 
@@ -306,6 +312,7 @@ _STATE_COLUMNS = (
     AccessToken.ended_at,
     AccessToken.revocation_reason,
     AccessToken.replaced_by,
+    AccessToken.dpop_jkt,
 )
 # The signing key joins by primary key in the same query: a key revocation is seen by every worker at its commit.
 _STATE_QUERY = (

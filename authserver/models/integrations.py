@@ -25,6 +25,8 @@ class Integration(Model):
     resources: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default="active")  # active | disabled | deleted
     inactivity_window: Mapped[int | None] = mapped_column(Integer)  # seconds; NULL = never
+    # RFC 9449: the RFC 7638 SHA-256 thumbprint of the public key its new tokens are bound to (cnf.jkt); NULL = unbound.
+    dpop_jkt: Mapped[str | None] = mapped_column(String(43))
     created_by: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -56,6 +58,8 @@ class AccessToken(Model):
     # When a reader first saw it past exp, ends_at or its idle deadline: latched, so a clock stepping back cannot
     # make it live again (tokens.record_end).
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The key thumbprint signed into its cnf.jkt at issue (RFC 9449); NULL = a plain bearer token.
+    dpop_jkt: Mapped[str | None] = mapped_column(String(43))
 
     __table_args__ = (
         Index("ix_access_tokens_integration_issued", "integration_id", "issued_at"),

@@ -62,6 +62,8 @@ class TokenIntrospectionEndpoint(FormRequestShape, IntrospectionEndpoint):
             return None
         if state.account_id != claims.account_id:
             return None  # resource services validating locally trust the claim: it must be the record's
+        if claims.cnf_jkt != state.dpop_jkt:
+            return None  # likewise the binding: a bound token's claims re-signed without cnf are not this token
         now = self.clock.now()
         recent = self.activity.recent_use(claims.jti) if self.activity is not None else None
         live = claims.is_current(now.timestamp()) and state.is_live(now, recent)
@@ -90,8 +92,10 @@ class TokenIntrospectionEndpoint(FormRequestShape, IntrospectionEndpoint):
         return client.account_id is None or client.account_id == token.state.account_id
 
     def introspect_token(self, token: IntrospectedToken) -> dict:
+        """RFC 7662 section 2.2; a token bound to a DPoP key adds its ``cnf`` and is of type "DPoP" (RFC 9449
+        section 6.2), so a resource service asks for a proof signed with that key."""
         claims, state = token.claims, token.state
-        return {
+        body = {
             "active": True,
             "scope": " ".join(sorted(state.effective_scopes())),
             "client_id": claims.client_id,
@@ -101,10 +105,13 @@ class TokenIntrospectionEndpoint(FormRequestShape, IntrospectionEndpoint):
             "exp": _effective_exp(claims, state),
             "iat": claims.iat,
             "jti": claims.jti,
-            "token_type": "Bearer",
+            "token_type": "Bearer" if state.dpop_jkt is None else "DPoP",
             "account_id": state.account_id,
             "integration_id": state.integration_id,
         }
+        if state.dpop_jkt is not None:
+            body["cnf"] = {"jkt": state.dpop_jkt}
+        return body
 
 
 def introspection_result(status: int, body: dict) -> str | None:

@@ -13,7 +13,11 @@ The rules, each refusing the token (``TokenRefusedError``) rather than guessing:
 - ``typ`` is ``at+jwt`` (RFC 9068 section 4), ``crit`` is refused (we understand no extension, RFC 7515 section
   4.1.11), the key is found by ``kid`` and its own algorithm is the only one accepted;
 - ``exp``, ``iat`` and ``nbf`` are NumericDates written as JSON integers (not strings, floats or booleans) between
-  1970 and 9999 (RFC 7519 section 2); ``iss``, ``aud`` and the text claims tenancy needs are present and well typed.
+  1970 and 9999 (RFC 7519 section 2); ``iss``, ``aud`` and the text claims tenancy needs are present and well typed;
+- ``cnf``, when present (a token bound to a DPoP key, RFC 9449 section 6.1), is exactly ``{"jkt": <thumbprint>}``:
+  a 43-character canonical base64url SHA-256 JWK thumbprint. Any other confirmation member (``jwk``,
+  ``x5t#S256``, ...) refuses the token rather than being ignored: a validator that skipped a binding it does not
+  understand would accept the token from anyone holding it.
 
 Time is judged separately (``AccessTokenClaims.is_current``), so a verified token can be memoized while liveness is
 still decided on every call: ``exp`` is exclusive and has no leeway; ``iat`` and ``nbf`` may be at most ``LEEWAY``
@@ -39,6 +43,7 @@ ACCEPTED_TYP = frozenset({"at+jwt", "application/at+jwt"})  # media types compar
 SIGNING_ALGORITHMS = frozenset({"RS256", "ES256", "EdDSA"})  # asymmetric only: never HS*, never none
 NUMERIC_DATE_MAX = 253402300799  # 9999-12-31T23:59:59Z, the last second a datetime can hold
 MAX_KID_LENGTH = 64
+JKT_LENGTH = 43  # a SHA-256 JWK thumbprint (RFC 7638) in unpadded base64url
 _TEXT_CLAIMS = ("jti", "sub", "client_id", "account_id", "scope")
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -67,6 +72,7 @@ class AccessTokenClaims:
     iss: str
     nbf: int | None = None
     kid: str = ""
+    cnf_jkt: str | None = None  # RFC 9449: the thumbprint of the key a DPoP proof must be signed with; None = bearer
 
     def is_current(self, now: float) -> bool:
         """Inside [max(iat, nbf) - LEEWAY, exp): a token issued in the future is not valid yet (RFC 7519
@@ -190,6 +196,7 @@ def _check_claims(
     exp, iat = _numeric_date(payload, "exp"), _numeric_date(payload, "iat")
     nbf = _numeric_date(payload, "nbf") if "nbf" in payload else None
     jti, sub, client_id, account_id, scope = texts
+    cnf_jkt = _confirmation_jkt(payload["cnf"]) if "cnf" in payload else None
     return AccessTokenClaims(
         jti=jti,
         sub=sub,
@@ -202,7 +209,27 @@ def _check_claims(
         iss=iss,
         nbf=nbf,
         kid=kid,
+        cnf_jkt=cnf_jkt,
     )
+
+
+def _confirmation_jkt(cnf: object) -> str:
+    """RFC 9449 section 6.1 (RFC 7800's ``cnf``): exactly ``{"jkt": thumbprint}``. Only ``jkt`` is understood, so
+    any other member refuses the token: silently dropping a confirmation method would drop its constraint."""
+    if not isinstance(cnf, dict) or set(cnf) != {"jkt"}:
+        raise TokenRefusedError("cnf is not a jkt confirmation")
+    jkt = cnf["jkt"]
+    if not isinstance(jkt, str) or len(jkt) != JKT_LENGTH or not _is_canonical_base64url(jkt):
+        raise TokenRefusedError("cnf.jkt is not a SHA-256 thumbprint")
+    return jkt
+
+
+def _is_canonical_base64url(text: str) -> bool:
+    try:
+        _decode_segment(text)
+    except TokenRefusedError:
+        return False
+    return True
 
 
 def _numeric_date(payload: dict, name: str) -> int:
