@@ -10,7 +10,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import api_reference, database, health, httpbase, logs, services
+from . import api_reference, database, health, httpbase, logs, secret_scanning, services
 from .admin_api import bp as admin_api_bp
 from .admin_ui import bp as admin_ui_bp
 from .cli.commands import register as register_cli
@@ -42,6 +42,7 @@ def create_app(overrides: dict | None = None, *, clock=None) -> Flask:
     app.register_blueprint(admin_api_bp, url_prefix="/api")
     app.register_blueprint(admin_ui_bp)
     app.register_blueprint(api_reference.bp)  # GET /docs/api, the metadata's service_documentation
+    secret_scanning.init_app(app)  # POST /secret-scanning/alerts, when AUTHSERVER_SECRET_SCANNING_KEYS_URL is set
 
     # The hot path, before Flask's request handling. (Wrapping wsgi_app is Flask's documented middleware hook; its
     # stubs declare it a method, hence the ignores.)

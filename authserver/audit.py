@@ -136,6 +136,13 @@ _ENTRIES: dict[type[DomainEvent], Callable[..., tuple[Any, ...]]] = {
     ),
     de.TokenExpiryScheduled: lambda e: (e.integration.account_id, "integration", e.integration.id, e.before, e.after),
     de.TokenRevoked: lambda e: (e.token.account_id, "token", e.token.jti, e.before, e.after),
+    de.TokenLeaked: lambda e: (
+        e.token.account_id,
+        "integration",
+        e.token.integration_id,
+        None,
+        {"token": e.token.jti, "revoked": e.revoked, "url": e.url, "source": e.source, "token_type": e.token_type},
+    ),
     de.TokenExpiredInactive: lambda e: (
         e.token.account_id,
         "token",

@@ -18,6 +18,7 @@ from .config_values import (
     choice,
     duration_seconds,
     optional_duration,
+    scanner_keys_url,
     whole_number,
     whole_seconds,
 )
@@ -163,6 +164,9 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         # (STARTTLS when offered) or smtps://; unset, no mail is sent. The sender is required with it.
         "AUTHSERVER_SMTP_URL": secrets_from_env["AUTHSERVER_SMTP_URL"],
         "AUTHSERVER_MAIL_FROM": env.get("AUTHSERVER_MAIL_FROM") or None,
+        # Leaked-token alerts (POST /secret-scanning/alerts, docs/secret-scanning.md): where the scanner publishes
+        # the public keys its alerts are signed with (GitHub's format); https, or http on loopback. Unset: off (404).
+        "AUTHSERVER_SECRET_SCANNING_KEYS_URL": env.get("AUTHSERVER_SECRET_SCANNING_KEYS_URL") or None,
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
         "JSON_SORT_KEYS": False,
         "SESSION_COOKIE_HTTPONLY": True,
@@ -278,6 +282,7 @@ def _parse_values(config: dict) -> None:
     config["AUTHSERVER_ACCESS_LOG"] = choice(
         config["AUTHSERVER_ACCESS_LOG"], "AUTHSERVER_ACCESS_LOG", ("batched", "immediate", "off")
     )
+    config["AUTHSERVER_SECRET_SCANNING_KEYS_URL"] = scanner_keys_url(config.get("AUTHSERVER_SECRET_SCANNING_KEYS_URL"))
 
 
 def validate_config(config: dict) -> None:

@@ -8,6 +8,7 @@ command line prints as one line, never a traceback.
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from .durations import MAX_SECONDS
 
@@ -75,4 +76,27 @@ def choice(value: object, key: str, choices: tuple[str, ...]) -> str:
     text = str(value).strip().lower()
     if text not in choices:
         raise ConfigError(f"{key} must be one of {', '.join(choices)} (got {str(value)[:40]!r})")
+    return text
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def scanner_keys_url(value: object) -> str | None:
+    """The secret scanner's key document URL: https, or plain http to a loopback address only (a test's or a local
+    proxy's): the keys it serves decide which alerts may revoke tokens, so they must not be open to tampering."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    text = str(value).strip()
+    key = "AUTHSERVER_SECRET_SCANNING_KEYS_URL"
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+        parts.port  # noqa: B018 (a bad port raises here)
+    except ValueError:
+        raise ConfigError(f"{key} is not a URL (got {text[:60]!r})") from None
+    if not host or parts.scheme not in ("http", "https") or parts.username or parts.password:
+        raise ConfigError(f"{key} must be an https URL, like https://api.github.com/meta/public_keys/secret_scanning")
+    if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
+        raise ConfigError(f"{key} must use https unless it is a loopback address (got {text[:60]!r})")
     return text

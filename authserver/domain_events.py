@@ -244,6 +244,27 @@ class TokenRevocationRefused(Refusal):
 
 
 @dataclass(frozen=True, kw_only=True)
+class TokenLeaked(DomainEvent):
+    """A secret scanner found one of our tokens in public (secret_scanning/): a live one is revoked at once
+    (``revoked``; reason "leaked"), so services hear it on the feed and the account's subscribers get
+    ``token.leaked``; an already dead one is only recorded, on the integration's trail, with where it was found."""
+
+    AUDIT = "token.leaked"  # noqa: S105 (an event name)
+    FEED = (FEED_TOKEN_REVOKED,)
+    WEBHOOKS = ("token.leaked",)
+
+    token: AccessToken
+    revoked: bool
+    url: str
+    source: str
+    token_type: str
+
+    @property
+    def stopped(self) -> tuple[AccessToken, ...]:
+        return (self.token,) if self.revoked else ()
+
+
+@dataclass(frozen=True, kw_only=True)
 class TokenExpiredInactive(DomainEvent):
     """The periodic job found a token idle past its integration's inactivity window. ``ended_at`` is when the
     window ended (last use + window), not when the job noticed (``now``); the token's row records it too."""

@@ -291,6 +291,7 @@ ACTION_LABELS = {
     "token.revoked": "Revoked a token",
     "token.expired_inactive": "Token expired after going unused",
     "token.grace_ended": "Grace period ended; the previous token stopped",
+    "token.leaked": "Token found in public by a secret scanner",
     "client.created": "Registered an API client",
     "client.secret_rotated": "Rotated an API client's secret",
     "client.disabled": "Disabled an API client",
@@ -345,6 +346,9 @@ def _detail(row: AuditEvent) -> str:
         return f"ends {when(_parse(after['ends_at']))}"
     if row.action == "token.grace_ended" and after.get("token"):
         return f"token {after['token']}"
+    if row.action == "token.leaked":
+        outcome = "revoked at once" if after.get("revoked") else "already not working"
+        return f"Leak reported: {after.get('url') or 'no address given'} · token {after.get('token')}, {outcome}"
     if row.action == "integration.created":
         return ", ".join(after.get("scopes", []))
     return ""

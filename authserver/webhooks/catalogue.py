@@ -15,6 +15,7 @@ TOKEN_ROTATED = "token.rotated"  # noqa: S105 (an event name)
 TOKEN_EXPIRING = "token.expiring"  # noqa: S105 (an event name)
 TOKEN_EXPIRED = "token.expired"  # noqa: S105 (an event name)
 TOKEN_REVOKED = "token.revoked"  # noqa: S105 (an event name)
+TOKEN_LEAKED = "token.leaked"  # noqa: S105 (an event name)
 INTEGRATION_SCOPES_CHANGED = "integration.scopes_changed"
 INTEGRATION_DELETED = "integration.deleted"
 
@@ -25,6 +26,7 @@ LIFECYCLE_EVENT_TYPES: dict[str, str] = {
     TOKEN_EXPIRING: "A token stops within 7 days (grace or scheduled end) or 24 hours (unused: inactivity)",
     TOKEN_EXPIRED: "A token stopped working before its exp: expired by an admin, idle, or its grace ended",
     TOKEN_REVOKED: "A token was revoked (RFC 7009)",
+    TOKEN_LEAKED: "A secret scanner found a token in public (where: data.leak); it was revoked at once",
     INTEGRATION_SCOPES_CHANGED: "An integration's scopes changed; live tokens follow at once",
     INTEGRATION_DELETED: "An integration was deleted and its tokens revoked",
 }
@@ -54,7 +56,7 @@ def required_scope(event_type: str) -> str | None:
 
 # What a resource service needs to stop honouring a token before its exp (fast revocation).
 REVOCATION_EVENTS: frozenset[str] = frozenset(
-    {TOKEN_ROTATED, TOKEN_EXPIRED, TOKEN_REVOKED, INTEGRATION_SCOPES_CHANGED, INTEGRATION_DELETED}
+    {TOKEN_ROTATED, TOKEN_EXPIRED, TOKEN_REVOKED, TOKEN_LEAKED, INTEGRATION_SCOPES_CHANGED, INTEGRATION_DELETED}
 )
 
 

@@ -291,6 +291,14 @@ def _token_ended(event: de.TokenEnded) -> None:
     )
 
 
+def _token_leaked(event: de.TokenLeaked) -> None:
+    """Only a revocation is news: a report about a token already dead is on the audit trail alone."""
+    if event.revoked:
+        leak = {"url": event.url, "source": event.source, "token_type": event.token_type}
+        revoked = {"reason": event.token.revocation_reason, "revoked_at": isoformat(event.token.revoked_at)}
+        _to(event.token, catalogue.TOKEN_LEAKED, event.now, revoked | {"leak": leak})
+
+
 _PROJECTIONS: dict[type, Callable] = {
     de.IntegrationCreated: _integration_created,
     de.IntegrationScopesChanged: lambda e: _scopes_changed(e.integration, e.before["scopes"], e.after["scopes"], e.now),
@@ -309,6 +317,7 @@ _PROJECTIONS: dict[type, Callable] = {
         e.now,
         {"reason": e.token.revocation_reason, "revoked_at": isoformat(e.token.revoked_at)},
     ),
+    de.TokenLeaked: _token_leaked,
     de.TokenExpiring: lambda e: _to(
         e.token,
         catalogue.TOKEN_EXPIRING,
