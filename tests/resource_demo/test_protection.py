@@ -15,7 +15,8 @@ def test_missing_token_is_a_401_challenge_without_an_error_code(client):
     response = client.get("/v2/contacts")
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == (
-        'Bearer realm="v2", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/v2"'
+        'Bearer realm="v2", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/v2", '
+        'DPoP algs="ES256 ES384 PS256 RS256 EdDSA"'  # RFC 9449 section 7.2: both schemes are accepted
     )
 
 

@@ -18,6 +18,7 @@ from .conftest import READ, RESOURCE, WRITE, Process, seconds_until
 EXAMPLES = ROOT / "clients" / "python" / "examples"
 FACES = ["flask_app", "wsgi_app", "starlette_app", "fastapi_app"]
 CHALLENGE_401 = 'Bearer realm="v2", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/v2"'
+CHALLENGES_NO_TOKEN = CHALLENGE_401 + ', DPoP algs="ES256 ES384 PS256 RS256 EdDSA"'  # RFC 9449 section 7.2
 
 
 def start_example(kit, workdir, name: str, mode: str, **env: str) -> tuple[Process, str]:
@@ -75,7 +76,7 @@ def test_every_face_gives_the_same_verdicts(kit, service):
     assert f'scope="{WRITE}"' in refused.headers["WWW-Authenticate"]
 
     missing = call(f"{url}/v2/contacts")
-    assert missing.status_code == 401 and missing.headers["WWW-Authenticate"] == CHALLENGE_401
+    assert missing.status_code == 401 and missing.headers["WWW-Authenticate"] == CHALLENGES_NO_TOKEN
 
     forged = call(f"{url}/v2/contacts", token[:-4] + "AAAA")
     assert forged.status_code == 401 and forged.json()["error"] == "invalid_token"

@@ -68,7 +68,8 @@ def test_allowed_missing_scope_no_token_and_unmatched_route(kit, proxy):
     no_token = get(f"{base}/v2/contacts")
     assert no_token.status_code == 401
     assert no_token.headers["WWW-Authenticate"] == (
-        'Bearer realm="v2", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/v2"'
+        'Bearer realm="v2", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/v2", '
+        'DPoP algs="ES256 ES384 PS256 RS256 EdDSA"'  # RFC 9449 section 7.2: both schemes are accepted
     )
     bad_token = get(f"{base}/v2/contacts", token[:-4] + "AAAA")
     assert bad_token.status_code == 401 and 'error="invalid_token"' in bad_token.headers["WWW-Authenticate"]

@@ -49,7 +49,8 @@ def test_node_service_verdicts_and_revocation_within_a_second(kit, node_service)
     missing = call(f"{node_service}/v2/contacts")
     assert missing.status_code == 401
     assert missing.headers["WWW-Authenticate"] == (
-        'Bearer realm="v2", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/v2"'
+        'Bearer realm="v2", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/v2", '
+        'DPoP algs="ES256 ES384 PS256 RS256 EdDSA"'  # RFC 9449 section 7.2: both schemes are accepted
     )
     assert call(f"{node_service}/v2/contacts", token[:-4] + "AAAA").status_code == 401
 

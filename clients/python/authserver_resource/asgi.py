@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
+from urllib.parse import quote
 
 from .bearer import BearerError, NoRouteError, has_query_token
 from .guard import Guard
@@ -20,12 +22,36 @@ from .routes import NoRule, RouteTable
 GRANT_KEY = "authserver.grant"
 
 
-async def judge(guard: Guard, authorization: str | None, scope: str | None, *, token_elsewhere: bool = False):
+async def judge(
+    guard: Guard,
+    authorization: str | None,
+    scope: str | None,
+    *,
+    token_elsewhere: bool = False,
+    method: str | None = None,
+    url: str | None = None,
+    dpop: Sequence[str] = (),
+):
     """The grant, or the ``BearerError`` raised: on the loop when no network call is needed, else in a thread."""
-    grant = guard.check_quick(authorization, scope, token_elsewhere=token_elsewhere)
+    grant = guard.check_quick(authorization, scope, token_elsewhere=token_elsewhere, method=method, url=url, dpop=dpop)
     if grant is not None:
         return grant
-    return await asyncio.to_thread(guard.check, authorization, scope, token_elsewhere=token_elsewhere)
+    return await asyncio.to_thread(
+        guard.check, authorization, scope, token_elsewhere=token_elsewhere, method=method, url=url, dpop=dpop
+    )
+
+
+def request_url(scope) -> str:
+    """The URL the request was made to, without query (what a DPoP proof's htu is compared with)."""
+    host = next((value.decode("latin-1") for name, value in scope.get("headers") or () if name == b"host"), "")
+    if not host and scope.get("server"):
+        host = "{}:{}".format(*scope["server"])
+    path = quote(scope.get("root_path", "") + scope.get("path", ""), safe="/:@!$&'()*+,;=-._~")
+    return f"{scope.get('scheme', 'http')}://{host}{path}"
+
+
+def dpop_headers(scope) -> list[str]:
+    return [value.decode("latin-1") for name, value in scope.get("headers") or () if name == b"dpop"]
 
 
 class ProtectedASGI:
@@ -74,6 +100,9 @@ class ProtectedASGI:
                 raw.decode("latin-1") if raw is not None else None,
                 needed,
                 token_elsewhere=has_query_token(scope.get("query_string", b"")),
+                method=scope.get("method", "GET"),
+                url=request_url(scope),
+                dpop=dpop_headers(scope),
             )
         except BearerError as error:
             return await send_refusal(send, self.guard, error)

@@ -9,6 +9,10 @@
 
 Every 401 challenge also carries ``resource_metadata`` (RFC 9728 section 5.1) when the service has a metadata URL,
 so a client can discover which authorization server to ask.
+
+DPoP (RFC 9449 section 7): ``Authorization: DPoP <token>`` is read too. A refusal of a DPoP request (or of a bound
+token) is a ``DPoP`` challenge with ``algs``; a bad proof is 401 ``invalid_dpop_proof``; a request without
+credentials gets both challenges in one header (``Bearer realm=..., DPoP algs=...``, section 7.2).
 """
 
 from __future__ import annotations
@@ -27,12 +31,22 @@ class BearerError(Exception):
     error: str | None = None
     status_code = 400
     description = ""
+    scheme = "Bearer"  # "DPoP" for a refusal of a DPoP request or of a DPoP-bound token
+    dpop_algs: str | None = None  # the DPoP proof algorithms this service accepts, for the ``algs`` parameter
 
     def __init__(self, description: str | None = None, **attributes: str) -> None:
         super().__init__(description or self.description)
         if description:
             self.description = description
         self.attributes = attributes
+
+    def as_dpop(self, algs: str, *, dpop_scheme: bool) -> BearerError:
+        """Say DPoP in the challenge: as the scheme (the request or its token is DPoP), or, for a request without
+        credentials, as a second challenge beside Bearer (RFC 9449 section 7.2)."""
+        self.dpop_algs = algs
+        if dpop_scheme:
+            self.scheme = "DPoP"
+        return self
 
     def challenge(self, realm: str, resource_metadata: str | None = None) -> str:
         params = {"realm": realm}
@@ -43,7 +57,12 @@ class BearerError(Exception):
         params.update(self.attributes)
         if resource_metadata and self.status_code == 401:
             params["resource_metadata"] = resource_metadata
-        return "Bearer " + ", ".join(f'{name}="{value}"' for name, value in params.items())
+        if self.scheme == "DPoP" and self.dpop_algs:
+            params["algs"] = self.dpop_algs
+        text = f"{self.scheme} " + ", ".join(f'{name}="{value}"' for name, value in params.items())
+        if self.scheme == "Bearer" and self.dpop_algs and self.status_code == 401 and not self.error:
+            text += f', DPoP algs="{self.dpop_algs}"'
+        return text
 
     def headers(self, realm: str, resource_metadata: str | None = None) -> dict[str, str]:
         return {"WWW-Authenticate": self.challenge(realm, resource_metadata)}
@@ -80,6 +99,15 @@ class InvalidTokenError(BearerError):
     error = "invalid_token"
     status_code = 401
     description = "the access token is invalid, expired or revoked"
+
+
+class InvalidDPoPProofError(BearerError):
+    """RFC 9449 sections 4.3 and 7.1: the DPoP proof is missing, malformed, or does not match this request."""
+
+    error = "invalid_dpop_proof"
+    status_code = 401
+    description = "the DPoP proof is invalid"
+    scheme = "DPoP"
 
 
 class InsufficientScopeError(BearerError):
@@ -126,6 +154,26 @@ def token_from_header(header: str | None, *, token_elsewhere: bool = False) -> s
     if len(credentials) > MAX_TOKEN_LENGTH:
         raise InvalidTokenError()
     return credentials
+
+
+def credentials_from_header(header: str | None, *, token_elsewhere: bool = False) -> tuple[str, str]:
+    """(scheme, token) of an ``Authorization: Bearer <token>`` or ``Authorization: DPoP <token>`` header (RFC 6750
+    section 2.1, RFC 9449 section 7.1), the scheme lower-cased; or the refusal to send."""
+    if token_elsewhere:
+        raise InvalidRequestError("send the access token in the Authorization header, not in the URL or body")
+    if not header:
+        raise MissingTokenError()
+    scheme, _, credentials = header.partition(" ")
+    scheme = scheme.lower()
+    if scheme not in ("bearer", "dpop"):
+        raise MissingTokenError()
+    if not _B64TOKEN.fullmatch(credentials):
+        if scheme == "dpop":
+            raise InvalidRequestError("the Authorization header must be: DPoP <token>")
+        raise InvalidRequestError()
+    if len(credentials) > MAX_TOKEN_LENGTH:
+        raise InvalidTokenError()
+    return scheme, credentials
 
 
 def has_query_token(query_string: str | bytes) -> bool:

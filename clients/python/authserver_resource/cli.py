@@ -2,6 +2,7 @@
 
     authserver-resource gate --listen 127.0.0.1:PORT --authserver URL --client-id ID --client-secret-file PATH
                              [--routes FILE] [--mode introspection|local] [--resource URI] [--audience URI]
+                             [--public-url URL] [--dpop-replay-redis redis://HOST:PORT/DB]
 
 The client secret is read from a file (never from the command line, where ``ps`` would show it).
 """
@@ -42,6 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_AUDIENCE,
         help="the authorization server's default audience (AUTHSERVER_AUDIENCE)",
     )
+    gate.add_argument(
+        "--public-url",
+        metavar="URL",
+        default="",
+        help="the URL clients call the service at (DPoP proofs' htu), e.g. https://api.example.com",
+    )
+    gate.add_argument("--dpop-replay-redis", metavar="URL", default="", help="share the DPoP jti replay cache")
     return parser
 
 
@@ -59,6 +67,8 @@ def main(argv: list[str] | None = None) -> None:
             mode=args.mode,
             resource=args.resource,
             audience=args.audience,
+            public_url=args.public_url,
+            dpop_replay_redis_url=args.dpop_replay_redis,
         )
     except (OSError, RoutesError, SettingsError) as exc:
         print(f"Error: {exc}", file=sys.stderr)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .asgi import judge
+from .asgi import dpop_headers, judge, request_url
 from .bearer import BearerError, has_query_token
 from .grants import Grant
 from .guard import Guard
@@ -36,6 +36,9 @@ class Requires:
             request.headers.get("authorization"),
             self.scope,
             token_elsewhere=has_query_token(request.scope.get("query_string", b"")),
+            method=request.method,
+            url=request_url(request.scope),
+            dpop=dpop_headers(request.scope),
         )
 
 

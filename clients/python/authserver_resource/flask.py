@@ -21,7 +21,7 @@ from authlib.oauth2.rfc6750 import BearerTokenValidator
 from flask import Flask, Response, abort, current_app, jsonify
 from flask import request as flask_request
 
-from .bearer import BearerError, token_from_header
+from .bearer import BearerError
 from .grants import Grant, Judgement
 from .guard import Guard
 
@@ -48,14 +48,17 @@ class GuardProtector(ResourceProtector):
         self.autostart = autostart
         self.register_token_validator(GuardTokenValidator(guard))
 
-    def parse_request_authorization(self, request):
-        elsewhere = "access_token" in flask_request.args or "access_token" in flask_request.form
-        token = token_from_header(request.headers.get("Authorization"), token_elsewhere=elsewhere)
-        return self.get_token_validator("bearer"), token
-
     def validate_request(self, scopes, request, **kwargs) -> Grant:
-        validator, token = self.parse_request_authorization(request)
-        return self.guard.admit(validator.authenticate_token(token), scopes[0] if scopes else None)
+        """The guard's whole decision (header, token, DPoP proof, scope) for this request."""
+        elsewhere = "access_token" in flask_request.args or "access_token" in flask_request.form
+        return self.guard.check(
+            request.headers.get("Authorization"),
+            scopes[0] if scopes else None,
+            token_elsewhere=elsewhere,
+            method=flask_request.method,
+            url=flask_request.base_url,
+            dpop=flask_request.headers.getlist("DPoP"),
+        )
 
     def raise_error_response(self, error: BearerError):
         status, headers, body = error.render(self.guard.settings.realm, self.guard.resource_metadata_url)

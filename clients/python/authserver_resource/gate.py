@@ -8,6 +8,11 @@ answers 200 with ``X-Authserver-Account``, ``X-Authserver-Integration`` and ``X-
 comes from ``X-Required-Scope`` when the proxy sets one, else from the routes file; with neither, the request is
 refused (403), so a forgotten route fails closed. The RFC 9728 document is served at its well-known path.
 
+DPoP (RFC 9449): the proxy passes the client's ``DPoP`` header through (nginx's auth_request subrequest carries the
+original headers); the proof's ``htu`` is checked against ``--public-url`` joined with ``X-Original-URI``, since the
+gate never sees the URL the client called. Without ``--public-url`` it assumes ``http://`` and ``X-Forwarded-Host``
+(or the ``Host`` the proxy sent), which is right only when the proxy forwards the client's host.
+
 The server is the standard library's threading HTTP/1.1 server: no dependency beyond the package's own, one
 thread per proxy connection (keep them alive with nginx's ``keepalive`` upstream setting).
 """
@@ -36,6 +41,8 @@ def decide(
     uri: str,
     authorization: str | None,
     required_scope: str | None,
+    url: str | None = None,
+    dpop: tuple[str, ...] | list[str] = (),
 ) -> tuple[int, list[tuple[str, str]], bytes]:
     """The gate's answer for one original request: (status, headers, body)."""
     try:
@@ -49,7 +56,14 @@ def decide(
         if isinstance(scope, NoRule):  # NO_RULE, the one instance
             raise NoRouteError()
         query = uri.split("?", 1)[1] if "?" in uri else ""
-        grant = guard.check(authorization, scope, token_elsewhere=has_query_token(query))
+        grant = guard.check(
+            authorization,
+            scope,
+            token_elsewhere=has_query_token(query),
+            method=method,
+            url=url if url is not None else uri,
+            dpop=dpop,
+        )
     except BearerError as error:
         return error.render(guard.settings.realm, guard.resource_metadata_url)
     headers = [
@@ -95,8 +109,18 @@ class GateHandler(BaseHTTPRequestHandler):
             uri=uri or "",
             authorization=headers.get("Authorization"),
             required_scope=headers.get("X-Required-Scope"),
+            url=self._original_url(uri or ""),
+            dpop=headers.get_all("DPoP") or [],
         )
         self._answer(status, answer, body)
+
+    def _original_url(self, uri: str) -> str:
+        """The URL the client called, as far as the gate can tell (``--public-url`` replaces scheme and host)."""
+        if self.guard.settings.public_url:
+            return uri
+        host = self.headers.get("X-Forwarded-Host") or self.headers.get("Host") or ""
+        proto = self.headers.get("X-Forwarded-Proto") or "http"
+        return f"{proto}://{host}{uri}"
 
     def _answer(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
         length = int(self.headers.get("Content-Length") or 0)

@@ -17,6 +17,7 @@ class Grant:
     client_id: str
     scopes: frozenset[str]
     exp: float  # the earliest known end (JWT exp, or a scheduled end such as a grace deadline), epoch seconds
+    jkt: str | None = None  # RFC 9449 cnf.jkt: the token is bound to this key and needs a DPoP proof; None = bearer
 
     # authlib's token contract (TokenMixin) as used by BearerTokenValidator
     def get_scope(self) -> str:

@@ -4,18 +4,19 @@ introspection: IntrospectionValidator <- IntrospectionCache <- FeedFollower(Cach
 local:         LocalJWTValidator <- JWTVerifier(KeySet) + RevocationState <- FeedFollower(StateUpdates)
 both:          UsageReporter sends batched calls (per token, per scope needed) back to the authorization server
 
-``check`` is the whole RFC 6750 decision (header, token, scope) and raises a ``BearerError`` for any refusal; the
-faces (wsgi, asgi, flask, gate) only translate requests and responses. Background threads start only in
-``start()``, never at import or construction time.
+``check`` is the whole RFC 6750 decision (header, token, scope), with RFC 9449's proof for a DPoP-bound token
+(``sender_constraint``), and raises a ``BearerError`` for any refusal; the faces (wsgi, asgi, flask, gate) only
+translate requests and responses, and hand over the method, URL and ``DPoP`` headers a proof is checked against.
+Background threads start only in ``start()``, never at import or construction time.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from .authserver_client import AuthServerClient
-from .bearer import InsufficientScopeError, InvalidTokenError, token_from_header
+from .bearer import BearerError, InsufficientScopeError, InvalidTokenError, credentials_from_header
 from .clock import SystemClock
 from .feed import CacheInvalidation, FeedFollower, StateUpdates
 from .grants import Grant, Judgement
@@ -26,6 +27,7 @@ from .jwt_verifier import JWTVerifier
 from .local import LocalJWTValidator
 from .metadata import metadata_document, metadata_path, metadata_url
 from .revocation_state import RevocationState
+from .sender_constraint import ALGS, SenderConstraint
 from .settings import Settings
 from .usage import UsageReporter
 
@@ -63,25 +65,60 @@ class Guard:
             self.validator = IntrospectionValidator(
                 self.link, self.cache, self.feed, self.clock, audiences=settings.audiences, on_verdict=on_verdict
             )
+        self.dpop = SenderConstraint(settings, self.clock)
         self._started = False
         self._start_lock = threading.Lock()
         self.resource_metadata_url = metadata_url(settings.resource)
         self.metadata_path = metadata_path(settings.resource)
 
     # -- the decision -----------------------------------------------------------------------------------
-    def check(self, authorization: str | None, scope: str | None = None, *, token_elsewhere: bool = False) -> Grant:
+    def check(
+        self,
+        authorization: str | None,
+        scope: str | None = None,
+        *,
+        token_elsewhere: bool = False,
+        method: str | None = None,
+        url: str | None = None,
+        dpop: Sequence[str] = (),
+    ) -> Grant:
         """The grant for a request whose ``Authorization`` header is ``authorization`` and which needs ``scope``;
-        any refusal raises the ``BearerError`` to render. May block on the authorization server."""
-        token = token_from_header(authorization, token_elsewhere=token_elsewhere)
-        return self.admit(self.validator.judge(token), scope)
+        any refusal raises the ``BearerError`` to render. ``method``, ``url`` and ``dpop`` (every ``DPoP`` header
+        value) are what a DPoP proof is checked against. May block on the authorization server."""
+        scheme = "bearer"
+        try:
+            scheme, token = credentials_from_header(authorization, token_elsewhere=token_elsewhere)
+            judgement = self.validator.judge(token)
+            if judgement.grant is not None:
+                self.dpop.enforce(judgement.grant, scheme=scheme, token=token, method=method, url=url, proofs=dpop)
+            return self.admit(judgement, scope)
+        except BearerError as error:
+            raise error.as_dpop(ALGS, dpop_scheme=scheme == "dpop" or error.scheme == "DPoP") from None
 
     def check_quick(
-        self, authorization: str | None, scope: str | None = None, *, token_elsewhere: bool = False
+        self,
+        authorization: str | None,
+        scope: str | None = None,
+        *,
+        token_elsewhere: bool = False,
+        method: str | None = None,
+        url: str | None = None,
+        dpop: Sequence[str] = (),
     ) -> Grant | None:
         """Like ``check`` when the verdict needs no network call; None means "call ``check`` off the event loop"."""
-        token = token_from_header(authorization, token_elsewhere=token_elsewhere)
-        judgement = self.validator.quick(token)
-        return None if judgement is None else self.admit(judgement, scope)
+        scheme = "bearer"
+        try:
+            scheme, token = credentials_from_header(authorization, token_elsewhere=token_elsewhere)
+            judgement = self.validator.quick(token)
+            if judgement is None:
+                return None
+            if judgement.grant is not None:
+                if self.dpop.needs_io(judgement.grant, scheme):
+                    return None
+                self.dpop.enforce(judgement.grant, scheme=scheme, token=token, method=method, url=url, proofs=dpop)
+            return self.admit(judgement, scope)
+        except BearerError as error:
+            raise error.as_dpop(ALGS, dpop_scheme=scheme == "dpop" or error.scheme == "DPoP") from None
 
     def admit(self, judgement: Judgement, scope: str | None) -> Grant:
         """The scope check, and the served call counted for the usage report."""

@@ -128,6 +128,10 @@ class IntrospectionValidator:
         if len(fields) != len(names) or type(exp) is not int:
             return None
         jti, account_id, integration_id, scope = fields
+        cnf = answer.get("cnf")
+        jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+        if cnf is not None and (not isinstance(jkt, str) or not jkt or set(cnf) != {"jkt"}):
+            return None  # a binding we do not understand: refusing beats serving the token as a bearer token
         return Grant(
             jti=jti,
             account_id=account_id,
@@ -135,4 +139,5 @@ class IntrospectionValidator:
             client_id=str(answer.get("client_id", integration_id)),
             scopes=frozenset(scope.split()),
             exp=float(exp),
+            jkt=jkt,
         )

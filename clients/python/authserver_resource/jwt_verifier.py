@@ -30,6 +30,7 @@ class AccessClaims:
     iat: int
     nbf: int | None = None
     kid: str = ""  # the signing key: a revoked key's tokens are refused (revocation_state)
+    jkt: str | None = None  # RFC 9449 cnf.jkt: the key a DPoP proof must be signed with; None = bearer
 
     def is_current(self, now: float) -> bool:
         """Not past ``exp``, and not issued (or valid from) further in the future than the one leeway."""
@@ -83,6 +84,7 @@ class JWTVerifier:
             iat=claims.iat,
             nbf=claims.nbf,
             kid=claims.kid,
+            jkt=claims.cnf_jkt,
         )
 
     def _key_for(self, kid: str) -> tuple[str, object] | None:

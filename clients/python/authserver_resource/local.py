@@ -89,5 +89,6 @@ class LocalJWTValidator:
                 client_id=claims.client_id,
                 scopes=scopes,
                 exp=min(float(claims.exp), deadline),
+                jkt=claims.jkt,
             )
         )

@@ -39,6 +39,15 @@ class Settings:
     http_timeout: float = 3.0
     realm: str = "v2"
     user_agent: str = "authserver-resource/0.1"
+    # DPoP (RFC 9449). The URL clients call this service at (scheme, host, port, and any path prefix a proxy strips):
+    # a proof's htu is the URL the client used, which behind a proxy is not the one this process sees. Unset: the
+    # request's own scheme and Host header.
+    public_url: str = ""
+    dpop_max_age: float = 60.0  # a proof's iat may be this many seconds in the past...
+    dpop_clock_skew: float = 5.0  # ... or this many in the future (the client's clock ahead of ours)
+    # Share the jti replay cache between instances (redis://...): a proof replayed to another instance is refused
+    # too. Unset: in memory, per process. Configured but unreachable: DPoP calls fail closed (503).
+    dpop_replay_redis_url: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "issuer", self.issuer.rstrip("/"))
@@ -54,7 +63,7 @@ class Settings:
     def __repr__(self) -> str:  # the secret never reaches a log line or a traceback
         return (
             f"Settings(issuer={self.issuer!r}, client_id={self.client_id!r}, mode={self.mode!r}, "
-            f"resource={self.resource!r})"
+            f"resource={self.resource!r}, public_url={self.public_url!r})"
         )
 
 
@@ -73,7 +82,19 @@ def validate(settings: Settings) -> None:
     resource = urlsplit(settings.resource)
     if resource.scheme not in ("http", "https") or not resource.netloc or resource.query or resource.fragment:
         raise SettingsError("the resource must be an absolute http(s) URI without query or fragment (RFC 8707)")
+    if settings.public_url:
+        public = urlsplit(settings.public_url)
+        if public.scheme not in ("http", "https") or not public.netloc or public.query or public.fragment:
+            raise SettingsError("the public URL must be an absolute http(s) URL without query or fragment")
+    if settings.dpop_replay_redis_url and urlsplit(settings.dpop_replay_redis_url).scheme not in (
+        "redis",
+        "rediss",
+        "unix",
+    ):
+        raise SettingsError("the DPoP replay cache URL must be a redis://, rediss:// or unix:// URL")
     for name, low, high in (
+        ("dpop_max_age", 1, 3600),
+        ("dpop_clock_skew", 0, 300),
         ("cache_ttl", 0, 300),
         ("negative_cache_ttl", 0, 60),
         ("jwks_refetch_interval", 0.1, 3600),

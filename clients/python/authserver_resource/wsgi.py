@@ -8,6 +8,7 @@ application as ``environ["authserver.grant"]``; refusals are RFC 6750 responses 
 from __future__ import annotations
 
 import json
+from wsgiref.util import request_uri
 
 from .bearer import BearerError, NoRouteError, has_query_token
 from .guard import Guard
@@ -51,12 +52,20 @@ class ProtectedWSGI:
                 environ.get("HTTP_AUTHORIZATION"),
                 scope,
                 token_elsewhere=has_query_token(environ.get("QUERY_STRING", "")),
+                method=environ.get("REQUEST_METHOD", "GET"),
+                url=request_uri(environ, include_query=False),
+                dpop=dpop_headers(environ.get("HTTP_DPOP")),
             )
         except BearerError as error:
             status, headers, body = error.render(self.guard.settings.realm, self.guard.resource_metadata_url)
             start_response(f"{status} {_REASONS[status]}", headers)
             return [body]
         return self.app(environ, start_response)
+
+
+def dpop_headers(value: str | None) -> tuple[str, ...]:
+    """WSGI folds repeated headers into one value with commas; ``dpop`` refuses a comma, so two proofs stay two."""
+    return () if value is None else (value,)
 
 
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 503: "Service Unavailable"}
