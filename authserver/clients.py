@@ -108,6 +108,7 @@ class ClientCredentials:
     deleted_at: datetime | None
     resource: str | None = None  # its RFC 8707 resource URI (introspection of tokens limited to named services)
     introspection_limit: str | None = None  # its own limit, "N/period" or "off"; None: the server's default
+    introspection_signing: str | None = None  # "always": every introspection answer signed (RFC 9701); None: asked
 
     @property
     def is_enabled(self) -> bool:

@@ -37,6 +37,7 @@ from ..httpbase import SECURITY_HEADERS, request_id_for
 from ..logs import log_access
 from ..metrics import observe_introspection
 from ..oauth.introspection import introspection_result
+from ..oauth.signed_introspection import signed_answer
 from ..oauth.views import token_store_unavailable
 from ..services import services
 from ..trace_context import parse_traceparent
@@ -130,8 +131,11 @@ class DirectIntrospection:
         trace = parse_traceparent(traceparent) if traceparent is not None else None
         with self._app_context():
             g.request_id, g.trace = request_id, trace
-            status, body, headers = self._answer(environ, form, request_id)
-        payload = json.dumps(body, separators=(",", ":")).encode()
+            status, body, headers, signed = self._answer(environ, form, request_id)
+        if signed is None:
+            payload = json.dumps(body, separators=(",", ":")).encode()
+        else:
+            status, payload, headers = signed  # RFC 9701: the answer as a signed JWT (oauth/signed_introspection)
         response_headers = [
             *headers,
             ("Content-Length", str(len(payload))),
@@ -152,11 +156,17 @@ class DirectIntrospection:
             return nullcontext()
         return self.flask_app.app_context()
 
-    def _answer(self, environ: dict, form: ImmutableMultiDict, request_id: str) -> tuple[int, dict, list]:
+    def _answer(
+        self, environ: dict, form: ImmutableMultiDict, request_id: str
+    ) -> tuple[int, dict, list, tuple[int, bytes, list] | None]:
+        """(status, body, headers, signed): ``signed`` is the RFC 9701 JWT and its headers when the answer is to be
+        sent signed, else None. Without an Accept header, deciding that costs one dict lookup."""
         oauth = services(self.flask_app).oauth
+        signed = None
         try:
             request = WsgiOAuth2Request.from_environ(environ, _request_uri(environ), form, self.gate.stepped_out)
             status, body, headers = oauth.answer("introspection", request)
+            signed = signed_answer(status, body, headers, request.client, environ.get("HTTP_ACCEPT"))
         except OAuth2Error as error:  # authlib's transport check refused the URL (plain HTTP, not loopback)
             status, body, headers = error()
         except SQLAlchemyError as exc:
@@ -166,7 +176,7 @@ class DirectIntrospection:
             log.error("unhandled %s on POST %s (request %s)", exc.__class__.__name__, PATH, request_id, exc_info=True)
             body = {"error": "server_error", "error_description": f"unexpected error; request id {request_id}"}
             status, headers = 500, [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
-        return status, body, headers
+        return status, body, headers, signed
 
 
 def _parse_form(text: str) -> list[tuple[str, str]]:

@@ -47,6 +47,11 @@ class OAuthClient(ClientMixin):
         """A resource service's RFC 8707 resource URI (introspection of tokens limited to named services)."""
         return self.credentials.resource
 
+    @property
+    def introspection_signing(self) -> str | None:
+        """ "always": its introspection answers are signed JWTs (RFC 9701) whatever it accepts; None: when asked."""
+        return self.credentials.introspection_signing
+
     def get_client_id(self) -> str:
         return self.client_id
 

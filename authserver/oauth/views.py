@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -14,6 +15,7 @@ from ..services import services
 from ..unit_of_work import unit_of_work
 from .feed import report_usage, token_events, token_snapshot
 from .introspection import introspection_result
+from .signed_introspection import signed_answer
 from .v1_keys import check_v1_key
 
 bp = Blueprint("oauth", __name__)
@@ -45,8 +47,17 @@ def jwks():
 @bp.post("/oauth/introspect")
 def introspect():
     oauth = services().oauth
-    status, body, headers = oauth.answer("introspection")
-    response = oauth.handle_response(status, body, headers)
+    try:
+        asked = oauth.create_oauth2_request(None)  # built here to read the authenticated client back from it
+    except OAuth2Error:
+        asked = None  # an insecure transport: ``answer`` refuses it again, as authlib words it
+    status, body, headers = oauth.answer("introspection", asked)
+    signed = signed_answer(status, body, headers, getattr(asked, "client", None), request.headers.get("Accept"))
+    if signed is not None:  # RFC 9701: the JWT instead of the JSON
+        status, payload, headers = signed
+        response = oauth.handle_response(status, payload, headers)
+    else:
+        response = oauth.handle_response(status, body, headers)
     response.headers["Cache-Control"] = "no-store"
     response.introspection_result = introspection_result(status, body)  # returned with the answer, for metrics
     return response
