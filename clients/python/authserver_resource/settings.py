@@ -48,6 +48,9 @@ class Settings:
     # Share the jti replay cache between instances (redis://...): a proof replayed to another instance is refused
     # too. Unset: in memory, per process. Configured but unreachable: DPoP calls fail closed (503).
     dpop_replay_redis_url: str = ""
+    # RFC 9701 (introspection mode): ask for introspection answers as JWTs signed by the authorization server's key
+    # and verify them (signed_answers.py); an answer that does not verify, or comes unsigned, is a 503, never a grant.
+    signed_introspection: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "issuer", self.issuer.rstrip("/"))
