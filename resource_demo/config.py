@@ -68,6 +68,15 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         # Long-poll length on the event feed; a hung connection is noticed within this plus a few seconds.
         "RESOURCE_DEMO_FEED_WAIT": _number(env, "RESOURCE_DEMO_FEED_WAIT", 10, low=1, high=25),
         "RESOURCE_DEMO_HTTP_TIMEOUT": _number(env, "RESOURCE_DEMO_HTTP_TIMEOUT", 3, low=0.1, high=60),
+        # DPoP (RFC 9449): the URL clients call this service at, e.g. https://crm.example.com (a proof's htu is the
+        # URL the client used; behind a proxy this process sees another). Unset: each request's scheme and Host.
+        "RESOURCE_DEMO_PUBLIC_URL": env.get("RESOURCE_DEMO_PUBLIC_URL", ""),
+        # How old (and how far in the future) a DPoP proof's iat may be, in seconds.
+        "RESOURCE_DEMO_DPOP_MAX_AGE": _number(env, "RESOURCE_DEMO_DPOP_MAX_AGE", 60, low=1, high=3600),
+        "RESOURCE_DEMO_DPOP_CLOCK_SKEW": _number(env, "RESOURCE_DEMO_DPOP_CLOCK_SKEW", 5, low=0, high=300),
+        # A Redis shared by every instance, so a DPoP proof replayed to another instance is refused too
+        # (redis://host:port/db). Unset: each process remembers the proofs it saw.
+        "RESOURCE_DEMO_DPOP_REPLAY_REDIS_URL": env.get("RESOURCE_DEMO_DPOP_REPLAY_REDIS_URL", ""),
         # Testing only: a file holding a clock offset in seconds, so end-to-end tests can move this service's time.
         "RESOURCE_DEMO_CLOCK_OFFSET_FILE": env.get("RESOURCE_DEMO_CLOCK_OFFSET_FILE") or None,
         # Publish contact and calendar changes as data events (POST /api/service-events): on | off. The client must

@@ -1,8 +1,9 @@
 """How this service is protected: the ``authserver_resource`` guard, built from its configuration.
 
 Everything about tokens (introspection or local JWT checks, the cache, the event feed, fail-closed rules, RFC 6750
-refusals, RFC 9728 metadata, usage reports) is the package's; this module only maps RESOURCE_DEMO_* settings onto
-it and counts verdicts for /metrics. Views use ``authserver_resource.flask.require`` and ``current_grant``.
+refusals, RFC 9728 metadata, usage reports, DPoP proofs for key-bound tokens) is the package's; this module only maps
+RESOURCE_DEMO_* settings onto it and counts verdicts for /metrics. Views use ``authserver_resource.flask.require``
+and ``current_grant``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ def _settings(config: dict) -> Settings:
         feed_wait=config["RESOURCE_DEMO_FEED_WAIT"],
         http_timeout=config["RESOURCE_DEMO_HTTP_TIMEOUT"],
         user_agent="resource_demo/0.1",
+        public_url=config["RESOURCE_DEMO_PUBLIC_URL"],
+        dpop_max_age=config["RESOURCE_DEMO_DPOP_MAX_AGE"],
+        dpop_clock_skew=config["RESOURCE_DEMO_DPOP_CLOCK_SKEW"],
+        dpop_replay_redis_url=config["RESOURCE_DEMO_DPOP_REPLAY_REDIS_URL"],
     )
 
 
