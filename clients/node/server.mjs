@@ -1,4 +1,5 @@
 // A small Node service protected by protect.mjs: ISSUER, CLIENT_ID, CLIENT_SECRET, RESOURCE; port as argument.
+// PUBLIC_URL: the URL clients call it at (DPoP proofs' htu); unset, http:// and the request's Host.
 import http from "node:http";
 import { BearerError, createProtector } from "./protect.mjs";
 
@@ -21,7 +22,9 @@ http.createServer(async (req, res) => {
   const scope = ROUTES[`${req.method} ${path}`];
   if (scope === undefined) return send(res, 404, { error: "not_found" });
   try {
-    const grant = await protector.check(req.headers.authorization, scope);
+    const base = process.env.PUBLIC_URL?.replace(/\/$/, "") || `http://${req.headers.host}`;
+    const grant = await protector.check(req.headers.authorization, scope,
+                                        { method: req.method, url: base + path, dpop: req.headers.dpop });
     return send(res, 200, { account_id: grant.accountId, integration_id: grant.integrationId, scopes: grant.scopes });
   } catch (error) {
     if (!(error instanceof BearerError)) throw error;

@@ -102,4 +102,5 @@ def test_the_protected_resource_document_is_served_through_nginx(kit, proxy):
         "authorization_servers": [kit.server.url],
         "scopes_supported": [READ, WRITE],
         "bearer_methods_supported": ["header"],
+        "dpop_signing_alg_values_supported": ["ES256", "ES384", "PS256", "RS256", "EdDSA"],
     }

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
+from .dpop_algorithms import DPOP_SIGNING_ALGS
+
 WELL_KNOWN = "/.well-known/oauth-protected-resource"
 
 
@@ -25,11 +27,13 @@ def metadata_url(resource: str) -> str:
 
 
 def metadata_document(*, resource: str, issuer: str, scopes: set[str] | frozenset[str] | tuple[str, ...]) -> dict:
-    """Section 2: the resource, the one authorization server that issues its tokens, the scopes it checks, and the
-    one way it accepts a token (the Authorization header, RFC 6750 section 2.1)."""
+    """Section 2: the resource, the one authorization server that issues its tokens, the scopes it checks, the
+    one way it accepts a token (the Authorization header, RFC 6750 section 2.1), and the DPoP proof algorithms it
+    verifies for key-bound tokens (RFC 9449)."""
     return {
         "resource": resource,
         "authorization_servers": [issuer],
         "scopes_supported": sorted(scopes),
         "bearer_methods_supported": ["header"],
+        "dpop_signing_alg_values_supported": list(DPOP_SIGNING_ALGS),
     }
