@@ -23,6 +23,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import jwt
@@ -83,25 +84,42 @@ def verify_proof(
     token bound to ``jkt``; ``ProofRefusedError`` for anything else. Never judges replay."""
     proof = _one_proof(headers)
     header_segment, payload_segment, signature_segment = proof.split(".")
-    header = _json_object(_decode(header_segment), "header")
-    alg, jwk = _check_header(header, algorithms)
-    algorithm = _algorithm(alg)
-    try:
-        key = algorithm.from_jwk(jwk)
-    except (InvalidKeyError, PyJWKError, ValueError, TypeError, KeyError):
-        raise ProofRefusedError("the jwk header is not a usable public key") from None
-    if not _signature_matches(
-        algorithm, key, f"{header_segment}.{payload_segment}".encode(), _decode(signature_segment)
-    ):
+    signer = _signer(header_segment)
+    if signer.alg not in algorithms:
+        raise ProofRefusedError("alg is not one of the supported DPoP algorithms")
+    signing_input = f"{header_segment}.{payload_segment}".encode()
+    if not _signature_matches(signer.algorithm, signer.key, signing_input, _decode(signature_segment)):
         raise ProofRefusedError("the signature does not verify with the jwk header")
     claims = _json_object(_decode(payload_segment), "payload")
     jti, iat = _check_claims(
         claims, method=method, url=url, access_token=access_token, now=now, window=(max_age, clock_skew)
     )
-    thumbprint = jwk_thumbprint(jwk)
-    if not hmac.compare_digest(thumbprint, jkt):
+    if not hmac.compare_digest(signer.jkt, jkt):
         raise ProofRefusedError("the proof's key is not the key the access token is bound to")
-    return Proof(jti=jti, iat=iat, jkt=thumbprint)
+    return Proof(jti=jti, iat=iat, jkt=signer.jkt)
+
+
+@dataclass(frozen=True)
+class _Signer:
+    alg: str
+    algorithm: Algorithm
+    key: object  # the public key object PyJWT's algorithm verifies with
+    jkt: str
+
+
+@lru_cache(maxsize=4096)
+def _signer(header_segment: str) -> _Signer:
+    """The checked header of a proof, its key imported and thumbprinted. A client sends the same header (typ, alg,
+    jwk) with every proof, so this is memoized by the header's text: key import and thumbprint once per client
+    (bench/dpop.py). Refusals are exceptions, which are never memoized."""
+    header = _json_object(_decode(header_segment), "header")
+    alg, jwk = _check_header(header)
+    algorithm = _algorithm(alg)
+    try:
+        key = algorithm.from_jwk(jwk)
+    except (InvalidKeyError, PyJWKError, ValueError, TypeError, KeyError):
+        raise ProofRefusedError("the jwk header is not a usable public key") from None
+    return _Signer(alg=alg, algorithm=algorithm, key=key, jkt=jwk_thumbprint(jwk))
 
 
 def jwk_thumbprint(jwk: dict) -> str:
@@ -122,6 +140,7 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+@lru_cache(maxsize=4096)
 def normalize_htu(url: str) -> str:
     """Section 4.3 point 9: the URL without query and fragment, after RFC 3986 syntax- and scheme-based
     normalization (case of scheme and host, default port, empty path, percent-encoding), so an ``htu`` spelt
@@ -203,11 +222,11 @@ def _json_object(data: bytes, what: str) -> dict:
     return value
 
 
-def _check_header(header: dict, algorithms: Sequence[str]) -> tuple[str, dict]:
+def _check_header(header: dict) -> tuple[str, dict]:
     typ, alg, jwk = header.get("typ"), header.get("alg"), header.get("jwk")
     if not isinstance(typ, str) or typ.lower() not in ("dpop+jwt", "application/dpop+jwt"):
         raise ProofRefusedError("typ must be dpop+jwt")
-    if not isinstance(alg, str) or alg not in algorithms or alg not in _KEY_TYPES:
+    if not isinstance(alg, str) or alg not in DPOP_SIGNING_ALGS or alg not in _KEY_TYPES:
         raise ProofRefusedError("alg is not one of the supported DPoP algorithms")
     if "crit" in header or "b64" in header:
         raise ProofRefusedError("critical header extensions are not understood")
