@@ -126,13 +126,19 @@ def list_audit(account_id):
 
 
 # -- integrations ---------------------------------------------------------------------------------------
+def _live_token(row, integration, now) -> dict:
+    """A live token as the integration's representation lists it; ``dpop_binding_differs``: issued with another key
+    binding than the integration has now, so it keeps that one until rotated (RFC 9449 ``cnf`` is signed in)."""
+    return serialize_token(row, now) | {
+        "status": integrations.token_status(row, now),
+        "dpop_binding_differs": integrations.binding_differs(row, integration),
+    }
+
+
 def _integration_response(integration, status: int = 200):
     now = _now()
     body = serialize_integration(integration)
-    body["tokens"] = [
-        serialize_token(row, now) | {"status": integrations.token_status(row, now)}
-        for row in integrations.live_tokens(integration.id, now)
-    ]
+    body["tokens"] = [_live_token(row, integration, now) for row in integrations.live_tokens(integration.id, now)]
     response = jsonify(body)
     response.status_code = status
     response.headers["ETag"] = f'"{integration.version}"'
@@ -147,6 +153,14 @@ def _inactivity(data: dict, absent: str):
     return duration(data, "inactivity_window")
 
 
+def _jwk(data: dict) -> dict | None:
+    """``dpop_jwk``: a public JWK as a JSON object (not its text), or absent/null."""
+    value = data.get("dpop_jwk")
+    if value is not None and not isinstance(value, dict):
+        raise InvalidInputError("dpop_jwk must be a JWK object", field="dpop_jwk")
+    return value
+
+
 @bp.get("/accounts/<account_id>/integrations")
 def list_integrations(account_id):
     """Search (``q``), ``status``, ``sort`` and pages, as on the list page (integration_search)."""
@@ -157,7 +171,7 @@ def list_integrations(account_id):
     items = []
     for integration, live in found.items:
         body = serialize_integration(integration)
-        body["tokens"] = [serialize_token(row, now) | {"status": integrations.token_status(row, now)} for row in live]
+        body["tokens"] = [_live_token(row, integration, now) for row in live]
         items.append(body)
     return jsonify(integrations=items, total=found.total, page=query.page, per_page=query.per_page)
 
@@ -174,6 +188,8 @@ def create_integration(account_id):
         now=_now(),
         inactivity_window=_inactivity(data, "default"),
         resources=data.get("resources"),
+        dpop_jkt=data.get("dpop_jkt"),
+        dpop_jwk=_jwk(data),
     )
     return _integration_response(integration, 201)
 
@@ -196,6 +212,8 @@ def update_integration(integration_id):
         scopes=data.get("scopes"),
         inactivity_window=_inactivity(data, "unchanged"),
         resources=data.get("resources", "unchanged"),
+        dpop_jkt=data.get("dpop_jkt", "unchanged"),
+        dpop_jwk=_jwk(data),
     )
     return _integration_response(integration)
 
@@ -227,7 +245,9 @@ def enable_integration(integration_id):
 # -- tokens ---------------------------------------------------------------------------------------------
 def _issued_response(issued, status=201):
     now = _now()
-    body = serialize_token(issued.record, now) | {"token": issued.token, "token_type": "Bearer"}
+    # RFC 9449 section 5: a token bound to a key is of type DPoP (sent as "Authorization: DPoP", with a proof)
+    token_type = "DPoP" if issued.record.dpop_jkt else "Bearer"
+    body = serialize_token(issued.record, now) | {"token": issued.token, "token_type": token_type}
     response = jsonify(body)
     response.status_code = status
     response.headers["Cache-Control"] = "no-store"  # the token is shown once; no cache may keep it

@@ -1,4 +1,5 @@
-"""``authserver integration ...``: create private integrations, list them, and change their status or scopes."""
+"""``authserver integration ...``: create private integrations, list them, and change their status, scopes or the
+DPoP key their tokens are bound to."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import click
 
 from .. import integrations, scope_suggestions
 from ..durations import parse_duration
+from ..errors import InvalidInputError
 from ..integrations import serialize_integration
 from ..principals import OPERATOR
 from .base import OneLineGroup, command, emit, json_option, now
@@ -34,8 +36,23 @@ def integration_group():
     multiple=True,
     help="Limit its tokens to this service's resource URI (repeatable). Default: every service.",
 )
+@click.option(
+    "--dpop-jkt",
+    default=None,
+    metavar="THUMBPRINT",
+    help="Bind its tokens to the key with this RFC 7638 SHA-256 thumbprint (DPoP, RFC 9449). Default: unbound.",
+)
+@click.option(
+    "--dpop-jwk",
+    default=None,
+    type=click.Path(dir_okay=False, allow_dash=True),
+    metavar="FILE",
+    help="Bind its tokens to this public JWK (a JSON file, - for stdin); its thumbprint is kept. Default: unbound.",
+)
 @json_option
-def integration_create(account_id, name, description, scopes, inactivity_window, resources, as_json):
+def integration_create(
+    account_id, name, description, scopes, inactivity_window, resources, dpop_jkt, dpop_jwk, as_json
+):
     """Create a private integration with exactly the scopes it needs (then: authserver token generate)."""
     window = (
         "default"
@@ -51,8 +68,57 @@ def integration_create(account_id, name, description, scopes, inactivity_window,
         now=now(),
         inactivity_window=window,
         resources=list(resources),
+        dpop_jkt=dpop_jkt,
+        dpop_jwk=_read_jwk(dpop_jwk),
     )
     emit(as_json, serialize_integration(integration), integration.id)
+
+
+@command(integration_group, "update")
+@click.argument("integration_id")
+@click.option("--name", default=None, help="A new name. Default: unchanged.")
+@click.option("--description", default=None, help="A new description. Default: unchanged.")
+@click.option(
+    "--dpop-jkt",
+    default=None,
+    metavar="THUMBPRINT",
+    help="Bind its new tokens to the key with this RFC 7638 SHA-256 thumbprint (DPoP). Default: unchanged.",
+)
+@click.option(
+    "--dpop-jwk",
+    default=None,
+    type=click.Path(dir_okay=False, allow_dash=True),
+    metavar="FILE",
+    help="Bind its new tokens to this public JWK (a JSON file, - for stdin). Default: unchanged.",
+)
+@click.option("--no-dpop", is_flag=True, help="Unbind: its new tokens are plain bearer tokens. Default: unchanged.")
+@json_option
+def integration_update(integration_id, name, description, dpop_jkt, dpop_jwk, no_dpop, as_json):
+    """Change its name, description or DPoP key binding. A new binding applies to tokens generated afterwards:
+    rotate the token to apply it (live tokens keep the binding they were issued with)."""
+    if no_dpop and (dpop_jkt is not None or dpop_jwk is not None):
+        raise InvalidInputError("--no-dpop cannot be combined with --dpop-jkt or --dpop-jwk", field="dpop_jkt")
+    binding: dict = {}
+    if no_dpop:
+        binding["dpop_jkt"] = None
+    elif dpop_jkt is not None or dpop_jwk is not None:
+        binding = {"dpop_jkt": dpop_jkt, "dpop_jwk": _read_jwk(dpop_jwk)}
+    at = now()
+    integration = integrations.update_integration(
+        OPERATOR, integration_id, now=at, name=name, description=description, **binding
+    )
+    stale = [
+        row.jti
+        for row in integrations.live_tokens(integration.id, at)
+        if integrations.binding_differs(row, integration)
+    ]
+    body = serialize_integration(integration) | {"tokens_binding_differs": stale}
+    bound = f"bound to key {integration.dpop_jkt}" if integration.dpop_jkt else "not bound to a key"
+    text = f"{integration.id} updated; {bound}"
+    if stale:
+        text += f"\n{len(stale)} live token(s) keep their previous binding until rotated"
+        text += f" (authserver token rotate {integration.id})"
+    emit(as_json, body, text)
 
 
 @command(integration_group, "list")
@@ -123,3 +189,16 @@ def integration_suggestions(integration_id, days, as_json):
             found.reason if found.status != scope_suggestions.READY else f"Every granted scope was used in {days} days."
         ]
     emit(as_json, scope_suggestions.serialize(found), "\n".join(lines))
+
+
+def _read_jwk(path: str | None) -> str | None:
+    """The JWK file's text, parsed and checked by the domain (dpop_keys); an unreadable file is one error line."""
+    if path is None:
+        return None
+    try:
+        with click.open_file(path, encoding="utf-8") as handle:
+            return str(handle.read(64 * 1024))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(
+            f"cannot read the JWK file {path}: {exc.__class__.__name__}", field="dpop_jwk"
+        ) from None

@@ -152,6 +152,18 @@ def test_a_token_limited_to_named_services_matches_for_its_service_another_and_a
     assert _compare(shared, data={"token": token}, headers=shared.world.rs_headers).get_json() == {"active": False}
 
 
+def test_a_token_bound_to_a_dpop_key_matches_with_its_cnf_and_type(shared):
+    """RFC 9449 section 6.2: both paths answer ``token_type`` DPoP and ``cnf.jkt`` for a bound token."""
+    jkt = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"  # RFC 7638 section 3.1's example thumbprint
+    with shared.app.app_context():
+        integration = make_integration(shared.clock, shared.world.agency.account_id, name="bound", dpop_jkt=jkt)
+        token = issue_token(shared.services, shared.clock, integration.id).token
+    answer = _compare(shared, data={"token": token}, headers=shared.world.rs_headers).get_json()
+    assert (answer["active"], answer["token_type"], answer["cnf"]) == (True, "DPoP", {"jkt": jkt})
+    stripped = forge.resign(shared.services, token, drop=("cnf",))
+    assert _compare(shared, data={"token": stripped}, headers=shared.world.rs_headers).get_json() == {"active": False}
+
+
 def test_a_sane_request_id_is_echoed_and_a_hostile_one_replaced(shared):
     direct, _ = _answers(shared)
     headers = {**shared.world.rs_headers, "X-Request-Id": "trace-42"}
