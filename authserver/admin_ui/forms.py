@@ -41,6 +41,13 @@ def resources() -> list[str]:
     return [line.strip() for line in text("resources").splitlines() if line.strip()][:100]
 
 
+def dpop_binding() -> dict[str, str | None]:
+    """ "Bind tokens to a key (DPoP)": a JWK (JSON text) or a thumbprint, as the domain's ``dpop_jwk`` or
+    ``dpop_jkt``; empty means unbound (``dpop_jkt`` None)."""
+    value = text("dpop_key").strip()
+    return {"dpop_jwk": value, "dpop_jkt": None} if value.startswith("{") else {"dpop_jkt": value or None}
+
+
 def expected_version() -> int | None:
     """The version the page showed, so a change made meanwhile by someone else is a conflict, not a surprise."""
     value = request.form.get("version", "")

@@ -76,7 +76,14 @@ def integration_new(account_id: str):
     principal = current_principal()
     account = accounts.get_account_for(principal, account_id, write=True)
     errors: dict[str, str] = {}
-    values = {"name": "", "description": "", "scopes": frozenset(), "inactivity_window": "default", "resources": ""}
+    values = {
+        "name": "",
+        "description": "",
+        "scopes": frozenset(),
+        "inactivity_window": "default",
+        "resources": "",
+        "dpop_key": "",
+    }
     if request.method == "POST":
         values = {
             "name": request.form.get("name", ""),
@@ -84,6 +91,7 @@ def integration_new(account_id: str):
             "scopes": frozenset(forms.scopes()),
             "inactivity_window": request.form.get("inactivity_window", "default"),
             "resources": request.form.get("resources", ""),
+            "dpop_key": request.form.get("dpop_key", ""),
         }
         try:
             with unit_of_work():
@@ -96,9 +104,10 @@ def integration_new(account_id: str):
                     now=now(),
                     inactivity_window=forms.inactivity_window(),
                     resources=forms.resources(),
+                    **forms.dpop_binding(),
                 )
         except InvalidInputError as exc:
-            errors[exc.field or "form"] = sentence(exc.detail)
+            errors[_form_field(exc.field)] = sentence(exc.detail)
         else:
             flash(
                 f"Created {integration.name}. Generate its access token when you are ready to hand it over.", "success"
@@ -124,6 +133,7 @@ def integration_detail(account_id: str, integration_id: str):
     live_ids = {row.jti for row in integrations.live_tokens(integration.id, moment)}
     names = presenters.client_names({row.last_used_by for row in tokens})
     rows = [presenters.token_row(row, moment, names) for row in tokens]
+    bindings = {row.jti: row.dpop_jkt for row in tokens}  # the key each token was issued bound to (RFC 9449 cnf)
     live = [row for row in rows if row.jti in live_ids]
     live.sort(key=lambda row: row.status != "active")
     history = [row for row in rows if row.jti not in live_ids][:10]
@@ -135,6 +145,7 @@ def integration_detail(account_id: str, integration_id: str):
         account=account,
         integration=integration,
         live=live,
+        bindings=bindings,
         history=history,
         current=next((row for row in live if row.status == "active"), None),
         grace=next((row for row in live if row.status == "grace"), None),
@@ -160,6 +171,7 @@ def integration_edit(account_id: str, integration_id: str):
         "description": integration.description,
         "scopes": split_scopes(integration.scopes),
         "version": integration.version,
+        "dpop_key": integration.dpop_jkt or "",
     }
     if request.method == "POST":
         values = {
@@ -167,22 +179,33 @@ def integration_edit(account_id: str, integration_id: str):
             "description": request.form.get("description", ""),
             "scopes": frozenset(forms.scopes()),
             "version": forms.expected_version(),
+            "dpop_key": request.form.get("dpop_key", ""),
         }
         try:
             with unit_of_work():
-                integrations.update_integration(
+                moment = now()
+                changed = integrations.update_integration(
                     principal,
                     integration.id,
-                    now=now(),
+                    now=moment,
                     expected_version=forms.expected_version(),
                     name=forms.text("name"),
                     description=forms.text("description"),
                     scopes=forms.scopes(),
+                    **forms.dpop_binding(),
                 )
+                stale = [
+                    row
+                    for row in integrations.live_tokens(changed.id, moment)
+                    if integrations.binding_differs(row, changed)
+                ]
         except InvalidInputError as exc:
-            errors[exc.field or "form"] = sentence(exc.detail)
+            errors[_form_field(exc.field)] = sentence(exc.detail)
         else:
-            flash("Saved. Removed scopes apply to the live token at once; added scopes need a new token.", "success")
+            message = "Saved. Removed scopes apply to the live token at once; added scopes need a new token."
+            if stale:
+                message += " The live token keeps its previous key binding: rotate it to apply the new one."
+            flash(message, "success")
             return redirect(
                 url_for("admin_ui.integration_detail", account_id=account.id, integration_id=integration.id)
             )
@@ -194,6 +217,11 @@ def integration_edit(account_id: str, integration_id: str):
         errors=errors,
         picker=presenters.scope_picker(account, values["scopes"]),
     ), 400 if errors else 200
+
+
+def _form_field(field: str | None) -> str:
+    """The form field an error belongs to: the domain's two key inputs are the form's one "dpop_key"."""
+    return "dpop_key" if field in ("dpop_jkt", "dpop_jwk") else field or "form"
 
 
 def sentence(detail: str) -> str:
