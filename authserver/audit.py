@@ -171,6 +171,7 @@ _ENTRIES: dict[type[DomainEvent], Callable[..., tuple[Any, ...]]] = {
             de.ClientEnabled,
             de.ClientLimitChanged,
             de.ClientPingUrlChanged,
+            de.ClientIntrospectionSigningChanged,
             de.ClientDeleted,
         )
     },

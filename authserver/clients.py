@@ -126,6 +126,7 @@ _CREDENTIAL_COLUMNS = (
     ApiClient.deleted_at,
     ApiClient.resource,
     ApiClient.introspection_limit,
+    ApiClient.introspection_signing,
 )
 _CREDENTIAL_FIELDS = tuple(column.key for column in _CREDENTIAL_COLUMNS)
 _CREDENTIALS_READ = PreparedRead(select(*_CREDENTIAL_COLUMNS).where(ApiClient.client_id == bindparam("client_id")))
@@ -388,12 +389,36 @@ def set_client_ping_url(principal: Principal, client_id: str, *, ping_url: str |
     return _change_setting(principal, client, "ping_url", ping_url, de.ClientPingUrlChanged, now)
 
 
+# -- its introspection answers, signed always or when asked (RFC 9701) --------------------------------------------
+ALWAYS_SIGNED = "always"  # the stored value; NULL: signed when the service asks (Accept)
+INTROSPECTION_SIGNING_MODES = ("always", "when_asked")  # as the API, the CLI and the UI name the two settings
+
+
+def set_introspection_signing(principal: Principal, client_id: str, *, always: bool, now: datetime) -> ApiClient:
+    """Answer every introspection of a resource service with a signed JWT (RFC 9701 section 6), or, with
+    ``always`` False, only those it asks for by ``Accept``. Read with the client's row on every request, so it
+    holds from the next one in every worker and instance."""
+    client = get_client_for(principal, client_id, write=True)
+    if client.kind != "resource-service":
+        raise InvalidInputError(
+            "only a resource service introspects: it alone gets signed introspection answers",
+            field="introspection_signing",
+        )
+    value = ALWAYS_SIGNED if always else None
+    return _change_setting(principal, client, "introspection_signing", value, de.ClientIntrospectionSigningChanged, now)
+
+
+def introspection_signing_mode(client: ApiClient) -> str:
+    """ "always" or "when_asked", as the surfaces show the setting."""
+    return "always" if client.introspection_signing == ALWAYS_SIGNED else "when_asked"
+
+
 def _change_setting(
     principal: Principal,
     client: ApiClient,
     name: str,
     value: str | None,
-    event: type[de.ClientLimitChanged] | type[de.ClientPingUrlChanged],
+    event: type[de.ClientLimitChanged] | type[de.ClientPingUrlChanged] | type[de.ClientIntrospectionSigningChanged],
     now: datetime,
 ) -> ApiClient:
     """Set one of a client's settings and emit ``event`` with before and after; a value it already has is no change."""
@@ -433,6 +458,7 @@ def serialize_client(client: ApiClient, now: datetime) -> dict[str, Any]:
         "resource": client.resource,
         "introspection_limit": client.introspection_limit,  # null: the server's default
         "ping_url": client.ping_url,  # null: none registered (Check access does not call it)
+        "introspection_signing": introspection_signing_mode(client),  # RFC 9701: "always" or "when_asked"
         "status": client_status(client),
         "created_at": isoformat(client.created_at),
         "disabled_at": isoformat(client.disabled_at),

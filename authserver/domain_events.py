@@ -414,6 +414,13 @@ class ClientPingUrlChanged(ClientEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ClientIntrospectionSigningChanged(ClientEvent):
+    """A resource service's introspection answers set to be signed always (RFC 9701), or only when it asks."""
+
+    AUDIT = "client.introspection_signing_changed"
+
+
+@dataclass(frozen=True, kw_only=True)
 class ClientDeleted(ClientEvent):
     """Its webhook subscriptions stop with it."""
 

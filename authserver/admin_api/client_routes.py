@@ -1,5 +1,5 @@
 """Admin API for API clients' credentials: list, rotate the secret (with overlap), set a resource service's own rate
-limit and its ping URL, disable, enable, delete.
+limit, its ping URL and whether its introspection answers are always signed (RFC 9701), disable, enable, delete.
 
 An account's admins manage its clients (an agency's, its sub-accounts' too); resource services registered for every
 account are the operator's (CLI) alone. Every change holds from the next request on every worker and instance.
@@ -60,6 +60,21 @@ def set_api_client_limits(client_id):
     now = _now()
     default = current_app.config["AUTHSERVER_RATE_LIMIT_INTROSPECTION"]
     client = clients.set_client_limit(principal, client_id, introspection=limit, default=default, now=now)
+    return jsonify(clients.serialize_client(client, now))
+
+
+@bp.put("/clients/<client_id>/introspection-signing")
+def set_api_client_introspection_signing(client_id):
+    """``{"introspection_signing": "always" | "when_asked"}``: sign every introspection answer to the resource
+    service (RFC 9701 section 6), or only those it asks for with ``Accept`` (the default)."""
+    principal, data = current_principal(), json_body()
+    mode = data.get("introspection_signing")
+    if mode not in clients.INTROSPECTION_SIGNING_MODES:
+        raise InvalidInputError(
+            'introspection_signing is required: "always" or "when_asked"', field="introspection_signing"
+        )
+    now = _now()
+    client = clients.set_introspection_signing(principal, client_id, always=mode == "always", now=now)
     return jsonify(clients.serialize_client(client, now))
 
 

@@ -1,6 +1,7 @@
 """Settings → API clients: an account's resource services and admin clients, when each was last used, each resource
-service's introspection limit (its own, or the server's default), and their credentials' lifecycle (rotate the
-secret with an overlap, disable, enable, delete), each change confirmed first.
+service's introspection limit (its own, or the server's default) and whether its introspection answers are always
+signed (RFC 9701), and their credentials' lifecycle (rotate the secret with an overlap, disable, enable, delete),
+each change confirmed first.
 
 A new secret is shown once, on the page answering the rotation (never in a redirect, a flash or a URL).
 """
@@ -18,7 +19,7 @@ from .guard import current_principal
 
 # The overlap choices offered on the page: (form value, label). The API and CLI take any duration up to 30d.
 OVERLAPS = (("0", "Stop the old secret now"), ("1h", "1 hour"), ("24h", "24 hours"), ("7d", "7 days"))
-CONFIRMATIONS = ("rotate", "disable", "delete")
+CONFIRMATIONS = ("rotate", "disable", "delete", "signing")
 
 
 def _page(account, principal, *, secret=None, rotated=None, status=200):
@@ -37,6 +38,8 @@ def _page(account, principal, *, secret=None, rotated=None, status=200):
         confirm=confirm if confirm in CONFIRMATIONS else None,
         confirm_client=request.args.get("client"),
         default_limit=_rate_text(current_app.config["AUTHSERVER_RATE_LIMIT_INTROSPECTION"]),
+        signing_alg=current_app.config["AUTHSERVER_SIGNING_ALG"],
+        signing_mode=clients.introspection_signing_mode,
         section="clients",
     ), status
 
@@ -75,6 +78,25 @@ def client_rotate_secret(account_id: str, client_id: str):
     with unit_of_work():
         client, secret = clients.rotate_client_secret(principal, client.client_id, overlap=overlap, now=now())
     return _page(account, principal, secret=secret, rotated=client)
+
+
+@bp.post("/accounts/<account_id>/settings/clients/<client_id>/introspection-signing")
+def client_set_introspection_signing(account_id: str, client_id: str):
+    principal = current_principal()
+    account = accounts.get_account_for(principal, account_id, write=True)
+    client = _client_of(principal, account, client_id)
+    mode = request.form.get("introspection_signing")
+    if mode not in clients.INTROSPECTION_SIGNING_MODES:
+        flash("Choose whether its introspection answers are always signed or only when it asks.", "error")
+        return redirect(url_for("admin_ui.client_list", account_id=account.id))
+    with unit_of_work():
+        clients.set_introspection_signing(principal, client.client_id, always=mode == "always", now=now())
+    if mode == "always":
+        message = f"{client.name} gets every introspection answer signed, from its next request on."
+    else:
+        message = f"{client.name} gets signed introspection answers only when it asks, from its next request on."
+    flash(message, "success")
+    return redirect(url_for("admin_ui.client_list", account_id=account.id))
 
 
 @bp.post("/accounts/<account_id>/settings/clients/<client_id>/<action>")

@@ -20,6 +20,7 @@ from ..clients import (
     set_client_enabled,
     set_client_limit,
     set_client_ping_url,
+    set_introspection_signing,
 )
 from ..durations import isoformat
 from ..principals import OPERATOR
@@ -125,6 +126,29 @@ def client_set_limit(client_id, introspection, as_json):
         as_json,
         serialize_client(client, now()),
         f"{client.client_id}: introspection limit {limit or 'default'}, from its next request on",
+    )
+
+
+@command(client_group, "set-introspection-signing")
+@click.argument("client_id")
+@click.option(
+    "--always/--when-asked",
+    "always",
+    default=None,
+    help="Sign every introspection answer to it (RFC 9701), or only those it asks for with "
+    "Accept: application/token-introspection+jwt (the default).",
+)
+@json_option
+def client_set_introspection_signing(client_id, always, as_json):
+    """Answer a resource service's introspection requests with signed JWTs always, or only when it asks."""
+    if always is None:
+        raise click.UsageError("choose --always or --when-asked")
+    client = set_introspection_signing(OPERATOR, client_id, always=always, now=now())
+    emit(
+        as_json,
+        serialize_client(client, now()),
+        f"{client.client_id}: introspection answers signed {'always' if always else 'when asked'}, "
+        "from its next request on",
     )
 
 

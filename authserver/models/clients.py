@@ -24,6 +24,8 @@ class ApiClient(Model):
     introspection_limit: Mapped[str | None] = mapped_column(String(40))
     # A resource service's ping URL (service_ping.py): the admin UI's Check access calls it with a pasted token.
     ping_url: Mapped[str | None] = mapped_column(String(500))
+    # "always": every introspection answer to it is a signed JWT (RFC 9701); NULL: signed only when it asks (Accept).
+    introspection_signing: Mapped[str | None] = mapped_column(String(20))
     account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     secret_digest: Mapped[str] = mapped_column(String(64))  # SHA-256 hex of the secret
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
