@@ -189,3 +189,30 @@ def test_an_unreachable_replay_cache_fails_closed_for_bound_tokens_only(world, t
         assert call(url, unbound, scheme="Bearer").status_code == 200
     finally:
         process.stop()
+
+
+def test_a_stolen_bound_token_without_the_key_is_refused_by_every_service(world, tmp_path, client_key):
+    """The holder's calls work on both services; a thief with the token but not the key gets nothing anywhere,
+    whatever it tries: bearer, DPoP without a proof, DPoP with a proof of its own key, or a proof it saw."""
+    _, admin, _ = world
+    token = bound_token(admin, "stolen", client_key)
+    services = [start_demo(world, tmp_path / mode, mode) for mode in ("introspection", "local")]
+    try:
+        thief = ECKey.generate_key("P-256")
+        for service in services:
+            url = service.url + "/v2/contacts"
+            seen = proof_for(client_key, "GET", url, token)
+            assert call(url, token, seen).status_code == 200  # the holder
+            attempts = {
+                "bearer": call(url, token, scheme="Bearer"),
+                "no proof": call(url, token),
+                "own key": call(url, token, proof_for(thief, "GET", url, token)),
+                "a proof it saw": call(url, token, seen),
+                "a proof it saw, for writing": call(url, token, seen, method="POST"),
+            }
+            for attempt, response in attempts.items():
+                assert response.status_code == 401, (service.url, attempt, response.text)
+                assert response.headers["WWW-Authenticate"].startswith("DPoP "), attempt
+    finally:
+        for service in services:
+            service.stop()
