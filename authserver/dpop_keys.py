@@ -55,8 +55,8 @@ def parse_jwk(value: object, *, field: str = "dpop_jwk") -> str:
         )
     if not isinstance(kty, str) or kty not in _REQUIRED:
         raise InvalidInputError("kty must be RSA, EC or OKP", field=field)
-    members = {name: jwk.get(name) for name in _REQUIRED[kty]}
-    if not all(isinstance(item, str) and item for item in members.values()):
+    members = {name: item for name in _REQUIRED[kty] if isinstance(item := jwk.get(name), str) and item}
+    if len(members) != len(_REQUIRED[kty]):
         raise InvalidInputError(f"a {kty} key needs {', '.join(_REQUIRED[kty])} as text", field=field)
     _check_key(kty, members, field)
     return thumbprint(members)

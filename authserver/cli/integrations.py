@@ -98,7 +98,7 @@ def integration_update(integration_id, name, description, dpop_jkt, dpop_jwk, no
     rotate the token to apply it (live tokens keep the binding they were issued with)."""
     if no_dpop and (dpop_jkt is not None or dpop_jwk is not None):
         raise InvalidInputError("--no-dpop cannot be combined with --dpop-jkt or --dpop-jwk", field="dpop_jkt")
-    binding: dict = {}
+    binding = {}
     if no_dpop:
         binding["dpop_jkt"] = None
     elif dpop_jkt is not None or dpop_jwk is not None:
