@@ -83,7 +83,8 @@ def test_unusable_keys_are_refused_with_a_reason(jwk, message):
 
 
 def test_a_weak_rsa_key_and_a_point_off_the_curve_are_refused():
-    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505  # the weak key under test.public_key().public_numbers()
+    weak_key = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505  # the weak key under test
+    weak = weak_key.public_key().public_numbers()
     n = base64.urlsafe_b64encode(weak.n.to_bytes(128, "big")).rstrip(b"=").decode()
     with pytest.raises(InvalidInputError, match="at least 2048 bits"):
         parse_jwk({"kty": "RSA", "n": n, "e": "AQAB"})
