@@ -77,6 +77,13 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         # A Redis shared by every instance, so a DPoP proof replayed to another instance is refused too
         # (redis://host:port/db). Unset: each process remembers the proofs it saw.
         "RESOURCE_DEMO_DPOP_REPLAY_REDIS_URL": env.get("RESOURCE_DEMO_DPOP_REPLAY_REDIS_URL", ""),
+        # Optional DPoP nonces (RFC 9449 section 9): a secret of 32+ characters shared by every instance; proofs must
+        # then carry a nonce from this service's DPoP-Nonce header. Unset: no nonces.
+        "RESOURCE_DEMO_DPOP_NONCE_SECRET": env.get("RESOURCE_DEMO_DPOP_NONCE_SECRET", ""),
+        "RESOURCE_DEMO_DPOP_NONCE_LIFETIME": _number(env, "RESOURCE_DEMO_DPOP_NONCE_LIFETIME", 300, low=10, high=3600),
+        # RFC 9701 (introspection mode): ask for signed introspection answers and verify them: on | off. An answer
+        # that does not verify, or comes unsigned, is a 503 ("cannot know"), never a grant.
+        "RESOURCE_DEMO_SIGNED_INTROSPECTION": _switch(env, "RESOURCE_DEMO_SIGNED_INTROSPECTION", False),
         # Testing only: a file holding a clock offset in seconds, so end-to-end tests can move this service's time.
         "RESOURCE_DEMO_CLOCK_OFFSET_FILE": env.get("RESOURCE_DEMO_CLOCK_OFFSET_FILE") or None,
         # Publish contact and calendar changes as data events (POST /api/service-events): on | off. The client must

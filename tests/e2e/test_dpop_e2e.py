@@ -216,3 +216,28 @@ def test_a_stolen_bound_token_without_the_key_is_refused_by_every_service(world,
     finally:
         for service in services:
             service.stop()
+
+
+def test_a_service_with_nonces_asks_for_one_and_every_instance_accepts_it(world, tmp_path, client_key):
+    """RFC 9449 section 9: use_dpop_nonce with a DPoP-Nonce header; the retry with that nonce is served, by this
+    instance and by another sharing the nonce secret."""
+    _, admin, _ = world
+    token = bound_token(admin, "nonces", client_key)
+    public = "http://crm.nonces.example"
+    shared = {"RESOURCE_DEMO_DPOP_NONCE_SECRET": "s" * 40, "RESOURCE_DEMO_PUBLIC_URL": public}
+    first = start_demo(world, tmp_path / "a", "introspection", **shared)
+    second = start_demo(world, tmp_path / "b", "local", **shared)
+    try:
+        url = public + "/v2/contacts"
+        asked = call(first.url + "/v2/contacts", token, proof_for(client_key, "GET", url, token))
+        assert_refused(asked, "use_dpop_nonce")
+        nonce = asked.headers["DPoP-Nonce"]
+        served = call(first.url + "/v2/contacts", token, proof_for(client_key, "GET", url, token, nonce=nonce))
+        assert served.status_code == 200, served.text
+        elsewhere = call(second.url + "/v2/contacts", token, proof_for(client_key, "GET", url, token, nonce=nonce))
+        assert elsewhere.status_code == 200, elsewhere.text
+        forged = call(second.url + "/v2/contacts", token, proof_for(client_key, "GET", url, token, nonce="x" * 32))
+        assert_refused(forged, "use_dpop_nonce")
+    finally:
+        first.stop()
+        second.stop()

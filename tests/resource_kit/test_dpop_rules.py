@@ -23,8 +23,10 @@ from authserver_resource.bearer import (
     InvalidTokenError,
     MissingTokenError,
     TemporarilyUnavailableError,
+    UseDPoPNonceError,
 )
 from authserver_resource.dpop import ProofRefusedError, jwk_thumbprint, normalize_htu, verify_proof
+from authserver_resource.dpop_nonce import NonceIssuer
 from authserver_resource.dpop_replay import KEY_PREFIX, MemoryReplayCache, RedisReplayCache, replay_key
 from authserver_resource.grants import Grant
 from authserver_resource.sender_constraint import ALGS, SenderConstraint
@@ -301,3 +303,41 @@ def test_an_unreachable_redis_fails_closed():
     with pytest.raises(TemporarilyUnavailableError) as unavailable:
         cache.first_use("k", "j")
     assert unavailable.value.status_code == 503
+
+
+# -- nonces (section 9) ---------------------------------------------------------------------------------------------
+SECRET = "n" * 32
+
+
+def test_nonces_are_accepted_in_their_window_and_the_next_under_the_same_secret_only():
+    issuer = NonceIssuer(SECRET, lifetime=300)
+    nonce = issuer.current(NOW)
+    assert issuer.is_valid(nonce, NOW) and issuer.is_valid(nonce, NOW + 300)
+    assert not issuer.is_valid(nonce, NOW + 600)
+    assert not issuer.is_valid(nonce, NOW - 300)  # from the future
+    assert not NonceIssuer("m" * 32, lifetime=300).is_valid(nonce, NOW)
+    assert NonceIssuer(SECRET, lifetime=300).is_valid(nonce, NOW)  # another instance, same secret
+    for bad in (None, 7, "", "x" * 65, nonce[:-2], "!!!!", nonce[:-1] + ("A" if nonce[-1] != "A" else "B")):
+        assert not issuer.is_valid(bad, NOW), bad
+
+
+def test_a_service_that_hands_out_nonces_wants_one_in_every_proof(ec_key):
+    rules = constraint(dpop_nonce_secret=SECRET)
+    bound = grant(ec_key.thumbprint())
+    with pytest.raises(UseDPoPNonceError) as asked:
+        rules.enforce(bound, scheme="dpop", token=TOKEN, method="GET", url=URL, proofs=[make_proof(ec_key)])
+    error = asked.value
+    nonce = error.headers("v2")["DPoP-Nonce"]
+    assert (
+        error.status_code == 401
+        and 'DPoP realm="v2", error="use_dpop_nonce"' in error.headers("v2")["WWW-Authenticate"]
+    )
+    assert nonce == NonceIssuer(SECRET, 300).current(NOW)
+    rules.enforce(bound, scheme="dpop", token=TOKEN, method="GET", url=URL, proofs=[make_proof(ec_key, nonce=nonce)])
+    with pytest.raises(UseDPoPNonceError):
+        stale = NonceIssuer(SECRET, 300).current(NOW - 600)
+        rules.enforce(
+            bound, scheme="dpop", token=TOKEN, method="GET", url=URL, proofs=[make_proof(ec_key, nonce=stale)]
+        )
+    with pytest.raises(SettingsError):
+        constraint(dpop_nonce_secret="short")  # noqa: S106 - a test value

@@ -110,6 +110,22 @@ class InvalidDPoPProofError(BearerError):
     scheme = "DPoP"
 
 
+class UseDPoPNonceError(BearerError):
+    """RFC 9449 section 9: this service wants a nonce it issued in the proof; the current one is in ``DPoP-Nonce``."""
+
+    error = "use_dpop_nonce"
+    status_code = 401
+    description = "this service requires a nonce in the DPoP proof: retry with the DPoP-Nonce header's value"
+    scheme = "DPoP"
+
+    def __init__(self, nonce: str, description: str | None = None) -> None:
+        super().__init__(description)
+        self.nonce = nonce
+
+    def headers(self, realm: str, resource_metadata: str | None = None) -> dict[str, str]:
+        return super().headers(realm, resource_metadata) | {"DPoP-Nonce": self.nonce}
+
+
 class InsufficientScopeError(BearerError):
     error = "insufficient_scope"
     status_code = 403

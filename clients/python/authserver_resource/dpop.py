@@ -9,8 +9,8 @@ A proof is refused (``ProofRefusedError``, rendered as ``invalid_dpop_proof``) u
   normalized, section 4.3 point 9), ``iat`` within ``[now - max_age, now + clock_skew]``;
 - ``ath`` is base64url(SHA-256(access token)) and the key's RFC 7638 thumbprint is the token's ``cnf.jkt``.
 
-Replay (a ``jti`` seen before) is the caller's second step (``dpop_replay``), so this module stays pure: plain values
-in, a verdict out, ``now`` passed in.
+Replay (a ``jti`` seen before) and the optional server nonce are the caller's next steps (``dpop_replay``,
+``dpop_nonce``), so this module stays pure: plain values in, a verdict out, ``now`` passed in.
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ class Proof:
     jti: str
     iat: int
     jkt: str
+    nonce: object = None  # the ``nonce`` claim as sent, judged by the caller when it hands out nonces (dpop_nonce)
 
 
 def verify_proof(
@@ -96,7 +97,7 @@ def verify_proof(
     )
     if not hmac.compare_digest(signer.jkt, jkt):
         raise ProofRefusedError("the proof's key is not the key the access token is bound to")
-    return Proof(jti=jti, iat=iat, jkt=signer.jkt)
+    return Proof(jti=jti, iat=iat, jkt=signer.jkt, nonce=claims.get("nonce"))
 
 
 @dataclass(frozen=True)

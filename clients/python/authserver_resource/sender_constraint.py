@@ -3,8 +3,9 @@
 - an unbound token (no ``cnf.jkt``) sent as ``Bearer``: nothing to do, no extra cost;
 - an unbound token sent as ``DPoP``: refused, ``invalid_token`` (section 7.2: the scheme claims a binding there is not);
 - a bound token sent as ``Bearer``: refused, ``invalid_token`` (section 7.2: never downgraded to a bearer token);
-- a bound token sent as ``DPoP``: the proof (``dpop.verify_proof``) and then its ``jti`` once (``dpop_replay``);
-  any failure is ``invalid_dpop_proof``; a replay cache that cannot answer is a 503.
+- a bound token sent as ``DPoP``: the proof (``dpop.verify_proof``), the service's nonce if it hands them out
+  (``dpop_nonce``: else ``use_dpop_nonce`` with a fresh one), then its ``jti`` once (``dpop_replay``); any other
+  failure is ``invalid_dpop_proof``; a replay cache that cannot answer is a 503.
 
 The URL a proof's ``htu`` must match is the one the client called: ``Settings.public_url`` (scheme, host and path
 prefix as the client sees them behind a proxy) joined with the request's path, else the request's own URL.
@@ -15,9 +16,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from .bearer import InvalidDPoPProofError, InvalidTokenError
+from .bearer import InvalidDPoPProofError, InvalidTokenError, UseDPoPNonceError
 from .dpop import ProofRefusedError, verify_proof
 from .dpop_algorithms import DPOP_SIGNING_ALGS
+from .dpop_nonce import NonceIssuer
 from .dpop_replay import ReplayCache, replay_cache
 from .grants import Grant
 from .settings import Settings
@@ -33,6 +35,11 @@ class SenderConstraint:
         self.public_url = settings.public_url.rstrip("/")
         self.max_age = settings.dpop_max_age
         self.clock_skew = settings.dpop_clock_skew
+        self.nonces = (
+            NonceIssuer(settings.dpop_nonce_secret, settings.dpop_nonce_lifetime)
+            if settings.dpop_nonce_secret
+            else None
+        )
         self.replay = replay or replay_cache(
             settings.dpop_replay_redis_url, settings.dpop_max_age + settings.dpop_clock_skew
         )
@@ -56,6 +63,7 @@ class SenderConstraint:
             raise InvalidTokenError(_BOUND).as_dpop(ALGS, dpop_scheme=True)
         if method is None or url is None:
             raise InvalidDPoPProofError("this endpoint cannot check DPoP proofs").as_dpop(ALGS, dpop_scheme=True)
+        now = self.clock.time()
         try:
             proof = verify_proof(
                 proofs,
@@ -63,12 +71,14 @@ class SenderConstraint:
                 url=self.target_url(url),
                 access_token=token,
                 jkt=grant.jkt,
-                now=self.clock.time(),
+                now=now,
                 max_age=self.max_age,
                 clock_skew=self.clock_skew,
             )
         except ProofRefusedError as refused:
             raise InvalidDPoPProofError(refused.reason).as_dpop(ALGS, dpop_scheme=True) from None
+        if self.nonces is not None and not self.nonces.is_valid(proof.nonce, now):
+            raise UseDPoPNonceError(self.nonces.current(now)).as_dpop(ALGS, dpop_scheme=True)
         if not self.replay.first_use(proof.jkt, proof.jti):
             raise InvalidDPoPProofError(
                 "this DPoP proof was used before: make a new proof (new jti) for every request"

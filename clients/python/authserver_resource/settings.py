@@ -48,6 +48,10 @@ class Settings:
     # Share the jti replay cache between instances (redis://...): a proof replayed to another instance is refused
     # too. Unset: in memory, per process. Configured but unreachable: DPoP calls fail closed (503).
     dpop_replay_redis_url: str = ""
+    # Optional server nonces (RFC 9449 section 9): a secret of 32+ characters, the same on every instance. Set, every
+    # proof must carry a nonce this service issued in the last one or two lifetimes. Unset: no nonces.
+    dpop_nonce_secret: str = ""
+    dpop_nonce_lifetime: float = 300.0
     # RFC 9701 (introspection mode): ask for introspection answers as JWTs signed by the authorization server's key
     # and verify them (signed_answers.py); an answer that does not verify, or comes unsigned, is a 503, never a grant.
     signed_introspection: bool = False
@@ -95,7 +99,10 @@ def validate(settings: Settings) -> None:
         "unix",
     ):
         raise SettingsError("the DPoP replay cache URL must be a redis://, rediss:// or unix:// URL")
+    if settings.dpop_nonce_secret and len(settings.dpop_nonce_secret) < 32:
+        raise SettingsError("the DPoP nonce secret must have at least 32 characters")
     for name, low, high in (
+        ("dpop_nonce_lifetime", 10, 3600),
         ("dpop_max_age", 1, 3600),
         ("dpop_clock_skew", 0, 300),
         ("cache_ttl", 0, 300),
