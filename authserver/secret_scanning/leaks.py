@@ -4,18 +4,19 @@ A found token is ours (``true_positive``) when it verifies as one of our JWTs (`
 issuer) and its ``jti`` has a record signed by the key its header names; anything else, another issuer's JWT,
 garbage or a well-formed token we hold no record of, is ``false_positive``. One of ours that still could work
 (not revoked, not past its end; a disabled integration's token counts, since enabling would bring it back) is
-revoked with reason "leaked" and a ``TokenLeaked`` event: the feed row, the audit entry, the webhook. One already
-dead is only recorded (the same event, ``revoked`` false), once per place it was found. The caller's unit of work
-commits every entry of an alert together; the admins' mail goes after the commit (``notices``).
+revoked with reason "leaked" (a conditional write: of concurrent copies of an alert exactly one revokes) and a
+``TokenLeaked`` event: the feed row, the audit entry, the webhook. One already dead is only recorded (the same
+event, ``revoked`` false), once per place it was found. The caller's unit of work commits every entry of an alert
+together; the admins' mail goes after the commit (``notices``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -51,9 +52,9 @@ def report_leaks(
 ) -> list[Verdict]:
     """One verdict per entry, in order. Adds rows; never commits. A concurrent change to one of the integrations
     is a ConflictError (the caller rolls back and tries again: everything here is idempotent)."""
-    verdicts = [_judge(principal, item, verifier, now) for item in found]
     try:
-        db.session.flush()
+        verdicts = [_judge(principal, item, verifier, now) for item in found]
+        db.session.flush()  # also done by the queries of later entries (autoflush): the conflict may surface there
     except StaleDataError:
         raise ConflictError("an integration changed while its leaked token was being revoked") from None
     return verdicts
@@ -63,16 +64,32 @@ def _judge(principal: Principal, item: FoundToken, verifier: TokenVerifier, now:
     row = _our_token(item.token, verifier)
     if row is None:
         return Verdict(item, "false_positive")
-    if token_state(row).status(now) in _DEAD_STATUSES:
+    if token_state(row).status(now) in _DEAD_STATUSES or not _claim_revocation(row, now):
         if not _is_recorded(row, item):
             _emit(principal, row, item, now, revoked=False)
         return Verdict(item, "true_positive")
-    row.revoked_at, row.revocation_reason = now, LEAKED
     integration = db.session.get_one(Integration, row.integration_id)
-    integration.updated_at = now  # bumps the version: a concurrent rotation conflicts instead of racing
+    integration.updated_at = now  # bumps the version: a rotation racing this one conflicts instead of overwriting
     flag_modified(integration, "updated_at")
     _emit(principal, row, item, now, revoked=True)
     return Verdict(item, "true_positive", revoked=row)
+
+
+def _claim_revocation(row: AccessToken, now: datetime) -> bool:
+    """Revoke the token only if nobody has yet: one conditional write, so of concurrent copies of an alert exactly
+    one revokes (the others wait on its row lock, or SQLite's write lock, and then match nothing). The row object
+    is refreshed either way, so the caller sees who won."""
+    done = cast(
+        CursorResult[Any],
+        db.session.execute(
+            update(AccessToken)
+            .where(AccessToken.jti == row.jti, AccessToken.revoked_at.is_(None))
+            .values(revoked_at=now, revocation_reason=LEAKED)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    db.session.refresh(row)
+    return bool(done.rowcount)
 
 
 def _our_token(token: str, verifier: TokenVerifier) -> AccessToken | None:

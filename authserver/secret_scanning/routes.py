@@ -18,7 +18,7 @@ from ..principals import Principal
 from ..services import services
 from ..unit_of_work import unit_of_work
 from . import scanning
-from .alerts import MAX_ALERT_BYTES, MalformedAlertError, parse_alert
+from .alerts import MAX_ALERT_BYTES, FoundToken, MalformedAlertError, parse_alert
 from .leaks import Verdict, report_leaks
 from .notices import leak_messages
 from .signature import SignatureError, verify_alert
@@ -66,7 +66,7 @@ def receive_alert() -> tuple[Response, int] | Response:
     return jsonify([verdict.as_response() for verdict in verdicts])
 
 
-def _judge(principal: Principal, entries: list) -> list[Verdict]:
+def _judge(principal: Principal, entries: list[FoundToken]) -> list[Verdict]:
     """One unit of work for the whole alert; a concurrent change to one of its integrations (a version conflict,
     or SQLite's stale-snapshot "locked") is met by trying again on fresh state, as RFC 7009 revocation does."""
     for attempt in (1, 2):

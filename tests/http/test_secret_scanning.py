@@ -7,6 +7,8 @@ from __future__ import annotations
 import html
 import json
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import jwt
 import pytest
@@ -299,3 +301,26 @@ def test_holder_revocation_rfc7009_is_unchanged(client, world):
     row = db.session.get(AccessToken, world.agency.jti)
     assert row.revocation_reason == "revoked"
     assert leak_rows() == []
+
+
+def test_concurrent_copies_of_an_alert_revoke_once_and_all_answer_true_positive(app, world):
+    """The scanner may deliver the same alert twice at once: exactly one revokes (a conditional write), the others
+    find the token already dead and the report already recorded."""
+    body = alert_body(world.agency.token)
+    start = threading.Barrier(6)
+
+    def send(_index: int):
+        start.wait(timeout=10)
+        with app.test_client() as client:
+            response = post_alert(client, body)
+            return response.status_code, labels(response)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(send, range(6)))
+    assert answers == [(200, ["true_positive"])] * 6
+    db.session.remove()
+    [entry] = leak_rows()
+    assert entry.after["revoked"] is True
+    assert (
+        db.session.scalar(select(func.count()).select_from(TokenEvent).where(TokenEvent.jti == world.agency.jti)) == 1
+    )
