@@ -14,6 +14,7 @@ import requests
 
 METADATA_PATH = "/.well-known/oauth-authorization-server"
 REQUIRED_METADATA = ("issuer", "jwks_uri", "introspection_endpoint")
+SIGNED_INTROSPECTION_TYPE = "application/token-introspection+jwt"  # RFC 9701 section 4
 
 
 MAX_BACKOFF = 30.0  # seconds: a Retry-After past this (a misconfigured or hostile answer) is cut to it
@@ -68,6 +69,22 @@ class AuthServerClient:
         return session
 
     def _call(self, method: str, url: str, *, timeout: float | None = None, auth: bool = True, **kwargs) -> dict:
+        response = self._send(method, url, timeout=timeout, auth=auth, **kwargs)
+        if response.status_code == 202 and not response.content:
+            return {}
+        try:
+            body = response.json()
+        except ValueError:
+            raise UnavailableError(f"{method} {url} did not answer JSON") from None
+        if not isinstance(body, dict):
+            raise UnavailableError(f"{method} {url} did not answer a JSON object")
+        return body
+
+    def _send(
+        self, method: str, url: str, *, timeout: float | None = None, auth: bool = True, **kwargs
+    ) -> requests.Response:
+        """The answer of a call that succeeded (below 400); a 429 is ``RateLimitedError``, anything else that went
+        wrong ``UnavailableError``."""
         try:
             response = self._session().request(
                 method,
@@ -85,15 +102,7 @@ class AuthServerClient:
         if response.status_code >= 400:
             # 401 means our own credentials are wrong: as unusable as a server that is down, and said clearly.
             raise UnavailableError(f"{method} {url} answered {response.status_code}")
-        if response.status_code == 202 and not response.content:
-            return {}
-        try:
-            body = response.json()
-        except ValueError:
-            raise UnavailableError(f"{method} {url} did not answer JSON") from None
-        if not isinstance(body, dict):
-            raise UnavailableError(f"{method} {url} did not answer a JSON object")
-        return body
+        return response
 
     # -- discovery (RFC 8414) ----------------------------------------------------------------------------
     def metadata(self) -> dict:
@@ -125,6 +134,22 @@ class AuthServerClient:
         return self._call(
             "POST", self.endpoint("introspection_endpoint"), data={"token": token, "token_type_hint": "access_token"}
         )
+
+    def introspect_signed(self, token: str) -> str:
+        """RFC 9701 section 4: the answer as a signed JWT (its text, to be verified by ``signed_answers``). An
+        answer of any other type, JSON included, is ``UnavailableError``: asked for a signature, we take none
+        less (no downgrade by whoever sits on the path)."""
+        url = self.endpoint("introspection_endpoint")
+        response = self._send(
+            "POST",
+            url,
+            data={"token": token, "token_type_hint": "access_token"},
+            headers={"Accept": SIGNED_INTROSPECTION_TYPE},
+        )
+        media_type = response.headers.get("Content-Type", "").partition(";")[0].strip().lower()
+        if media_type != SIGNED_INTROSPECTION_TYPE:
+            raise UnavailableError(f"POST {url} did not answer a signed introspection JWT (RFC 9701)")
+        return response.text
 
     def jwks(self) -> dict:
         return self._call("GET", self.endpoint("jwks_uri"), auth=False)

@@ -29,6 +29,7 @@ from .metadata import metadata_document, metadata_path, metadata_url
 from .revocation_state import RevocationState
 from .sender_constraint import ALGS, SenderConstraint
 from .settings import Settings
+from .signed_answers import signed_answer_reader
 from .usage import UsageReporter
 
 
@@ -63,7 +64,13 @@ class Guard:
             self.cache = IntrospectionCache(settings.cache_ttl, settings.negative_cache_ttl)
             self.feed = FeedFollower(self.link, CacheInvalidation(self.cache), self.clock, wait=settings.feed_wait)
             self.validator = IntrospectionValidator(
-                self.link, self.cache, self.feed, self.clock, audiences=settings.audiences, on_verdict=on_verdict
+                self.link,
+                self.cache,
+                self.feed,
+                self.clock,
+                audiences=settings.audiences,
+                on_verdict=on_verdict,
+                signed_answers=signed_answer_reader(self.link, settings, self.clock),  # RFC 9701, when set
             )
         self.dpop = SenderConstraint(settings, self.clock)
         self._started = False

@@ -8,6 +8,10 @@ A 429 (this service's client over its rate limit) is waited out: for its ``Retry
 ``authserver_client.MAX_BACKOFF``) no call of this process asks the server again. Meanwhile a still-valid cached
 answer is used as above, and anything else fails closed with 503 and the time left as ``Retry-After``: the token
 may well be fine, so it is never a 401.
+
+With ``Settings.signed_introspection`` the answers are asked for as RFC 9701 JWTs and read through
+``signed_answers.SignedAnswerReader``; one that does not verify is treated as an unreachable server (503 unless a
+still-valid cached answer exists), never as a verdict.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from .bearer import TemporarilyUnavailableError
 from .end_latch import EndLatch
 from .grants import Grant, Judgement
 from .introspection_cache import IntrospectionCache
+from .signed_answers import SignedAnswerReader
 
 log = logging.getLogger("authserver_resource")
 _RATE_LIMITED = "the authorization server is rate-limiting this service's token checks; retry shortly"
@@ -38,8 +43,10 @@ class IntrospectionValidator:
         *,
         audiences: tuple[str, ...],
         on_verdict=None,
+        signed_answers: SignedAnswerReader | None = None,
     ) -> None:
         self.link = link
+        self.signed_answers = signed_answers  # RFC 9701: ask for signed answers and read only verified ones
         self.cache = cache
         self.feed = feed
         self.clock = clock
@@ -85,7 +92,7 @@ class IntrospectionValidator:
                 return Judgement(cached.grant)
             raise TemporarilyUnavailableError(_RATE_LIMITED, retry_after=math.ceil(waiting))
         try:
-            answer = self.link.introspect(token_string)
+            answer = self._introspect(token_string)
         except RateLimitedError as exc:
             self._back_off(exc)
             if cached is not None and cached.is_fresh():
@@ -102,6 +109,13 @@ class IntrospectionValidator:
             grant = None
         self.cache.put(key, grant, now=now, generation=generation)
         return Judgement(grant, introspected=grant is not None)
+
+    def _introspect(self, token_string: str) -> dict:
+        """The RFC 7662 answer; with signed answers on, only from a JWT that verifies (else ``UnavailableError``:
+        what the server said cannot be known, so the call fails closed rather than trusting or refusing it)."""
+        if self.signed_answers is None:
+            return self.link.introspect(token_string)
+        return self.signed_answers.read(self.link.introspect_signed(token_string))
 
     def _back_off(self, exc: RateLimitedError) -> None:
         with self._backoff_lock:
