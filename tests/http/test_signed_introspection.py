@@ -5,6 +5,8 @@ The JWT is verified here with PyJWT and the server's published JWKS, independent
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import jwt
 import pytest
 from werkzeug.test import Client
@@ -194,3 +196,18 @@ def test_a_rate_limited_answer_stays_json(shared):
 def test_the_metadata_advertises_the_signing_algorithms(shared):
     document = shared.client.get("/.well-known/oauth-authorization-server").get_json()
     assert "ES256" in document["introspection_signing_alg_values_supported"]
+
+
+def test_without_a_key_that_can_sign_a_signed_answer_is_a_json_503_and_json_answers_go_on(app, world):
+    """The key file gone (a broken deployment): nothing trustworthy can be said to a service that wants proof."""
+    for pem in Path(app.config["AUTHSERVER_KEYS_DIR"]).glob("*.pem"):
+        pem.unlink()
+    direct, flask_route = Client(app.wsgi_app), Client(app.wsgi_app.wsgi_app)
+    for path in (direct, flask_route):
+        signed = path.post(
+            "/oauth/introspect", data={"token": world.agency.token}, headers=dict(world.rs_headers, Accept=JWT_TYPE)
+        )
+        assert signed.status_code == 503 and signed.get_json()["error"] == "temporarily_unavailable"
+        assert signed.headers["Content-Type"] == "application/json" and signed.headers["Retry-After"] == "1"
+        plain = path.post("/oauth/introspect", data={"token": world.agency.token}, headers=world.rs_headers)
+        assert plain.status_code == 200 and plain.get_json()["active"] is True
