@@ -84,9 +84,6 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         # RFC 9701 (introspection mode): ask for signed introspection answers and verify them: on | off. An answer
         # that does not verify, or comes unsigned, is a 503 ("cannot know"), never a grant.
         "RESOURCE_DEMO_SIGNED_INTROSPECTION": _switch(env, "RESOURCE_DEMO_SIGNED_INTROSPECTION", False),
-        # RFC 9701 (introspection mode): ask for signed introspection answers and verify them: on | off. An answer
-        # that does not verify, or comes unsigned, is a 503 ("cannot know"), never a grant.
-        "RESOURCE_DEMO_SIGNED_INTROSPECTION": _switch(env, "RESOURCE_DEMO_SIGNED_INTROSPECTION", False),
         # Testing only: a file holding a clock offset in seconds, so end-to-end tests can move this service's time.
         "RESOURCE_DEMO_CLOCK_OFFSET_FILE": env.get("RESOURCE_DEMO_CLOCK_OFFSET_FILE") or None,
         # Publish contact and calendar changes as data events (POST /api/service-events): on | off. The client must

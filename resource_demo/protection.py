@@ -45,7 +45,6 @@ def _settings(config: dict) -> Settings:
         dpop_max_age=config["RESOURCE_DEMO_DPOP_MAX_AGE"],
         dpop_clock_skew=config["RESOURCE_DEMO_DPOP_CLOCK_SKEW"],
         dpop_replay_redis_url=config["RESOURCE_DEMO_DPOP_REPLAY_REDIS_URL"],
-        signed_introspection=config.get("RESOURCE_DEMO_SIGNED_INTROSPECTION", False),
         dpop_nonce_secret=config["RESOURCE_DEMO_DPOP_NONCE_SECRET"],
         dpop_nonce_lifetime=config["RESOURCE_DEMO_DPOP_NONCE_LIFETIME"],
         signed_introspection=config.get("RESOURCE_DEMO_SIGNED_INTROSPECTION", False),
