@@ -351,6 +351,9 @@ def _detail(row: AuditEvent) -> str:
         return f"Leak reported: {after.get('url') or 'no address given'} · token {after.get('token')}, {outcome}"
     if row.action == "integration.created":
         return ", ".join(after.get("scopes", []))
+    if row.action == "integration.updated" and before.get("dpop_jkt") != after.get("dpop_jkt"):
+        jkt = after.get("dpop_jkt")
+        return f"tokens bound to key {jkt}" if jkt else "tokens no longer bound to a key"
     return ""
 
 
