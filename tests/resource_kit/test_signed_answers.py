@@ -13,6 +13,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from authserver_resource.authserver_client import UnavailableError
+from authserver_resource.feed import CacheInvalidation
+from authserver_resource.introspection_cache import IntrospectionCache
 from authserver_resource.jwks import KeySet
 from authserver_resource.signed_answers import MAX_AGE, SignedAnswerReader, UntrustedAnswerError
 
@@ -165,4 +167,14 @@ def test_a_jwks_that_cannot_be_fetched_is_unavailable(keys):
 
     reader = SignedAnswerReader(KeySet(fetch, refetch_interval=0.1), issuer=ISSUER, client_id=ME, clock=Clock())
     with pytest.raises(UnavailableError):
+        reader.read(_answer(keys))
+
+
+def test_a_key_revoked_on_the_feed_stops_verifying_answers_at_once(reader, keys, published):
+    """Introspection mode's feed listener hands key.revoked to the reader's key set (no wait for a JWKS refresh)."""
+    invalidation = CacheInvalidation(IntrospectionCache(30, 5), reader.keys)
+    assert reader.read(_answer(keys)) == BODY
+    published["keys"] = [key for key in published["keys"] if key["kid"] != "kid-es"]  # the server unpublishes it
+    invalidation.apply({"type": "key.revoked", "kid": "kid-es"})
+    with pytest.raises(UntrustedAnswerError, match="unknown kid"):
         reader.read(_answer(keys))

@@ -27,10 +27,12 @@ KEY_REVOKED = "key.revoked"
 
 
 class CacheInvalidation:
-    """Introspection mode: events drop cached answers."""
+    """Introspection mode: events drop cached answers. With signed answers (RFC 9701), a revoked key also leaves
+    the key set that verifies them at once, rather than at the JWKS's next refresh."""
 
-    def __init__(self, cache: IntrospectionCache) -> None:
+    def __init__(self, cache: IntrospectionCache, keys: KeySet | None = None) -> None:
         self.cache = cache
+        self.keys = keys
 
     def reset(self, snapshot: dict) -> None:
         self.cache.clear()
@@ -43,6 +45,8 @@ class CacheInvalidation:
             self.cache.drop_integration(str(event["integration_id"]))
         elif kind == KEY_REVOKED:  # every token that key signed is dead; the cache does not know which those are
             self.cache.clear()
+            if self.keys is not None:
+                self.keys.forget(str(event["kid"]))
 
     def tick(self, now: float) -> None:
         pass

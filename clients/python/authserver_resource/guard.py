@@ -62,7 +62,9 @@ class Guard:
             )
         else:
             self.cache = IntrospectionCache(settings.cache_ttl, settings.negative_cache_ttl)
-            self.feed = FeedFollower(self.link, CacheInvalidation(self.cache), self.clock, wait=settings.feed_wait)
+            signed_answers = signed_answer_reader(self.link, settings, self.clock)  # RFC 9701, when set
+            invalidation = CacheInvalidation(self.cache, signed_answers.keys if signed_answers else None)
+            self.feed = FeedFollower(self.link, invalidation, self.clock, wait=settings.feed_wait)
             self.validator = IntrospectionValidator(
                 self.link,
                 self.cache,
@@ -70,7 +72,7 @@ class Guard:
                 self.clock,
                 audiences=settings.audiences,
                 on_verdict=on_verdict,
-                signed_answers=signed_answer_reader(self.link, settings, self.clock),  # RFC 9701, when set
+                signed_answers=signed_answers,
             )
         self.dpop = SenderConstraint(settings, self.clock)
         self._started = False
