@@ -13,10 +13,19 @@ from authserver.database import prepare
 from authserver.extensions import db
 
 from . import factories
+from .support import passwords
 from .support.config import make_app_config
 from .support.databases import ThrowawayPostgres, postgres_available
 
 START = datetime(2026, 1, 15, 12, 0, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _passwords_hashed_once():
+    """People are made and sign in hundreds of times with a few passwords: see tests/support/passwords.py."""
+    with pytest.MonkeyPatch.context() as patch:
+        passwords.install(patch)
+        yield
 
 
 @pytest.fixture
