@@ -17,11 +17,11 @@ from ..limits.rates import REVOCATION
 from ..principals import Principal
 from ..services import services
 from ..unit_of_work import unit_of_work
-from . import scanning
 from .alerts import MAX_ALERT_BYTES, FoundToken, MalformedAlertError, parse_alert
 from .leaks import Verdict, report_leaks
 from .notices import leak_messages
 from .signature import SignatureError, verify_alert
+from .state import scanning
 
 bp = Blueprint("secret_scanning", __name__)
 
