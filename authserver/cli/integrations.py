@@ -127,7 +127,11 @@ def integration_update(integration_id, name, description, dpop_jkt, dpop_jwk, no
 def integration_list(account_id, as_json):
     """An account's integrations with their scopes and status."""
     rows = [serialize_integration(i) for i in integrations.list_integrations(OPERATOR, account_id)]
-    text = "\n".join(f"{r['id']}  {r['status']:8}  {r['name']}  [{' '.join(r['scopes'])}]" for r in rows)
+    text = "\n".join(
+        f"{r['id']}  {r['status']:8}  {r['name']}  [{' '.join(r['scopes'])}]"
+        + (f"  bound to key {r['dpop_jkt']} (DPoP)" if r.get("dpop_jkt") else "")
+        for r in rows
+    )
     emit(as_json, {"integrations": rows}, text or "(no integrations)")
 
 

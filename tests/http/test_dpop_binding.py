@@ -12,6 +12,7 @@ import pytest
 from joserfc.jwk import ECKey
 
 from tests.factories import issue_token, make_integration
+from tests.support.admin_ui import ADMIN, add_people, signed_in
 
 from . import forge
 from .problems import assert_problem
@@ -193,3 +194,18 @@ def test_cli_bad_keys_are_one_error_line_and_a_json_error(runner, world, tmp_pat
                   "contacts.readonly", *args]
         )  # fmt: skip
         assert_one_line_error(create, fragment)
+
+
+def test_the_integration_lists_say_which_integrations_are_bound(runner, client, world, app, clock):
+    bound = create(client, world, name="Bound one", dpop_jkt=JKT).get_json()
+    create(client, world, name="Plain one")
+    listed = runner.invoke(args=["integration", "list", "--account", world.agency.account_id])
+    assert listed.exit_code == 0
+    lines = {line.split()[0]: line for line in listed.stdout.splitlines()}
+    assert lines[bound["id"]].endswith(f"bound to key {JKT} (DPoP)")
+    assert sum("bound to key" in line for line in lines.values()) == 1
+    add_people(world, clock, member=False)
+    page = signed_in(app, ADMIN).get(f"/accounts/{world.agency.account_id}/settings/integrations").text
+    row = page[page.index(f'data-integration="{bound["id"]}"') :]
+    assert "Bound to a key (DPoP)" in row[: row.index("</tr>")]
+    assert page.count("Bound to a key (DPoP)") == 1
