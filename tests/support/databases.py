@@ -24,6 +24,13 @@ def postgres_available() -> bool:
         return False
 
 
+# The sequences behind serial/identity columns, found once per database (the schema does not change under a run).
+_SERIAL_SEQUENCES = """
+SELECT pg_get_serial_sequence(quote_ident(table_name), column_name) FROM information_schema.columns
+WHERE table_schema = 'public' AND pg_get_serial_sequence(quote_ident(table_name), column_name) IS NOT NULL
+"""
+
+
 class ThrowawayPostgres:
     """Creates a uniquely named database for this test run and drops it afterwards."""
 
@@ -33,12 +40,21 @@ class ThrowawayPostgres:
         with self._admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{self.name}"'))
         self.url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{self.name}"
+        self._sequences: list[str] | None = None
 
     def truncate_all(self, metadata) -> None:
-        engine = create_engine(self.url)
-        names = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
+        """Empty every table and restart the id sequences, as ``TRUNCATE ... RESTART IDENTITY`` would.
+
+        DELETE, children first, instead of TRUNCATE: on the few rows a test leaves, TRUNCATE costs ~0.4 s on a busy
+        machine (new files for every table and index, fsynced) and DELETE ~0.03 s, after each of ~1,500 tests."""
+        engine = create_engine(self.url, connect_args={"options": "-c synchronous_commit=off"})
         with engine.begin() as connection:
-            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            for table in reversed(metadata.sorted_tables):
+                connection.execute(text(f'DELETE FROM "{table.name}"'))  # noqa: S608 (our own table names)
+            if self._sequences is None:
+                self._sequences = list(connection.scalars(text(_SERIAL_SEQUENCES)))
+            for sequence in self._sequences:
+                connection.execute(text("SELECT setval(CAST(:name AS regclass), 1, false)"), {"name": sequence})
         engine.dispose()
 
     def drop(self) -> None:
