@@ -20,7 +20,7 @@ from authserver.extensions import db
 from tests import factories
 from tests.conftest import BACKENDS, START
 from tests.support.config import make_app_config
-from tests.support.databases import ThrowawayPostgres, postgres_available
+from tests.support.databases import ThrowawayPostgres, migrated_postgres_template, postgres_available
 from tests.unit.conftest import (  # noqa: F401  (fixtures)
     app_config,
     migrated_sqlite_template,
@@ -39,6 +39,16 @@ class Shared:
     world: factories.World
 
 
+@pytest.fixture(scope="session")
+def migrated_postgres():
+    """One migrated PostgreSQL database per test process, copied by each module's ``shared`` app."""
+    if not postgres_available():
+        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
+    template = migrated_postgres_template()
+    yield template
+    template.drop()
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def shared(request, tmp_path_factory, migrated_sqlite_template, world_template):  # noqa: F811
     """An app with a world, built once per module and backend, for requests that must be refused."""
@@ -48,9 +58,7 @@ def shared(request, tmp_path_factory, migrated_sqlite_template, world_template):
         shutil.copyfile(migrated_sqlite_template, tmp / "shared.db")
         url = f"sqlite:///{tmp / 'shared.db'}"
     else:
-        if not postgres_available():
-            pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
-        postgres = ThrowawayPostgres()
+        postgres = ThrowawayPostgres(template=request.getfixturevalue("migrated_postgres").name)
         url = postgres.url
     clock = FrozenClock(START)
     (tmp / "keys").mkdir(mode=0o700)

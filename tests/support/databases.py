@@ -31,14 +31,28 @@ WHERE table_schema = 'public' AND pg_get_serial_sequence(quote_ident(table_name)
 """
 
 
+def migrated_postgres_template() -> ThrowawayPostgres:
+    """A throwaway database at the code's schema revision, for ``ThrowawayPostgres(template=...name)``; nothing
+    may stay connected to it while it is copied."""
+    from authserver.database import upgrade
+
+    template = ThrowawayPostgres()
+    engine = create_engine(template.url)
+    upgrade(engine)
+    engine.dispose()
+    return template
+
+
 class ThrowawayPostgres:
     """Creates a uniquely named database for this test run and drops it afterwards."""
 
-    def __init__(self) -> None:
+    def __init__(self, template: str | None = None) -> None:
+        """``template``: the name of a database to copy (one already migrated: copying costs ~0.1 s, migrating ~1 s)."""
         self.name = f"authserver_test_{os.getpid()}_{secrets.token_hex(4)}"
         self._admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        copy = f' TEMPLATE "{template}"' if template else ""
         with self._admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{self.name}"'))
+            connection.execute(text(f'CREATE DATABASE "{self.name}"{copy}'))
         self.url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{self.name}"
         self._sequences: list[str] | None = None
 
