@@ -11,6 +11,7 @@ resource service registered for every account (no account) is the operator's alo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -129,25 +130,32 @@ _CREDENTIAL_COLUMNS = (
     ApiClient.introspection_signing,
 )
 _CREDENTIAL_FIELDS = tuple(column.key for column in _CREDENTIAL_COLUMNS)
-_CREDENTIALS_READ = PreparedRead(select(*_CREDENTIAL_COLUMNS).where(ApiClient.client_id == bindparam("client_id")))
+
+
+def _credentials_of(row: Sequence[Any]) -> ClientCredentials:
+    return ClientCredentials(**dict(zip(_CREDENTIAL_FIELDS, row, strict=True)))  # by name, not position
+
+
+_CREDENTIALS_READ = PreparedRead(
+    select(*_CREDENTIAL_COLUMNS).where(ApiClient.client_id == bindparam("client_id")), _credentials_of
+)
 
 
 def load_credentials(client_id: object, wait: WaitHook = NOT_GATED) -> ClientCredentials | None:
-    """An enabled client's credentials, by primary key, from the database every time (no cache: a disable,
-    deletion or rotation is effective on the next request in every worker and instance). Outside a transaction it
-    runs prepared on a kept read connection (see hotpath/prepared_reads), as the token state read does; ``wait``
-    is entered around that read's round trip."""
+    """An enabled client's credentials, by primary key, as the database has them now (a disable, deletion or
+    rotation is effective on the next request in every worker and instance). Outside a transaction it runs prepared
+    on a kept read connection (see hotpath/prepared_reads), as the token state read does: on SQLite the row is
+    served again only while no commit has been made since it was read. ``wait`` is entered around that read's
+    round trip."""
     if not is_identifier(client_id):
         return None
     registry = db.session.registry
     if not registry.has() or not registry().in_transaction():
-        row = _CREDENTIALS_READ.first(db.engine, {"client_id": client_id}, wait)
+        credentials = _CREDENTIALS_READ.first(db.engine, {"client_id": client_id}, wait)
     else:
         row = db.session.execute(select(*_CREDENTIAL_COLUMNS).where(ApiClient.client_id == client_id)).first()
-    if row is None:
-        return None
-    credentials = ClientCredentials(**dict(zip(_CREDENTIAL_FIELDS, row, strict=True)))  # by name, not position
-    return credentials if credentials.is_enabled else None
+        credentials = None if row is None else _credentials_of(row)
+    return credentials if credentials is not None and credentials.is_enabled else None
 
 
 def check_client_secret(client: ApiClient | ClientCredentials, secret: object, now: datetime) -> bool:

@@ -1,7 +1,9 @@
 """authlib's client contract over our ApiClient table, plus the token holder as a revocation-only caller.
 
-No client is cached: each authentication reads the client's row (one primary-key read), so disabling, deleting or
-rotating a client holds from the next request in every worker and instance. Only last-used times are buffered.
+No verdict is cached: each authentication checks the secret against the client's row as the database has it now
+(``load_credentials``: read, or on SQLite re-served only while nothing has been committed since), so disabling,
+deleting or rotating a client holds from the next request in every worker and instance. Only last-used times are
+buffered.
 """
 
 from __future__ import annotations
@@ -126,8 +128,8 @@ def authenticate_token_holder(query_client, request):
 
 
 class ClientLookup:
-    """Finds clients for authlib: the row is read on every call (no cache window), and a successful
-    authentication is noted for the client's coarse last-used time."""
+    """Finds clients for authlib: the row as the database has it now on every call (no cache window), and a
+    successful authentication is noted for the client's coarse last-used time."""
 
     def __init__(self, clock, uses: ClientUses) -> None:
         self.clock = clock
