@@ -66,14 +66,21 @@ def measure(root: Path, iterations: int, tokens: int) -> float:
             with unit_of_work():
                 account = create_account(OPERATOR, name="Bench", parent_id=None, now=now)
                 client, secret = create_client(OPERATOR, name="rs", kind="resource-service", account_id=None, now=now)
-                integration = create_integration(
-                    OPERATOR, account_id=account.id, name="i", description="", scopes=["contacts.readonly"], now=now
-                )
             client_id = client.client_id
             issued = []
-            for _ in range(tokens):
+            for start in range(0, tokens, 100):  # one live token per integration: as many integrations as tokens
                 with unit_of_work():
-                    issued.append(generate_token(OPERATOR, integration.id, policy=services(app).policy, now=now).token)
+                    for number in range(start, min(tokens, start + 100)):
+                        integration = create_integration(
+                            OPERATOR,
+                            account_id=account.id,
+                            name=f"i{number}",
+                            description="",
+                            scopes=["contacts.readonly"],
+                            now=now,
+                        )
+                        policy = services(app).policy
+                        issued.append(generate_token(OPERATOR, integration.id, policy=policy, now=now).token)
             db.session.remove()
         authorization = "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
         requests = []
