@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from urllib.parse import quote
 
 from .bearer import BearerError, NoRouteError, has_query_token
@@ -29,8 +29,8 @@ async def judge(
     *,
     token_elsewhere: bool = False,
     method: str | None = None,
-    url: str | None = None,
-    dpop: Sequence[str] = (),
+    url: str | Callable[[], str] | None = None,
+    dpop: Sequence[str] | Callable[[], Sequence[str]] = (),
 ):
     """The grant, or the ``BearerError`` raised: on the loop when no network call is needed, else in a thread."""
     grant = guard.check_quick(authorization, scope, token_elsewhere=token_elsewhere, method=method, url=url, dpop=dpop)
@@ -101,8 +101,8 @@ class ProtectedASGI:
                 needed,
                 token_elsewhere=has_query_token(scope.get("query_string", b"")),
                 method=scope.get("method", "GET"),
-                url=request_url(scope),
-                dpop=dpop_headers(scope),
+                url=lambda: request_url(scope),  # read only when a proof is checked
+                dpop=lambda: dpop_headers(scope),
             )
         except BearerError as error:
             return await send_refusal(send, self.guard, error)

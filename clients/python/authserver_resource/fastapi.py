@@ -37,8 +37,8 @@ class Requires:
             self.scope,
             token_elsewhere=has_query_token(request.scope.get("query_string", b"")),
             method=request.method,
-            url=request_url(request.scope),
-            dpop=dpop_headers(request.scope),
+            url=lambda: request_url(request.scope),  # read only when a proof is checked
+            dpop=lambda: dpop_headers(request.scope),
         )
 
 

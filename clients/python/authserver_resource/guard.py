@@ -88,12 +88,13 @@ class Guard:
         *,
         token_elsewhere: bool = False,
         method: str | None = None,
-        url: str | None = None,
-        dpop: Sequence[str] = (),
+        url: str | Callable[[], str] | None = None,
+        dpop: Sequence[str] | Callable[[], Sequence[str]] = (),
     ) -> Grant:
         """The grant for a request whose ``Authorization`` header is ``authorization`` and which needs ``scope``;
         any refusal raises the ``BearerError`` to render. ``method``, ``url`` and ``dpop`` (every ``DPoP`` header
-        value) are what a DPoP proof is checked against. May block on the authorization server."""
+        value) are what a DPoP proof is checked against (``url`` and ``dpop`` may be callables, read only then). May
+        block on the authorization server."""
         scheme = "bearer"
         try:
             scheme, token = credentials_from_header(authorization, token_elsewhere=token_elsewhere)
@@ -111,8 +112,8 @@ class Guard:
         *,
         token_elsewhere: bool = False,
         method: str | None = None,
-        url: str | None = None,
-        dpop: Sequence[str] = (),
+        url: str | Callable[[], str] | None = None,
+        dpop: Sequence[str] | Callable[[], Sequence[str]] = (),
     ) -> Grant | None:
         """Like ``check`` when the verdict needs no network call; None means "call ``check`` off the event loop"."""
         scheme = "bearer"

@@ -9,11 +9,14 @@
 
 The URL a proof's ``htu`` must match is the one the client called: ``Settings.public_url`` (scheme, host and path
 prefix as the client sees them behind a proxy) joined with the request's path, else the request's own URL.
+
+Faces may hand the URL and the ``DPoP`` headers over as zero-argument callables: they are read only when a proof is
+checked, so a bearer call does not pay for rebuilding its URL (bench/resource_kit_cpu.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
 from .bearer import InvalidDPoPProofError, InvalidTokenError, UseDPoPNonceError
@@ -51,8 +54,8 @@ class SenderConstraint:
         scheme: str,
         token: str,
         method: str | None,
-        url: str | None,
-        proofs: Sequence[str],
+        url: str | Callable[[], str] | None,
+        proofs: Sequence[str] | Callable[[], Sequence[str]],
     ) -> None:
         """Return if ``grant``'s token may be used by this request; else raise the refusal to render."""
         if grant.jkt is None:
@@ -61,6 +64,10 @@ class SenderConstraint:
             return
         if scheme != "dpop":
             raise InvalidTokenError(_BOUND).as_dpop(ALGS, dpop_scheme=True)
+        if callable(url):
+            url = url()
+        if callable(proofs):
+            proofs = proofs()
         if method is None or url is None:
             raise InvalidDPoPProofError("this endpoint cannot check DPoP proofs").as_dpop(ALGS, dpop_scheme=True)
         now = self.clock.time()

@@ -53,7 +53,7 @@ class ProtectedWSGI:
                 scope,
                 token_elsewhere=has_query_token(environ.get("QUERY_STRING", "")),
                 method=environ.get("REQUEST_METHOD", "GET"),
-                url=request_uri(environ, include_query=False),
+                url=lambda: request_uri(environ, include_query=False),  # read only when a proof is checked
                 dpop=dpop_headers(environ.get("HTTP_DPOP")),
             )
         except BearerError as error:
