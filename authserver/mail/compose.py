@@ -57,13 +57,21 @@ def expiry_notice(
         f'<p style="color:#666;font-size:90%">You receive this because you are an admin of {escape(account_name)}.</p>'
         "</body></html>"
     )
+    return admin_message(subject=subject, sender=sender, recipients=recipients, now=now, text=text, html=html)
+
+
+def admin_message(
+    *, subject: str, sender: str, recipients: list[str], now: datetime, text: str, html: str
+) -> EmailMessage:
+    """The envelope every notice to account admins shares: one line of subject, a Message-ID of the sender's
+    domain, marked auto-generated (RFC 3834: no auto-replies), text with an HTML alternative."""
     message = EmailMessage()
     message["Subject"] = subject.replace("\n", " ").replace("\r", " ")[:200]
     message["From"] = sender
     message["To"] = ", ".join(recipients)
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1])
-    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies
+    message["Auto-Submitted"] = "auto-generated"
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 from html import escape
 
-from .compose import when
+from .compose import admin_message, when
 
 
 def leak_notice(
@@ -52,13 +51,4 @@ def leak_notice(
         f'<p style="color:#666;font-size:90%">You receive this because you are an admin of {escape(account_name)}.</p>'
         "</body></html>"
     )
-    message = EmailMessage()
-    message["Subject"] = subject.replace("\n", " ").replace("\r", " ")[:200]
-    message["From"] = sender
-    message["To"] = ", ".join(recipients)
-    message["Date"] = format_datetime(now)
-    message["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1])
-    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies
-    message.set_content(text)
-    message.add_alternative(html, subtype="html")
-    return message
+    return admin_message(subject=subject, sender=sender, recipients=recipients, now=now, text=text, html=html)
