@@ -19,6 +19,7 @@ import requests
 from authserver import config as config_module
 from authserver.config import DEFAULT_WORKER_CAP, load_config
 from authserver.cpu_quota import available_cpus
+from tests.support.forkserver import run_python
 from tests.support.servers import free_port, make_authserver, wait_for_http
 
 TWINS = ("DATABASE_URL", "AUTHSERVER_SECRET_KEY", "REDIS_URL")
@@ -41,14 +42,8 @@ def base_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(  # noqa: S603 - this interpreter, our own module
-        [sys.executable, "-m", "authserver", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    """``python -m authserver ARGS`` as a new process, forked from one that has done the imports."""
+    return run_python(["-m", "authserver", *args], env=env, cwd=Path.cwd(), timeout=120)
 
 
 def assert_one_line_error(done: subprocess.CompletedProcess, *words: str) -> None:

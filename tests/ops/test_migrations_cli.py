@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from sqlalchemy import create_engine, text
 
 from authserver.schema import downgrade, history, read_state, upgrade
 from tests.support.databases import ThrowawayPostgres, postgres_available
+from tests.support.forkserver import run_python
 from tests.support.servers import free_port
 
 HEAD = history()[-1].id
@@ -65,14 +64,8 @@ print(json.dumps(results))
 def run_batch(env: dict, *commands: tuple[str, ...] | tuple[tuple[str, ...], dict]) -> list[Ran]:
     """Run each command (argv, or (argv, extra environment)) in order in one ``authserver`` process."""
     steps = [command if isinstance(command[-1], dict) else (command, {}) for command in commands]
-    done = subprocess.run(  # noqa: S603  (this interpreter, a fixed script)
-        [sys.executable, "-c", _BATCH],
-        env=env,
-        input=json.dumps(steps),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=Path(env["AUTHSERVER_KEYS_DIR"]).parent,
+    done = run_python(
+        ["-c", _BATCH], env=env, cwd=Path(env["AUTHSERVER_KEYS_DIR"]).parent, input=json.dumps(steps), timeout=300
     )
     assert done.returncode == 0, done.stderr
     return [Ran(**result) for result in json.loads(done.stdout)]

@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from tests.factories import basic
+from tests.support.forkserver import run_python
 from tests.support.servers import AuthServerProcess, make_authserver, wait_for_http
 
 AUDIENCE = "https://api.security.example/v2"
@@ -79,15 +80,7 @@ def remember_response(response: requests.Response) -> requests.Response:
 
 def run_cli(server: AuthServerProcess, *commands: tuple[list[str], str | None]) -> list[dict]:
     """Several ``authserver ... --json`` commands in one process, each with its own standard input."""
-    done = subprocess.run(
-        [sys.executable, "-c", _SEED],
-        env=server.env,
-        input=json.dumps(commands),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=server.workdir,
-    )
+    done = run_python(["-c", _SEED], env=server.env, cwd=server.workdir, input=json.dumps(commands), timeout=120)
     if done.returncode != 0:
         raise RuntimeError(f"authserver seed failed: {done.stderr}")
     results = json.loads(done.stdout)

@@ -1,6 +1,7 @@
 """Real processes on 127.0.0.1 for end-to-end tests: the authorization server (and, later, resource_demo).
 
-Each server gets its own database, keys directory and a clock-offset file so tests can move its time.
+Each server gets its own database, keys directory and a clock-offset file so tests can move its time. Its CLI
+commands run as processes forked from an already-imported interpreter (``forkserver.run_python``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+
+from .forkserver import run_python
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -77,15 +80,7 @@ class AuthServerProcess:
 
     def cli(self, *args: str, stdin: str | None = None, check: bool = True) -> dict | subprocess.CompletedProcess:
         """Run ``authserver ARGS --json`` and return the parsed object (or the completed process if check=False)."""
-        done = subprocess.run(
-            [sys.executable, "-m", "authserver", *args],
-            env=self.env,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=self.workdir,
-        )
+        done = run_python(["-m", "authserver", *args], env=self.env, cwd=self.workdir, input=stdin, timeout=60)
         if not check:
             return done
         if done.returncode != 0:
@@ -96,15 +91,7 @@ class AuthServerProcess:
         """Run several ``authserver ... --json`` commands through the real CLI entry point in one process (the
         imports cost ~1.5 s per process). An argument may refer to earlier results with ``str.format`` fields:
         ``"{0[id]}"`` is the ``id`` of the first command's output."""
-        done = subprocess.run(
-            [sys.executable, "-c", _CLI_BATCH],
-            env=self.env,
-            input=json.dumps(commands),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            cwd=self.workdir,
-        )
+        done = run_python(["-c", _CLI_BATCH], env=self.env, cwd=self.workdir, input=json.dumps(commands), timeout=120)
         if done.returncode != 0:
             raise RuntimeError(f"authserver batch failed: {done.stderr}")
         return json.loads(done.stdout)

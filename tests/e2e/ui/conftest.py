@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support.forkserver import run_python
 from tests.support.servers import ROOT, AuthServerProcess, make_authserver
 
 CHROMIUM = os.environ.get("AUTHSERVER_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -81,15 +80,7 @@ print(json.dumps(results))
 
 def _cli_seed(server: AuthServerProcess, *commands) -> list[dict]:
     steps = [(list(command[0]), command[1]) if isinstance(command, tuple) else (command, "") for command in commands]
-    done = subprocess.run(
-        [sys.executable, "-c", _SEED_SCRIPT],
-        env=server.env,
-        input=json.dumps(steps),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=server.workdir,
-    )
+    done = run_python(["-c", _SEED_SCRIPT], env=server.env, cwd=server.workdir, input=json.dumps(steps), timeout=120)
     if done.returncode != 0:
         raise RuntimeError(f"seeding failed: {done.stderr}")
     return json.loads(done.stdout)
