@@ -181,7 +181,8 @@ def test_due_warnings_are_mailed_once_to_the_accounts_admins_across_workers_and_
     proc = serve(server)
     try:
         wait_until(lambda: len(handler.received()) >= 3, 60, "three warnings")
-        time.sleep(8)  # both workers have made their first pass (1-5 s after start): nothing more arrives
+        # Both workers' first passes are over (each logs its end; the next is a minute away): nothing more arrives.
+        wait_until(lambda: server.log_path.read_text().count("expiry mail pass:") >= 2, 60, "both first passes")
     finally:
         stop(proc)
     received = handler.received()
