@@ -4,23 +4,16 @@ confirmation dialog (Cancel changes nothing), with JavaScript and without it (th
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import requests
+
+from tests.support.forkserver import run_python
 
 from .conftest import ADMIN, PASSWORD, screenshot, sign_in
 
 
 def _cli(ui, *args: str, **env: str) -> dict:
-    done = subprocess.run(
-        [sys.executable, "-m", "authserver", *args, "--json"],
-        env={**ui.server.env, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ui.server.workdir,
-    )
+    done = run_python(["-m", "authserver", *args, "--json"], env={**ui.server.env, **env}, cwd=ui.server.workdir)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
