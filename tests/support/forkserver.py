@@ -164,7 +164,8 @@ def run_python(
     args: list[str], *, env: dict[str, str], cwd: Path | str, input: str | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess:
     """Like ``subprocess.run([sys.executable, *args], env=env, cwd=cwd, input=input, capture_output=True,
-    text=True, timeout=timeout)`` for ``args`` of ``-m MODULE ...`` or ``-c SCRIPT ...``."""
+    text=True, timeout=timeout)`` for ``args`` of ``-m MODULE ...`` or ``-c SCRIPT ...``. Commands with the same
+    environment run one after another (one zygote each): a test about CLI processes racing must start them itself."""
     if len(args) < 2 or args[0] not in ("-m", "-c"):
         raise ValueError(f"run_python runs -m MODULE or -c SCRIPT, not {args!r}")
     cwd = str(cwd)
