@@ -118,6 +118,7 @@ def test_each_event_arrives_once_signed(env, worker):
             "integration.deleted",
             "integration.scopes_changed",
             "token.expired",
+            "token.leaked",
             "token.revoked",
             "token.rotated",
         ]
