@@ -39,7 +39,8 @@ def keys_rotate(immediate, as_json):
     )
 
 
-@command(keys_group, "revoke", transaction=False)
+# A kid is an RFC 7638 thumbprint, base64url: one in 64 starts with "-", which must still read as the argument.
+@command(keys_group, "revoke", transaction=False, context_settings={"ignore_unknown_options": True})
 @click.argument("kid")
 @json_option
 def keys_revoke(kid, as_json):

@@ -174,6 +174,16 @@ def test_keys_rotate_and_list(runner, app, clock):
     assert revoked["state"] == "revoked" and revoked["replaced_by"] not in (None, emergency["kid"])
 
 
+def test_keys_revoke_reads_a_kid_that_starts_with_a_dash_as_the_kid(runner, app):
+    """Kids are base64url thumbprints: one in 64 starts with "-" (CI once drew one and click read it as options)."""
+    result = runner.invoke(args=["keys", "revoke", "-OPapBfyL0ZJneltiOxPERFig8SARQGVOGayV-Y4EuM", "--json"])
+    assert result.exit_code == 1
+    error = json.loads(result.stderr)["error"]
+    assert error["code"] != "usage" and "-OPapBfyL0ZJneltiOxPERFig8SARQGVOGayV-Y4EuM" in error["detail"]
+    typo = runner.invoke(args=["keys", "revoke", "somekid", "--jsn"])
+    assert typo.exit_code == 2  # an unknown option after the kid is still a usage error, not a second kid
+
+
 def test_audit_list_as_json_and_csv_with_filters(runner, setup):
     _, sub, integration = setup
     run_json(runner, "token", "generate", integration["id"])
