@@ -60,15 +60,26 @@ def _secret_settings(env) -> dict[str, str | None]:
 
 
 def _instance_secret(instance_path: Path) -> str:
-    """Flask's SECRET_KEY, generated once per instance folder so sessions survive restarts."""
+    """Flask's SECRET_KEY, generated once per instance folder so sessions survive restarts.
+
+    Written whole under a private name (mode 0600), then linked into place: of processes starting at the same moment
+    (several workers, or CLI commands, on a first start) one link wins and the others read its complete file, never
+    a half-written one, and none fails."""
     path = instance_path / "secret_key"
     if path.exists():
         return path.read_text().strip()
     instance_path.mkdir(parents=True, exist_ok=True)
     value = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(value)
+    fd, staged = tempfile.mkstemp(dir=instance_path, prefix=".secret_key.")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(value)
+        try:
+            os.link(staged, path)
+        except FileExistsError:
+            return path.read_text().strip()
+    finally:
+        os.unlink(staged)
     return value
 
 
