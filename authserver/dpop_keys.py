@@ -10,22 +10,19 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import re
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+from authserver_resource.jwk_thumbprint import PRIVATE_MEMBERS, REQUIRED_MEMBERS, thumbprint
+
 from .errors import InvalidInputError
 
 THUMBPRINT_LENGTH = 43  # SHA-256, base64url without padding
 MIN_RSA_BITS = 2048
 MAX_JWK_LENGTH = 16384  # characters of JSON: a 16384-bit RSA key is under 3 kB
-# RFC 7638 section 3.2: the required members of each key type, the only ones hashed.
-_REQUIRED = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x")}
-# RFC 7518 sections 6.2.2 and 6.3.2, RFC 8037 section 2: members only a private key has.
-_PRIVATE = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _CURVES: dict[str, tuple[ec.EllipticCurve, int]] = {"P-256": (ec.SECP256R1(), 32), "P-384": (ec.SECP384R1(), 48)}
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -46,18 +43,18 @@ def parse_jwk(value: object, *, field: str = "dpop_jwk") -> str:
     kty = jwk.get("kty")
     if kty == "oct":
         raise InvalidInputError("a symmetric (oct) key cannot sign DPoP proofs; register a public key", field=field)
-    private = sorted(_PRIVATE & jwk.keys())
+    private = sorted(PRIVATE_MEMBERS & jwk.keys())
     if private:
         raise InvalidInputError(
             f"this is a private key (it has {', '.join(private)}); register only the public key, and replace "
             "this key pair if the private key was shared",
             field=field,
         )
-    if not isinstance(kty, str) or kty not in _REQUIRED:
+    if not isinstance(kty, str) or kty not in REQUIRED_MEMBERS:
         raise InvalidInputError("kty must be RSA, EC or OKP", field=field)
-    members = {name: item for name in _REQUIRED[kty] if isinstance(item := jwk.get(name), str) and item}
-    if len(members) != len(_REQUIRED[kty]):
-        raise InvalidInputError(f"a {kty} key needs {', '.join(_REQUIRED[kty])} as text", field=field)
+    members = {name: item for name in REQUIRED_MEMBERS[kty] if isinstance(item := jwk.get(name), str) and item}
+    if len(members) != len(REQUIRED_MEMBERS[kty]):
+        raise InvalidInputError(f"a {kty} key needs {', '.join(REQUIRED_MEMBERS[kty])} as text", field=field)
     _check_key(kty, members, field)
     return thumbprint(members)
 
@@ -81,13 +78,6 @@ def parse_key_text(text: str, *, field: str = "dpop_key") -> str | None:
     if text.startswith("{"):
         return parse_jwk(text, field=field)
     return parse_thumbprint(text, field=field)
-
-
-def thumbprint(members: dict[str, Any]) -> str:
-    """RFC 7638 section 3: SHA-256 of the required members, sorted, without whitespace; base64url."""
-    canonical = json.dumps(members, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    digest = hashlib.sha256(canonical.encode("utf-8")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 def _as_object(value: object, field: str) -> dict[str, Any]:

@@ -31,13 +31,11 @@ from jwt.algorithms import Algorithm
 from jwt.exceptions import InvalidKeyError, PyJWKError
 
 from .dpop_algorithms import DPOP_SIGNING_ALGS
+from .jwk_thumbprint import PRIVATE_MEMBERS, REQUIRED_MEMBERS, thumbprint
 
 MAX_PROOF_LENGTH = 8192  # an RSA-4096 key in the header fits well within this
 MAX_JTI_LENGTH = 256
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
-_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
-# RFC 7638 section 3.2: the required members of each key type, the only ones hashed
-_THUMBPRINT_MEMBERS = {"EC": ("crv", "kty", "x", "y"), "RSA": ("e", "kty", "n"), "OKP": ("crv", "kty", "x")}
 # Which key a proof's alg may name (a P-384 key cannot sign ES256; RSA keys for RS/PS)
 _KEY_TYPES = {
     "ES256": ("EC", "P-256"),
@@ -125,11 +123,10 @@ def _signer(header_segment: str) -> _Signer:
 
 def jwk_thumbprint(jwk: dict) -> str:
     """RFC 7638: base64url(SHA-256) of the key's required members, sorted, without whitespace."""
-    members = _THUMBPRINT_MEMBERS.get(jwk.get("kty"))  # type: ignore[arg-type]
+    members = REQUIRED_MEMBERS.get(jwk.get("kty"))  # type: ignore[arg-type]
     if members is None or not all(isinstance(jwk.get(name), str) for name in members):
         raise ProofRefusedError("the jwk header lacks the members its key type requires")
-    canonical = json.dumps({name: jwk[name] for name in members}, separators=(",", ":"), sort_keys=True)
-    return b64url(hashlib.sha256(canonical.encode()).digest())
+    return thumbprint(jwk)
 
 
 def access_token_hash(access_token: str) -> str:
@@ -233,7 +230,7 @@ def _check_header(header: dict) -> tuple[str, dict]:
         raise ProofRefusedError("critical header extensions are not understood")
     if not isinstance(jwk, dict):
         raise ProofRefusedError("the jwk header must hold the public key")
-    if _PRIVATE_MEMBERS & jwk.keys():
+    if PRIVATE_MEMBERS & jwk.keys():
         raise ProofRefusedError("the jwk header must not hold private key members")
     kty, crv = _KEY_TYPES[alg]
     if jwk.get("kty") != kty or (crv is not None and jwk.get("crv") != crv):
