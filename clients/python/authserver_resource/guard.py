@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from typing import cast
 
 from .authserver_client import AuthServerClient
 from .bearer import BearerError, InsufficientScopeError, InvalidTokenError, credentials_from_header
@@ -95,15 +96,8 @@ class Guard:
         any refusal raises the ``BearerError`` to render. ``method``, ``url`` and ``dpop`` (every ``DPoP`` header
         value) are what a DPoP proof is checked against (``url`` and ``dpop`` may be callables, read only then). May
         block on the authorization server."""
-        scheme = "bearer"
-        try:
-            scheme, token = credentials_from_header(authorization, token_elsewhere=token_elsewhere)
-            judgement = self.validator.judge(token)
-            if judgement.grant is not None:
-                self.dpop.enforce(judgement.grant, scheme=scheme, token=token, method=method, url=url, proofs=dpop)
-            return self.admit(judgement, scope)
-        except BearerError as error:
-            raise error.as_dpop(ALGS, dpop_scheme=scheme == "dpop" or error.scheme == "DPoP") from None
+        # judge() always answers, so only the quick decision ever defers (None)
+        return cast(Grant, self._decide(authorization, scope, token_elsewhere, method, url, dpop, quick=False))
 
     def check_quick(
         self,
@@ -116,14 +110,19 @@ class Guard:
         dpop: Sequence[str] | Callable[[], Sequence[str]] = (),
     ) -> Grant | None:
         """Like ``check`` when the verdict needs no network call; None means "call ``check`` off the event loop"."""
+        return self._decide(authorization, scope, token_elsewhere, method, url, dpop, quick=True)
+
+    def _decide(self, authorization, scope, token_elsewhere, method, url, dpop, *, quick: bool) -> Grant | None:
+        """The one decision behind ``check`` and ``check_quick``: the token, its DPoP proof, the scope. ``quick``
+        answers only what needs no network call (None: defer to ``check``)."""
         scheme = "bearer"
         try:
             scheme, token = credentials_from_header(authorization, token_elsewhere=token_elsewhere)
-            judgement = self.validator.quick(token)
+            judgement = self.validator.quick(token) if quick else self.validator.judge(token)
             if judgement is None:
                 return None
             if judgement.grant is not None:
-                if self.dpop.needs_io(judgement.grant, scheme):
+                if quick and self.dpop.needs_io(judgement.grant, scheme):
                     return None
                 self.dpop.enforce(judgement.grant, scheme=scheme, token=token, method=method, url=url, proofs=dpop)
             return self.admit(judgement, scope)
