@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -19,8 +20,19 @@ def utcnow() -> datetime:
 
 
 class SystemClock:
+    """The system's time. An introspection asks ``now`` several times; the answer changes once a second, so the
+    moment of the current second is made once and handed out again (the same value ``utcnow`` gives: whole
+    seconds of the same clock)."""
+
+    def __init__(self) -> None:
+        self._second: tuple[int, datetime] = (0, utcnow())
+
     def now(self) -> datetime:
-        return utcnow()
+        whole = int(time.time())
+        kept = self._second
+        if kept[0] != whole:
+            kept = self._second = (whole, datetime.fromtimestamp(whole, UTC))
+        return kept[1]
 
 
 class FrozenClock:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import secrets
 from io import BytesIO
 
@@ -19,6 +18,7 @@ from .admin_api.problems import problem
 from .extensions import db
 from .logs import loggable_path
 from .metrics import count_database_error
+from .process_id import current_pid
 
 log = logging.getLogger("authserver")
 
@@ -111,7 +111,7 @@ def request_id_for(incoming: str | None) -> str:
     secret, so a random per-process prefix and a counter (no system call for randomness per request)."""
     if incoming and len(incoming) <= 64 and incoming.isprintable():
         return incoming
-    pid = os.getpid()
+    pid = current_pid()
     if _request_ids[0] != pid:  # first id in this process, or a forked child: a prefix of its own
         _request_ids[:] = [pid, secrets.token_hex(4), itertools.count(1)]
     return f"{_request_ids[1]}{next(_request_ids[2]):08x}"

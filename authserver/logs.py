@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 import re
 import sys
 import threading
@@ -21,6 +20,7 @@ import time
 from flask import g, has_app_context, request
 
 from .hotpath.log_records import stop_collecting_record_details
+from .process_id import current_pid
 from .trace_context import TraceContext, parse_traceparent
 
 # What a token or secret looks like when it turns up where it should not (a URL path, a garbled request line, an
@@ -145,8 +145,8 @@ class AccessLogHandler(logging.StreamHandler):
             self._lines.append(line)
             if len(self._lines) >= self.max_lines:
                 self._write()
-            elif self._writer_pid != os.getpid():  # first waiting line in this process (a forked worker too)
-                self._writer_pid = os.getpid()
+            elif self._writer_pid != current_pid():  # first waiting line in this process (a forked worker too)
+                self._writer_pid = current_pid()
                 threading.Thread(target=self._write_periodically, name="access-log-writer", daemon=True).start()
 
     def flush(self) -> None:

@@ -18,6 +18,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess, values
 
+from ..process_id import current_pid
+
 # Seconds; a request's latency and the feed's delivery lag (a long poll holds up to 25 s).
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 LAG_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
@@ -124,7 +126,7 @@ def share_between_workers(directory: Path) -> None:
     """Before the fork: values live in ``directory`` from now on, one file per process and kind. The variable is
     set for prometheus_client's own readers and for workers that are spawned rather than forked."""
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
-    values.ValueClass = values.MultiProcessValue()
+    values.ValueClass = values.MultiProcessValue(process_identifier=current_pid)  # checked on every write
     STATE.metrics = Metrics(CollectorRegistry())
     STATE.directory = directory
 
