@@ -6,7 +6,11 @@ PostgreSQL answers, on PostgreSQL too (throwaway databases, dropped afterwards).
 On PostgreSQL the servers run as the documented production setup does, with Redis on (when one answers at
 BENCH_REDIS_URL, default redis://127.0.0.1:6379/0; a throwaway key prefix), and node-oidc-provider is measured in the
 same rounds (A B C), so the PostgreSQL figures end with their ratios to the peer (issue 19). The peer introspects one
-opaque token of its own in memory; ours introspect 1,000 distinct tokens, each its own indexed read.
+opaque token of its own in memory; ours introspect 1,000 distinct tokens, each its own indexed read. The
+introspection limit is left at the server's default there (counted in Redis by leases), as in production.
+
+Before the PostgreSQL rounds both databases are settled (vacuumed and checkpointed: bench/postgres_state.py), and
+each measurement counts the checkpoints it overlapped; the per-round lines show them beside each p99.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pathlib import Path
 import redis
 from load import run_wrk
 from peer import PeerUnavailableError, start_peer
+from postgres_state import CheckpointWatch, load_average, server_settings, settle
 from processes import free_port
 from report import Series, print_table
 from worlds import BulkWorld, add_filler, bulk_world, copy_postgres_database, postgres_available, postgres_database
@@ -30,7 +35,7 @@ SMALL = 1000
 WARMUP_SECONDS = 2.0
 
 
-def _measure(world: BulkWorld, env: dict, series: Series, args) -> None:
+def _measure(world: BulkWorld, env: dict, series: Series, args, watch) -> str:
     server = world.server(workers=args.workers, threads=args.threads, DATABASE_URL=env["DATABASE_URL"]).start()
     try:
         url = server.url + "/oauth/introspect"
@@ -42,28 +47,49 @@ def _measure(world: BulkWorld, env: dict, series: Series, args) -> None:
             authorization=world.authorization,
         )
         cpu = server.cpu_seconds()
-        result = run_wrk(
-            url,
-            duration=args.duration,
-            connections=args.connections,
-            bodies=world.bodies["pool"],
-            authorization=world.authorization,
-        )
+        with watch() as watching:
+            result = run_wrk(
+                url,
+                duration=args.duration,
+                connections=args.connections,
+                bodies=world.bodies["pool"],
+                authorization=world.authorization,
+            )
         used = server.cpu_seconds() - cpu
         series.results.append(replace(result, server_cpu_us=1e6 * used / result.requests if result.requests else 0))
     finally:
         server.stop()
+    return _round_line(series, result, watching)
 
 
-def _measure_peer(peer, bodies: Path, series: Series, args) -> None:
+def _measure_peer(peer, bodies: Path, series: Series, args, watch) -> str:
     url = peer.server.url + peer.introspection_path
     run_wrk(url, duration=WARMUP_SECONDS, connections=args.connections, bodies=bodies, authorization=peer.authorization)
     cpu = peer.server.cpu_seconds()
-    result = run_wrk(
-        url, duration=args.duration, connections=args.connections, bodies=bodies, authorization=peer.authorization
-    )
+    with watch() as watching:
+        result = run_wrk(
+            url, duration=args.duration, connections=args.connections, bodies=bodies, authorization=peer.authorization
+        )
     used = peer.server.cpu_seconds() - cpu
     series.results.append(replace(result, server_cpu_us=1e6 * used / result.requests if result.requests else 0))
+    return _round_line(series, result, watching)
+
+
+class _NoWatch:
+    """SQLite: no server whose checkpoints could be counted."""
+
+    seen = None
+
+    def __enter__(self) -> _NoWatch:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        pass
+
+
+def _round_line(series: Series, result, watching) -> str:
+    line = f"    {series.name}: {result.rps:.0f} req/s, p99 {result.p99_ms:.2f} ms, p99.9 {result.p999_ms:.2f} ms"
+    return line if watching.seen is None else f"{line}; checkpoints meanwhile: {watching.seen}"
 
 
 def _compare(backend: str, world: BulkWorld, large_env: dict, records: int, args, peer=None) -> dict:
@@ -71,13 +97,14 @@ def _compare(backend: str, world: BulkWorld, large_env: dict, records: int, args
     large = Series(f"{backend}: {records:,} token records")
     peer_series = Series("node-oidc-provider (one process)") if peer is not None else None
     peer_bodies = peer.write_bodies(world.workdir / "peer.bodies") if peer is not None else None
+    watch = CheckpointWatch if backend == "postgresql" else _NoWatch
     for round_number in range(1, args.rounds + 1):
-        print(f"  {backend} round {round_number}/{args.rounds}", flush=True)
+        print(f"  {backend} round {round_number}/{args.rounds} (load average {load_average()})", flush=True)
         order = [(world.env, small), (large_env, large)]
         for env, series in order if round_number % 2 else reversed(order):
-            _measure(world, env, series, args)
+            print(_measure(world, env, series, args, watch), flush=True)
         if peer is not None and peer_series is not None and peer_bodies is not None:
-            _measure_peer(peer, peer_bodies, peer_series, args)
+            print(_measure_peer(peer, peer_bodies, peer_series, args, watch), flush=True)
     ratio = large.median("p99_ms") / small.median("p99_ms") if small.median("p99_ms") else 0.0
     throughput = large.median("rps") / max(1.0, small.median("rps"))
     cpu = large.median("server_cpu_us") / max(1.0, small.median("server_cpu_us"))
@@ -101,7 +128,7 @@ def _compare(backend: str, world: BulkWorld, large_env: dict, records: int, args
         f"connections, {args.duration:g}s x {args.rounds} rounds interleaved, medians",
         [small, large] if peer_series is None else [small, large, peer_series],
     )
-    print(f"records_p99_ratio_{backend}: {ratio:.2f}")
+    print(f"records_p99_ratio_{backend}: {ratio:.2f} (load average at the end {load_average()})")
     if peer_series is not None and peer_series.median("rps"):
         figures["peer"] = peer_series.figures()
         for label, ours in (("small", small), ("large", large)):
@@ -146,12 +173,16 @@ def _postgres(args, workdir: Path) -> dict:
         redis_url = _redis_url()
         if redis_url is not None:  # production: Redis on (rate-limit counters, event fan-out, staged activity)
             world.env.update({"REDIS_URL": redis_url, "AUTHSERVER_REDIS_PREFIX": f"bench-{secrets.token_hex(4)}"})
+            world.env.pop("AUTHSERVER_RATE_LIMIT_INTROSPECTION")  # the default limit, leased from Redis
         else:
             print("  postgresql: no Redis answers at BENCH_REDIS_URL; measuring without it", flush=True)
-        _, large_url = stack.enter_context(copy_postgres_database(name))
+        large_name, large_url = stack.enter_context(copy_postgres_database(name))
         large_env = dict(world.env, DATABASE_URL=large_url)
         print(f"  postgresql: adding {args.records - SMALL:,} filler rows ...", flush=True)
         records = add_filler(large_env, args.records - SMALL)
+        print(f"  {server_settings()}", flush=True)
+        for database in (name, large_name):
+            settle(database)
         peer = _start_peer(workdir) if args.peer else None
         if peer is not None:
             stack.callback(peer.stop)
@@ -182,7 +213,8 @@ def run_records(args) -> dict:
     print(f"\nrecords: {SMALL:,} vs {args.records:,} token records", flush=True)
     workdir = Path(tempfile.mkdtemp(prefix="authserver-bench-records-"))
     try:
-        figures["sqlite"] = _sqlite(args, workdir / "sqlite")
+        if getattr(args, "sqlite", True):
+            figures["sqlite"] = _sqlite(args, workdir / "sqlite")
         if args.postgres and postgres_available():
             figures["postgresql"] = _postgres(args, workdir / "postgresql")
         elif args.postgres:

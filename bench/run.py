@@ -4,7 +4,7 @@
     python bench/run.py stacks        [--duration 10] [--connections 16] [--rounds 2]
     python bench/run.py profile       [--requests 3000]
     python bench/run.py lifecycle     [--revocations-pool 5000]          (revocation, token generation)
-    python bench/run.py records       [--records 1000000] [--no-postgres]  (1,000 vs 1,000,000 token records)
+    python bench/run.py records       [--records 1000000] [--no-postgres] [--no-sqlite]  (1,000 vs 1,000,000 records)
     python bench/run.py memory        [--memory-pool 10000] [--soak 60]    (10,000-token pool, RSS, soak)
     python bench/run.py peer          [--rounds 3]   (only the side by side with node-oidc-provider)
     python bench/run.py all           (every scenario above but stacks and profile, then bench/resource_demo.py)
@@ -433,6 +433,12 @@ def main(argv: list[str] | None = None) -> None:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="records: also on a throwaway database of the local PostgreSQL, when one answers",
+    )
+    parser.add_argument(
+        "--sqlite",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="records: on SQLite (--no-sqlite --postgres: only the PostgreSQL figures and their ratios to the peer)",
     )
     parser.add_argument("--memory-pool", type=int, default=10_000, help="memory: distinct active tokens")
     parser.add_argument("--soak", type=float, default=60.0, help="memory: soak seconds (the issue's figure: 600)")
