@@ -8,14 +8,16 @@ one interval's worth.
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Callable
 from datetime import date, timedelta
 
-from sqlalchemy import and_, bindparam, case, func, select, update
+from sqlalchemy import Dialect, and_, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql import ClauseElement
 
 from ..extensions import db
 from ..models import AccessToken, TokenUsageDaily
+from .batch_statements import BatchStatement
 from .buffer import ActivityBuffer, PendingUse
 
 RETENTION_DAYS = 400  # per-day counts are kept well past the 90 days the usage chart needs
@@ -37,22 +39,28 @@ def flush(buffer: ActivityBuffer) -> int:
 
 def write_usage(pending: dict[str, PendingUse]) -> None:
     known = _known_jtis(list(pending))
-    rows = [
-        {"b_jti": jti, "b_day": day, "b_count": count}
-        for jti, entry in pending.items()
-        if jti in known
-        for day, count in entry.per_day.items()
-        if count
-    ]
-    if rows:  # one upsert statement, built once per dialect, executed for every (token, day) at once
-        db.session.connection().execute(_count_uses(db.engine.dialect.name), rows)
-    touched = [
-        {"b_jti": jti, "b_at": entry.last_used_at, "b_by": entry.last_used_by}
-        for jti, entry in pending.items()
-        if jti in known
-    ]
-    if touched:  # one statement, executed for every token at once (a statement per token was most of a flush)
-        db.session.connection().execute(_TOUCH_TOKEN, touched)
+    dialect = db.engine.dialect
+    connection = db.session.connection()
+    # One upsert per (token, day), then one last-use update per token: each a statement compiled once, its rows
+    # bound a slice at a time (batch_statements: a flush's Python never holds the GIL for long).
+    _count_uses(dialect).execute(
+        connection,
+        (
+            {"b_jti": jti, "b_day": day, "b_count": count}
+            for jti, entry in pending.items()
+            if jti in known
+            for day, count in entry.per_day.items()
+            if count
+        ),
+    )
+    _touch_token(dialect).execute(
+        connection,
+        (
+            {"b_jti": jti, "b_at": entry.last_used_at, "b_by": entry.last_used_by}
+            for jti, entry in pending.items()
+            if jti in known
+        ),
+    )
     db.session.commit()
 
 
@@ -72,10 +80,9 @@ def _known_jtis(jtis: list[str]) -> set[str]:
     return known
 
 
-@functools.cache
-def _count_uses(dialect: str) -> postgresql.Insert | sqlite.Insert:
+def _upsert_count(dialect_name: str) -> postgresql.Insert | sqlite.Insert:
     """Add each (token, day)'s count to its row, creating the row if needed."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
     statement = insert(TokenUsageDaily).values(
         jti=bindparam("b_jti", type_=TokenUsageDaily.jti.type),
         day=bindparam("b_day", type_=TokenUsageDaily.day.type),
@@ -104,6 +111,25 @@ _TOUCH_TOKEN = (
         ),
     )
 )
+
+_BATCHES: dict[tuple[str, str, str], BatchStatement] = {}
+
+
+def _count_uses(dialect: Dialect) -> BatchStatement:
+    return _batch("count_uses", dialect, lambda: _upsert_count(dialect.name))
+
+
+def _touch_token(dialect: Dialect) -> BatchStatement:
+    return _batch("touch_token", dialect, lambda: _TOUCH_TOKEN)
+
+
+def _batch(name: str, dialect: Dialect, statement: Callable[[], ClauseElement]) -> BatchStatement:
+    """``name``'s statement compiled once per kind of database and driver (not per engine: tests make many)."""
+    key = (name, dialect.name, dialect.driver)
+    found = _BATCHES.get(key)
+    if found is None:
+        found = _BATCHES[key] = BatchStatement(statement(), dialect)
+    return found
 
 
 def usage_by_day(jtis: list[str], *, since: date, until: date) -> dict[date, int]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from authserver import activity
-from authserver.activity import ActivityBuffer, Flusher, usage_by_day
+from authserver.activity import ActivityBuffer, Flusher, batch_statements, usage_by_day
 from authserver.extensions import db
 from authserver.models import AccessToken, TokenUsageDaily
 from tests.factories import make_account, make_integration
@@ -143,3 +143,73 @@ def test_usage_by_day_is_zero_filled_and_sums_tokens(app, clock, lifecycle):
         date(2026, 1, 1): 0,
         date(2026, 1, 2): 0,
     }
+
+
+@pytest.fixture
+def small_slices(monkeypatch):
+    """Slices of 2 rows, so that a flush of a few tokens crosses several (production: batch_statements.SLICE)."""
+    monkeypatch.setattr(batch_statements, "SLICE", 2)
+    return 2
+
+
+@pytest.fixture
+def driver_calls(app):
+    """(SQL text, number of rows) of every statement the engine sends while the test runs."""
+    calls: list[tuple[str, int]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        calls.append((statement, len(parameters) if executemany else 1))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    yield calls
+    event.remove(db.engine, "before_cursor_execute", record)
+
+
+def test_a_flush_across_several_slices_writes_every_tokens_uses(app, clock, lifecycle, small_slices, driver_calls):
+    integration = make_integration(clock, make_account(clock).id)
+    jtis = [lifecycle.generate(integration.id).record.jti]
+    jtis += [lifecycle.rotate_now(integration.id).record.jti for _ in range(4)]
+    buffer = ActivityBuffer()
+    for number, jti in enumerate(jtis, start=1):
+        buffer.record(jti, f"cli_{number}", clock.now() - timedelta(days=1), count=number)
+        buffer.record(jti, f"cli_{number}", clock.now() + timedelta(microseconds=number))
+    driver_calls.clear()
+    assert activity.flush(buffer) == 5
+    writes = [rows for text, rows in driver_calls if text.lstrip().upper().startswith(("INSERT", "UPDATE"))]
+    # 10 (token, day) rows, then 5 last uses, handed to the driver 2 at a time: the Python a flush runs between two
+    # driver calls is bounded by the slice, whatever the batch's size.
+    assert writes == [2, 2, 2, 2, 2, 2, 2, 1]
+    for number, jti in enumerate(jtis, start=1):
+        assert counts(jti) == {clock.now().date() - timedelta(days=1): number, clock.now().date(): 1}
+        assert last_use(jti) == (clock.now() + timedelta(microseconds=number), f"cli_{number}")
+
+
+@pytest.mark.parametrize("last_used_by", ["cli_rs", None])
+def test_a_batch_statement_sends_what_a_core_execution_sends(jti, clock, driver_params, last_used_by):
+    """The same SQL text and values, converted by the columns' own processors (SQLite: text timestamps and dates)."""
+    from authserver.activity.usage import _TOUCH_TOKEN, _touch_token, _upsert_count
+
+    at = clock.now().replace(microsecond=123456)
+    touch = {"b_jti": jti, "b_at": at, "b_by": last_used_by}
+    count = {"b_jti": jti, "b_day": at.date(), "b_count": 3}
+    dialect = db.engine.dialect
+    for statement, batch, row in [
+        (_TOUCH_TOKEN, _touch_token(dialect), touch),
+        (_upsert_count(dialect.name), activity.usage._count_uses(dialect), count),
+    ]:
+        driver_params.clear()
+        db.session.connection().execute(statement, row)
+        db.session.rollback()
+        assert driver_params == [(batch.sql, batch.bind(row))]
+
+
+@pytest.fixture
+def driver_params(app):
+    seen: list[tuple[str, object]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(db.engine, "before_cursor_execute", record)
