@@ -3,6 +3,10 @@ soak: the same load for ``--soak`` seconds (600 for the issue's 10 minutes), mem
 split by kind (anonymous, file-backed, shared: ``rss.py``). The verdict is the growth over the last 5 minutes (or
 the second half of a shorter soak): under 5% passes. A leak shows as growth that goes on; caches filling show as
 growth that stops.
+
+The pool's latency is judged against one token repeated, measured in the same run, server and rounds (issue 19:
+the pool's p99 at most 2x the one token's): each round measures both, in alternating order, and the p99 ratio is
+printed per round and over the medians.
 """
 
 from __future__ import annotations
@@ -26,15 +30,22 @@ def _per_worker(rss: tuple[float, list[float]]) -> str:
     return "/".join(f"{w:.1f}" for w in rss[1])
 
 
+def _load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def run_memory(args) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="authserver-bench-memory-"))
+    started_load = _load_average()
     try:
         print(f"\nmemory: building {args.memory_pool:,} tokens ...", flush=True)
         world = bulk_world(workdir, free_port(), tokens=args.memory_pool, integrations=100)
         world.token_bodies("pool", world.made["tokens"])
+        world.token_bodies("one", world.made["tokens"][:1])
         server = world.server(workers=args.workers, threads=args.threads).start()
         url = server.url + "/oauth/introspect"
         pool = Series(f"introspect pool of {args.memory_pool:,} tokens")
+        one = Series("introspect one token repeated (same rounds)")
         soak = Series(f"soak, pool of {args.memory_pool:,}, {args.soak:g}s")
         samples: list[tuple[float, tuple[float, list[float]]]] = []
         kinds: list[Sample] = []
@@ -48,16 +59,18 @@ def run_memory(args) -> dict:
                 bodies=world.bodies["pool"],
                 authorization=world.authorization,
             )
-            for _ in range(args.rounds):
-                pool.results.append(
-                    run_wrk(
-                        url,
-                        duration=args.duration,
-                        connections=args.connections,
-                        bodies=world.bodies["pool"],
-                        authorization=world.authorization,
+            for round_number in range(args.rounds):
+                order = [(pool, "pool"), (one, "one")]
+                for series, bodies in order if round_number % 2 == 0 else reversed(order):
+                    series.results.append(
+                        run_wrk(
+                            url,
+                            duration=args.duration,
+                            connections=args.connections,
+                            bodies=world.bodies[bodies],
+                            authorization=world.authorization,
+                        )
                     )
-                )
             under_load = server.rss_mib()
             chunk = max(5.0, min(30.0, args.soak / 10))
             started = time.monotonic()
@@ -88,8 +101,14 @@ def run_memory(args) -> dict:
     print_table(
         f"memory: `authserver serve --workers {args.workers} --threads {args.threads}`, SQLite, wrk "
         f"{args.connections} connections; pool {args.duration:g}s x {args.rounds}, soak in "
-        f"{len(samples)} chunks, medians",
-        [pool, soak],
+        f"{len(samples)} chunks, medians; load average {started_load} at start, {_load_average()} at end",
+        [pool, one, soak],
+    )
+    ratio = pool.median("p99_ms") / one.median("p99_ms") if one.median("p99_ms") else 0.0
+    rounds = [a.p99_ms / b.p99_ms for a, b in zip(pool.results, one.results, strict=True) if b.p99_ms]
+    print(
+        f"p99 pool of {args.memory_pool:,} / one token: {ratio:.2f} (medians {pool.median('p99_ms'):.2f} / "
+        f"{one.median('p99_ms'):.2f} ms; rounds {' '.join(f'{r:.2f}' for r in rounds)}; target at most 2)"
     )
     print("soak RSS per worker (MiB): " + ", ".join(f"{t:.0f}s {_per_worker(rss)}" for t, rss in samples))
     print(f"soak_rss_growth_mib_per_worker: {' '.join(f'{g:+.1f}' for g in growth)}")
@@ -100,6 +119,8 @@ def run_memory(args) -> dict:
     print(verdict.verdict())
     return {
         "pool": pool.figures(),
+        "one_token": one.figures(),
+        "p99_ratio_pool_to_one": ratio,
         "soak": soak.figures(),
         "rss_idle_mib": idle[1],
         "rss_under_load_mib": under_load[1],
