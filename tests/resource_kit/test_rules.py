@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import random
+import re
+
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from authserver_resource.bearer import InvalidRequestError, MissingTokenError, token_from_header
+from authserver_resource.bearer import InvalidRequestError, MissingTokenError, is_b64token, token_from_header
 from authserver_resource.compact_jws import TokenRefusedError, read_access_token
 from authserver_resource.metadata import metadata_path, metadata_url
 from authserver_resource.routes import NO_RULE, RoutesError, RouteTable
@@ -80,6 +83,45 @@ def test_bearer_header_refusals(header, error):
 def test_a_token_in_the_url_is_refused_even_with_a_good_header():
     with pytest.raises(InvalidRequestError):
         token_from_header("Bearer abc", token_elsewhere=True)
+
+
+B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 6750 section 2.1, as the grammar says it
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "=",
+        "==",
+        "a",
+        "a=",
+        "a==",
+        "=a",
+        "a=b",
+        "a=b=",
+        "A-Z.0_9~+/",
+        "a b",
+        "a,b",
+        "a\n",
+        "\na",
+        "é",
+        "a\x00",
+        "ab=\n",
+        "tok\u0130",
+        "a" * 9000 + "=",
+    ],
+)
+def test_the_b64token_check_gives_the_grammars_answer(text):
+    assert is_b64token(text) == bool(B64TOKEN.fullmatch(text))
+
+
+def test_the_b64token_check_gives_the_grammars_answer_on_random_strings():
+    alphabet = "aZ09-._~+/=" + " ,;:\"'\t\r\n\x00\x7f\x80é\u0130\U0001f600"
+    rng = random.Random(19)
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        assert is_b64token(text) == bool(B64TOKEN.fullmatch(text)), repr(text)
 
 
 KEY = ec.generate_private_key(ec.SECP256R1())

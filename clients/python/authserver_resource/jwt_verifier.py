@@ -37,6 +37,11 @@ class AccessClaims:
         return is_current(iat=self.iat, nbf=self.nbf, exp=self.exp, now=now)
 
 
+def token_digest(token: str) -> bytes:
+    """The SHA-256 digest a token is remembered by (here and in local mode's end latch): never the token itself."""
+    return hashlib.sha256(token.encode()).digest()
+
+
 class JWTVerifier:
     def __init__(self, keys: KeySet, *, issuer: str, audience: str | tuple[str, ...], memo_size: int = 20_000) -> None:
         self.keys = keys
@@ -46,10 +51,11 @@ class JWTVerifier:
         self._memo: OrderedDict[bytes, AccessClaims] = OrderedDict()  # by SHA-256 digest of the token
         self._lock = threading.Lock()
 
-    def verify(self, token: str) -> AccessClaims | None:
+    def verify(self, token: str, *, digest: bytes | None = None) -> AccessClaims | None:
         """The token's claims if it is a well-formed access token signed by our issuer for us, else None.
-        Raises ``UnavailableError`` when its key cannot be looked up."""
-        digest = hashlib.sha256(token.encode()).digest()
+        Raises ``UnavailableError`` when its key cannot be looked up. ``digest``: ``token_digest(token)``, when
+        the caller has it already."""
+        digest = digest or token_digest(token)
         with self._lock:
             claims = self._memo.get(digest)
             if claims is not None:
@@ -63,11 +69,10 @@ class JWTVerifier:
                     self._memo.popitem(last=False)
         return claims
 
-    def remembered(self, token: str) -> AccessClaims | None:
+    def remembered(self, token: str, *, digest: bytes | None = None) -> AccessClaims | None:
         """The claims of a token verified before, without any key lookup (None if not remembered)."""
-        digest = hashlib.sha256(token.encode()).digest()
         with self._lock:
-            return self._memo.get(digest)
+            return self._memo.get(digest or token_digest(token))
 
     def _verify(self, token: str) -> AccessClaims | None:
         try:

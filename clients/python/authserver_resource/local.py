@@ -9,14 +9,12 @@ clock steps back (``EndLatch``).
 
 from __future__ import annotations
 
-import hashlib
-
 from .authserver_client import UnavailableError
 from .bearer import TemporarilyUnavailableError
 from .end_latch import EndLatch
 from .feed import FeedFollower
 from .grants import Grant, Judgement
-from .jwt_verifier import AccessClaims, JWTVerifier
+from .jwt_verifier import AccessClaims, JWTVerifier, token_digest
 from .revocation_state import RevocationState
 
 
@@ -41,23 +39,25 @@ class LocalJWTValidator:
 
     def quick(self, token_string: str) -> Judgement | None:
         """The verdict when the signature was verified before (no key lookup can block), else None."""
-        claims = self.verifier.remembered(token_string)
-        return None if claims is None else self._judge_claims(token_string, claims)
+        key = token_digest(token_string)  # one digest per call: the memo's key and the end latch's
+        claims = self.verifier.remembered(token_string, digest=key)
+        return None if claims is None else self._judge_claims(key, claims)
 
     def judge(self, token_string: str) -> Judgement:
+        key = token_digest(token_string)
         try:
-            claims = self.verifier.verify(token_string)
+            claims = self.verifier.verify(token_string, digest=key)
         except UnavailableError:
             raise TemporarilyUnavailableError() from None
         if claims is None:
             return Judgement(None)
-        return self._judge_claims(token_string, claims)
+        return self._judge_claims(key, claims)
 
-    def _judge_claims(self, token_string: str, claims: AccessClaims) -> Judgement:
+    def _judge_claims(self, key: bytes, claims: AccessClaims) -> Judgement:
+        """``key``: the token's digest. The end latch is keyed by the token, not its jti: only this token was seen
+        to end (a token re-signed with another exp by whoever holds the key would otherwise end the genuine one here
+        but not on the authorization server)."""
         now = self.clock.time()
-        # Keyed by the token, not its jti: only this token was seen to end (a token re-signed with another exp by
-        # whoever holds the key would otherwise end the genuine one here but not on the authorization server).
-        key = hashlib.sha256(token_string.encode()).digest()
         if self.ended.has_ended(key):
             return Judgement(None)
         if not claims.is_current(now):

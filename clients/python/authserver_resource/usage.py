@@ -56,8 +56,18 @@ class UsageReporter(BackgroundLoop):
         self._lock = threading.Lock()
 
     def record(self, jti: str, now: float, *, scope: str | None = None, introspected: bool = False) -> None:
-        """One served call with the token ``jti`` that needed ``scope`` (None: no particular scope)."""
-        self._merge(jti, _Uses(1, now, int(introspected), {scope or "": 1}))
+        """One served call with the token ``jti`` that needed ``scope`` (None: no particular scope). Counted in
+        place when the token already has pending uses (every warm call does): no record built per call."""
+        scope = scope or ""
+        with self._lock:
+            pending = self._pending.get(jti)
+            if pending is not None:
+                pending.count += 1
+                pending.last = max(pending.last, now)
+                pending.introspected += introspected
+                pending.scopes[scope] = pending.scopes.get(scope, 0) + 1
+                return
+        self._merge(jti, _Uses(1, now, int(introspected), {scope: 1}))
 
     def _merge(self, jti: str, uses: _Uses) -> None:
         with self._lock:
