@@ -49,6 +49,40 @@ PATH = "/oauth/introspect"
 FORM = "application/x-www-form-urlencoded"
 MAX_DIRECT_BODY = 16 * 1024  # a token is at most 8 KiB; anything larger is left to the Flask route's limits
 _REASONS = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
+_ENCODE_COMPACT = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps(separators=...) builds one per call
+
+
+class _Headers(EnvironHeaders):
+    """werkzeug's headers of an environ, with ``get`` answered by one dictionary read: the environ key of a header
+    name is worked out once per name (werkzeug's rule: upper case, ``-`` to ``_``, ``HTTP_`` before all but
+    Content-Type and Content-Length), and a header that is absent gives the default without raising and catching
+    a KeyError. The request's headers are read about ten times per introspection, by authlib and by us."""
+
+    _environ_keys: dict[str, str] = {}
+
+    def get(self, key, default=None, type=None):  # noqa: A002 - werkzeug's signature
+        if type is not None or not isinstance(key, str):
+            return super().get(key, default, type)
+        environ_key = self._environ_keys.get(key)
+        if environ_key is None:
+            environ_key = key.upper().replace("-", "_")
+            if environ_key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+                environ_key = f"HTTP_{environ_key}"
+            if len(self._environ_keys) < 256:  # names come from our code and authlib's, never from the caller
+                self._environ_keys[key] = environ_key
+        return self.environ.get(environ_key, default)
+
+
+class _Form(ImmutableMultiDict):
+    """The request's form, with ``get`` of an absent field giving the default without werkzeug constructing,
+    raising and catching a ``BadRequestKeyError`` (an HTTPException) on the way: authlib and our server ask for
+    fields a resource service does not send (``client_secret``, ``token_type_hint``) on every introspection."""
+
+    def get(self, key, default=None, type=None):  # noqa: A002 - werkzeug's signature
+        if type is not None:
+            return super().get(key, default, type)
+        values = dict.get(self, key)
+        return values[0] if values else default
 
 
 class WsgiOAuth2Request(OAuth2Request):
@@ -74,7 +108,7 @@ class WsgiOAuth2Request(OAuth2Request):
         request = cls.__new__(cls)
         request.__dict__.update(template.__dict__)
         request.method = environ["REQUEST_METHOD"]
-        request.headers = EnvironHeaders(environ)
+        request.headers = _Headers(environ)
         request._form = form
         request.payload = BasicOAuth2Payload(form)
         request.wait, request.remote_addr = wait, environ.get("REMOTE_ADDR")
@@ -118,7 +152,7 @@ class DirectIntrospection:
             return None
         body = environ["wsgi.input"].read(int(length)) if int(length) else b""
         try:
-            return ImmutableMultiDict(_parse_form(body.decode()))
+            return _Form(_parse_form(body.decode()))
         except ValueError:  # not UTF-8: werkzeug's reading of it is the reference
             environ["wsgi.input"] = BytesIO(body)
             environ["CONTENT_LENGTH"] = str(len(body))
@@ -133,7 +167,7 @@ class DirectIntrospection:
             g.request_id, g.trace = request_id, trace
             status, body, headers, signed = self._answer(environ, form, request_id)
         if signed is None:
-            payload = json.dumps(body, separators=(",", ":")).encode()
+            payload = _ENCODE_COMPACT(body).encode()
         else:
             status, payload, headers = signed  # RFC 9701: the answer as a signed JWT (oauth/signed_introspection)
         response_headers = [
