@@ -13,19 +13,23 @@ original headers); the proof's ``htu`` is checked against ``--public-url`` joine
 gate never sees the URL the client called. Without ``--public-url`` it assumes ``http://`` and ``X-Forwarded-Host``
 (or the ``Host`` the proxy sent), which is right only when the proxy forwards the client's host.
 
-The server is the standard library's threading HTTP/1.1 server: no dependency beyond the package's own, one
-thread per proxy connection (keep them alive with nginx's ``keepalive`` upstream setting).
+The server (``gate_http``) is one asyncio loop, standard library only, for the proxy's keep-alive connections (nginx's
+``keepalive`` upstream setting): a warm verdict (a fresh cached answer, a signature verified before) is given on the
+loop, and anything that may call the authorization server runs in a worker thread, so a slow issuer never holds up
+the checks of warm tokens.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import logging
 import signal
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 
 from .bearer import BearerError, NoRouteError, has_query_token
+from .gate_http import MAX_HEAD, Answer, Request, serve_connection
 from .guard import Guard
 from .routes import NO_RULE, NoRule, RouteTable
 
@@ -41,10 +45,12 @@ def decide(
     uri: str,
     authorization: str | None,
     required_scope: str | None,
-    url: str | None = None,
+    url: str | Callable[[], str] | None = None,
     dpop: tuple[str, ...] | list[str] = (),
-) -> tuple[int, list[tuple[str, str]], bytes]:
-    """The gate's answer for one original request: (status, headers, body)."""
+    quick: bool = False,
+) -> Answer | None:
+    """The gate's answer for one original request: (status, headers, body). With ``quick``, None when the verdict
+    needs a call to the authorization server (``Guard.check_quick``): ask again without it, off the event loop."""
     try:
         scope: str | NoRule | None
         if required_scope is not None:
@@ -56,7 +62,8 @@ def decide(
         if isinstance(scope, NoRule):  # NO_RULE, the one instance
             raise NoRouteError()
         query = uri.split("?", 1)[1] if "?" in uri else ""
-        grant = guard.check(
+        check = guard.check_quick if quick else guard.check
+        grant = check(
             authorization,
             scope,
             token_elsewhere=has_query_token(query),
@@ -66,6 +73,8 @@ def decide(
         )
     except BearerError as error:
         return error.render(guard.settings.realm, guard.resource_metadata_url)
+    if grant is None:
+        return None
     headers = [
         ("X-Authserver-Account", grant.account_id),
         ("X-Authserver-Integration", grant.integration_id),
@@ -75,86 +84,82 @@ def decide(
     return 200, headers, b""
 
 
-class GateHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive with the proxy
-    server_version = "authserver-resource-gate"
-    sys_version = ""
-    guard: Guard
-    routes: RouteTable | None
+class Gate:
+    """What the gate answers at each path: the RFC 9728 document, ``/healthz`` and ``/check`` (any method: Envoy
+    forwards the original one); anything else is a 404."""
 
-    def do_GET(self) -> None:  # noqa: N802 - the http.server contract
-        path = self.path.split("?", 1)[0]
+    def __init__(self, guard: Guard, routes: RouteTable | None) -> None:
+        self.guard = guard
+        self.routes = routes
+
+    async def answer(self, request: Request) -> Answer:
+        path = request.target.split("?", 1)[0]
         if path == self.guard.metadata_path:
-            return self._answer(200, [("Content-Type", "application/json")], json.dumps(self.guard.metadata()).encode())
+            return 200, [("Content-Type", "application/json")], json.dumps(self.guard.metadata()).encode()
         if path == "/healthz":
-            ready = self.guard.is_ready()
-            body = self.guard.status() | {"status": "ok" if ready else "degraded"}
-            return self._answer(200, [("Content-Type", "application/json")], json.dumps(body).encode())
+            body = self.guard.status() | {"status": "ok" if self.guard.is_ready() else "degraded"}
+            return 200, [("Content-Type", "application/json")], json.dumps(body).encode()
         if path == CHECK_PATH or path.startswith(CHECK_PATH + "/"):
-            return self._check()
-        return self._answer(404, [], b"")
+            return await self.check(request)
+        return 404, [], b""
 
-    do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET  # Envoy forwards the original method
-
-    def _check(self) -> None:
-        headers = self.headers
-        method = headers.get("X-Original-Method") or headers.get("X-Forwarded-Method")
-        uri = headers.get("X-Original-URI") or headers.get("X-Forwarded-Uri")
-        if uri is None and self.path.startswith(CHECK_PATH + "/"):  # Envoy ext_authz: path_prefix /check
-            uri, method = self.path[len(CHECK_PATH) :], method or self.command
-        status, answer, body = decide(
+    async def check(self, request: Request) -> Answer:
+        method = request.header("x-original-method") or request.header("x-forwarded-method")
+        uri = request.header("x-original-uri") or request.header("x-forwarded-uri")
+        if uri is None and request.target.startswith(CHECK_PATH + "/"):  # Envoy ext_authz: path_prefix /check
+            uri, method = request.target[len(CHECK_PATH) :], method or request.method
+        judge = functools.partial(
+            decide,
             self.guard,
             self.routes,
             method=method or "GET",
             uri=uri or "",
-            authorization=headers.get("Authorization"),
-            required_scope=headers.get("X-Required-Scope"),
-            url=self._original_url(uri or ""),
-            dpop=headers.get_all("DPoP") or [],
+            authorization=request.header("authorization"),
+            required_scope=request.header("x-required-scope"),
+            url=lambda: self.original_url(request, uri or ""),  # read only when a proof is checked
+            dpop=request.header_values("dpop"),
         )
-        self._answer(status, answer, body)
+        answer = judge(quick=True)
+        if answer is None:  # the authorization server must be asked: not on the loop
+            answer = await asyncio.to_thread(judge)
+        assert answer is not None  # without quick, decide always answers
+        return answer
 
-    def _original_url(self, uri: str) -> str:
+    def original_url(self, request: Request, uri: str) -> str:
         """The URL the client called, as far as the gate can tell (``--public-url`` replaces scheme and host)."""
         if self.guard.settings.public_url:
             return uri
-        host = self.headers.get("X-Forwarded-Host") or self.headers.get("Host") or ""
-        proto = self.headers.get("X-Forwarded-Proto") or "http"
+        host = request.header("x-forwarded-host") or request.header("host") or ""
+        proto = request.header("x-forwarded-proto") or "http"
         return f"{proto}://{host}{uri}"
-
-    def _answer(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if 0 < length <= 1 << 20:
-            self.rfile.read(length)  # keep the connection usable; the gate never needs a body
-        self.send_response(status)
-        for name, value in headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - http.server's signature
-        pass  # the proxy logs requests; the gate never writes a URI (which may carry a token) to its log
 
 
 def serve(guard: Guard, routes: RouteTable | None, host: str, port: int) -> None:
     for scope in routes.scopes() if routes is not None else ():
         guard.require(scope)  # advertised in the RFC 9728 document
-    handler = type("BoundGateHandler", (GateHandler,), {"guard": guard, "routes": routes})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
     guard.start()
-    print(
-        f"authserver-resource gate listening on http://{host}:{server.server_address[1]} "
-        f"({guard.mode} mode, authorization server {guard.link.issuer})",
-        flush=True,
-    )
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     try:
-        server.serve_forever(poll_interval=0.2)
+        asyncio.run(_serve(Gate(guard, routes), host, port))
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
         guard.stop()
+
+
+async def _serve(gate: Gate, host: str, port: int) -> None:
+    """Until SIGTERM or SIGINT. The gate never writes a request line to its log: a URI may carry a token, and the
+    proxy logs requests anyway."""
+    server = await asyncio.start_server(
+        lambda reader, writer: serve_connection(reader, writer, gate.answer), host, port, limit=MAX_HEAD
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    print(
+        f"authserver-resource gate listening on http://{host}:{server.sockets[0].getsockname()[1]} "
+        f"({gate.guard.mode} mode, authorization server {gate.guard.link.issuer})",
+        flush=True,
+    )
+    async with server:
+        await stop.wait()
