@@ -22,7 +22,6 @@ are not kept (no equally exact signal without a round trip).
 
 from __future__ import annotations
 
-import os
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -32,6 +31,7 @@ from sqlalchemy import Select, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
+from ..process_id import current_pid
 from .fair_gate import NOT_GATED, WaitHook
 
 KEPT_CONNECTIONS = 16  # per engine and process: the serving threads of one worker
@@ -61,7 +61,7 @@ class ReadConnections:
         self.keep = keep
         self._idle: list = []
         self._inherited: list = []
-        self._pid = os.getpid()
+        self._pid = current_pid()
         self.remote = engine.dialect.name != "sqlite"
         self._kept: _KeptRows | None = None  # SQLite: rows valid while nothing is committed (module docstring)
 
@@ -74,7 +74,7 @@ class ReadConnections:
         return kept.rows
 
     def acquire(self):
-        if self._pid != os.getpid():
+        if self._pid != current_pid():
             self._forked()
         try:
             return self._idle.pop()  # atomic under the GIL; an empty list means "open one"
@@ -82,7 +82,7 @@ class ReadConnections:
             return self._open()
 
     def release(self, connection) -> None:
-        if len(self._idle) < self.keep and self._pid == os.getpid():
+        if len(self._idle) < self.keep and self._pid == current_pid():
             self._idle.append(connection)
         else:
             _close_quietly(connection)
@@ -91,7 +91,7 @@ class ReadConnections:
         """In a child process the parent's connections are the parent's: never used, and never closed or garbage
         collected here either (a client library's finaliser would end the parent's session on the server)."""
         self._inherited.extend(self._idle)
-        self._idle, self._pid, self._kept = [], os.getpid(), None
+        self._idle, self._pid, self._kept = [], current_pid(), None
 
     def discard(self, connection) -> None:
         self._kept = None
@@ -99,7 +99,7 @@ class ReadConnections:
 
     def close_all(self) -> None:
         """The engine was disposed (tests, a fork, shutdown): stop handing out its connections."""
-        if self._pid != os.getpid():
+        if self._pid != current_pid():
             self._forked()
         idle, self._idle, self._kept = self._idle, [], None
         for connection in idle:
@@ -129,9 +129,13 @@ def _close_quietly(connection) -> None:
 
 _READ_CONNECTIONS: weakref.WeakKeyDictionary[Engine, ReadConnections] = weakref.WeakKeyDictionary()
 _READ_CONNECTIONS_LOCK = threading.Lock()
+_LAST_READ_CONNECTIONS: list[ReadConnections | None] = [None]
 
 
 def read_connections(engine: Engine) -> ReadConnections:
+    found = _LAST_READ_CONNECTIONS[0]
+    if found is not None and found.engine is engine:  # the engine every request uses: no weak-keyed lookup
+        return found
     found = _READ_CONNECTIONS.get(engine)
     if found is None:
         with _READ_CONNECTIONS_LOCK:
@@ -139,6 +143,7 @@ def read_connections(engine: Engine) -> ReadConnections:
             if found is None:
                 found = _READ_CONNECTIONS[engine] = ReadConnections(engine)
                 event.listen(engine, "engine_disposed", lambda _engine: found.close_all())
+    _LAST_READ_CONNECTIONS[0] = found
     return found
 
 
