@@ -11,6 +11,7 @@ resource service registered for every account (no account) is the operator's alo
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,7 +32,7 @@ from .hotpath.prepared_reads import PreparedRead
 from .models import ApiClient, WebhookDelivery, WebhookSubscription
 from .principals import Principal
 from .resource_uris import parse_resource
-from .security import digests_match, is_identifier, new_id, new_secret, secret_digest
+from .security import is_identifier, new_id, new_secret, secret_digest
 from .service_ping import parse_ping_url
 
 KINDS = ("resource-service", "admin")
@@ -163,8 +164,9 @@ def check_client_secret(client: ApiClient | ClientCredentials, secret: object, n
     constant time), so the timing does not tell which one matched or whether a previous secret exists."""
     if not isinstance(secret, str) or not secret:
         return False
-    current = digests_match(secret, client.secret_digest)
-    previous = digests_match(secret, client.previous_secret_digest or "")
+    offered = secret_digest(secret)  # hashed once, compared with both
+    current = hmac.compare_digest(offered, client.secret_digest)
+    previous = hmac.compare_digest(offered, client.previous_secret_digest or "")
     in_overlap = client.previous_secret_expires_at is not None and now < client.previous_secret_expires_at
     return current or (previous and in_overlap)
 
