@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from authserver_resource.gate_http import BadRequestError, Request, parse_head, render, serve_connection
+from authserver_resource.gate_http import BadRequestError, GateConnection, Request, parse_head, render
 
 CHECK = b"GET /check HTTP/1.1\r\nHost: gate\r\nAuthorization: Bearer first\r\nAuthorization: Bearer second\r\n"
 
@@ -58,8 +58,9 @@ def test_an_answer_with_a_line_break_in_a_header_is_never_written():
     )
 
 
-async def _exchange(payload: bytes, answer) -> bytes:
-    server = await asyncio.start_server(lambda r, w: serve_connection(r, w, answer), "127.0.0.1", 0, limit=1024)
+async def _exchange(payload: bytes, answer_now, answer_later=None) -> bytes:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: GateConnection(answer_now, answer_later), "127.0.0.1", 0)
     async with server:
         reader, writer = await asyncio.open_connection("127.0.0.1", server.sockets[0].getsockname()[1])
         writer.write(payload)
@@ -72,7 +73,7 @@ async def _exchange(payload: bytes, answer) -> bytes:
 def test_keep_alive_requests_are_answered_in_turn_and_a_bad_one_closes_the_connection():
     seen: list[Request] = []
 
-    async def answer(request: Request):
+    def answer_now(request: Request):
         seen.append(request)
         return 200, [("X-Seen", str(len(seen)))], b"ok"
 
@@ -82,7 +83,7 @@ def test_keep_alive_requests_are_answered_in_turn_and_a_bad_one_closes_the_conne
             + b"\r\n"
             + b"POST /check HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
             + b"GET /check HTTP/1.1\r\n x\r\n\r\n",
-            answer,
+            answer_now,
         )
     )
     assert received == (
@@ -93,13 +94,36 @@ def test_keep_alive_requests_are_answered_in_turn_and_a_bad_one_closes_the_conne
     assert [request.method for request in seen] == ["GET", "POST"]
 
 
-def test_an_oversized_head_or_an_unwritable_answer_fails_closed():
-    async def answer(request: Request):
+def test_a_check_that_must_wait_is_answered_before_the_requests_behind_it():
+    def answer_now(request: Request):
+        return None if request.header("x-original-uri") == "/cold" else (200, [("X-Uri", "warm")], b"")
+
+    async def answer_later(request: Request):
+        await asyncio.sleep(0.05)
+        return 401, [("X-Uri", "cold")], b""
+
+    cold = b"GET /check HTTP/1.1\r\nX-Original-URI: /cold\r\n\r\n"
+    warm_then_close = b"GET /check HTTP/1.1\r\nX-Original-URI: /warm\r\nConnection: close\r\n\r\n"
+    received = asyncio.run(_exchange(cold + warm_then_close, answer_now, answer_later))
+    assert received == (
+        b"HTTP/1.1 401 Unauthorized\r\nX-Uri: cold\r\nContent-Length: 0\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\nX-Uri: warm\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+
+
+def test_an_oversized_head_a_failed_check_or_an_unwritable_answer_fails_closed():
+    def unwritable(request: Request):
         return 200, [("X-Authserver-Account", "a\nb")], b""
 
-    assert asyncio.run(_exchange(b"GET /check HTTP/1.1\r\nX: " + b"a" * 2000 + b"\r\n\r\n", answer)).startswith(
-        b"HTTP/1.1 400 "
-    )
-    assert asyncio.run(_exchange(CHECK + b"\r\n", answer)) == (
-        b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
+    def broken(request: Request):
+        raise RuntimeError("Bearer secret")
+
+    async def broken_later(request: Request):
+        raise RuntimeError("Bearer secret")
+
+    oversized = b"GET /check HTTP/1.1\r\nX: " + b"a" * 70_000 + b"\r\n\r\n"
+    assert asyncio.run(_exchange(oversized, unwritable)).startswith(b"HTTP/1.1 400 ")
+    closed_500 = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    assert asyncio.run(_exchange(CHECK + b"\r\n", unwritable)) == closed_500
+    assert asyncio.run(_exchange(CHECK + b"\r\n", broken)) == closed_500
+    assert asyncio.run(_exchange(CHECK + b"\r\n", lambda request: None, broken_later)) == closed_500

@@ -29,7 +29,7 @@ import signal
 from collections.abc import Callable
 
 from .bearer import BearerError, NoRouteError, has_query_token
-from .gate_http import MAX_HEAD, Answer, Request, serve_connection
+from .gate_http import Answer, GateConnection, Request
 from .guard import Guard
 from .routes import NO_RULE, NoRule, RouteTable
 
@@ -92,7 +92,8 @@ class Gate:
         self.guard = guard
         self.routes = routes
 
-    async def answer(self, request: Request) -> Answer:
+    def answer_now(self, request: Request) -> Answer | None:
+        """The answer, unless it needs a call to the authorization server (None: ``answer_later``)."""
         path = request.target.split("?", 1)[0]
         if path == self.guard.metadata_path:
             return 200, [("Content-Type", "application/json")], json.dumps(self.guard.metadata()).encode()
@@ -100,15 +101,22 @@ class Gate:
             body = self.guard.status() | {"status": "ok" if self.guard.is_ready() else "degraded"}
             return 200, [("Content-Type", "application/json")], json.dumps(body).encode()
         if path == CHECK_PATH or path.startswith(CHECK_PATH + "/"):
-            return await self.check(request)
+            return self.check(request)(quick=True)
         return 404, [], b""
 
-    async def check(self, request: Request) -> Answer:
+    async def answer_later(self, request: Request) -> Answer:
+        """A check that may call the authorization server: in a worker thread, never on the loop."""
+        answer = await asyncio.to_thread(self.check(request))
+        assert answer is not None  # without quick, decide always answers
+        return answer
+
+    def check(self, request: Request) -> Callable[..., Answer | None]:
+        """``decide`` for the original request the proxy describes, ready to call."""
         method = request.header("x-original-method") or request.header("x-forwarded-method")
         uri = request.header("x-original-uri") or request.header("x-forwarded-uri")
         if uri is None and request.target.startswith(CHECK_PATH + "/"):  # Envoy ext_authz: path_prefix /check
             uri, method = request.target[len(CHECK_PATH) :], method or request.method
-        judge = functools.partial(
+        return functools.partial(
             decide,
             self.guard,
             self.routes,
@@ -119,11 +127,6 @@ class Gate:
             url=lambda: self.original_url(request, uri or ""),  # read only when a proof is checked
             dpop=request.header_values("dpop"),
         )
-        answer = judge(quick=True)
-        if answer is None:  # the authorization server must be asked: not on the loop
-            answer = await asyncio.to_thread(judge)
-        assert answer is not None  # without quick, decide always answers
-        return answer
 
     def original_url(self, request: Request, uri: str) -> str:
         """The URL the client called, as far as the gate can tell (``--public-url`` replaces scheme and host)."""
@@ -149,11 +152,9 @@ def serve(guard: Guard, routes: RouteTable | None, host: str, port: int) -> None
 async def _serve(gate: Gate, host: str, port: int) -> None:
     """Until SIGTERM or SIGINT. The gate never writes a request line to its log: a URI may carry a token, and the
     proxy logs requests anyway."""
-    server = await asyncio.start_server(
-        lambda reader, writer: serve_connection(reader, writer, gate.answer), host, port, limit=MAX_HEAD
-    )
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: GateConnection(gate.answer_now, gate.answer_later), host, port)
+    stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     print(

@@ -88,42 +88,110 @@ def render(status: int, headers: list[tuple[str, str]], body: bytes, *, head_onl
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (b"" if head_only else body)
 
 
-async def serve_connection(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, answer: Callable[[Request], Awaitable[Answer]]
-) -> None:
-    """Answer the connection's requests one after another until it closes or asks to."""
-    try:
-        while True:
-            try:
-                head = await reader.readuntil(b"\r\n\r\n")
-            except asyncio.IncompleteReadError:
-                return  # the proxy closed an idle keep-alive connection
-            except asyncio.LimitOverrunError:
-                writer.write(render(400, [], b"", head_only=False, close=True))
+class GateConnection(asyncio.Protocol):
+    """One proxy connection. Requests are read from the bytes received and answered in turn, within the event loop's
+    read callback when ``answer_now`` can (a warm check): no task, future or stream per request. When it cannot
+    (None: the authorization server must be asked), ``answer_later`` runs as a task and reading pauses until it has
+    answered, so answers keep the order of the requests."""
+
+    def __init__(
+        self,
+        answer_now: Callable[[Request], Answer | None],
+        answer_later: Callable[[Request], Awaitable[Answer]],
+    ) -> None:
+        self.answer_now = answer_now
+        self.answer_later = answer_later
+        self.buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+        self.waiting = False  # an answer_later task is running
+        self.tasks: set[asyncio.Task] = set()
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if not self.waiting:
+            self.serve()
+
+    def connection_lost(self, exc) -> None:
+        for task in self.tasks:
+            task.cancel()
+
+    def pause_writing(self) -> None:  # the proxy does not read its answers: stop reading its requests
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.transport is not None and not self.waiting:
+            self.transport.resume_reading()
+
+    def serve(self) -> None:
+        """Answer every complete request in the buffer, until one must wait for the authorization server."""
+        transport = self.transport
+        while transport is not None and not self.waiting and not transport.is_closing():
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0 or end > MAX_HEAD:
+                if end > MAX_HEAD or len(self.buffer) > MAX_HEAD:
+                    self.refuse(400)
                 return
             try:
-                request, length, keep_alive = parse_head(head[:-4])
+                request, length, keep_alive = parse_head(bytes(self.buffer[:end]))
             except BadRequestError:
-                writer.write(render(400, [], b"", head_only=False, close=True))
-                return
+                return self.refuse(400)
             if length > MAX_BODY:
-                writer.write(render(413, [], b"", head_only=False, close=True))
-                return
-            if length:
-                await reader.readexactly(length)  # keeps the connection usable; the gate never needs a body
-            status, headers, body = await answer(request)
-            head_only = request.method == "HEAD"
+                return self.refuse(413)
+            if len(self.buffer) < end + 4 + length:
+                return  # the body is still on its way; the gate never needs it, but reads past it
+            del self.buffer[: end + 4 + length]
             try:
-                data = render(status, headers, body, head_only=head_only, close=not keep_alive)
-            except ValueError as exc:
-                log.error("refusing to send an answer the proxy could misread: %s", exc)
-                data = render(500, [], b"", head_only=head_only, close=True)
-                keep_alive = False
-            writer.write(data)
-            if not keep_alive:
+                answer = self.answer_now(request)
+            except Exception as exc:  # fail closed; only the type is logged, a message might quote a header
+                log.error("a check failed: %s", type(exc).__name__)
+                return self.refuse(500)
+            if answer is None:
+                self.wait_for(request, keep_alive)
                 return
-            await writer.drain()
-    except (ConnectionError, asyncio.IncompleteReadError):
-        pass
-    finally:
-        writer.close()
+            self.send(request, keep_alive, answer)
+
+    def wait_for(self, request: Request, keep_alive: bool) -> None:
+        assert self.transport is not None
+        self.waiting = True
+        self.transport.pause_reading()
+        task = asyncio.ensure_future(self.answer_later(request))
+        self.tasks.add(task)
+
+        def answered(task: asyncio.Task) -> None:
+            self.tasks.discard(task)
+            self.waiting = False
+            if task.cancelled() or self.transport is None or self.transport.is_closing():
+                return
+            error = task.exception()
+            if error is not None:
+                log.error("a check failed: %s", type(error).__name__)
+                return self.refuse(500)
+            self.send(request, keep_alive, task.result())
+            if not self.transport.is_closing():
+                self.transport.resume_reading()
+                self.serve()
+
+        task.add_done_callback(answered)
+
+    def send(self, request: Request, keep_alive: bool, answer: Answer) -> None:
+        assert self.transport is not None
+        status, headers, body = answer
+        head_only = request.method == "HEAD"
+        try:
+            data = render(status, headers, body, head_only=head_only, close=not keep_alive)
+        except ValueError as exc:
+            log.error("refusing to send an answer the proxy could misread: %s", exc)
+            return self.refuse(500)
+        self.transport.write(data)
+        if not keep_alive:
+            self.transport.close()
+
+    def refuse(self, status: int) -> None:
+        """An answer without a body, then the connection closed: what follows cannot be read safely."""
+        assert self.transport is not None
+        self.transport.write(render(status, [], b"", head_only=False, close=True))
+        self.transport.close()
