@@ -220,6 +220,9 @@ def log_access(
     if handler is not None and access_log.handlers == [handler]:
         # The configured server log: the same JSON line the formatter writes, built without a LogRecord (a third
         # of the line's cost) and handed straight to the handler.
+        if trace is None and type(request_id) is str and type(status) is int and _plain(method, remote_addr):
+            handler.add_line(_access_line(_timestamp(), request_id, method, path, status, duration, remote_addr))
+            return
         entry: dict[str, object] = {
             "ts": _timestamp(),
             "level": "info",
@@ -251,6 +254,34 @@ def log_access(
     if trace is not None:
         extra["trace"] = trace
     access_log.info("request", extra=extra)
+
+
+_encode_string = json.encoder.encode_basestring_ascii  # json.dumps's own string encoder (ensure_ascii, as ours)
+_logged_paths: dict[str, str] = {}
+
+
+def _plain(method: object, remote_addr: object) -> bool:
+    return type(method) is str and (remote_addr is None or type(remote_addr) is str)
+
+
+def _access_line(
+    ts: str, request_id: str, method: str, path: str, status: int, duration: float | None, remote_addr: str | None
+) -> str:
+    """The access line without a trace context, as ``json.dumps`` writes the same entry (key order, separators,
+    escaping), from a template: the dictionary and the encoder's walk over it were most of the line's cost.
+    tests/unit/test_access_log.py holds the two equal."""
+    logged = _logged_paths.get(path)
+    if logged is None:
+        logged = loggable_path(path)
+        if len(_logged_paths) < 256:  # paths are the caller's choice: past that, worked out each time
+            _logged_paths[path] = logged
+    return (
+        f'{{"ts": "{ts}", "level": "info", "logger": "authserver.access", "msg": "request", '
+        f'"request_id": {_encode_string(request_id)}, "method": {_encode_string(method)}, '
+        f'"path": {_encode_string(logged)}, "status": {status}, '
+        f'"duration_ms": {"null" if duration is None else float.__repr__(duration)}, '
+        f'"remote_addr": {"null" if remote_addr is None else _encode_string(remote_addr)}}}'
+    )
 
 
 _second: tuple[int, str] = (0, "")

@@ -147,3 +147,22 @@ def test_granians_own_log_lines_are_scrubbed_too():
     finally:
         granian.handlers[:], level, granian.propagate = saved
         granian.setLevel(level)
+
+
+@pytest.mark.parametrize(
+    ("request_id", "method", "path", "status", "duration", "remote_addr"),
+    [
+        ("abc123", "POST", "/oauth/introspect", 200, 0.27, "127.0.0.1"),
+        ('quo"te\\back', "GET", "/admin/x y", 404, None, None),
+        ("ünïcode\u2028", "PATCH", "/api/integrations/" + "a" * 80, 503, 12345.67, "::1"),
+        ("id", "DELETE", "/p?q=1", 204, 1e-05, "10.0.0.1"),
+        ("id", "POST", "/t/eyJhbGciOiJSUzI1NiIsInR5cCI6ImF0K2p3dCJ9.e30.sig", 401, 3.0, "\x00\x1f"),
+    ],
+)
+def test_templated_line_is_exactly_what_json_dumps_writes(request_id, method, path, status, duration, remote_addr):
+    """The access line's template (no trace context) against json.dumps of the same entry: byte for byte."""
+    entry = {"ts": "2026-12-07T08:00:00.123Z", "level": "info", "logger": "authserver.access", "msg": "request"}
+    entry |= {"request_id": request_id, "method": method, "path": logs.loggable_path(path), "status": status}
+    entry |= {"duration_ms": duration, "remote_addr": remote_addr}
+    line = logs._access_line(entry["ts"], request_id, method, path, status, duration, remote_addr)
+    assert line == json.dumps(entry)
