@@ -1,8 +1,9 @@
 """Token activity: uses counted in memory (``buffer``), optionally staged through Redis (``redis_stage``), written
 in batches by a background thread (``flusher``) and read back per day (``usage``).
 
-Imports flow one way: ``buffer`` imports nothing here; ``redis_stage`` and ``usage`` import ``buffer``; ``flusher``
-imports all three. Nothing in the package imports this ``__init__``.
+Imports flow one way: ``buffer`` imports nothing here; ``redis_stage``, ``batch_writes`` (the flush's two statements)
+and ``usage`` import ``buffer``, ``usage`` imports ``batch_writes``; ``flusher`` imports ``usage`` and
+``redis_stage``. Nothing in the package imports this ``__init__``.
 """
 
 from .buffer import ActivityBuffer, PendingUse

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import random
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import and_, bindparam, case, event, func, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from authserver import activity
-from authserver.activity import ActivityBuffer, Flusher, batch_statements, usage_by_day
+from authserver.activity import ActivityBuffer, Flusher, PendingUse, usage_by_day, write_usage
 from authserver.extensions import db
 from authserver.models import AccessToken, TokenUsageDaily
 from tests.factories import make_account, make_integration
@@ -145,71 +147,179 @@ def test_usage_by_day_is_zero_filled_and_sums_tokens(app, clock, lifecycle):
     }
 
 
-@pytest.fixture
-def small_slices(monkeypatch):
-    """Slices of 2 rows, so that a flush of a few tokens crosses several (production: batch_statements.SLICE)."""
-    monkeypatch.setattr(batch_statements, "SLICE", 2)
-    return 2
+def make_token_rows(clock, count, prefix="tok_many"):
+    """``count`` token rows of one integration, inserted directly (signing thousands of JWTs would take minutes)."""
+    integration = make_integration(clock, make_account(clock).id)
+    jtis = [f"{prefix}_{number:05d}" for number in range(count)]
+    row = {"integration_id": integration.id, "account_id": integration.account_id, "kid": "k", "scopes": "contacts"}
+    row |= {"issued_at": clock.now(), "expires_at": clock.now() + timedelta(days=1)}
+    db.session.execute(insert(AccessToken), [{"jti": jti, **row} for jti in jtis])
+    db.session.commit()
+    return jtis
 
 
 @pytest.fixture
 def driver_calls(app):
-    """(SQL text, number of rows) of every statement the engine sends while the test runs."""
-    calls: list[tuple[str, int]] = []
+    """(SQL text, executemany) of every statement the engine sends while the test runs."""
+    calls: list[tuple[str, bool]] = []
 
     def record(conn, cursor, statement, parameters, context, executemany):
-        calls.append((statement, len(parameters) if executemany else 1))
+        calls.append((statement, executemany))
 
     event.listen(db.engine, "before_cursor_execute", record)
     yield calls
     event.remove(db.engine, "before_cursor_execute", record)
 
 
-def test_a_flush_across_several_slices_writes_every_tokens_uses(app, clock, lifecycle, small_slices, driver_calls):
-    integration = make_integration(clock, make_account(clock).id)
-    jtis = [lifecycle.generate(integration.id).record.jti]
-    jtis += [lifecycle.rotate_now(integration.id).record.jti for _ in range(4)]
+def test_a_flush_of_thousands_of_tokens_is_one_statement_per_write(app, clock, driver_calls):
+    jtis = make_token_rows(clock, 3000)
     buffer = ActivityBuffer()
-    for number, jti in enumerate(jtis, start=1):
-        buffer.record(jti, f"cli_{number}", clock.now() - timedelta(days=1), count=number)
-        buffer.record(jti, f"cli_{number}", clock.now() + timedelta(microseconds=number))
+    for number, jti in enumerate(jtis):
+        buffer.record(jti, f"cli_{number % 7}", clock.now() - timedelta(days=1), count=number % 5 + 1)
+        buffer.record(jti, f"cli_{number % 3}", clock.now() + timedelta(microseconds=number))
+    buffer.record("tok_unknown", "cli_rs", clock.now())
     driver_calls.clear()
-    assert activity.flush(buffer) == 5
-    writes = [rows for text, rows in driver_calls if text.lstrip().upper().startswith(("INSERT", "UPDATE"))]
-    # 10 (token, day) rows, then 5 last uses, handed to the driver 2 at a time: the Python a flush runs between two
-    # driver calls is bounded by the slice, whatever the batch's size.
-    assert writes == [2, 2, 2, 2, 2, 2, 2, 1]
-    for number, jti in enumerate(jtis, start=1):
-        assert counts(jti) == {clock.now().date() - timedelta(days=1): number, clock.now().date(): 1}
-        assert last_use(jti) == (clock.now() + timedelta(microseconds=number), f"cli_{number}")
+    assert activity.flush(buffer) == 3001
+    # The driver runs each write once for the whole batch (the GIL let go once per write, not once per row).
+    writes = [(sql.split()[0], many) for sql, many in driver_calls if not sql.lstrip().upper().startswith("SELECT")]
+    assert writes == [("INSERT", False), ("UPDATE", False)]
+    yesterday, today = clock.now().date() - timedelta(days=1), clock.now().date()
+    stored = db.session.execute(select(TokenUsageDaily.jti, TokenUsageDaily.day, TokenUsageDaily.count)).all()
+    assert sorted(stored) == sorted(
+        [(jti, yesterday, number % 5 + 1) for number, jti in enumerate(jtis)] + [(jti, today, 1) for jti in jtis]
+    )
+    db.session.expire_all()
+    uses = db.session.execute(select(AccessToken.jti, AccessToken.last_used_at, AccessToken.last_used_by)).all()
+    assert sorted(uses) == [
+        (jti, clock.now() + timedelta(microseconds=number), f"cli_{number % 3}") for number, jti in enumerate(jtis)
+    ]
 
 
-@pytest.mark.parametrize("last_used_by", ["cli_rs", None])
-def test_a_batch_statement_sends_what_a_core_execution_sends(jti, clock, driver_params, last_used_by):
-    """The same SQL text and values, converted by the columns' own processors (SQLite: text timestamps and dates)."""
-    from authserver.activity.usage import _TOUCH_TOKEN, _touch_token, _upsert_count
+def test_last_use_never_moves_back_within_one_batch_of_many_tokens(app, clock):
+    """Per token in the same statement: a later stored use stays (time and client), an earlier one moves forward,
+    an equal one takes the batch's client, a token never used gets its first."""
+    later, earlier, equal, never = make_token_rows(clock, 4)
+    now = clock.now().replace(microsecond=500)
+    first = ActivityBuffer()
+    first.record(later, "cli_later", now + timedelta(seconds=1))
+    first.record(earlier, "cli_earlier", now - timedelta(seconds=1))
+    first.record(equal, "cli_equal", now)
+    activity.flush(first)
+    batch = ActivityBuffer()
+    for jti in (later, earlier, equal, never):
+        batch.record(jti, "cli_batch", now)
+    activity.flush(batch)
+    assert last_use(later) == (now + timedelta(seconds=1), "cli_later")
+    assert last_use(earlier) == (now, "cli_batch")
+    assert last_use(equal) == (now, "cli_batch")
+    assert last_use(never) == (now, "cli_batch")
 
-    at = clock.now().replace(microsecond=123456)
-    touch = {"b_jti": jti, "b_at": at, "b_by": last_used_by}
-    count = {"b_jti": jti, "b_day": at.date(), "b_count": 3}
-    dialect = db.engine.dialect
-    for statement, batch, row in [
-        (_TOUCH_TOKEN, _touch_token(dialect), touch),
-        (_upsert_count(dialect.name), activity.usage._count_uses(dialect), count),
-    ]:
-        driver_params.clear()
-        db.session.connection().execute(statement, row)
-        db.session.rollback()
-        assert driver_params == [(batch.sql, batch.bind(row))]
+
+@pytest.mark.parametrize("zone", [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8))])
+def test_a_use_time_round_trips_exactly_whatever_its_zone_and_the_sessions(app, jti, clock, zone):
+    """The microsecond, the instant (stored as naive UTC, as every UTCDateTime column) and, on PostgreSQL, whatever
+    the session's TimeZone is: the columns are ``timestamp without time zone``."""
+    used_at = datetime(2026, 3, 29, 1, 30, 15, 123456, tzinfo=UTC).astimezone(zone)
+    if db.engine.dialect.name == "postgresql":
+        # 01:30 on that night does not exist in London (01:00 -> 02:00): read in the session's zone, it would move.
+        db.session.execute(text("SET TIME ZONE 'Europe/London'"))
+    buffer = ActivityBuffer()
+    buffer.record(jti, "cli_rs", used_at)
+    write_usage(buffer.take())
+    assert last_use(jti) == (used_at, "cli_rs")
+    assert last_use(jti)[0].tzinfo == UTC
+    stored = db.session.execute(text("SELECT last_used_at FROM access_tokens WHERE jti = :jti"), {"jti": jti}).scalar()
+    expected = "2026-03-29 01:30:15.123456"
+    assert (stored if isinstance(stored, str) else stored.isoformat(sep=" ")) == expected
+    assert counts(jti) == {date(2026, 3, 29) if zone == UTC else used_at.date(): 1}
 
 
-@pytest.fixture
-def driver_params(app):
-    seen: list[tuple[str, object]] = []
+# The statements the flush ran row by row before batch_writes (commit 22ce6bd): the reference of the parity test.
+_USED_AT = bindparam("b_at", type_=AccessToken.last_used_at.type)
+_ROW_TOUCH = (
+    update(AccessToken)
+    .where(AccessToken.jti == bindparam("b_jti"))
+    .values(
+        last_used_by=case(
+            (
+                and_(AccessToken.last_used_at.is_not(None), AccessToken.last_used_at > _USED_AT),
+                AccessToken.last_used_by,
+            ),
+            else_=bindparam("b_by", type_=AccessToken.last_used_by.type),
+        ),
+        last_used_at=func.coalesce(
+            case((AccessToken.last_used_at > _USED_AT, AccessToken.last_used_at), else_=_USED_AT), _USED_AT
+        ),
+    )
+)
 
-    def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append((statement, parameters))
 
-    event.listen(db.engine, "before_cursor_execute", record)
-    yield seen
-    event.remove(db.engine, "before_cursor_execute", record)
+def _row_count_upsert(dialect_name):
+    insert_ = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+    statement = insert_(TokenUsageDaily).values(
+        jti=bindparam("b_jti", type_=TokenUsageDaily.jti.type),
+        day=bindparam("b_day", type_=TokenUsageDaily.day.type),
+        count=bindparam("b_count", type_=TokenUsageDaily.count.type),
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["jti", "day"], set_={"count": TokenUsageDaily.count + statement.excluded.count}
+    )
+
+
+def write_usage_row_by_row(pending):
+    known = set(db.session.scalars(select(AccessToken.jti).where(AccessToken.jti.in_(list(pending)))))
+    connection = db.session.connection()
+    upsert = _row_count_upsert(db.engine.dialect.name)
+    for jti, entry in pending.items():
+        if jti in known:
+            for day, count in entry.per_day.items():
+                if count:
+                    connection.execute(upsert, {"b_jti": jti, "b_day": day, "b_count": count})
+    for jti, entry in pending.items():
+        if jti in known:
+            connection.execute(_ROW_TOUCH, {"b_jti": jti, "b_at": entry.last_used_at, "b_by": entry.last_used_by})
+    db.session.commit()
+
+
+def test_the_batch_writes_end_where_the_row_by_row_statements_end(app, clock):
+    """Random batches (forward, late and equal uses, clients or none, several days, unknown tokens) written by both,
+    each on its own copy of the tokens: the same last uses and daily counts."""
+    size = 300
+    batch_side = make_token_rows(clock, size, prefix="tok_batch")
+    row_side = make_token_rows(clock, size, prefix="tok_row")
+    rng = random.Random(19)
+    instants = [
+        clock.now() + timedelta(hours=hours, microseconds=micro) for hours in (-30, -1, 0, 2, 26) for micro in (0, 1)
+    ]
+    for _ in range(6):
+        by_batch, by_row = {}, {}
+        for index in rng.sample(range(size + 20), 200):  # indexes past ``size``: tokens without a row
+            at = rng.choice(instants)  # few distinct instants: equal uses (by another client) are common
+            per_day = {at.date(): rng.randrange(1, 5), (at - timedelta(days=1)).date(): rng.randrange(0, 3)}
+            by = rng.choice(["cli_a", "cli_b", None])
+            for pending, side, prefix in ((by_batch, batch_side, "tok_batch"), (by_row, row_side, "tok_row")):
+                jti = side[index] if index < size else f"{prefix}_unknown_{index}"
+                pending[jti] = PendingUse(at, by, dict(per_day))
+        write_usage(by_batch)
+        write_usage_row_by_row(by_row)
+
+    def end_state(prefix):
+        db.session.expire_all()
+        tokens = db.session.execute(
+            select(AccessToken.jti, AccessToken.last_used_at, AccessToken.last_used_by).where(
+                AccessToken.jti.startswith(prefix)
+            )
+        )
+        days = db.session.execute(
+            select(TokenUsageDaily.jti, TokenUsageDaily.day, TokenUsageDaily.count).where(
+                TokenUsageDaily.jti.startswith(prefix)
+            )
+        )
+        strip = len(prefix)
+        return sorted((jti[strip:], *rest) for jti, *rest in tokens), sorted(
+            (jti[strip:], *rest) for jti, *rest in days
+        )
+
+    batch_state, row_state = end_state("tok_batch"), end_state("tok_row")
+    assert batch_state == row_state
+    assert sum(1 for _, at, _ in batch_state[0] if at is not None) > size // 2  # most tokens were used
