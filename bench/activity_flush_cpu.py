@@ -15,6 +15,13 @@ Beside the whole, the part spent outside the driver's statements and its commit 
 ``after_cursor_execute``, the connection's ``commit`` event to the session's ``after_commit``): Python that holds
 the GIL throughout. Inside a call, sqlite3 lets go of the GIL around each row it steps but holds it to bind the
 next row's parameters, so for a row-by-row flush this part understates the GIL-holding time.
+
+``--probe`` adds what a request thread of the same process feels: a thread that runs ~50 µs of Python and then lets
+go of the GIL (as a request does at each SQLite step), over and over; during each flush, its longest gap between
+two turns and its gaps over 5 ms (the interpreter's switch interval) are counted, and the same right after the
+flush for as long as the flush took (the main thread asleep: the machine's own stalls, the baseline). Wall time:
+it shows the machine's load as well as the flush, so read it only against that baseline, as an A/B of interleaved
+processes.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -57,9 +65,33 @@ def throwaway_postgres() -> Iterator[str]:
         admin.dispose()
 
 
-def measure(root: Path, tokens: int, rounds: int, postgres: bool) -> tuple[list[float], list[float]]:
-    """ms of thread CPU per flush, one per round (the first one inserts the day's count rows), and the part of it
-    outside the driver's calls."""
+class Probe(threading.Thread):
+    """Stands for a request thread: short turns of Python, the GIL let go between them; records the gaps."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.gaps: list[float] = []
+        self.recording = False
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        last = time.perf_counter()
+        while not self.stopped.is_set():
+            sum(range(1000))  # ~50 µs of Python
+            time.sleep(0)  # lets go of the GIL, as a request's SQLite step does
+            now = time.perf_counter()
+            if self.recording:
+                self.gaps.append(now - last)
+            last = now
+
+    def take(self) -> list[float]:
+        gaps, self.gaps = self.gaps, []
+        return gaps
+
+
+def measure(root: Path, tokens: int, rounds: int, postgres: bool, probe: bool = False) -> dict[str, list[float]]:
+    """Per flush, one per round (the first one inserts the day's count rows): ms of thread CPU, the part of it
+    outside the driver's calls, and with ``probe`` the probe thread's longest gap (ms) and its gaps over 5 ms."""
     sys.path.insert(0, str(root))
     logging.disable(logging.WARNING)
     from sqlalchemy import event, insert
@@ -93,6 +125,10 @@ def measure(root: Path, tokens: int, rounds: int, postgres: bool) -> tuple[list[
         prepare(app)
         timings: list[float] = []
         outside: list[float] = []
+        longest: list[float] = []
+        stalls: list[float] = []
+        idle_stalls: list[float] = []
+        prober = Probe()
         in_driver = [0.0, 0.0]  # CPU inside driver calls so far, and when the current one started
 
         def before(*_args: object) -> None:
@@ -123,18 +159,36 @@ def measure(root: Path, tokens: int, rounds: int, postgres: bool) -> tuple[list[
             event.listen(db.engine, "after_cursor_execute", after)
             event.listen(db.engine, "commit", before)
             event.listen(Session, "after_commit", after)
+            if probe:
+                prober.start()
+                time.sleep(0.2)
             for round_ in range(rounds):
                 base = now + timedelta(seconds=2 * round_)
                 for number, jti in enumerate(jtis):
                     buffer.record(jti, "cli_bench", base + timedelta(seconds=2 * number // tokens))
                 in_driver[0] = 0.0
-                started = time.thread_time()
+                prober.recording = True
+                wall, started = time.perf_counter(), time.thread_time()
                 flush(buffer)
                 timings.append(1e3 * (time.thread_time() - started))
+                wall = time.perf_counter() - wall
+                prober.recording = False
                 outside.append(timings[-1] - 1e3 * in_driver[0])
+                gaps = prober.take()
+                longest.append(1e3 * max(gaps, default=0.0))
+                stalls.append(float(sum(gap > 0.005 for gap in gaps)))
+                if probe:
+                    prober.recording = True
+                    time.sleep(wall)
+                    prober.recording = False
+                    idle_stalls.append(float(sum(gap > 0.005 for gap in prober.take())))
+            prober.stopped.set()
             db.session.remove()
             db.engine.dispose()
-    return timings, outside
+    found = {"ms_cpu_per_flush": timings, "ms_cpu_outside_driver": outside}
+    if probe:
+        found |= {"probe_longest_gap_ms": longest, "probe_gaps_over_5ms": stalls, "idle_gaps_over_5ms": idle_stalls}
+    return found
 
 
 def summary(values: list[float]) -> str:
@@ -145,10 +199,13 @@ def summary(values: list[float]) -> str:
     )
 
 
-def compare(other: Path, tokens: int, rounds: int, processes: int, postgres: bool) -> None:
+def compare(other: Path, tokens: int, rounds: int, processes: int, postgres: bool, probe: bool) -> None:
     here = HERE.parents[1]
     figures: dict[str, list[list[float]]] = {"this checkout": [], "other": []}
     outside: dict[str, list[float]] = {"this checkout": [], "other": []}
+    longest: dict[str, list[float]] = {"this checkout": [], "other": []}
+    stalls: dict[str, list[float]] = {"this checkout": [], "other": []}
+    idle: dict[str, list[float]] = {"this checkout": [], "other": []}
     for index in range(processes):
         order = [("this checkout", here), ("other", other)]
         if index % 2:
@@ -158,12 +215,17 @@ def compare(other: Path, tokens: int, rounds: int, processes: int, postgres: boo
             command += ["--rounds", str(rounds), "--json"]
             if postgres:
                 command.append("--postgres")
+            if probe:
+                command.append("--probe")
             done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
             if done.returncode != 0:
                 raise SystemExit(f"{root}: exit {done.returncode}\n{done.stderr[-3000:]}")
             found = json.loads(done.stdout)
             figures[name].append(found["ms_cpu_per_flush"])
             outside[name] += found["ms_cpu_outside_driver"][1:]
+            longest[name] += found.get("probe_longest_gap_ms", [])[1:]
+            stalls[name] += found.get("probe_gaps_over_5ms", [])[1:]
+            idle[name] += found.get("idle_gaps_over_5ms", [])[1:]
     steady = {name: [v for run in runs for v in run[1:]] for name, runs in figures.items()}
     for name, values in steady.items():
         first = [run[0] for run in figures[name]]
@@ -172,6 +234,12 @@ def compare(other: Path, tokens: int, rounds: int, processes: int, postgres: boo
             f" of {tokens:,} tokens; first (inserts) median {statistics.median(first):6.1f};"
             f" outside the driver: steady median {statistics.median(outside[name]):5.1f}"
         )
+        if probe:
+            print(
+                f"{'':14} probe during steady flushes: longest gap median {statistics.median(longest[name]):5.1f}"
+                f" ms, max {max(longest[name]):5.1f} ms; gaps over 5 ms: {sum(stalls[name]):.0f}"
+                f" in {len(stalls[name])} flushes, {sum(idle[name]):.0f} in as long right after them"
+            )
     ratio = statistics.median(steady["this checkout"]) / statistics.median(steady["other"])
     print(f"ratio this/other (steady medians): {ratio:.3f}")
 
@@ -182,19 +250,24 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7, help="flushes per process (the first inserts the day's rows)")
     parser.add_argument("--processes", type=int, default=3, help="with --against: processes per checkout")
     parser.add_argument("--postgres", action="store_true", help="a throwaway PostgreSQL database (default: SQLite)")
+    parser.add_argument("--probe", action="store_true", help="also a request-like thread's gaps during flushes")
     parser.add_argument("--against", type=Path, help="another checkout to A/B against (interleaved processes)")
     parser.add_argument("--root", type=Path, default=HERE.parents[1], help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.against is not None:
-        compare(args.against.resolve(), args.tokens, args.rounds, args.processes, args.postgres)
+        compare(args.against.resolve(), args.tokens, args.rounds, args.processes, args.postgres, args.probe)
         return
-    timings, outside = measure(args.root, args.tokens, args.rounds, args.postgres)
+    found = measure(args.root, args.tokens, args.rounds, args.postgres, args.probe)
     if args.json:
-        print(json.dumps({"ms_cpu_per_flush": timings, "ms_cpu_outside_driver": outside}))
+        print(json.dumps(found))
         return
-    print(f"{args.tokens:,} tokens: {summary(timings)}")
-    print(f"  outside the driver's calls: {summary(outside)}")
+    print(f"{args.tokens:,} tokens: {summary(found['ms_cpu_per_flush'])}")
+    print(f"  outside the driver's calls: {summary(found['ms_cpu_outside_driver'])}")
+    if args.probe:
+        print(f"  probe's longest gap: {summary(found['probe_longest_gap_ms'])}")
+        print(f"  probe's gaps over 5 ms: {summary(found['probe_gaps_over_5ms'])}")
+        print(f"  the same right after, no flush: {summary(found['idle_gaps_over_5ms'])}")
 
 
 if __name__ == "__main__":
