@@ -137,7 +137,7 @@ def _credentials_of(row: Sequence[Any]) -> ClientCredentials:
     return ClientCredentials(**dict(zip(_CREDENTIAL_FIELDS, row, strict=True)))  # by name, not position
 
 
-_CREDENTIALS_READ = PreparedRead(
+CREDENTIALS_READ = PreparedRead(
     select(*_CREDENTIAL_COLUMNS).where(ApiClient.client_id == bindparam("client_id")), _credentials_of
 )
 
@@ -152,7 +152,7 @@ def load_credentials(client_id: object, wait: WaitHook = NOT_GATED) -> ClientCre
         return None
     registry = db.session.registry
     if not registry.has() or not registry().in_transaction():
-        credentials = _CREDENTIALS_READ.first(db.engine, {"client_id": client_id}, wait)
+        credentials = CREDENTIALS_READ.first(db.engine, {"client_id": client_id}, wait)
     else:
         row = db.session.execute(select(*_CREDENTIAL_COLUMNS).where(ApiClient.client_id == client_id)).first()
         credentials = None if row is None else _credentials_of(row)

@@ -342,7 +342,7 @@ def record_end(jti: str, ended_at: datetime) -> bool:
 
 
 _STATE_BY_JTI = _STATE_QUERY.where(AccessToken.jti == bindparam("jti"))
-_STATE_READ = PreparedRead(_STATE_BY_JTI, _state_of)
+STATE_READ = PreparedRead(_STATE_BY_JTI, _state_of)
 
 
 def load_state(jti: str, wait: WaitHook = NOT_GATED) -> TokenState | None:
@@ -356,7 +356,7 @@ def load_state(jti: str, wait: WaitHook = NOT_GATED) -> TokenState | None:
         return None
     registry = db.session.registry
     if not registry.has() or not registry().in_transaction():
-        return _STATE_READ.first(db.engine, {"jti": jti}, wait)
+        return STATE_READ.first(db.engine, {"jti": jti}, wait)
     session = registry()
     if session.autoflush:
         session.flush()

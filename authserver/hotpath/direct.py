@@ -42,6 +42,8 @@ from ..oauth.views import token_store_unavailable
 from ..services import services
 from ..trace_context import parse_traceparent
 from .fair_gate import FairGate, WaitHook
+from .introspection_prefetch import prefetched_introspection_reads
+from .prepared_reads import serving_prefetched
 
 log = logging.getLogger("authserver")
 
@@ -199,7 +201,8 @@ class DirectIntrospection:
         signed = None
         try:
             request = WsgiOAuth2Request.from_environ(environ, _request_uri(environ), form, self.gate.stepped_out)
-            status, body, headers = oauth.answer("introspection", request)
+            with serving_prefetched(prefetched_introspection_reads(request)):  # PostgreSQL: one round trip
+                status, body, headers = oauth.answer("introspection", request)
             signed = signed_answer(status, body, headers, request.client, environ.get("HTTP_ACCEPT"))
         except OAuth2Error as error:  # authlib's transport check refused the URL (plain HTTP, not loopback)
             status, body, headers = error()

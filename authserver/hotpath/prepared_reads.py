@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, event
@@ -45,6 +47,23 @@ SQLITE_READ_CACHE_KIB = 32 * 1024
 T = TypeVar("T")
 KEPT_ROWS = 4096  # per engine and process, SQLite only: rows kept while the database is unchanged (see above)
 _MISSING = object()
+# Rows read ahead for the request being served (hotpath/paired_reads): (compiled statement, arguments) -> what
+# ``first`` would return. Set only around one request's endpoint call; each entry is taken at most once.
+_PREFETCHED: ContextVar[dict[tuple, Any] | None] = ContextVar("authserver_prefetched_reads", default=None)
+
+
+@contextmanager
+def serving_prefetched(rows: dict[tuple, Any] | None) -> Iterator[None]:
+    """While inside, ``PreparedRead.first`` with exactly a key of ``rows`` (its statement compiled for that engine,
+    and the same arguments) returns that entry once instead of reading; any other read goes to the database."""
+    if not rows:
+        yield
+        return
+    token = _PREFETCHED.set(rows)
+    try:
+        yield
+    finally:
+        _PREFETCHED.reset(token)
 
 
 class _KeptRows:
@@ -170,51 +189,73 @@ class PreparedRead(Generic[T]):  # noqa: UP046 - Python 3.11 is supported
     def __init__(self, statement: Select, make: Callable[[tuple], T]) -> None:
         self.statement = statement
         self.make = make
-        self._compiled: weakref.WeakKeyDictionary[Engine, _Compiled] = weakref.WeakKeyDictionary()
-        self._last: tuple[weakref.ref[Engine], _Compiled] | None = None  # the engine every request uses, first
+        self._compiled: weakref.WeakKeyDictionary[Engine, CompiledRead] = weakref.WeakKeyDictionary()
+        self._last: tuple[weakref.ref[Engine], CompiledRead] | None = None  # the engine every request uses, first
 
-    def _for(self, engine: Engine) -> _Compiled:
+    def compiled_for(self, engine: Engine) -> CompiledRead:
         last = self._last
         if last is not None and last[0]() is engine:
             return last[1]
         found = self._compiled.get(engine)
         if found is None:
-            dialect = engine.dialect
-            compiled = self.statement.compile(dialect=dialect)
-            processors = [
-                column.type.dialect_impl(dialect).result_processor(dialect, None)
-                for column in self.statement.selected_columns
-            ]
-            found = self._compiled[engine] = _Compiled(str(compiled), compiled.positiontup, processors)
-            if dialect.driver == "psycopg":
-                numbered_dialect = type(dialect)(paramstyle="numeric_dollar")  # type: ignore[call-arg]
-                numbered = self.statement.compile(dialect=numbered_dialect)
-                found.libpq_sql, found.libpq_positions = str(numbered).encode(), numbered.positiontup or ()
+            found = self._compiled[engine] = compile_read(self.statement, engine)
         self._last = (weakref.ref(engine), found)
         return found
 
     def first(self, engine: Engine, params: dict[str, Any], wait: WaitHook = NOT_GATED) -> T | None:
-        compiled = self._for(engine)
+        compiled = self.compiled_for(engine)
         connections = read_connections(engine)
-        if compiled.libpq_sql is not None and connections.libpq:
-            arguments: Any = tuple(params[name] for name in compiled.libpq_positions)
-        elif (positions := compiled.positions) is not None:
-            arguments = tuple(params[name] for name in positions)
-        else:
-            arguments = params
-        try:
-            return _fetch_first(connections, compiled, arguments, self.make, wait)
-        except _Disconnected:
-            return _fetch_first(connections, compiled, arguments, self.make, wait, retried=True)
+        arguments = compiled.arguments(params, connections)
+        prefetched = _PREFETCHED.get()
+        if prefetched is not None and type(arguments) is tuple:
+            found = prefetched.pop((compiled, arguments), _MISSING)  # used once, and only with these arguments
+            if found is not _MISSING:
+                return found
+        return read_first(connections, compiled, arguments, self.make, wait)
 
 
-class _Compiled:
+def read_first(connections: ReadConnections, compiled: CompiledRead, arguments, make: Callable, wait: WaitHook):
+    """``make`` of the first row of ``compiled`` run with ``arguments`` on one of ``connections``, or None; a read
+    that failed because the server dropped the connection is tried once more on a new one."""
+    try:
+        return _fetch_first(connections, compiled, arguments, make, wait)
+    except _Disconnected:
+        return _fetch_first(connections, compiled, arguments, make, wait, retried=True)
+
+
+def compile_read(statement: Select, engine: Engine) -> CompiledRead:
+    """``statement`` compiled once for ``engine``'s dialect, with its columns' result processors; on psycopg also
+    with ``$n`` parameters for libpq."""
+    dialect = engine.dialect
+    compiled = statement.compile(dialect=dialect)
+    processors = [
+        column.type.dialect_impl(dialect).result_processor(dialect, None) for column in statement.selected_columns
+    ]
+    found = CompiledRead(str(compiled), compiled.positiontup, processors)
+    if dialect.driver == "psycopg":
+        numbered_dialect = type(dialect)(paramstyle="numeric_dollar")  # type: ignore[call-arg]
+        numbered = statement.compile(dialect=numbered_dialect)
+        found.libpq_sql, found.libpq_positions = str(numbered).encode(), numbered.positiontup or ()
+    return found
+
+
+class CompiledRead:
+    """A statement as the driver runs it: its SQL, the order of its parameters, its columns' processors."""
+
     __slots__ = ("libpq_positions", "libpq_sql", "positions", "processors", "sql")
 
     def __init__(self, sql: str, positions: Sequence[str] | None, processors: list[Callable | None]) -> None:
         self.sql, self.positions, self.processors = sql, positions, processors
         self.libpq_sql: bytes | None = None  # the same statement with $n parameters, for libpq (psycopg only)
         self.libpq_positions: Sequence[str] = ()
+
+    def arguments(self, params: dict[str, Any], connections: ReadConnections) -> Any:
+        """The values of ``params`` in the form and order the statement's driver call takes them."""
+        if self.libpq_sql is not None and connections.libpq:
+            return tuple(params[name] for name in self.libpq_positions)
+        if (positions := self.positions) is not None:
+            return tuple(params[name] for name in positions)
+        return params
 
     def process(self, row: Sequence[Any]) -> tuple:
         return tuple(
@@ -263,7 +304,7 @@ def _check(result, expected, connection, errors) -> None:
 
 
 def _fetch_first(
-    connections: ReadConnections, compiled: _Compiled, arguments, make: Callable, wait: WaitHook, *, retried=False
+    connections: ReadConnections, compiled: CompiledRead, arguments, make: Callable, wait: WaitHook, *, retried=False
 ):
     engine = connections.engine
     dialect = engine.dialect
