@@ -197,11 +197,14 @@ class DirectIntrospection:
     ) -> tuple[int, dict, list, tuple[int, bytes, list] | None]:
         """(status, body, headers, signed): ``signed`` is the RFC 9701 JWT and its headers when the answer is to be
         sent signed, else None. Without an Accept header, deciding that costs one dict lookup."""
-        oauth = services(self.flask_app).oauth
+        app_services = services(self.flask_app)
+        oauth = app_services.oauth
         signed = None
         try:
             request = WsgiOAuth2Request.from_environ(environ, _request_uri(environ), form, self.gate.stepped_out)
-            with serving_prefetched(prefetched_introspection_reads(request)):  # PostgreSQL: one round trip
+            with serving_prefetched(
+                prefetched_introspection_reads(request, app_services.verifier)
+            ):  # PostgreSQL: one round trip
                 status, body, headers = oauth.answer("introspection", request)
             signed = signed_answer(status, body, headers, request.client, environ.get("HTTP_ACCEPT"))
         except OAuth2Error as error:  # authlib's transport check refused the URL (plain HTTP, not loopback)

@@ -47,7 +47,7 @@ def _introspect(app, data: dict, headers: dict, monkeypatch, *, ahead: bool) -> 
     db.session.remove()  # as served: no session of the test's open
     with monkeypatch.context() as patch:
         if not ahead:
-            patch.setattr(direct, "prefetched_introspection_reads", lambda request: None)
+            patch.setattr(direct, "prefetched_introspection_reads", lambda request, verifier: None)
         answer = Client(app.wsgi_app).post("/oauth/introspect", data=data, headers=headers)
     assert prepared_reads._PREFETCHED.get() is None  # nothing outlives the request
     return answer.status_code, answer.get_json()
