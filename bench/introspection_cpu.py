@@ -2,15 +2,19 @@
 
     python bench/introspection_cpu.py [--iterations 5000] [--rounds 5] [--tokens 1]
     python bench/introspection_cpu.py --against /path/to/other/checkout   # A/B, interleaved rounds
+    python bench/introspection_cpu.py --postgres [--against ...]          # on a throwaway PostgreSQL database
 
-One app on SQLite (a file, WAL, as served), one resource service, ``--tokens`` active tokens asked in turn, the
-request every resource service sends (Basic credentials, ``token=...``) answered by ``app.wsgi_app``
-(``hotpath/direct.py``); logging is not configured (as bench/signed_introspection.py: the serving process's
-handlers are not installed), so the access line's cost is not in the figure.
+One app on SQLite (a file, WAL, as served), or with ``--postgres`` on a throwaway database of the local
+PostgreSQL (``BENCH_POSTGRES_URL``, as bench/run.py; dropped afterwards), one resource service, ``--tokens`` active
+tokens asked in turn, the request every resource service sends (Basic credentials, ``token=...``) answered by
+``app.wsgi_app`` (``hotpath/direct.py``); logging is not configured (as bench/signed_introspection.py: the serving
+process's handlers are not installed), so the access line's cost is not in the figure.
 The figure is this process's CPU time (``time.process_time``) over ``--iterations`` requests, divided by the
-count: a shared machine's waiting for a CPU is not counted. With ``--against``, each round runs this script once
-in each checkout (a fresh process each, alternating which goes first) and the median and lowest of the rounds are
-printed for both, and their ratio. Prints figures; asserts nothing but that every answer is 200 and active.
+count: a shared machine's waiting for a CPU is not counted. The wall-clock time per request is printed beside it
+(one request after another: on PostgreSQL it holds the round trips, which the CPU figure does not). With
+``--against``, each round runs this script once in each checkout (a fresh process each, alternating which goes
+first) and the median and lowest of the rounds are printed for both, and their ratio. Prints figures; asserts
+nothing but that every answer is 200 and active.
 """
 
 from __future__ import annotations
@@ -24,14 +28,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from io import BytesIO
 from pathlib import Path
 
 HERE = Path(__file__).resolve()
 
 
-def measure(root: Path, iterations: int, tokens: int) -> float:
-    """µs of CPU per introspection in this process, for the checkout at ``root``."""
+def measure(root: Path, iterations: int, tokens: int, postgres: bool = False) -> tuple[float, float]:
+    """µs of CPU and of wall-clock time per introspection in this process, for the checkout at ``root``."""
     sys.path.insert(0, str(root))
     logging.disable(logging.WARNING)
     from werkzeug.test import EnvironBuilder
@@ -46,13 +51,18 @@ def measure(root: Path, iterations: int, tokens: int) -> float:
     from authserver.services import services
     from authserver.unit_of_work import unit_of_work
 
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
+    with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        database_url = f"sqlite:///{workdir / 'authserver.db'}"
+        if postgres:
+            from worlds import postgres_database  # bench/worlds.py: this script's directory
+
+            database_url = stack.enter_context(postgres_database("authserver_bench_cpu"))[1]
         (workdir / "keys").mkdir(mode=0o700)
         app = create_app(
             {
                 "INSTANCE_PATH": workdir / "instance",
-                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / 'authserver.db'}",
+                "SQLALCHEMY_DATABASE_URI": database_url,
                 "AUTHSERVER_KEYS_DIR": str(workdir / "keys"),
                 "AUTHSERVER_ISSUER": "http://127.0.0.1:5000",
                 "AUTHSERVER_RATE_LIMIT_INTROSPECTION": "off",
@@ -112,32 +122,36 @@ def measure(root: Path, iterations: int, tokens: int) -> float:
                     raise SystemExit(f"unexpected answer: {payload[:200]!r}")
 
         run(max(500, len(requests)))  # warm up: prepared reads, caches, the first connection
-        started = time.process_time()
+        started, started_wall = time.process_time(), time.perf_counter()
         run(iterations)
-        cpu = time.process_time() - started
+        cpu, wall = time.process_time() - started, time.perf_counter() - started_wall
         with app.app_context():
             db.engine.dispose()
-    return 1e6 * cpu / iterations
+    return 1e6 * cpu / iterations, 1e6 * wall / iterations
 
 
-def compare(other: Path, iterations: int, rounds: int, tokens: int) -> None:
+def compare(other: Path, iterations: int, rounds: int, tokens: int, postgres: bool) -> None:
     here = HERE.parents[1]
     figures: dict[str, list[float]] = {"this checkout": [], "other": []}
+    walls: dict[str, list[float]] = {"this checkout": [], "other": []}
     for round_ in range(rounds):
         order = [("this checkout", here), ("other", other)]
         if round_ % 2:
             order.reverse()
         for name, root in order:
             command = [sys.executable, str(HERE), "--root", str(root), "--iterations", str(iterations)]
-            command += ["--tokens", str(tokens), "--json"]
+            command += ["--tokens", str(tokens), "--json"] + (["--postgres"] if postgres else [])
             done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
             if done.returncode != 0:
                 raise SystemExit(f"{root}: exit {done.returncode}\n{done.stderr[-3000:]}")
-            figures[name].append(json.loads(done.stdout)["us_cpu_per_introspection"])
+            answer = json.loads(done.stdout)
+            figures[name].append(answer["us_cpu_per_introspection"])
+            walls[name].append(answer["us_wall_per_introspection"])
     for name, values in figures.items():
         print(
             f"{name:14} median {statistics.median(values):6.1f}  lowest {min(values):6.1f} µs CPU/introspection"
             f"  rounds {' '.join(f'{v:.1f}' for v in values)}"
+            f"  (wall median {statistics.median(walls[name]):6.1f} µs)"
         )
     mine, other_ = figures["this checkout"], figures["other"]
     median_ratio = statistics.median(mine) / statistics.median(other_)
@@ -151,16 +165,21 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=1, help="distinct active tokens, asked in turn")
     parser.add_argument("--against", type=Path, help="another checkout to A/B against (interleaved processes)")
     parser.add_argument("--root", type=Path, default=HERE.parents[1], help=argparse.SUPPRESS)
+    parser.add_argument("--postgres", action="store_true", help="a throwaway PostgreSQL database instead of SQLite")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.against is not None:
-        compare(args.against.resolve(), args.iterations, args.rounds, args.tokens)
+        compare(args.against.resolve(), args.iterations, args.rounds, args.tokens, args.postgres)
         return
+    cpu, wall = measure(args.root, args.iterations, args.tokens, args.postgres)
     if args.json:
-        print(json.dumps({"us_cpu_per_introspection": measure(args.root, args.iterations, args.tokens)}))
+        print(json.dumps({"us_cpu_per_introspection": cpu, "us_wall_per_introspection": wall}))
         return
-    figure = measure(args.root, args.iterations, args.tokens)
-    print(f"{figure:.1f} µs CPU per introspection ({args.iterations} requests, {args.tokens} token(s))")
+    database = "PostgreSQL" if args.postgres else "SQLite"
+    print(
+        f"{cpu:.1f} µs CPU, {wall:.1f} µs wall per introspection"
+        f" ({args.iterations} requests, {args.tokens} token(s), {database})"
+    )
 
 
 if __name__ == "__main__":
