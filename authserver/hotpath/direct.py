@@ -202,10 +202,12 @@ class DirectIntrospection:
         signed = None
         try:
             request = WsgiOAuth2Request.from_environ(environ, _request_uri(environ), form, self.gate.stepped_out)
-            with serving_prefetched(
-                prefetched_introspection_reads(request, app_services.verifier)
-            ):  # PostgreSQL: one round trip
+            read_ahead = prefetched_introspection_reads(request, app_services.verifier)  # PostgreSQL; else None
+            if read_ahead is None:
                 status, body, headers = oauth.answer("introspection", request)
+            else:
+                with serving_prefetched(read_ahead):  # both reads in one round trip
+                    status, body, headers = oauth.answer("introspection", request)
             signed = signed_answer(status, body, headers, request.client, environ.get("HTTP_ACCEPT"))
         except OAuth2Error as error:  # authlib's transport check refused the URL (plain HTTP, not loopback)
             status, body, headers = error()

@@ -33,6 +33,9 @@ def prefetched_introspection_reads(request, verifier: TokenVerifier) -> dict[tup
     """The client's row and the token's state read ahead for ``request`` (authlib's, carrying ``wait``), or None
     when either key cannot be guessed or the database has no paired read. A token whose signature this process
     has already checked gives its ``jti`` from ``verifier``'s cache (cheaper than decoding it again)."""
+    engine = db.engine
+    if not CLIENT_AND_TOKEN.serves(engine):  # SQLite: nothing to read ahead, so nothing to guess (~50k instructions)
+        return None
     client_id = guessed_client_id(request)
     if client_id is None:
         return None
@@ -41,7 +44,7 @@ def prefetched_introspection_reads(request, verifier: TokenVerifier) -> dict[tup
     jti = verified.jti if verified is not None else unverified_jti(token)
     if jti is None:
         return None
-    return CLIENT_AND_TOKEN.rows_of(db.engine, {"client_id": client_id}, {"jti": jti}, request.wait)
+    return CLIENT_AND_TOKEN.rows_of(engine, {"client_id": client_id}, {"jti": jti}, request.wait)
 
 
 def guessed_client_id(request) -> str | None:

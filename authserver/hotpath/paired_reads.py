@@ -56,6 +56,10 @@ class PairedRead:
             self._compiled[engine] = found
             return found
 
+    def serves(self, engine: Engine) -> bool:
+        """Whether ``rows_of`` can read ahead on ``engine`` (psycopg through libpq)."""
+        return self._for(engine) is not None and read_connections(engine).libpq
+
     def rows_of(
         self, engine: Engine, first_params: dict[str, Any], second_params: dict[str, Any], wait: WaitHook = NOT_GATED
     ) -> dict[tuple, Any] | None:
