@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 
 import pytest
 from authlib.integrations.flask_oauth2 import AuthorizationServer
@@ -174,6 +175,10 @@ def test_logging_walks_the_stack_only_while_srcfile_is_set():
     logger.addHandler(Keep())
     logger.propagate, logger.level = False, logging.INFO
     try:
+        # logging's own defaults, whatever an earlier test in this process configured (configure_logging turns
+        # them off for good, as the server does)
+        logging._srcfile = os.path.normcase(logging.addLevelName.__code__.co_filename)
+        logging.logThreads = logging.logProcesses = logging.logMultiprocessing = True
         logger.info("with the caller")
         stop_collecting_record_details()
         logger.info("without")
